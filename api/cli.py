@@ -1,0 +1,81 @@
+"""The ``kaoping`` command line."""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+from sqlalchemy.engine import make_url
+from sqlmodel import Session
+
+from engine import audit, definitions, schema
+from engine.config import settings
+from engine.db import make_engine
+
+app = typer.Typer(help="kaoping 考评：绩效目标工作流引擎", no_args_is_help=True, add_completion=False)
+workflows_app = typer.Typer(help="工作流定义", no_args_is_help=True)
+audit_app = typer.Typer(help="流转记录（审计链）", no_args_is_help=True)
+app.add_typer(workflows_app, name="workflows")
+app.add_typer(audit_app, name="audit")
+console = Console()
+
+
+def _database() -> str:
+    return make_url(settings().database_url).render_as_string(hide_password=True)
+
+
+@app.command()
+def init() -> None:
+    """创建或升级数据库（应用全部迁移）。"""
+    schema.upgrade()
+    console.print(f"数据库已就绪：{_database()}")
+
+
+@workflows_app.command("check")
+def workflows_check(files: Annotated[list[Path], typer.Argument(help="工作流定义文件（YAML）")]) -> None:
+    """检查工作流定义；有问题时逐条列出文件、行号和原因。"""
+    failed = False
+    for path in files:
+        problems = definitions.check(path)
+        if problems:
+            failed = True
+            for problem in problems:
+                typer.echo(str(problem))
+        else:
+            d = definitions.load(path)
+            typer.echo(f"{path}: 通过（{d.id} 第 {d.version} 版，{len(d.states)} 个状态，{len(d.transitions)} 个转换）")
+    if failed:
+        raise typer.Exit(1)
+
+
+@audit_app.command("verify")
+def audit_verify() -> None:
+    """从头到尾校验流转记录的哈希链。"""
+    bind = make_engine()
+    with Session(bind) as session:
+        check = audit.verify(session)
+    bind.dispose()
+    if check.ok:
+        typer.echo(f"审计链完整：共 {check.count} 条记录")
+        return
+    typer.echo(f"审计链校验失败：已校验 {check.count} 条；第一条不符的记录 {check.first_bad_id}：{check.reason}", err=True)
+    raise typer.Exit(1)
+
+
+@app.command()
+def demo() -> None:
+    """建立演示数据库（内置 SQLite 文件），载入示例目标并展示。"""
+    from api.demo import run
+
+    run(console)
+
+
+def main() -> None:
+    app(prog_name="kaoping")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,151 @@
+"""The one door through which a target's state changes: :func:`fire`."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlmodel import Session, select
+
+from engine import audit, clock, db, definitions, outbox, payloads, rules
+from engine.actors import Actor, Parties, in_scope
+from engine.definitions import Definition, TransitionSpec
+from engine.duedates import state_due
+from engine.errors import Forbidden, GuardFailed, InvalidPayload, InvalidTrigger, NotFound, StaleVersion
+from engine.machines import machine_for
+from engine.models import Signature, Target, TransitionRecord
+from engine.targets import parties_of
+
+
+@dataclass(frozen=True)
+class Fired:
+    """What one call of :func:`fire` did."""
+
+    target: Target
+    record: TransitionRecord
+    moved: bool  # False when the state stayed (a progress report, a countersignature short of the last)
+
+
+def _load_for_update(session: Session, target_id: int) -> Target:
+    query = select(Target).where(Target.id == target_id).execution_options(populate_existing=True)
+    if not db.is_sqlite(session):
+        query = query.with_for_update()
+    target = session.exec(query).first()
+    if target is None:
+        raise NotFound(f"目标 {target_id} 不存在", target_id=target_id)
+    return target
+
+
+def _transition(definition: Definition, target: Target, trigger: str) -> TransitionSpec:
+    spec = definition.transition(target.state, trigger)
+    if spec is None:
+        allowed = [t.trigger for t in definition.triggers_from(target.state)]
+        raise InvalidTrigger(
+            f"目标当前状态为“{definition.state_label(target.state)}”，不能执行“{trigger}”",
+            trigger=trigger, state=target.state, allowed_triggers=allowed,
+        )
+    return spec
+
+
+def acting_role(actor: Actor, spec: TransitionSpec, parties: Parties) -> str:
+    """The role in which ``actor`` may fire ``spec`` on a target of ``parties``, or :class:`Forbidden`."""
+    roles = [role for role in spec.roles if role in actor.roles]
+    if not roles:
+        names = "、".join(rules.ROLES.get(r, r) for r in spec.roles)
+        raise Forbidden(f"只有{names}可以执行“{spec.label}”", code="role_forbidden", roles=list(spec.roles))
+    for role in roles:
+        if in_scope(actor, role, parties):
+            return role
+    raise Forbidden(f"{actor.name} 不负责该目标，不能执行“{spec.label}”", code="out_of_scope")
+
+
+def fire(
+    *,
+    session: Session,
+    target_id: int,
+    trigger: str,
+    actor: Actor,
+    payload: dict[str, Any] | None = None,
+    comment: str = "",
+    expected_version: int | None = None,
+) -> Fired:
+    """Fire ``trigger`` on a target as ``actor``, and commit: the only way a state changes.
+
+    Checks, in order: the version the caller saw (:class:`StaleVersion`), that the trigger
+    leaves the current state (:class:`InvalidTrigger`), the actor's role and scope
+    (:class:`Forbidden`), the required payload fields (:class:`InvalidPayload`) and the
+    guards (:class:`GuardFailed`). Then, in one transaction: the new state and version,
+    the signature (会签), the chained transition record and the outbox events. On any error
+    nothing is written.
+    """
+    payload = dict(payload or {})
+    comment = (comment or "").strip()
+    db.begin_write(session)
+    try:
+        with session.no_autoflush:  # one UPDATE of the target, one version bump
+            fired = _fire(session, target_id, trigger, actor, payload, comment, expected_version)
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    return fired
+
+
+def _fire(session, target_id, trigger, actor, payload, comment, expected_version) -> Fired:
+    target = _load_for_update(session, target_id)
+    if expected_version is not None and expected_version != target.version:
+        raise StaleVersion(
+            f"目标已被他人修改（您看到的是第 {expected_version} 版，当前为第 {target.version} 版），请刷新后重试",
+            expected_version=expected_version, version=target.version,
+        )
+    definition = definitions.get(target.workflow)
+    spec = _transition(definition, target, trigger)
+    parties = parties_of(session, target.id)
+    role = acting_role(actor, spec, parties)
+    errors = payloads.check(spec, payload, comment)
+    if errors:
+        raise InvalidPayload("；".join(e["reason"] for e in errors), errors=errors)
+
+    now = clock.now()
+    ctx = rules.Context(
+        session=session, target=target, definition=definition, transition=spec, actor=actor, role=role,
+        payload=payload, comment=comment, at=now, leaders=list(parties.leaders),
+        signers=rules.signers_of(session, target.id) if spec.countersign or "not_signed_yet" in spec.guards else [],
+    )
+    for name in spec.guards:
+        reason = rules.GUARDS[name](ctx)
+        if reason:
+            raise GuardFailed(reason, guard=name)
+
+    from_state = target.state
+    if spec.countersign:
+        ctx.signers.append(actor.name)
+    machine_for(definition).events[trigger].trigger(target, ctx=ctx)
+    # A progress report stays in its state: it does not restart the state's deadline or escalation.
+    moved = target.state != from_state
+    for name in spec.effects:
+        rules.EFFECTS[name](ctx)
+    if moved:
+        target.state_entered_at = clock.to_db(now)
+        target.state_due = state_due(session, target, definition, target.state, now.date())
+    target.updated_at = clock.to_db(now)
+    session.add(target)
+    session.flush()  # the version check and bump (UPDATE … WHERE version = …) happen here
+
+    record_payload = dict(payload)
+    if spec.countersign:
+        record_payload["countersign"] = {"signed": list(ctx.signers), "leaders": list(parties.leaders)}
+    record = audit.append(
+        session, target_id=target.id, kind="transition", actor=actor.name, role=role, trigger=trigger,
+        from_state=from_state, to_state=target.state, at=clock.to_db(now), comment=comment, payload=record_payload,
+    )
+    if spec.countersign:
+        session.add(Signature(target_id=target.id, signer=actor.name, record_id=record.id, signed_at=clock.to_db(now)))
+    if spec.notify and (moved or not spec.countersign):
+        outbox.emit(
+            session, event_type=f"{definition.id}.{trigger}", target_id=target.id, record_id=record.id,
+            notify=spec.notify, parties=parties,
+            data={"code": target.code, "trigger": trigger, "actor": actor.name, "from": from_state,
+                  "to": target.state, "comment": comment},
+        )
+    session.flush()
+    return Fired(target=target, record=record, moved=moved)

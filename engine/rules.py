@@ -1,0 +1,152 @@
+"""Named guards and effects that workflow definitions may refer to.
+
+A definition names a guard or an effect; the name resolves to a function registered here.
+Nothing from YAML is ever evaluated as code. A guard returns ``None`` when the transition
+may go ahead, or the reason it may not (Chinese, shown to the person who tried). An effect
+changes the target (or rows that hang off it) as part of the transition; it flushes, it
+never commits.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+from sqlmodel import Session, delete, select
+
+from engine.models import Signature, Target
+
+if TYPE_CHECKING:
+    from engine.actors import Actor
+    from engine.definitions import Definition, TransitionSpec
+
+ROLES = {"staff": "科室", "leader": "分管领导", "office": "绩效办", "auditor": "审计", "admin": "管理员"}
+#: Roles that may fire transitions; the auditor only reads, the admin manages users and plans.
+ACTING_ROLES = ("staff", "leader", "office")
+SYSTEM_ROLE = "system"
+
+#: Whom a definition may name as recipients of a notification.
+RECIPIENTS = {
+    "responsible": "科室责任人",
+    "sections": "责任科室",
+    "leaders": "分管领导",
+    "office": "绩效办",
+}
+
+
+@dataclass
+class Context:
+    """Everything a guard or an effect may look at during one transition."""
+
+    session: Session
+    target: Target
+    definition: Definition
+    transition: TransitionSpec
+    actor: Actor
+    role: str
+    payload: dict[str, Any]
+    comment: str
+    at: datetime
+    leaders: list[str] = field(default_factory=list)
+    signers: list[str] = field(default_factory=list)
+
+
+Guard = Callable[[Context], str | None]
+Effect = Callable[[Context], None]
+GUARDS: dict[str, Guard] = {}
+EFFECTS: dict[str, Effect] = {}
+
+
+def guard(name: str) -> Callable[[Guard], Guard]:
+    """Register a guard under ``name``."""
+
+    def register(func: Guard) -> Guard:
+        GUARDS[name] = func
+        return func
+
+    return register
+
+
+def effect(name: str) -> Callable[[Effect], Effect]:
+    """Register an effect under ``name``."""
+
+    def register(func: Effect) -> Effect:
+        EFFECTS[name] = func
+        return func
+
+    return register
+
+
+def _decimal(value: Any) -> Decimal:
+    return Decimal(str(value))
+
+
+def _within_weight(ctx: Context, name: str, label: str) -> str | None:
+    value = _decimal(ctx.payload[name])
+    if value < 0 or value > ctx.target.weight:
+        return f"{label}应在 0 到权重分值 {ctx.target.weight} 之间，实际为 {value}"
+    return None
+
+
+@guard("self_score_within_weight")
+def _self_score_within_weight(ctx: Context) -> str | None:
+    return _within_weight(ctx, "self_score", "自评分")
+
+
+@guard("score_within_weight")
+def _score_within_weight(ctx: Context) -> str | None:
+    return _within_weight(ctx, "score", "评分")
+
+
+@guard("deductions_have_reasons")
+def _deductions_have_reasons(ctx: Context) -> str | None:
+    for number, item in enumerate(ctx.payload.get("deductions") or [], start=1):
+        if not isinstance(item, dict):
+            return f"第 {number} 项扣分应包含分值和理由"
+        points, reason = item.get("points"), item.get("reason")
+        if isinstance(points, bool) or not isinstance(points, int | float) or points <= 0:
+            return f"第 {number} 项扣分的分值应为正数"
+        if not isinstance(reason, str) or not reason.strip():
+            return f"第 {number} 项扣分缺少理由"
+    return None
+
+
+@guard("not_signed_yet")
+def _not_signed_yet(ctx: Context) -> str | None:
+    if ctx.actor.name in ctx.signers:
+        return f"{ctx.actor.name} 已审签过该目标"
+    return None
+
+
+@effect("record_progress")
+def _record_progress(ctx: Context) -> None:
+    ctx.target.progress = int(ctx.payload["percent"])
+
+
+@effect("record_self_score")
+def _record_self_score(ctx: Context) -> None:
+    ctx.target.self_score = _decimal(ctx.payload["self_score"])
+
+
+@effect("record_score")
+def _record_score(ctx: Context) -> None:
+    ctx.target.score = _decimal(ctx.payload["score"])
+
+
+@effect("clear_score")
+def _clear_score(ctx: Context) -> None:
+    ctx.target.score = None
+
+
+@effect("clear_signatures")
+def _clear_signatures(ctx: Context) -> None:
+    ctx.session.exec(delete(Signature).where(Signature.target_id == ctx.target.id))
+    ctx.signers.clear()
+
+
+def signers_of(session: Session, target_id: int) -> list[str]:
+    """Names of the leaders who have signed the target's current self-assessment, in order."""
+    rows = session.exec(select(Signature.signer).where(Signature.target_id == target_id).order_by(Signature.id))
+    return list(rows)

@@ -1,0 +1,98 @@
+"""Shared fixtures: a real database (SQLite file and PostgreSQL), a frozen clock, factories.
+
+Database tests take the ``engine_db`` fixture and run once per backend. PostgreSQL is the
+server at ``KAOPING_TEST_PG_URL`` (default: the local one, database ``test``); the suite
+creates its own database ``kaoping_test`` next to it. Where the server cannot be reached the
+PostgreSQL variants are skipped with the reason — except under CI (``CI=true``), where
+that is a failure.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+from datetime import datetime
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+from sqlmodel import Session
+
+from engine import clock, schema
+from engine.db import make_engine
+
+PG_ADMIN_URL = os.environ.get("KAOPING_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+PG_TEST_DB = "kaoping_test"
+TABLES = [
+    "outboxevent", "signature", "assignment", "transitionrecord", "target", "milestone",
+    "usersection", "user", "section", "plan", "chainhead",
+]
+
+
+def pg_url(database: str = PG_TEST_DB) -> str:
+    return make_url(PG_ADMIN_URL).set(database=database).render_as_string(hide_password=False)
+
+
+@pytest.fixture(scope="session")
+def _sqlite_template(tmp_path_factory) -> str:
+    """A migrated SQLite file, copied for each test (faster than migrating each time)."""
+    path = tmp_path_factory.mktemp("template") / "template.db"
+    schema.upgrade(f"sqlite:///{path}")
+    return str(path)
+
+
+@pytest.fixture(scope="session")
+def _pg_database() -> str:
+    """A fresh, migrated PostgreSQL database for this test session."""
+    try:
+        admin = make_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            conn.execute(text(f"DROP DATABASE IF EXISTS {PG_TEST_DB} WITH (FORCE)"))
+            conn.execute(text(f"CREATE DATABASE {PG_TEST_DB}"))
+        admin.dispose()
+    except Exception as exc:  # noqa: BLE001 - any failure to reach the server
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"PostgreSQL is required in CI and could not be reached at {PG_ADMIN_URL}: {exc}")
+        pytest.skip(f"PostgreSQL not reachable at {PG_ADMIN_URL}: {exc}")
+    url = pg_url()
+    schema.upgrade(url)
+    return url
+
+
+def _reset_pg(url: str) -> None:
+    bind = make_engine(url)
+    with bind.begin() as conn:
+        conn.execute(text("TRUNCATE " + ", ".join(f'"{t}"' for t in TABLES) + " RESTART IDENTITY CASCADE"))
+        conn.execute(text("INSERT INTO chainhead (id, count, last_id, last_hash) VALUES (1, 0, 0, :h)"), {"h": "0" * 64})
+    bind.dispose()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def db_url(request, tmp_path) -> str:
+    """The URL of an empty, migrated database: a SQLite file, or the PostgreSQL test database."""
+    if request.param == "sqlite":
+        path = tmp_path / "kaoping.db"
+        shutil.copy(request.getfixturevalue("_sqlite_template"), path)
+        return f"sqlite:///{path}"
+    url = request.getfixturevalue("_pg_database")
+    _reset_pg(url)
+    return url
+
+
+@pytest.fixture
+def engine_db(db_url):
+    bind = make_engine(db_url)
+    yield bind
+    bind.dispose()
+
+
+@pytest.fixture
+def session(engine_db):
+    with Session(engine_db, expire_on_commit=False) as s:
+        yield s
+
+
+@pytest.fixture
+def frozen():
+    """Time stands still at 2024-06-03 09:00 Asia/Shanghai (a Monday) until moved."""
+    with clock.frozen(datetime(2024, 6, 3, 9, 0)) as frozen_clock:
+        yield frozen_clock
