@@ -1,0 +1,181 @@
+"""Engine benchmark: audited transitions per second, against plain in-memory pytransitions,
+and the engine's memory with 10,000 and 100,000 targets in the database.
+
+    python bench/engine.py [--targets 10000] [--pg postgresql://postgres@127.0.0.1:5432/test]
+
+Every figure is measured in this one run; compare the ratios, not the absolute numbers.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+import tracemalloc
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from sqlalchemy import insert, text  # noqa: E402
+from sqlalchemy.engine import make_url  # noqa: E402
+from sqlmodel import Session, select  # noqa: E402
+from transitions import Machine  # noqa: E402
+
+from engine import audit, clock, definitions, schema  # noqa: E402
+from engine.actors import Actor  # noqa: E402
+from engine.commands import fire  # noqa: E402
+from engine.db import make_engine  # noqa: E402
+from engine.models import Assignment, Milestone, Plan, Target  # noqa: E402
+
+STAFF = Actor("洪玮玮", frozenset({"staff"}), frozenset({"规划科"}))
+LEADER = Actor("林长华", frozenset({"leader"}))
+OFFICE = Actor("绩效办", frozenset({"office"}))
+LIFECYCLE = [
+    ("start", STAFF, {}),
+    ("self_assess", STAFF, {"self_score": 1.5, "summary": "全年目标基本完成"}),
+    ("sign", LEADER, {}),
+    ("verify", OFFICE, {}),
+    ("score", OFFICE, {"score": 1.8, "deductions": [{"points": 0.2, "reason": "进度滞后"}]}),
+]
+BENCH_PG_DB = "kaoping_bench"
+
+
+def fresh_database(kind: str, pg_admin: str) -> str:
+    if kind == "sqlite":
+        url = f"sqlite:///{tempfile.mkdtemp(prefix='kaoping-bench-')}/bench.db"
+    else:
+        admin = make_engine(pg_admin, isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            conn.execute(text(f"DROP DATABASE IF EXISTS {BENCH_PG_DB} WITH (FORCE)"))
+            conn.execute(text(f"CREATE DATABASE {BENCH_PG_DB}"))
+        admin.dispose()
+        url = make_url(pg_admin).set(database=BENCH_PG_DB).render_as_string(hide_password=False)
+    schema.upgrade(url)
+    return url
+
+
+def load_targets(url: str, count: int) -> list[int]:
+    """Insert ``count`` targets in ``assigned`` quickly (bulk), as an import would leave them."""
+    bind = make_engine(url)
+    definition = definitions.get("target")
+    now = clock.to_db(clock.now())
+    with Session(bind) as session:
+        plan = Plan(org="泉州市教育局", year=2024, title="基准测试")
+        session.add(plan)
+        session.flush()
+        session.add(Milestone(plan_id=plan.id, key="self_assessment_signed", label="自评", due_date=date(2024, 12, 30)))
+        session.add(Milestone(plan_id=plan.id, key="evaluation", label="评估", due_date=date(2025, 1, 10)))
+        batch = 5000
+        for start in range(0, count, batch):
+            rows = [dict(plan_id=plan.id, workflow="target", code=f"B-{i}", text="基准目标", weight=Decimal(2),
+                         deadline_phrase="12月底前", due_date=date(2024, 12, 31), state=definition.initial,
+                         state_due=date(2024, 12, 31), state_entered_at=now, version=1, supervised=False,
+                         progress=0, created_at=now, updated_at=now, category="", indicator="", basis="")
+                    for i in range(start, min(count, start + batch))]
+            session.execute(insert(Target), rows)
+        session.flush()
+        ids = list(session.exec(select(Target.id).order_by(Target.id)))
+        for start in range(0, len(ids), batch):
+            chunk = ids[start:start + batch]
+            session.execute(insert(Assignment), [dict(target_id=i, kind=k, name=n, position=0) for i in chunk
+                                                 for k, n in (("section", "规划科"), ("leader", "林长华"), ("person", "洪玮玮"))])
+        session.commit()
+    bind.dispose()
+    return ids
+
+
+def run_lifecycles(url: str, ids: list[int]) -> float:
+    """Fire the whole lifecycle on each target; returns transitions per second."""
+    bind = make_engine(url)
+    started = time.perf_counter()
+    with Session(bind, expire_on_commit=False) as session:
+        for target_id in ids:
+            for trigger, actor, payload in LIFECYCLE:
+                fire(session=session, target_id=target_id, trigger=trigger, actor=actor, payload=payload)
+            session.expunge_all()
+        elapsed = time.perf_counter() - started
+        assert audit.verify(session).ok
+    bind.dispose()
+    return len(ids) * len(LIFECYCLE) / elapsed
+
+
+def plain_transitions_rate(count: int) -> float:
+    """The same lifecycle in plain, in-memory pytransitions (no checks, no database)."""
+    definition = definitions.get("target")
+    machine = Machine(model=None, states=list(definition.states), initial="assigned", auto_transitions=False)
+    for spec in definition.transitions:
+        for source in spec.sources:
+            machine.add_transition(spec.trigger, source, spec.dest)
+
+    class Item:
+        def __init__(self) -> None:
+            self.state = "assigned"
+
+    items = [Item() for _ in range(count)]
+    started = time.perf_counter()
+    for item in items:
+        for trigger, _, _ in LIFECYCLE:
+            machine.events[trigger].trigger(item)
+    return count * len(LIFECYCLE) / (time.perf_counter() - started)
+
+
+def memory_child(url: str, sample: int) -> dict:
+    """In a fresh process: fire lifecycles on ``sample`` targets spread over the table; report memory."""
+    bind = make_engine(url)
+    with Session(bind) as session:
+        ids = list(session.exec(select(Target.id).where(Target.state == "assigned").order_by(Target.id)))
+    bind.dispose()
+    step = max(1, len(ids) // sample)
+    chosen = ids[::step][:sample]
+    tracemalloc.start()
+    rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    run_lifecycles(url, chosen)
+    _, peak = tracemalloc.get_traced_memory()
+    return {"tracemalloc_peak_mib": peak / 2**20,
+            "maxrss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+            "maxrss_growth_mib": (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - rss_before) / 1024}
+
+
+def memory(kind: str, pg_admin: str, total: int, sample: int) -> dict:
+    url = fresh_database(kind, pg_admin)
+    load_targets(url, total)
+    out = subprocess.run([sys.executable, __file__, "--memory-child", url, "--sample", str(sample)],
+                         capture_output=True, text=True, check=True)
+    return json.loads(out.stdout)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--targets", type=int, default=10_000)
+    parser.add_argument("--sample", type=int, default=1000, help="targets fired on in the memory runs")
+    parser.add_argument("--pg", default=os.environ.get("KAOPING_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test"))
+    parser.add_argument("--backends", default="sqlite,postgres")
+    parser.add_argument("--memory-child")
+    args = parser.parse_args()
+    if args.memory_child:
+        print(json.dumps(memory_child(args.memory_child, args.sample)))
+        return
+
+    plain = plain_transitions_rate(args.targets)
+    print(f"plain pytransitions, in memory: {plain:,.0f} transitions/s ({args.targets:,} targets × {len(LIFECYCLE)})")
+    for kind in args.backends.split(","):
+        url = fresh_database(kind, args.pg)
+        ids = load_targets(url, args.targets)
+        rate = run_lifecycles(url, ids)
+        print(f"{kind}: {rate:,.0f} audited transitions/s through the full lifecycle of {args.targets:,} targets; "
+              f"plain/engine = {plain / rate:,.0f}")
+        for total in (10_000, 100_000):
+            m = memory(kind, args.pg, total, args.sample)
+            print(f"{kind}: {total:>7,} targets in the table, lifecycles on {args.sample:,} of them: "
+                  f"tracemalloc peak {m['tracemalloc_peak_mib']:.1f} MiB, max RSS {m['maxrss_mib']:.0f} MiB "
+                  f"(+{m['maxrss_growth_mib']:.1f} MiB while firing)")
+
+
+if __name__ == "__main__":
+    main()
