@@ -7,10 +7,10 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.table import Table
 from sqlalchemy.engine import make_url
 from sqlmodel import Session
 
+from api import plan_cli
 from engine import audit, definitions, schema
 from engine.config import settings
 from engine.db import make_engine
@@ -63,6 +63,10 @@ def audit_verify() -> None:
         return
     typer.echo(f"审计链校验失败：已校验 {check.count} 条；第一条不符的记录 {check.first_bad_id}：{check.reason}", err=True)
     raise typer.Exit(1)
+
+
+app.command("import-plan")(plan_cli.import_plan)
+app.command("export-plan")(plan_cli.export_plan)
 
 
 @app.command()

@@ -52,3 +52,9 @@ class GuardFailed(DomainError):
     """A named guard of the transition refused it; ``guard`` names it."""
 
     code = "guard_failed"
+
+
+class Duplicate(DomainError):
+    """Something with the same identity exists already (e.g. a target code within a plan)."""
+
+    code = "duplicate"

@@ -28,6 +28,9 @@ class Plan(SQLModel, table=True):
     org: str = Field(max_length=200)
     year: int
     title: str = Field(max_length=300)
+    timezone: str = Field(default="Asia/Shanghai", max_length=60)
+    #: Category name → its points as the table writes them (重点工作目标 → 68, …).
+    categories: dict[str, float] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     created_at: datetime = Field(default_factory=_now)
 
     __table_args__ = (UniqueConstraint("org", "year", name="uq_plan_org_year"),)
@@ -127,6 +130,20 @@ class Assignment(SQLModel, table=True):
         UniqueConstraint("target_id", "kind", "name", name="uq_assignment"),
         Index("ix_assignment_kind_name", "kind", "name", "target_id"),
     )
+
+
+class Indicator(SQLModel, table=True):
+    """A measurable indicator of a target (≥560个, ≤5次, 10-11月份 …) and the latest reported actual value."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    target_id: int = Field(foreign_key="target.id", index=True, ondelete="CASCADE")
+    position: int = 0
+    name: str = Field(max_length=200)
+    raw: str = Field(max_length=100)
+    actual: str | None = Field(default=None, max_length=200)
+    reported_at: datetime | None = None
+
+    __table_args__ = (UniqueConstraint("target_id", "name", name="uq_indicator_target_name"),)
 
 
 class Signature(SQLModel, table=True):

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlmodel import Session, delete, select
 
-from engine.models import Signature, Target
+from engine.models import Indicator, Signature, Target
 
 if TYPE_CHECKING:
     from engine.actors import Actor
@@ -118,6 +118,37 @@ def _not_signed_yet(ctx: Context) -> str | None:
     if ctx.actor.name in ctx.signers:
         return f"{ctx.actor.name} 已审签过该目标"
     return None
+
+
+def _reported_indicators(ctx: Context) -> dict[str, Any]:
+    return ctx.payload.get("indicators") or {}
+
+
+@guard("indicators_known")
+def _indicators_known(ctx: Context) -> str | None:
+    reported = _reported_indicators(ctx)
+    if not reported:
+        return None
+    names = set(ctx.session.exec(select(Indicator.name).where(Indicator.target_id == ctx.target.id)))
+    unknown = [name for name in reported if name not in names]
+    if unknown:
+        return f"该目标没有指标：{'、'.join(unknown)}（已有：{'、'.join(sorted(names)) or '无'}）"
+    too_long = [name for name, value in reported.items() if len(str(value)) > 200]
+    if too_long:
+        return f"指标实际值过长：{'、'.join(too_long)}"
+    return None
+
+
+@effect("record_indicators")
+def _record_indicators(ctx: Context) -> None:
+    reported = _reported_indicators(ctx)
+    if not reported:
+        return
+    for indicator in ctx.session.exec(select(Indicator).where(Indicator.target_id == ctx.target.id)):
+        if indicator.name in reported:
+            indicator.actual = str(reported[indicator.name])
+            indicator.reported_at = ctx.at
+            ctx.session.add(indicator)
 
 
 @effect("record_progress")

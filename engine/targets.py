@@ -5,7 +5,7 @@ from collections.abc import Iterable, Sequence
 from datetime import date
 from decimal import Decimal
 
-from sqlmodel import Session, select
+from sqlmodel import Session, delete, select
 
 from engine import clock, definitions
 from engine.actors import Parties
@@ -37,14 +37,19 @@ def parties_of(session: Session, target_id: int) -> Parties:
     return Parties(tuple(found["section"]), tuple(found["leader"]), tuple(found["person"]))
 
 
-def assign(session: Session, target: Target, parties: Parties) -> None:
-    """Replace the target's sections, leaders and persons with ``parties``; flushes."""
-    for row in session.exec(select(Assignment).where(Assignment.target_id == target.id)):
-        session.delete(row)
-    session.flush()
+def assignments(target_id: int, parties: Parties) -> list[Assignment]:
+    """The assignment rows for ``parties`` (names in order, without repeats)."""
+    rows = []
     for kind, names in zip(KINDS, (parties.sections, parties.leaders, parties.persons), strict=True):
         for position, name in enumerate(_unique(names)):
-            session.add(Assignment(target_id=target.id, kind=kind, name=name, position=position))
+            rows.append(Assignment(target_id=target_id, kind=kind, name=name, position=position))
+    return rows
+
+
+def assign(session: Session, target: Target, parties: Parties) -> None:
+    """Replace the target's sections, leaders and persons with ``parties``; flushes."""
+    session.exec(delete(Assignment).where(Assignment.target_id == target.id))
+    session.add_all(assignments(target.id, parties))
     session.flush()
 
 
@@ -52,16 +57,13 @@ def _unique(names: Iterable[str]) -> list[str]:
     return list(dict.fromkeys(n for n in names if n))
 
 
-def create(
+def new(
     *,
     session: Session,
     plan_id: int,
     code: str,
     text: str,
     weight: Decimal | int | float | str,
-    sections: Sequence[str] = (),
-    leaders: Sequence[str] = (),
-    persons: Sequence[str] = (),
     due_date: date | None = None,
     deadline_phrase: str = "",
     category: str = "",
@@ -70,7 +72,7 @@ def create(
     basis: str = "",
     workflow: str = "target",
 ) -> Target:
-    """A new target in the initial state of its workflow, with its state's due date; flushes."""
+    """A new, unsaved target in the initial state of its workflow, with that state's due date."""
     definition = definitions.get(workflow)
     target = Target(
         plan_id=plan_id, workflow=workflow, code=code, text=text, weight=Decimal(str(weight)),
@@ -78,7 +80,15 @@ def create(
         deadline_phrase=deadline_phrase, due_date=due_date, state=definition.initial,
     )
     target.state_due = state_due(session, target, definition, definition.initial, clock.today())
+    return target
+
+
+def create(*, session: Session, sections: Sequence[str] = (), leaders: Sequence[str] = (),
+           persons: Sequence[str] = (), **fields) -> Target:
+    """A new target (see :func:`new` for the fields) with its sections, leaders and persons; flushes."""
+    target = new(session=session, **fields)
     session.add(target)
     session.flush()
-    assign(session, target, Parties(tuple(sections), tuple(leaders), tuple(persons)))
+    session.add_all(assignments(target.id, Parties(tuple(sections), tuple(leaders), tuple(persons))))
+    session.flush()
     return target
