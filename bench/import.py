@@ -1,0 +1,146 @@
+"""Import benchmark: time and peak memory to import a generated 10,000-target plan.
+
+    python bench/import.py [--targets 10000] [--pg postgresql://postgres@127.0.0.1:5432/test]
+
+The plan is written as .xlsx and .csv in the assessment table's layout (10 categories, 100
+indicators, names lists in cells); each import runs in a fresh process on a fresh database.
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from sqlalchemy import text  # noqa: E402
+from sqlalchemy.engine import make_url  # noqa: E402
+from sqlmodel import Session  # noqa: E402
+
+from engine import plan_import, planfile, plans, schema  # noqa: E402
+from engine.actors import Actor  # noqa: E402
+from engine.db import make_engine  # noqa: E402
+
+HEADER = ["编号", "类别", "一级指标", "依据", "年度目标", "权重分值", "完成时限", "分管领导", "责任科室", "科室责任人"]
+SECTIONS = ["规划科", "办公室", "组织科", "中教科", "思政科", "教师科", "高教科", "督导科", "初幼教科", "职教科"]
+LEADERS = ["林长华", "李自坚", "庄映峰", "徐昌裕", "蔡玉霖"]
+PHRASES = ["12月底前", "11月底前", "10月底前", "6月30日前", "长期", "10-11月份"]
+BENCH_PG_DB = "kaoping_bench"
+
+
+def rows(count: int) -> list[list[str]]:
+    """``count`` targets whose weights add up to exactly 100 (in hundredths)."""
+    categories, indicators = 10, 100
+    per_indicator = count // indicators
+    out = []
+    hundredths = [10000 // count] * count
+    for i in range(10000 - sum(hundredths)):
+        hundredths[i] += 1
+    for n in range(count):
+        c, i = n // (count // categories), n // per_indicator
+        first_of_indicator, first_of_category = n % per_indicator == 0, n % (count // categories) == 0
+        weights = hundredths[c * (count // categories):(c + 1) * (count // categories)]
+        iweights = hundredths[i * per_indicator:(i + 1) * per_indicator]
+        s = n % len(SECTIONS)
+        out.append([
+            f"{c + 1}-{i + 1}-{n + 1}",
+            f"类别{c + 1}（{sum(weights) / 100:g}分）" if first_of_category else "",
+            f"一级指标{i + 1}（{sum(iweights) / 100:g}分）" if first_of_indicator else "",
+            f"依据文件{i + 1}号" if first_of_indicator else "",
+            f"第{n + 1}项年度目标：按计划推进重点工作，完成年度任务。",
+            f"{hundredths[n] / 100:g}",
+            PHRASES[n % len(PHRASES)],
+            "\n".join(LEADERS[(n + k) % len(LEADERS)] for k in range(1 + n % 2)),
+            "\n".join(SECTIONS[(s + k) % len(SECTIONS)] for k in range(1 + n % 3)),
+            "\n".join(f"责任人{(s + k) % len(SECTIONS)}" for k in range(1 + n % 3)),
+        ])
+    return out
+
+
+def write_files(count: int, folder: Path) -> dict[str, Path]:
+    from openpyxl import Workbook
+
+    data = rows(count)
+    csv_path = folder / "bench-2024.csv"
+    with csv_path.open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(HEADER)
+        writer.writerows(data)
+    book = Workbook(write_only=True)
+    sheet = book.create_sheet("考评表")
+    sheet.append(["基准单位2024年度绩效目标考评表"])
+    sheet.append(HEADER)
+    for row in data:
+        sheet.append(row)
+    xlsx_path = folder / "bench-2024.xlsx"
+    book.save(xlsx_path)
+    return {"csv": csv_path, "xlsx": xlsx_path}
+
+
+def fresh_database(kind: str, pg_admin: str, folder: Path) -> str:
+    if kind == "sqlite":
+        url = f"sqlite:///{folder / f'import-{time.monotonic_ns()}.db'}"
+    else:
+        admin = make_engine(pg_admin, isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            conn.execute(text(f"DROP DATABASE IF EXISTS {BENCH_PG_DB} WITH (FORCE)"))
+            conn.execute(text(f"CREATE DATABASE {BENCH_PG_DB}"))
+        admin.dispose()
+        url = make_url(pg_admin).set(database=BENCH_PG_DB).render_as_string(hide_password=False)
+    schema.upgrade(url)
+    return url
+
+
+def child(url: str, path: str) -> dict:
+    """In a fresh process: read, validate and write the plan; time each part; peak memory (max RSS)."""
+    baseline = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    started = time.perf_counter()
+    table = planfile.read(Path(path).read_bytes(), Path(path).name)
+    draft = plan_import.parse(table, Path(path).name, org="基准单位")
+    assert not draft.errors, draft.errors[:3]
+    parsed = time.perf_counter()
+    bind = make_engine(url)
+    with Session(bind) as session:
+        result = plans.apply(session=session, draft=draft, actor=Actor("基准", frozenset({"admin"})))
+    written = time.perf_counter()
+    bind.dispose()
+    return {"targets": result.created, "read_validate_s": parsed - started, "write_s": written - parsed,
+            "total_s": written - started, "baseline_mib": baseline,
+            "maxrss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--targets", type=int, default=10_000)
+    parser.add_argument("--pg", default=os.environ.get("KAOPING_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test"))
+    parser.add_argument("--backends", default="sqlite,postgres")
+    parser.add_argument("--child", nargs=2, metavar=("URL", "FILE"))
+    args = parser.parse_args()
+    if args.child:
+        print(json.dumps(child(*args.child)))
+        return
+    folder = Path(tempfile.mkdtemp(prefix="kaoping-import-bench-"))
+    files = write_files(args.targets, folder)
+    for kind in args.backends.split(","):
+        for fmt, path in files.items():
+            url = fresh_database(kind, args.pg, folder)
+            out = subprocess.run([sys.executable, __file__, "--child", url, str(path)], capture_output=True, text=True)
+            if out.returncode:
+                raise SystemExit(out.stderr)
+            r = json.loads(out.stdout)
+            print(f"{kind:8} {fmt:4}: {r['targets']:,} targets in {r['total_s']:.1f} s "
+                  f"(read+validate {r['read_validate_s']:.1f} s, write {r['write_s']:.1f} s); "
+                  f"peak memory (max RSS) {r['maxrss_mib']:.0f} MiB, {r['maxrss_mib'] - r['baseline_mib']:.0f} MiB above the "
+                  f"process before the import")
+
+
+if __name__ == "__main__":
+    main()

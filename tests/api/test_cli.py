@@ -1,0 +1,57 @@
+"""The command line, as a person runs it: init, demo, audit verify."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+from sqlmodel import Session, func, select
+
+from engine import users
+from engine.db import make_engine
+from engine.models import Target, TransitionRecord, User
+
+
+def _run(tmp_path, *args, db="cli.db"):
+    env = {**os.environ, "KAOPING_DATABASE_URL": f"sqlite:///{tmp_path / db}"}
+    return subprocess.run([sys.executable, "-m", "api.cli", *args], capture_output=True, text=True, env=env, timeout=300)
+
+
+def test_demo_loads_the_shipped_plan_and_its_people_once(tmp_path):
+    first = _run(tmp_path, "demo")
+    assert first.returncode == 0, first.stderr
+    assert "泉州市教育局2024年度绩效目标考评表（已导入）" in first.stdout and "kaoping2024" in first.stdout
+    second = _run(tmp_path, "demo")
+    assert second.returncode == 0 and "（已存在）" in second.stdout
+    bind = make_engine(f"sqlite:///{tmp_path / 'cli.db'}")
+    with Session(bind) as session:
+        assert session.exec(select(func.count()).select_from(Target)).one() == 57
+        names = {u.name: u for u in session.exec(select(User))}
+        assert len(names) == 9 + 19 + 3  # leaders, responsible persons, office + auditor + admin
+        assert names["林长华"].roles == ["leader"] and names["绩效办"].roles == ["office"]
+        assert users.check_password(names["洪玮玮"], "kaoping2024")
+        assert not users.check_password(names["洪玮玮"], "wrong")
+    bind.dispose()
+
+
+def test_audit_verify_reports_tampering(tmp_path):
+    assert _run(tmp_path, "init").returncode == 0
+    ok = _run(tmp_path, "audit", "verify")
+    assert ok.returncode == 0 and "共 0 条记录" in ok.stdout
+    # Give the chain a record, then tamper with it.
+    from engine.plans import set_milestone
+    from tests import factories as f
+
+    bind = make_engine(f"sqlite:///{tmp_path / 'cli.db'}")
+    with Session(bind) as session:
+        plan = f.plan(session)
+        session.commit()
+        set_milestone(session=session, plan_id=plan.id, key="evaluation", phrase="1月8日前", actor=f.OFFICE)
+    assert "共 1 条记录" in _run(tmp_path, "audit", "verify").stdout
+    with bind.begin() as conn:
+        conn.exec_driver_sql("UPDATE transitionrecord SET actor = '他人'")
+    bind.dispose()
+    bad = _run(tmp_path, "audit", "verify")
+    assert bad.returncode == 1 and "第一条不符的记录 1" in bad.stderr and "被修改" in bad.stderr
+    with Session(make_engine(f"sqlite:///{tmp_path / 'cli.db'}")) as session:
+        assert session.exec(select(func.count()).select_from(TransitionRecord)).one() == 1
