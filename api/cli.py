@@ -66,6 +66,57 @@ def audit_verify() -> None:
 
 
 app.command("import-plan")(plan_cli.import_plan)
+user_app = typer.Typer(help="用户", no_args_is_help=True)
+app.add_typer(user_app, name="user")
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="监听地址")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="端口")] = 8000,
+    workers: Annotated[int, typer.Option(help="进程数")] = 1,
+) -> None:
+    """启动 API 服务（uvicorn）。"""
+    import uvicorn
+
+    schema.upgrade()
+    uvicorn.run("api.app:create_app", factory=True, host=host, port=port, workers=workers, log_level="info")
+
+
+@app.command("config")
+def show_config() -> None:
+    """显示生效的配置（密钥与密码已隐藏）。"""
+    from engine.config import masked
+
+    for name, value in masked().items():
+        typer.echo(f"KAOPING_{name.upper()}={value}")
+
+
+@user_app.command("add")
+def user_add(
+    name: Annotated[str, typer.Argument(help="姓名（即登录名，与计划中的写法一致）")],
+    role: Annotated[list[str], typer.Option("--role", help="角色：staff、leader、office、auditor、admin（可多次）")],
+    section: Annotated[list[str], typer.Option("--section", help="所属科室（可多次）")] = [],  # noqa: B006
+    password: Annotated[str | None, typer.Option(help="密码")] = None,
+    password_stdin: Annotated[bool, typer.Option("--password-stdin", help="从标准输入读取密码")] = False,
+    email: Annotated[str | None, typer.Option(help="电子邮箱")] = None,
+) -> None:
+    """添加用户。"""
+    from engine import users
+    from engine.errors import DomainError
+
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    bind = make_engine()
+    try:
+        with Session(bind) as session:
+            users.register(session=session, name=name, roles=role, sections=section, password=password, email=email)
+    except DomainError as exc:
+        typer.echo(f"未添加：{exc.message}", err=True)
+        raise typer.Exit(1) from exc
+    finally:
+        bind.dispose()
+    typer.echo(f"已添加用户 {name}（{'、'.join(role)}）" + ("" if password else "；未设密码，无法登录"))
 app.command("export-plan")(plan_cli.export_plan)
 
 

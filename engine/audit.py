@@ -106,3 +106,100 @@ def verify(session: Session, *, batch: int = 2000) -> ChainCheck:
         return ChainCheck(count, False, count + 1 if head_count > count else None,
                           f"链头记载 {head_count} 条记录，实有 {count} 条（末尾记录被删除或链头被改动）")
     return ChainCheck(count, True)
+
+
+@dataclass(frozen=True)
+class AuditFilter:
+    actor: str | None = None
+    section: str | None = None
+    trigger: str | None = None
+    target_id: int | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+
+
+def _filtered(filters: AuditFilter):
+    from sqlalchemy import exists
+
+    from engine.models import Assignment
+
+    query = select(TransitionRecord)
+    if filters.actor:
+        query = query.where(TransitionRecord.actor == filters.actor)
+    if filters.trigger:
+        query = query.where(TransitionRecord.trigger == filters.trigger)
+    if filters.target_id is not None:
+        query = query.where(TransitionRecord.target_id == filters.target_id)
+    if filters.section:
+        query = query.where(exists().where(Assignment.target_id == TransitionRecord.target_id,
+                                           Assignment.kind == "section", Assignment.name == filters.section))
+    if filters.since:
+        query = query.where(TransitionRecord.at >= filters.since)
+    if filters.until:
+        query = query.where(TransitionRecord.at < filters.until)
+    return query
+
+
+def search(*, session: Session, filters: AuditFilter, limit: int | None, offset: int = 0) -> tuple[list[TransitionRecord], int]:
+    """Records matching ``filters``, oldest first, and how many there are in all."""
+    from sqlalchemy import func
+
+    query = _filtered(filters)
+    total = session.exec(select(func.count()).select_from(query.subquery())).one()
+    page = query.order_by(TransitionRecord.id).offset(offset)
+    if limit is not None:
+        page = page.limit(limit)
+    return list(session.exec(page)), total
+
+
+def history(*, session: Session, target_id: int) -> list[TransitionRecord]:
+    """A target's transition records, oldest first."""
+    return search(session=session, filters=AuditFilter(target_id=target_id), limit=None)[0]
+
+
+EXPORT_COLUMNS = ("序号", "时间", "目标编号", "操作人", "角色", "操作", "原状态", "新状态", "意见", "内容", "哈希", "前一哈希")
+
+
+def export_rows(session: Session, filters: AuditFilter) -> list[list[Any]]:
+    """The matching records as table rows (local time, target codes), for CSV or XLSX export."""
+    from engine.models import Target
+
+    records, _ = search(session=session, filters=filters, limit=None)
+    codes = dict(session.exec(select(Target.id, Target.code).where(
+        Target.id.in_({r.target_id for r in records if r.target_id is not None})))) if records else {}
+    return [[r.id, _local(r.at), codes.get(r.target_id, ""), r.actor, r.role, r.trigger, r.from_state or "",
+             r.to_state or "", r.comment, json.dumps(r.payload, ensure_ascii=False, sort_keys=True), r.hash, r.prev_hash]
+            for r in records]
+
+
+def _local(moment: datetime) -> str:
+    from engine.clock import local
+
+    return local(moment).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def export_csv(session: Session, filters: AuditFilter) -> bytes:
+    """CSV with a BOM, so that spreadsheet programs read the Chinese correctly."""
+    import csv
+    import io
+
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(EXPORT_COLUMNS)
+    writer.writerows(export_rows(session, filters))
+    return buffer.getvalue().encode("utf-8-sig")
+
+
+def export_xlsx(session: Session, filters: AuditFilter) -> bytes:
+    import io
+
+    from openpyxl import Workbook
+
+    book = Workbook(write_only=True)
+    sheet = book.create_sheet("流转记录")
+    sheet.append(EXPORT_COLUMNS)
+    for row in export_rows(session, filters):
+        sheet.append(row)
+    buffer = io.BytesIO()
+    book.save(buffer)
+    return buffer.getvalue()

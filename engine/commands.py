@@ -58,6 +58,38 @@ def acting_role(actor: Actor, spec: TransitionSpec, parties: Parties) -> str:
     raise Forbidden(f"{actor.name} 不负责该目标，不能执行“{spec.label}”", code="out_of_scope")
 
 
+@dataclass(frozen=True)
+class Action:
+    """A trigger the actor may fire on the target now, and what it asks for."""
+
+    spec: TransitionSpec
+    role: str
+    dest_label: str
+
+
+def available(*, session: Session, target: Target, actor: Actor, parties: Parties | None = None) -> list[Action]:
+    """The triggers ``actor`` may fire on ``target`` in its current state: role, scope and the
+    guards that need no payload pass (the same checks :func:`fire` makes)."""
+    definition = definitions.get(target.workflow)
+    parties = parties or parties_of(session, target.id)
+    actions, signers = [], None
+    for spec in definition.triggers_from(target.state):
+        try:
+            role = acting_role(actor, spec, parties)
+        except Forbidden:
+            continue
+        checks = [name for name in spec.guards if name in rules.PAYLOAD_FREE]
+        if checks:
+            signers = signers if signers is not None else rules.signers_of(session, target.id)
+            ctx = rules.Context(session=session, target=target, definition=definition, transition=spec, actor=actor,
+                                role=role, payload={}, comment="", at=clock.now(), leaders=list(parties.leaders),
+                                signers=list(signers))
+            if any(rules.GUARDS[name](ctx) for name in checks):
+                continue
+        actions.append(Action(spec, role, definition.state_label(spec.dest)))
+    return actions
+
+
 def fire(
     *,
     session: Session,

@@ -1,9 +1,11 @@
-"""Configuration from the environment: every setting is ``KAOPING_<NAME>``."""
+"""Configuration from the environment: every setting is ``KAOPING_<NAME>`` (see the README)."""
 from __future__ import annotations
 
 from functools import lru_cache
 
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+SECRET_FIELDS = ("secret_key", "smtp_password", "database_url", "webhook_url")
 
 
 class Settings(BaseSettings):
@@ -13,9 +15,37 @@ class Settings(BaseSettings):
 
     database_url: str = "sqlite:///kaoping.db"
     timezone: str = "Asia/Shanghai"
+    #: Signs access tokens and session cookies. Empty: generated on first run and kept in the database.
+    secret_key: str = ""
+    token_minutes: int = 30
+    max_body_bytes: int = 1_048_576
+    max_upload_bytes: int = 10_485_760
+    smtp_host: str = ""
+    smtp_port: int = 587
+    smtp_user: str = ""
+    smtp_password: str = ""
+    smtp_starttls: bool = True
+    smtp_tls: bool = False
+    smtp_from: str = "kaoping@localhost"
+    webhook_url: str = ""
+    webhook_kind: str = "json"  # json | wecom | dingtalk
 
 
 @lru_cache
 def settings() -> Settings:
     """The process-wide settings, read once."""
     return Settings()
+
+
+def masked() -> dict[str, object]:
+    """The effective settings with secrets hidden (passwords in URLs included)."""
+    from sqlalchemy.engine import make_url
+
+    out: dict[str, object] = {}
+    for name, value in settings().model_dump().items():
+        if name == "database_url":
+            value = make_url(value).render_as_string(hide_password=True)
+        elif name in SECRET_FIELDS and value:
+            value = "******"
+        out[name] = value
+    return out

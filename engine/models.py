@@ -65,6 +65,9 @@ class User(SQLModel, table=True):
     password_hash: str | None = Field(default=None, max_length=300)
     email: str | None = Field(default=None, max_length=300)
     active: bool = True
+    #: Consecutive failed logins, and until when the next attempt must wait (slows guessing down).
+    failed_logins: int = 0
+    locked_until: datetime | None = None
     created_at: datetime = Field(default_factory=_now)
 
 
@@ -210,3 +213,28 @@ class OutboxEvent(SQLModel, table=True):
     created_at: datetime = Field(default_factory=_now)
 
     __table_args__ = (Index("ix_outbox_status_available", "status", "available_at"),)
+
+
+class InboxItem(SQLModel, table=True):
+    """A notification in a user's in-app inbox (always delivered, whatever other channels do)."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(foreign_key="user.id", ondelete="CASCADE")
+    event_id: int | None = Field(default=None, foreign_key="outboxevent.id")
+    target_id: int | None = Field(default=None, foreign_key="target.id")
+    subject: str = Field(max_length=300)
+    body: str = ""
+    created_at: datetime = Field(default_factory=_now)
+    read_at: datetime | None = None
+
+    __table_args__ = (
+        Index("ix_inbox_user_read", "user_id", "read_at", "id"),
+        UniqueConstraint("user_id", "event_id", name="uq_inbox_user_event"),
+    )
+
+
+class Setting(SQLModel, table=True):
+    """A value the processes of one installation share, such as the generated token signing key."""
+
+    key: str = Field(primary_key=True, max_length=60)
+    value: str

@@ -282,3 +282,39 @@ def indicator_status(session: Session, target: Target) -> list[dict[str, Any]]:
         out.append({"name": row.name, "raw": row.raw, "label": spec.label, "actual": row.actual, "met": met,
                     "problem": problem, "reported_at": row.reported_at})
     return out
+
+
+def listing(*, session: Session, limit: int, offset: int) -> tuple[list[Plan], int]:
+    """A page of plans, newest year first, and how many there are."""
+    from sqlalchemy import func
+
+    total = session.exec(select(func.count()).select_from(Plan)).one()
+    return list(session.exec(select(Plan).order_by(Plan.year.desc(), Plan.id).limit(limit).offset(offset))), total
+
+
+@dataclass(frozen=True)
+class Overview:
+    plan: Plan
+    milestones: list[Milestone]
+    categories: list[dict[str, Any]]  # name, points, weight (sum of its targets), targets
+    total_weight: Decimal
+    targets: int
+
+
+def overview(*, session: Session, plan_id: int) -> Overview:
+    """A plan with its milestones and its totals per category."""
+    from sqlalchemy import func
+
+    plan = session.get(Plan, plan_id)
+    if plan is None:
+        raise NotFound(f"计划 {plan_id} 不存在", plan_id=plan_id)
+    milestones = list(session.exec(select(Milestone).where(Milestone.plan_id == plan_id).order_by(Milestone.due_date)))
+    rows = session.exec(select(Target.category, func.count(), func.sum(Target.weight))
+                        .where(Target.plan_id == plan_id).group_by(Target.category)).all()
+    sums = {name: (count, Decimal(str(weight or 0))) for name, count, weight in rows}
+    names = list(plan.categories) + [name for name in sums if name not in plan.categories]
+    categories = [{"name": name, "points": plan.categories.get(name, float(sums.get(name, (0, 0))[1])),
+                   "weight": float(sums.get(name, (0, Decimal(0)))[1]), "targets": sums.get(name, (0, 0))[0]}
+                  for name in names]
+    total = sum((w for _, w in sums.values()), Decimal(0))
+    return Overview(plan, milestones, categories, total, sum(c for c, _ in sums.values()))

@@ -57,13 +57,17 @@ Guard = Callable[[Context], str | None]
 Effect = Callable[[Context], None]
 GUARDS: dict[str, Guard] = {}
 EFFECTS: dict[str, Effect] = {}
+#: Guards that judge without the payload, so they can tell beforehand whether an action is open.
+PAYLOAD_FREE: set[str] = set()
 
 
-def guard(name: str) -> Callable[[Guard], Guard]:
+def guard(name: str, *, needs_payload: bool = True) -> Callable[[Guard], Guard]:
     """Register a guard under ``name``."""
 
     def register(func: Guard) -> Guard:
         GUARDS[name] = func
+        if not needs_payload:
+            PAYLOAD_FREE.add(name)
         return func
 
     return register
@@ -113,7 +117,7 @@ def _deductions_have_reasons(ctx: Context) -> str | None:
     return None
 
 
-@guard("not_signed_yet")
+@guard("not_signed_yet", needs_payload=False)
 def _not_signed_yet(ctx: Context) -> str | None:
     if ctx.actor.name in ctx.signers:
         return f"{ctx.actor.name} 已审签过该目标"

@@ -2,16 +2,18 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
+from sqlalchemy import exists, func, or_
 from sqlmodel import Session, delete, select
 
 from engine import clock, definitions
 from engine.actors import Parties
 from engine.duedates import state_due
 from engine.errors import NotFound
-from engine.models import Assignment, Target
+from engine.models import Assignment, Signature, Target
 
 KINDS = ("section", "leader", "person")
 
@@ -26,15 +28,21 @@ def get(*, session: Session, target_id: int) -> Target:
 
 def parties_of(session: Session, target_id: int) -> Parties:
     """The sections (lead first), leaders and persons of a target, in the plan's order."""
-    rows = session.exec(
-        select(Assignment.kind, Assignment.name)
-        .where(Assignment.target_id == target_id)
-        .order_by(Assignment.kind, Assignment.position)
-    )
-    found: dict[str, list[str]] = {kind: [] for kind in KINDS}
-    for kind, name in rows:
-        found[kind].append(name)
-    return Parties(tuple(found["section"]), tuple(found["leader"]), tuple(found["person"]))
+    return parties_for(session, [target_id])[target_id]
+
+
+def parties_for(session: Session, target_ids: Sequence[int]) -> dict[int, Parties]:
+    """:func:`parties_of` for many targets in one query (a page of a list)."""
+    found: dict[int, dict[str, list[str]]] = {i: {kind: [] for kind in KINDS} for i in target_ids}
+    if target_ids:
+        rows = session.exec(
+            select(Assignment.target_id, Assignment.kind, Assignment.name)
+            .where(Assignment.target_id.in_(list(target_ids)))
+            .order_by(Assignment.target_id, Assignment.kind, Assignment.position)
+        )
+        for target_id, kind, name in rows:
+            found[target_id][kind].append(name)
+    return {i: Parties(tuple(p["section"]), tuple(p["leader"]), tuple(p["person"])) for i, p in found.items()}
 
 
 def assignments(target_id: int, parties: Parties) -> list[Assignment]:
@@ -92,3 +100,60 @@ def create(*, session: Session, sections: Sequence[str] = (), leaders: Sequence[
     session.add_all(assignments(target.id, Parties(tuple(sections), tuple(leaders), tuple(persons))))
     session.flush()
     return target
+
+
+@dataclass(frozen=True)
+class TargetFilter:
+    """What a list of targets may be narrowed to; ``None`` means no restriction."""
+
+    plan_id: int | None = None
+    state: str | None = None
+    section: str | None = None
+    leader: str | None = None
+    overdue: bool | None = None
+    supervised: bool | None = None
+    q: str | None = None
+
+
+def _escape_like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def _has(kind: str, name: str):
+    return exists().where(Assignment.target_id == Target.id, Assignment.kind == kind, Assignment.name == name)
+
+
+def search(*, session: Session, filters: TargetFilter, limit: int, offset: int) -> tuple[list[Target], int]:
+    """A page of targets matching ``filters``, by due date of their current state (none last), and the total."""
+    query = select(Target)
+    if filters.plan_id is not None:
+        query = query.where(Target.plan_id == filters.plan_id)
+    if filters.state:
+        query = query.where(Target.state == filters.state)
+    if filters.section:
+        query = query.where(_has("section", filters.section))
+    if filters.leader:
+        query = query.where(_has("leader", filters.leader))
+    if filters.supervised is not None:
+        query = query.where(Target.supervised == filters.supervised)
+    if filters.overdue is not None:
+        late = (Target.state_due.is_not(None)) & (Target.state_due < clock.today())
+        query = query.where(late if filters.overdue else ~late)
+    if filters.q:
+        pattern = f"%{_escape_like(filters.q)}%"
+        query = query.where(or_(Target.code.ilike(pattern, escape="\\"), Target.text.ilike(pattern, escape="\\"),
+                                Target.indicator.ilike(pattern, escape="\\")))
+    total = session.exec(select(func.count()).select_from(query.subquery())).one()
+    page = session.exec(query.order_by(Target.state_due.is_(None), Target.state_due, Target.id)
+                        .limit(limit).offset(offset)).all()
+    return list(page), total
+
+
+def is_overdue(target: Target) -> bool:
+    """Whether the target's current state is past its due date (never for 长期)."""
+    return target.state_due is not None and target.state_due < clock.today()
+
+
+def signatures(session: Session, target_id: int) -> list[Signature]:
+    """The signatures on the target's current self-assessment, in the order given."""
+    return list(session.exec(select(Signature).where(Signature.target_id == target_id).order_by(Signature.id)))

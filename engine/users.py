@@ -63,3 +63,84 @@ def add(*, session: Session, name: str, roles: Sequence[str], sections: Sequence
         session.add(UserSection(user_id=user.id, section_id=section(session, section_name).id))
     session.flush()
     return user
+
+
+def register(*, session: Session, **fields) -> User:
+    """:func:`add` as a command of its own: commits (or, on any error, writes nothing)."""
+    try:
+        user = add(session=session, **fields)
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    return user
+
+
+def sections_of(session: Session, user_ids: Sequence[int]) -> dict[int, list[str]]:
+    """Section names of each user, in one query."""
+    found: dict[int, list[str]] = {i: [] for i in user_ids}
+    if user_ids:
+        rows = session.exec(select(UserSection.user_id, Section.name).join(Section, Section.id == UserSection.section_id)
+                            .where(UserSection.user_id.in_(list(user_ids))).order_by(Section.name))
+        for user_id, name in rows:
+            found[user_id].append(name)
+    return found
+
+
+def listing(*, session: Session, limit: int, offset: int) -> tuple[list[User], int]:
+    from sqlalchemy import func
+
+    total = session.exec(select(func.count()).select_from(User)).one()
+    return list(session.exec(select(User).order_by(User.id).limit(limit).offset(offset))), total
+
+
+def update(*, session: Session, user_id: int, roles: Sequence[str] | None = None, sections: Sequence[str] | None = None,
+           password: str | None = None, email: str | None = None, active: bool | None = None) -> User:
+    """Change a user's roles, sections, password, e-mail or whether they may log in; commits."""
+    from engine.errors import NotFound
+
+    user = session.get(User, user_id)
+    if user is None:
+        raise NotFound(f"用户 {user_id} 不存在", user_id=user_id)
+    if roles is not None:
+        unknown = [r for r in roles if r not in ROLES]
+        if unknown or not roles:
+            raise InvalidPayload(f"未知角色：{', '.join(unknown)}", errors=[{"field": "roles", "reason": "未知角色"}])
+        user.roles = list(dict.fromkeys(roles))
+    if password:
+        user.password_hash = hash_password(password)
+        user.failed_logins, user.locked_until = 0, None
+    if email is not None:
+        user.email = email or None
+    if active is not None:
+        user.active = active
+    session.add(user)
+    session.flush()
+    if sections is not None:
+        for link in session.exec(select(UserSection).where(UserSection.user_id == user_id)):
+            session.delete(link)
+        session.flush()
+        for name in dict.fromkeys(s.strip() for s in sections if s.strip()):
+            session.add(UserSection(user_id=user_id, section_id=section(session, name).id))
+        session.flush()
+    if "staff" in user.roles and not sections_of(session, [user_id])[user_id]:
+        session.rollback()
+        raise InvalidPayload("科室人员（staff）至少属于一个科室", errors=[{"field": "sections", "reason": "至少一个科室"}])
+    session.commit()
+    return user
+
+
+def list_sections(*, session: Session) -> list[Section]:
+    return list(session.exec(select(Section).order_by(Section.name)))
+
+
+def add_section(*, session: Session, name: str) -> Section:
+    """A new section; :class:`Duplicate` if the name is taken; commits."""
+    name = (name or "").strip()
+    if not name:
+        raise InvalidPayload("科室名称为空", errors=[{"field": "name", "reason": "科室名称为空"}])
+    if session.exec(select(Section).where(Section.name == name)).first():
+        raise Duplicate(f"科室“{name}”已存在", name=name)
+    found = section(session, name)
+    session.commit()
+    return found

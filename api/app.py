@@ -1,0 +1,81 @@
+"""The FastAPI application: JSON API under /api/v1, OpenAPI and docs, problem+json errors."""
+from __future__ import annotations
+
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from sqlalchemy import Engine, text
+
+from api import problems
+from api.routers import admin, audit, auth, inbox, plans, targets, workflows
+from engine.config import settings
+from engine.db import make_engine
+
+API = "/api/v1"
+UPLOAD_PATHS = (f"{API}/plans/import",)
+
+
+class BodyLimit:
+    """Refuse request bodies over the configured size with 413 — before reading them whole."""
+
+    def __init__(self, app) -> None:
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        limit = settings().max_upload_bytes if scope["path"] in UPLOAD_PATHS else settings().max_body_bytes
+        declared = dict(scope.get("headers") or []).get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > limit:
+            return await self._refuse(scope, receive, send, limit)
+        seen = 0
+
+        async def counted():
+            nonlocal seen
+            message = await receive()
+            seen += len(message.get("body", b""))
+            if seen > limit:
+                raise _TooLarge
+            return message
+
+        try:
+            await self.app(scope, counted, send)
+        except _TooLarge:
+            await self._refuse(scope, receive, send, limit)
+
+    @staticmethod
+    async def _refuse(scope, receive, send, limit: int) -> None:
+        response = problems.problem(413, "too_large", f"请求内容超过 {limit:,} 字节")
+        await response(scope, receive, send)
+
+
+class _TooLarge(Exception):
+    pass
+
+
+def create_app(engine: Engine | None = None) -> FastAPI:
+    """The application, on ``engine`` (default: the configured database)."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        app.state.engine = engine or make_engine()
+        yield
+        if engine is None:
+            app.state.engine.dispose()
+
+    app = FastAPI(title="kaoping 考评 API", version="1.0", lifespan=lifespan,
+                  description="绩效目标工作流：目标、流转、审计。除登录、/healthz 与文档外，所有接口都需要 Bearer 令牌。")
+    app.state.engine = engine
+    problems.install(app)
+    for module in (auth, plans, targets, audit, workflows, inbox, admin):
+        app.include_router(module.router, prefix=API)
+
+    @app.get("/healthz", tags=["health"])
+    def healthz() -> dict[str, str]:
+        """Liveness and database reachability."""
+        with app.state.engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+        return {"status": "ok"}
+
+    app.add_middleware(BodyLimit)
+    return app

@@ -1,0 +1,67 @@
+"""Dependencies shared by the routers: the database session, the caller, role checks."""
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Annotated
+
+from fastapi import Depends, HTTPException, Request
+from fastapi.security import OAuth2PasswordBearer
+from sqlmodel import Session
+
+from api import security
+from engine.accounts import signing_key
+from engine.actors import Actor, actor_of
+from engine.models import User
+from engine.rules import ROLES
+
+bearer = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False)
+MAX_LIMIT = 200
+
+
+def get_session(request: Request) -> Iterator[Session]:
+    with Session(request.app.state.engine, expire_on_commit=False) as session:
+        yield session
+
+
+SessionDep = Annotated[Session, Depends(get_session)]
+
+
+def key_of(request: Request, session: Session) -> str:
+    """The token signing key, read once per process."""
+    state = request.app.state
+    if getattr(state, "signing_key", None) is None:
+        state.signing_key = signing_key(session)
+    return state.signing_key
+
+
+def current_user(request: Request, session: SessionDep, token: Annotated[str | None, Depends(bearer)]) -> User:
+    unauthorised = HTTPException(401, "请先登录（Authorization: Bearer <token>）", headers={"WWW-Authenticate": "Bearer"})
+    if not token:
+        raise unauthorised
+    user_id = security.user_id_of(token, key_of(request, session))
+    user = session.get(User, user_id) if user_id is not None else None
+    if user is None or not user.active:
+        raise unauthorised
+    return user
+
+
+CurrentUser = Annotated[User, Depends(current_user)]
+
+
+def current_actor(session: SessionDep, user: CurrentUser) -> Actor:
+    return actor_of(session, user)
+
+
+CurrentActor = Annotated[Actor, Depends(current_actor)]
+
+
+def require(*roles: str):
+    """A dependency that lets only callers holding one of ``roles`` through."""
+    names = "、".join(ROLES[r] for r in roles)
+
+    def check(user: CurrentUser) -> User:
+        if not set(roles) & set(user.roles):
+            raise HTTPException(403, f"只有{names}可以访问")
+        return user
+
+    return Depends(check)

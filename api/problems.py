@@ -1,0 +1,89 @@
+"""Errors as ``application/problem+json`` (RFC 9457), everywhere: domain errors, validation, 404, 500."""
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from engine import errors
+from engine.accounts import LoginFailed, LoginThrottled
+from engine.plan_import import ImportRefused
+
+log = logging.getLogger("kaoping.api")
+MEDIA_TYPE = "application/problem+json"
+
+STATUS = {
+    errors.NotFound: 404,
+    errors.Forbidden: 403,
+    errors.InvalidTrigger: 409,
+    errors.StaleVersion: 409,
+    errors.Duplicate: 409,
+    errors.InvalidPayload: 422,
+    errors.GuardFailed: 422,
+    ImportRefused: 422,
+    LoginFailed: 401,
+    LoginThrottled: 429,
+}
+TITLES = {400: "请求有误", 401: "未登录或登录已失效", 403: "无权操作", 404: "未找到", 405: "不支持该方法",
+          409: "冲突", 413: "内容过大", 415: "不支持的内容类型", 422: "内容不符合要求", 428: "缺少版本号",
+          429: "请求过于频繁", 500: "服务器内部错误"}
+
+
+class Problem(BaseModel):
+    """An RFC 9457 problem document, with kaoping's machine-readable ``code``."""
+
+    type: str = "about:blank"
+    title: str
+    status: int
+    detail: str = ""
+    code: str
+    allowed_triggers: list[str] | None = None
+    errors: list[dict[str, Any]] | None = None
+
+
+def problem(status: int, code: str, detail: str = "", headers: dict[str, str] | None = None, **extra: Any) -> JSONResponse:
+    body = {"type": f"https://kaoping.invalid/problems/{code}", "title": TITLES.get(status, "错误"), "status": status,
+            "detail": detail, "code": code}
+    body.update({key: value for key, value in extra.items() if value is not None})
+    return JSONResponse(body, status_code=status, media_type=MEDIA_TYPE, headers=headers)
+
+
+def responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI entries declaring that an operation answers ``statuses`` with a problem document."""
+    return {s: {"model": Problem, "content": {MEDIA_TYPE: {}}, "description": TITLES.get(s, "错误")}
+            for s in (*statuses, 401, 422, 500)}
+
+
+def install(app: FastAPI) -> None:
+    """Map every error the app can meet to a problem document; no stack trace reaches a client."""
+
+    @app.exception_handler(errors.DomainError)
+    async def _domain(_request: Request, exc: errors.DomainError) -> JSONResponse:
+        status = next((s for cls, s in STATUS.items() if isinstance(exc, cls)), 400)
+        details = dict(exc.details)
+        headers = {"Retry-After": str(details["retry_after"])} if "retry_after" in details else None
+        return problem(status, exc.code, exc.message, headers=headers,
+                       allowed_triggers=details.pop("allowed_triggers", None), errors=details.pop("errors", None))
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        found = [{"field": ".".join(str(p) for p in e.get("loc", ()) if p != "body"), "reason": e.get("msg", "")}
+                 for e in exc.errors()]
+        return problem(422, "invalid_request", "请求内容不符合要求", errors=found)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = {401: "unauthenticated", 403: "forbidden", 404: "not_found", 405: "method_not_allowed",
+                413: "too_large", 428: "precondition_required"}.get(exc.status_code, "http_error")
+        detail = exc.detail if isinstance(exc.detail, str) else ""
+        return problem(exc.status_code, code, detail, headers=getattr(exc, "headers", None))
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        return problem(500, "internal_error", "服务器内部错误，已记录；请稍后重试或联系管理员")

@@ -1,0 +1,53 @@
+"""Users and sections (admin only)."""
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from api.deps import MAX_LIMIT, SessionDep, require
+from api.problems import responses
+from api.schemas import SectionCreate, SectionPublic, SectionsPublic, UserCreate, UserPublic, UsersPublic, UserUpdate
+from engine import users
+
+router = APIRouter(prefix="/admin", tags=["admin"], dependencies=[require("admin")])
+
+
+def _public(session, user) -> UserPublic:
+    return UserPublic(id=user.id, name=user.name, roles=list(user.roles), email=user.email, active=user.active,
+                      sections=users.sections_of(session, [user.id])[user.id])
+
+
+@router.get("/users", response_model=UsersPublic, responses=responses(403))
+def list_users(session: SessionDep, limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 50,
+               offset: Annotated[int, Query(ge=0)] = 0) -> UsersPublic:
+    page, count = users.listing(session=session, limit=limit, offset=offset)
+    sections = users.sections_of(session, [u.id for u in page])
+    return UsersPublic(data=[UserPublic(id=u.id, name=u.name, roles=list(u.roles), email=u.email, active=u.active,
+                                        sections=sections[u.id]) for u in page], count=count)
+
+
+@router.post("/users", response_model=UserPublic, status_code=201, responses=responses(403, 409))
+def add_user(body: UserCreate, session: SessionDep) -> UserPublic:
+    user = users.register(session=session, name=body.name, roles=body.roles, sections=body.sections,
+                          password=body.password, email=body.email)
+    return _public(session, user)
+
+
+@router.patch("/users/{user_id}", response_model=UserPublic, responses=responses(403, 404))
+def update_user(user_id: int, body: UserUpdate, session: SessionDep) -> UserPublic:
+    user = users.update(session=session, user_id=user_id, roles=body.roles, sections=body.sections,
+                        password=body.password, email=body.email, active=body.active)
+    return _public(session, user)
+
+
+@router.get("/sections", response_model=SectionsPublic, responses=responses(403))
+def list_sections(session: SessionDep) -> SectionsPublic:
+    found = users.list_sections(session=session)
+    return SectionsPublic(data=[SectionPublic(id=s.id, name=s.name) for s in found], count=len(found))
+
+
+@router.post("/sections", response_model=SectionPublic, status_code=201, responses=responses(403, 409))
+def add_section(body: SectionCreate, session: SessionDep) -> SectionPublic:
+    found = users.add_section(session=session, name=body.name)
+    return SectionPublic(id=found.id, name=found.name)

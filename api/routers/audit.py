@@ -1,0 +1,58 @@
+"""The audit log: search, export, verify (office and auditor only)."""
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Query, Response
+
+from api.deps import MAX_LIMIT, SessionDep, require
+from api.problems import responses
+from api.schemas import ChainCheckPublic, RecordsPublic, record_public
+from engine import audit, clock
+
+router = APIRouter(prefix="/audit", tags=["audit"], dependencies=[require("office", "auditor")])
+
+
+def _filters(actor, section, trigger, target, since, until) -> audit.AuditFilter:
+    aware = lambda t: t if t is None or t.tzinfo else t.replace(tzinfo=clock.ZONE)  # noqa: E731 - naive means local
+    return audit.AuditFilter(actor=actor, section=section, trigger=trigger, target_id=target,
+                             since=aware(since), until=aware(until))
+
+
+Text = Annotated[str | None, Query(max_length=100)]
+
+
+@router.get("", response_model=RecordsPublic, responses=responses(403))
+def search(session: SessionDep, actor: Text = None, section: Text = None, trigger: Text = None,
+           target: int | None = None, since: datetime | None = None, until: datetime | None = None,
+           limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 50, offset: Annotated[int, Query(ge=0)] = 0) -> RecordsPublic:
+    """Transition records matching the filters, oldest first (since inclusive, until exclusive)."""
+    records, count = audit.search(session=session, filters=_filters(actor, section, trigger, target, since, until),
+                                  limit=limit, offset=offset)
+    return RecordsPublic(data=[record_public(r) for r in records], count=count)
+
+
+EXPORTS = {
+    "csv": ("text/csv; charset=utf-8", audit.export_csv),
+    "xlsx": ("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", audit.export_xlsx),
+}
+
+
+@router.get("/export", responses={**responses(403), 200: {"content": {m: {} for m, _ in EXPORTS.values()}}},
+            response_class=Response)
+def export(session: SessionDep, format: Literal["csv", "xlsx"] = "csv", actor: Text = None, section: Text = None,
+           trigger: Text = None, target: int | None = None, since: datetime | None = None,
+           until: datetime | None = None) -> Response:
+    """The matching records as a CSV or XLSX file."""
+    media, write = EXPORTS[format]
+    data = write(session, _filters(actor, section, trigger, target, since, until))
+    name = f"audit-{clock.now():%Y%m%d-%H%M%S}.{format}"
+    return Response(data, media_type=media, headers={"Content-Disposition": f'attachment; filename="{name}"'})
+
+
+@router.get("/verify", response_model=ChainCheckPublic, responses=responses(403))
+def verify(session: SessionDep) -> ChainCheckPublic:
+    """Check the whole hash chain: the count, and the first record that does not match, if any."""
+    check = audit.verify(session)
+    return ChainCheckPublic(count=check.count, ok=check.ok, first_bad_id=check.first_bad_id, reason=check.reason)

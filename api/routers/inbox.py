@@ -1,0 +1,33 @@
+"""The caller's in-app notifications."""
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from api.deps import MAX_LIMIT, CurrentUser, SessionDep
+from api.problems import responses
+from api.schemas import InboxItemPublic, InboxPublic
+from engine import clock, inbox
+
+router = APIRouter(prefix="/inbox", tags=["inbox"])
+
+
+def _public(item) -> InboxItemPublic:
+    return InboxItemPublic(id=item.id, subject=item.subject, body=item.body, target_id=item.target_id,
+                           created_at=clock.local(item.created_at),
+                           read_at=clock.local(item.read_at) if item.read_at else None)
+
+
+@router.get("", response_model=InboxPublic, responses=responses())
+def list_inbox(session: SessionDep, user: CurrentUser, unread: bool = False,
+               limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 50, offset: Annotated[int, Query(ge=0)] = 0) -> InboxPublic:
+    """The caller's notifications, newest first, with the unread count."""
+    items, count, unread_count = inbox.items(session=session, user_id=user.id, unread_only=unread, limit=limit,
+                                             offset=offset)
+    return InboxPublic(data=[_public(i) for i in items], count=count, unread=unread_count)
+
+
+@router.post("/{item_id}/read", response_model=InboxItemPublic, responses=responses(404))
+def mark_read(item_id: int, session: SessionDep, user: CurrentUser) -> InboxItemPublic:
+    return _public(inbox.mark_read(session=session, user_id=user.id, item_id=item_id))

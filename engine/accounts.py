@@ -1,0 +1,70 @@
+"""Logging in: passwords, slowing down repeated failures, and the installation's signing key."""
+from __future__ import annotations
+
+import secrets
+from datetime import timedelta
+
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, select
+
+from engine import clock, db
+from engine.config import settings
+from engine.errors import DomainError
+from engine.models import Setting, User
+from engine.users import check_password, hash_password
+
+FREE_FAILURES = 3          # failures before attempts are slowed down
+MAX_WAIT_SECONDS = 300
+_DUMMY_HASH = hash_password("不存在的用户")  # compared against for unknown names, so timing tells nothing
+
+
+class LoginFailed(DomainError):
+    code = "login_failed"
+
+
+class LoginThrottled(DomainError):
+    """Too many failed logins for this user: ``retry_after`` seconds to wait."""
+
+    code = "login_throttled"
+
+
+def authenticate(*, session: Session, name: str, password: str) -> User:
+    """The active user ``name`` if ``password`` is theirs; commits the failure count either way."""
+    db.begin_write(session)
+    user = session.exec(select(User).where(User.name == name)).first()
+    now = clock.now()
+    if user is not None and user.locked_until is not None and clock.local(user.locked_until) > now:
+        wait = int((clock.local(user.locked_until) - now).total_seconds()) + 1
+        session.rollback()
+        raise LoginThrottled(f"登录失败次数过多，请 {wait} 秒后再试", retry_after=wait)
+    if user is None or not user.active:
+        check_password(User(name="", roles=[], password_hash=_DUMMY_HASH), password)
+        session.rollback()
+        raise LoginFailed("用户名或密码错误")
+    if not check_password(user, password):
+        user.failed_logins += 1
+        if user.failed_logins >= FREE_FAILURES:
+            wait = min(MAX_WAIT_SECONDS, 2 ** (user.failed_logins - FREE_FAILURES))
+            user.locked_until = clock.to_db(now + timedelta(seconds=wait))
+        session.add(user)
+        session.commit()
+        raise LoginFailed("用户名或密码错误")
+    user.failed_logins, user.locked_until = 0, None
+    session.add(user)
+    session.commit()
+    return user
+
+
+def signing_key(session: Session) -> str:
+    """The key that signs tokens: ``KAOPING_SECRET_KEY``, or one generated once and shared via the database."""
+    if settings().secret_key:
+        return settings().secret_key
+    found = session.get(Setting, "secret_key")
+    if found is None:
+        try:
+            session.add(Setting(key="secret_key", value=secrets.token_urlsafe(48)))
+            session.commit()
+        except IntegrityError:  # another process generated it first: use theirs
+            session.rollback()
+        found = session.get(Setting, "secret_key")
+    return found.value
