@@ -166,7 +166,7 @@ def export_rows(session: Session, filters: AuditFilter) -> list[list[Any]]:
 
     records, _ = search(session=session, filters=filters, limit=None)
     codes = dict(session.exec(select(Target.id, Target.code).where(
-        Target.id.in_({r.target_id for r in records if r.target_id is not None})))) if records else {}
+        Target.id.in_({r.target_id for r in records if r.target_id is not None}))).all()) if records else {}
     return [[r.id, _local(r.at), codes.get(r.target_id, ""), r.actor, r.role, r.trigger, r.from_state or "",
              r.to_state or "", r.comment, json.dumps(r.payload, ensure_ascii=False, sort_keys=True), r.hash, r.prev_hash]
             for r in records]
