@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field
 
@@ -263,17 +263,22 @@ class UsersPublic(BaseModel):
     count: int
 
 
+Role = Literal["staff", "leader", "office", "auditor", "admin"]
+#: A name: some visible text, no control characters.
+NAME = r"^[^\x00-\x1f\x7f]*[^\s\x00-\x1f\x7f][^\x00-\x1f\x7f]*$"
+
+
 class UserCreate(BaseModel):
-    name: str = Field(min_length=1, max_length=100)
-    roles: list[str] = Field(min_length=1, max_length=5)
-    sections: list[str] = Field(default_factory=list, max_length=50)
+    name: str = Field(min_length=1, max_length=100, pattern=NAME)
+    roles: list[Role] = Field(min_length=1, max_length=5)
+    sections: list[Annotated[str, Field(min_length=1, max_length=100, pattern=NAME)]] = Field(default_factory=list, max_length=50)
     password: str = Field(min_length=8, max_length=200)
     email: str | None = Field(default=None, max_length=300)
 
 
 class UserUpdate(BaseModel):
-    roles: list[str] | None = Field(default=None, min_length=1, max_length=5)
-    sections: list[str] | None = Field(default=None, max_length=50)
+    roles: list[Role] | None = Field(default=None, min_length=1, max_length=5)
+    sections: list[Annotated[str, Field(min_length=1, max_length=100, pattern=NAME)]] | None = Field(default=None, max_length=50)
     password: str | None = Field(default=None, min_length=8, max_length=200)
     email: str | None = Field(default=None, max_length=300)
     active: bool | None = None
@@ -290,7 +295,7 @@ class SectionsPublic(BaseModel):
 
 
 class SectionCreate(BaseModel):
-    name: str = Field(min_length=1, max_length=100)
+    name: str = Field(min_length=1, max_length=100, pattern=NAME)
 
 
 def field_public(spec: definitions.FieldSpec) -> FieldPublic:

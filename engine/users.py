@@ -49,8 +49,6 @@ def add(*, session: Session, name: str, roles: Sequence[str], sections: Sequence
     unknown = [r for r in roles if r not in ROLES]
     if unknown or not roles:
         problems.append({"field": "roles", "reason": f"角色应为 {', '.join(ROLES)} 之一，收到：{', '.join(unknown) or '无'}"})
-    if "staff" in roles and not sections:
-        problems.append({"field": "sections", "reason": "科室人员（staff）至少属于一个科室"})
     if problems:
         raise InvalidPayload("；".join(p["reason"] for p in problems), errors=problems)
     if session.exec(select(User).where(User.name == name)).first():
@@ -123,9 +121,6 @@ def update(*, session: Session, user_id: int, roles: Sequence[str] | None = None
         for name in dict.fromkeys(s.strip() for s in sections if s.strip()):
             session.add(UserSection(user_id=user_id, section_id=section(session, name).id))
         session.flush()
-    if "staff" in user.roles and not sections_of(session, [user_id])[user_id]:
-        session.rollback()
-        raise InvalidPayload("科室人员（staff）至少属于一个科室", errors=[{"field": "sections", "reason": "至少一个科室"}])
     session.commit()
     return user
 

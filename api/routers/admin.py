@@ -5,7 +5,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from api.deps import MAX_LIMIT, SessionDep, require
+from api.deps import Id, IdQuery, Limit, Offset, SessionDep, require
 from api.problems import responses
 from api.schemas import SectionCreate, SectionPublic, SectionsPublic, UserCreate, UserPublic, UsersPublic, UserUpdate
 from engine import users
@@ -19,8 +19,8 @@ def _public(session, user) -> UserPublic:
 
 
 @router.get("/users", response_model=UsersPublic, responses=responses(403))
-def list_users(session: SessionDep, limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 50,
-               offset: Annotated[int, Query(ge=0)] = 0) -> UsersPublic:
+def list_users(session: SessionDep, limit: Limit = 50,
+               offset: Offset = 0) -> UsersPublic:
     page, count = users.listing(session=session, limit=limit, offset=offset)
     sections = users.sections_of(session, [u.id for u in page])
     return UsersPublic(data=[UserPublic(id=u.id, name=u.name, roles=list(u.roles), email=u.email, active=u.active,
@@ -35,7 +35,7 @@ def add_user(body: UserCreate, session: SessionDep) -> UserPublic:
 
 
 @router.patch("/users/{user_id}", response_model=UserPublic, responses=responses(403, 404))
-def update_user(user_id: int, body: UserUpdate, session: SessionDep) -> UserPublic:
+def update_user(user_id: Id, body: UserUpdate, session: SessionDep) -> UserPublic:
     user = users.update(session=session, user_id=user_id, roles=body.roles, sections=body.sections,
                         password=body.password, email=body.email, active=body.active)
     return _public(session, user)

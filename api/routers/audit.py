@@ -6,7 +6,7 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Response
 
-from api.deps import MAX_LIMIT, SessionDep, require
+from api.deps import Id, IdQuery, Limit, Offset, SessionDep, require
 from api.problems import responses
 from api.schemas import ChainCheckPublic, RecordsPublic, record_public
 from engine import audit, clock
@@ -25,8 +25,8 @@ Text = Annotated[str | None, Query(max_length=100)]
 
 @router.get("", response_model=RecordsPublic, responses=responses(403))
 def search(session: SessionDep, actor: Text = None, section: Text = None, trigger: Text = None,
-           target: int | None = None, since: datetime | None = None, until: datetime | None = None,
-           limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 50, offset: Annotated[int, Query(ge=0)] = 0) -> RecordsPublic:
+           target: IdQuery = None, since: datetime | None = None, until: datetime | None = None,
+           limit: Limit = 50, offset: Offset = 0) -> RecordsPublic:
     """Transition records matching the filters, oldest first (since inclusive, until exclusive)."""
     records, count = audit.search(session=session, filters=_filters(actor, section, trigger, target, since, until),
                                   limit=limit, offset=offset)
@@ -42,7 +42,7 @@ EXPORTS = {
 @router.get("/export", responses={**responses(403), 200: {"content": {m: {} for m, _ in EXPORTS.values()}}},
             response_class=Response)
 def export(session: SessionDep, format: Literal["csv", "xlsx"] = "csv", actor: Text = None, section: Text = None,
-           trigger: Text = None, target: int | None = None, since: datetime | None = None,
+           trigger: Text = None, target: IdQuery = None, since: datetime | None = None,
            until: datetime | None = None) -> Response:
     """The matching records as a CSV or XLSX file."""
     media, write = EXPORTS[format]

@@ -5,7 +5,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from api.deps import MAX_LIMIT, CurrentUser, SessionDep
+from api.deps import Id, IdQuery, Limit, Offset, CurrentUser, SessionDep
 from api.problems import responses
 from api.schemas import InboxItemPublic, InboxPublic
 from engine import clock, inbox
@@ -21,7 +21,7 @@ def _public(item) -> InboxItemPublic:
 
 @router.get("", response_model=InboxPublic, responses=responses())
 def list_inbox(session: SessionDep, user: CurrentUser, unread: bool = False,
-               limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 50, offset: Annotated[int, Query(ge=0)] = 0) -> InboxPublic:
+               limit: Limit = 50, offset: Offset = 0) -> InboxPublic:
     """The caller's notifications, newest first, with the unread count."""
     items, count, unread_count = inbox.items(session=session, user_id=user.id, unread_only=unread, limit=limit,
                                              offset=offset)
@@ -29,5 +29,5 @@ def list_inbox(session: SessionDep, user: CurrentUser, unread: bool = False,
 
 
 @router.post("/{item_id}/read", response_model=InboxItemPublic, responses=responses(404))
-def mark_read(item_id: int, session: SessionDep, user: CurrentUser) -> InboxItemPublic:
+def mark_read(item_id: Id, session: SessionDep, user: CurrentUser) -> InboxItemPublic:
     return _public(inbox.mark_read(session=session, user_id=user.id, item_id=item_id))

@@ -5,7 +5,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, File, Form, Query, UploadFile
 
-from api.deps import MAX_LIMIT, CurrentActor, CurrentUser, SessionDep, require
+from api.deps import Id, IdQuery, Limit, Offset, CurrentActor, CurrentUser, SessionDep, require
 from api.problems import responses
 from api.schemas import (CategoryPublic, ImportOutcome, MilestonePublic, PlanPublic, PlansPublic, RowErrorPublic,
                          plan_summary)
@@ -17,15 +17,15 @@ router = APIRouter(prefix="/plans", tags=["plans"])
 
 
 @router.get("", response_model=PlansPublic, responses=responses())
-def list_plans(session: SessionDep, _user: CurrentUser, limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 50,
-               offset: Annotated[int, Query(ge=0)] = 0) -> PlansPublic:
+def list_plans(session: SessionDep, _user: CurrentUser, limit: Limit = 50,
+               offset: Offset = 0) -> PlansPublic:
     """Plans, newest year first."""
     page, count = plans.listing(session=session, limit=limit, offset=offset)
     return PlansPublic(data=[plan_summary(p) for p in page], count=count)
 
 
 @router.get("/{plan_id}", response_model=PlanPublic, responses=responses(404))
-def get_plan(plan_id: int, session: SessionDep, _user: CurrentUser) -> PlanPublic:
+def get_plan(plan_id: Id, session: SessionDep, _user: CurrentUser) -> PlanPublic:
     """A plan with its milestones and its totals per category."""
     o = plans.overview(session=session, plan_id=plan_id)
     return PlanPublic(**plan_summary(o.plan).model_dump(), total_weight=float(o.total_weight), targets=o.targets,

@@ -3,9 +3,9 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Header, HTTPException, Query, Response
+from fastapi import APIRouter, Header, Query, Response
 
-from api.deps import MAX_LIMIT, CurrentActor, CurrentUser, SessionDep
+from api.deps import Id, IdQuery, Limit, Offset, CurrentActor, CurrentUser, SessionDep
 from api.problems import responses
 from api.schemas import (IndicatorPublic, RecordsPublic, SignaturePublic, TargetPublic, TargetsPublic, TargetSummary,
                          TransitionIn, action_public, record_public, summary)
@@ -35,12 +35,12 @@ def _detail(session, target: Target, actor: Actor) -> TargetPublic:
 @router.get("", response_model=TargetsPublic, responses=responses())
 def list_targets(
     session: SessionDep, _user: CurrentUser,
-    plan: int | None = None, state: Annotated[str | None, Query(max_length=60)] = None,
+    plan: IdQuery = None, state: Annotated[str | None, Query(max_length=60)] = None,
     section: Annotated[str | None, Query(max_length=100)] = None,
     leader: Annotated[str | None, Query(max_length=100)] = None,
     overdue: bool | None = None, supervised: bool | None = None,
     q: Annotated[str | None, Query(max_length=200)] = None,
-    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 50, offset: Annotated[int, Query(ge=0)] = 0,
+    limit: Limit = 50, offset: Offset = 0,
 ) -> TargetsPublic:
     """Targets, filtered, by the due date of their current state."""
     filters = targets.TargetFilter(plan_id=plan, state=state, section=section, leader=leader, overdue=overdue,
@@ -51,34 +51,29 @@ def list_targets(
 
 
 @router.get("/{target_id}", response_model=TargetPublic, responses=responses(404))
-def get_target(target_id: int, session: SessionDep, actor: CurrentActor, response: Response) -> TargetPublic:
+def get_target(target_id: Id, session: SessionDep, actor: CurrentActor, response: Response) -> TargetPublic:
     """One target: the plan row, its state and version (also as the ETag), signatures, and the triggers the caller may fire now."""
     target = targets.get(session=session, target_id=target_id)
     response.headers["ETag"] = f'"{target.version}"'
     return _detail(session, target, actor)
 
 
-def _version(if_match: str | None) -> int:
-    if not if_match:
-        raise HTTPException(428, "请在 If-Match 头中带上目标的版本号（GET 返回的 ETag）")
-    try:
-        return int(if_match.strip().removeprefix("W/").strip('"'))
-    except ValueError as exc:
-        raise HTTPException(428, f"If-Match 应为目标的版本号，收到：{if_match[:40]}") from exc
+IF_MATCH = r'^\s*(W/)?"?[0-9]{1,9}"?\s*$'
 
 
-@router.post("/{target_id}/transitions", response_model=TargetPublic, responses=responses(403, 404, 409, 428))
-def transition(target_id: int, body: TransitionIn, session: SessionDep, actor: CurrentActor, response: Response,
-               if_match: Annotated[str | None, Header(max_length=100)] = None) -> TargetPublic:
+@router.post("/{target_id}/transitions", response_model=TargetPublic, responses=responses(403, 404, 409))
+def transition(target_id: Id, body: TransitionIn, session: SessionDep, actor: CurrentActor, response: Response,
+               if_match: Annotated[str, Header(pattern=IF_MATCH, description="目标的版本号：GET 返回的 ETag")]) -> TargetPublic:
     """Fire a trigger on the target (the engine's one door), at the version given in If-Match."""
+    version = int(if_match.strip().removeprefix("W/").strip('"'))
     fired = commands.fire(session=session, target_id=target_id, trigger=body.trigger, actor=actor, payload=body.payload,
-                          comment=body.comment, expected_version=_version(if_match))
+                          comment=body.comment, expected_version=version)
     response.headers["ETag"] = f'"{fired.target.version}"'
     return _detail(session, fired.target, actor)
 
 
 @router.get("/{target_id}/history", response_model=RecordsPublic, responses=responses(404))
-def history(target_id: int, session: SessionDep, _user: CurrentUser) -> RecordsPublic:
+def history(target_id: Id, session: SessionDep, _user: CurrentUser) -> RecordsPublic:
     """The target's transition records, oldest first."""
     targets.get(session=session, target_id=target_id)
     records = audit.history(session=session, target_id=target_id)

@@ -63,8 +63,9 @@ def test_problems_for_404_405_validation_and_limits(api, two_targets):
     body = _problem(api.get("/api/v1/targets?limit=5000", headers=staff), 422, "invalid_request")
     assert body["errors"][0]["field"] == "query.limit"
     target = two_targets[0]
-    _problem(api.post(f"/api/v1/targets/{target}/transitions", headers=staff, json={"trigger": "start"}),
-             428, "precondition_required")
+    missing = _problem(api.post(f"/api/v1/targets/{target}/transitions", headers=staff, json={"trigger": "start"}),
+                       422, "invalid_request")
+    assert missing["errors"][0]["field"] == "header.if-match"
     huge = {"trigger": "report_progress", "payload": {"note": "x" * 2_000_000, "percent": 1}}
     _problem(api.post(f"/api/v1/targets/{target}/transitions", headers={**staff, "If-Match": '"1"'}, json=huge),
              413, "too_large")
@@ -200,8 +201,9 @@ def test_admin_users_and_sections(api):
     _problem(api.post("/api/v1/admin/users", headers=admin,
                       json={"name": "胡志强", "roles": ["staff"], "sections": ["校安科"], "password": "safe-pass-1"}),
              409, "duplicate")
-    _problem(api.post("/api/v1/admin/users", headers=admin, json={"name": "某人", "roles": ["boss"], "password": "12345678"}),
-             422, "invalid_payload")
+    bad_role = _problem(api.post("/api/v1/admin/users", headers=admin,
+                                 json={"name": "某人", "roles": ["boss"], "password": "12345678"}), 422, "invalid_request")
+    assert bad_role["errors"][0]["field"] == "roles.0"
     user_id = created.json()["id"]
     changed = api.patch(f"/api/v1/admin/users/{user_id}", headers=admin, json={"active": False})
     assert changed.json()["active"] is False
