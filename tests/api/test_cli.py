@@ -55,3 +55,31 @@ def test_audit_verify_reports_tampering(tmp_path):
     assert bad.returncode == 1 and "第一条不符的记录 1" in bad.stderr and "被修改" in bad.stderr
     with Session(make_engine(f"sqlite:///{tmp_path / 'cli.db'}")) as session:
         assert session.exec(select(func.count()).select_from(TransitionRecord)).one() == 1
+
+
+def test_config_masks_secrets(tmp_path):
+    env_db = "postgresql://kaoping:s3cret@db.example/kaoping"
+    out = subprocess.run([sys.executable, "-m", "api.cli", "config"], capture_output=True, text=True,
+                         env={**os.environ, "KAOPING_DATABASE_URL": env_db, "KAOPING_SECRET_KEY": "top-secret",
+                              "KAOPING_SMTP_PASSWORD": "mail-secret"})
+    assert out.returncode == 0
+    assert "s3cret" not in out.stdout and "top-secret" not in out.stdout and "mail-secret" not in out.stdout
+    assert "KAOPING_DATABASE_URL=postgresql://kaoping:***@db.example/kaoping" in out.stdout
+    assert "KAOPING_SECRET_KEY=******" in out.stdout and "KAOPING_TIMEZONE=Asia/Shanghai" in out.stdout
+
+
+def test_user_add(tmp_path):
+    assert _run(tmp_path, "init").returncode == 0
+    env = {**os.environ, "KAOPING_DATABASE_URL": f"sqlite:///{tmp_path / 'cli.db'}"}
+    added = subprocess.run([sys.executable, "-m", "api.cli", "user", "add", "洪玮玮", "--role", "staff", "--section",
+                            "规划科", "--password-stdin"], input="pass-word-1\n", capture_output=True, text=True, env=env)
+    assert added.returncode == 0 and "已添加用户 洪玮玮" in added.stdout
+    again = _run(tmp_path, "user", "add", "洪玮玮", "--role", "staff", "--section", "规划科")
+    assert again.returncode == 1 and "已存在" in again.stderr
+    wrong = _run(tmp_path, "user", "add", "某人", "--role", "boss")
+    assert wrong.returncode == 1 and "角色" in wrong.stderr
+    bind = make_engine(f"sqlite:///{tmp_path / 'cli.db'}")
+    with Session(bind) as session:
+        user = session.exec(select(User).where(User.name == "洪玮玮")).one()
+        assert users.check_password(user, "pass-word-1") and user.roles == ["staff"]
+    bind.dispose()

@@ -1,0 +1,92 @@
+"""What the benchmarks share: fresh databases, bulk-loaded targets, the lifecycle through fire()."""
+from __future__ import annotations
+
+import sys
+import tempfile
+import time
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from sqlalchemy import insert, text  # noqa: E402
+from sqlalchemy.engine import make_url  # noqa: E402
+from sqlmodel import Session, select  # noqa: E402
+
+from engine import audit, clock, definitions, schema  # noqa: E402
+from engine.actors import Actor  # noqa: E402
+from engine.commands import fire  # noqa: E402
+from engine.db import make_engine  # noqa: E402
+from engine.models import Assignment, Milestone, Plan, Target  # noqa: E402
+
+STAFF = Actor("洪玮玮", frozenset({"staff"}), frozenset({"规划科"}))
+LEADER = Actor("林长华", frozenset({"leader"}))
+OFFICE = Actor("绩效办", frozenset({"office"}))
+LIFECYCLE = [
+    ("start", STAFF, {}),
+    ("self_assess", STAFF, {"self_score": 1.5, "summary": "全年目标基本完成"}),
+    ("sign", LEADER, {}),
+    ("verify", OFFICE, {}),
+    ("score", OFFICE, {"score": 1.8, "deductions": [{"points": 0.2, "reason": "进度滞后"}]}),
+]
+BENCH_PG_DB = "kaoping_bench"
+
+
+def fresh_database(kind: str, pg_admin: str) -> str:
+    if kind == "sqlite":
+        url = f"sqlite:///{tempfile.mkdtemp(prefix='kaoping-bench-')}/bench.db"
+    else:
+        admin = make_engine(pg_admin, isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            conn.execute(text(f"DROP DATABASE IF EXISTS {BENCH_PG_DB} WITH (FORCE)"))
+            conn.execute(text(f"CREATE DATABASE {BENCH_PG_DB}"))
+        admin.dispose()
+        url = make_url(pg_admin).set(database=BENCH_PG_DB).render_as_string(hide_password=False)
+    schema.upgrade(url)
+    return url
+
+
+def load_targets(url: str, count: int) -> list[int]:
+    """Insert ``count`` targets in ``assigned`` quickly (bulk), as an import would leave them."""
+    bind = make_engine(url)
+    definition = definitions.get("target")
+    now = clock.to_db(clock.now())
+    with Session(bind) as session:
+        plan = Plan(org="泉州市教育局", year=2024, title="基准测试")
+        session.add(plan)
+        session.flush()
+        session.add(Milestone(plan_id=plan.id, key="self_assessment_signed", label="自评", due_date=date(2024, 12, 30)))
+        session.add(Milestone(plan_id=plan.id, key="evaluation", label="评估", due_date=date(2025, 1, 10)))
+        batch = 5000
+        for start in range(0, count, batch):
+            rows = [dict(plan_id=plan.id, workflow="target", code=f"B-{i}", text="基准目标", weight=Decimal(2),
+                         deadline_phrase="12月底前", due_date=date(2024, 12, 31), state=definition.initial,
+                         state_due=date(2024, 12, 31), state_entered_at=now, version=1, supervised=False,
+                         progress=0, created_at=now, updated_at=now, category="", indicator="", basis="")
+                    for i in range(start, min(count, start + batch))]
+            session.execute(insert(Target), rows)
+        session.flush()
+        ids = list(session.exec(select(Target.id).order_by(Target.id)))
+        for start in range(0, len(ids), batch):
+            chunk = ids[start:start + batch]
+            session.execute(insert(Assignment), [dict(target_id=i, kind=k, name=n, position=0) for i in chunk
+                                                 for k, n in (("section", "规划科"), ("leader", "林长华"), ("person", "洪玮玮"))])
+        session.commit()
+    bind.dispose()
+    return ids
+
+
+def run_lifecycles(url: str, ids: list[int]) -> float:
+    """Fire the whole lifecycle on each target; returns transitions per second."""
+    bind = make_engine(url)
+    started = time.perf_counter()
+    with Session(bind, expire_on_commit=False) as session:
+        for target_id in ids:
+            for trigger, actor, payload in LIFECYCLE:
+                fire(session=session, target_id=target_id, trigger=trigger, actor=actor, payload=payload)
+            session.expunge_all()
+        elapsed = time.perf_counter() - started
+        assert audit.verify(session).ok
+    bind.dispose()
+    return len(ids) * len(LIFECYCLE) / elapsed

@@ -1,0 +1,122 @@
+"""API benchmark: a real ``kaoping serve`` on loopback, 32 concurrent clients, full lifecycles.
+
+    python bench/api.py [--clients 32] [--targets 640] [--workers 2] [--pg postgresql://postgres@127.0.0.1:5432/test]
+
+Prints transitions per second, p50 and p99 latency for SQLite and PostgreSQL, and the ratio
+to the in-process engine rate (fire() without HTTP) measured in the same run.
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import httpx  # noqa: E402
+from sqlmodel import Session  # noqa: E402
+
+from _shared import LIFECYCLE, fresh_database, load_targets, run_lifecycles  # noqa: E402
+from engine import users  # noqa: E402
+from engine.db import make_engine  # noqa: E402
+
+PASSWORD = "bench-password-1"
+PEOPLE = {"洪玮玮": (["staff"], ["规划科"]), "林长华": (["leader"], []), "绩效办": (["office"], [])}
+WHO = {"start": "洪玮玮", "self_assess": "洪玮玮", "sign": "林长华", "verify": "绩效办", "score": "绩效办"}
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def add_people(url: str) -> None:
+    bind = make_engine(url)
+    with Session(bind) as session:
+        for name, (roles, sections) in PEOPLE.items():
+            users.add(session=session, name=name, roles=roles, sections=sections, password=PASSWORD)
+        session.commit()
+    bind.dispose()
+
+
+async def drive(base: str, ids: list[int], clients: int) -> tuple[float, list[float]]:
+    async with httpx.AsyncClient(base_url=base, timeout=120, limits=httpx.Limits(max_connections=clients)) as http:
+        tokens = {}
+        for name in PEOPLE:
+            r = await http.post("/api/v1/auth/token", data={"username": name, "password": PASSWORD})
+            tokens[name] = {"Authorization": f"Bearer {r.json()['access_token']}"}
+        latencies: list[float] = []
+        queue: asyncio.Queue[int] = asyncio.Queue()
+        for target_id in ids:
+            queue.put_nowait(target_id)
+
+        async def client():
+            while not queue.empty():
+                target_id, version = queue.get_nowait(), 1
+                for trigger, _, payload in LIFECYCLE:
+                    started = time.perf_counter()
+                    r = await http.post(f"/api/v1/targets/{target_id}/transitions",
+                                        headers={**tokens[WHO[trigger]], "If-Match": f'"{version}"'},
+                                        json={"trigger": trigger, "payload": payload})
+                    latencies.append(time.perf_counter() - started)
+                    if r.status_code != 200:
+                        raise SystemExit(f"{trigger} on {target_id}: {r.status_code} {r.text}")
+                    version = r.json()["version"]
+
+        started = time.perf_counter()
+        await asyncio.gather(*(client() for _ in range(clients)))
+        return time.perf_counter() - started, latencies
+
+
+def serve(url: str, workers: int) -> tuple[subprocess.Popen, str]:
+    port = _free_port()
+    env = {**os.environ, "KAOPING_DATABASE_URL": url, "KAOPING_SECRET_KEY": "bench-secret"}
+    proc = subprocess.Popen([sys.executable, "-m", "api.cli", "serve", "--port", str(port), "--workers", str(workers)],
+                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            cwd=str(Path(__file__).resolve().parents[1]))
+    base = f"http://127.0.0.1:{port}"
+    for _ in range(300):
+        try:
+            if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                return proc, base
+        except httpx.HTTPError:
+            time.sleep(0.2)
+    proc.kill()
+    raise SystemExit("the server did not start")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--clients", type=int, default=32)
+    parser.add_argument("--targets", type=int, default=640)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--pg", default=os.environ.get("KAOPING_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test"))
+    parser.add_argument("--backends", default="sqlite,postgres")
+    args = parser.parse_args()
+    for kind in args.backends.split(","):
+        url = fresh_database(kind, args.pg)
+        ids = load_targets(url, args.targets * 2)
+        add_people(url)
+        engine_rate = run_lifecycles(url, ids[args.targets:])  # in process, same database, other targets
+        proc, base = serve(url, args.workers)
+        try:
+            elapsed, latencies = asyncio.run(drive(base, ids[:args.targets], args.clients))
+        finally:
+            proc.terminate()
+            proc.wait(timeout=30)
+        rate = len(latencies) / elapsed
+        cuts = statistics.quantiles(latencies, n=100)
+        print(f"{kind}: {rate:,.0f} transitions/s over HTTP ({args.clients} clients, {args.workers} workers, "
+              f"{len(latencies):,} transitions); p50 {cuts[49] * 1000:.1f} ms, p99 {cuts[98] * 1000:.1f} ms; "
+              f"in-process engine {engine_rate:,.0f}/s; HTTP/engine = {rate / engine_rate:.2f}")
+
+
+if __name__ == "__main__":
+    main()
