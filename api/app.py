@@ -53,13 +53,25 @@ class _TooLarge(Exception):
     pass
 
 
-def create_app(engine: Engine | None = None) -> FastAPI:
-    """The application, on ``engine`` (default: the configured database)."""
+def create_app(engine: Engine | None = None, *, scheduler: bool | None = None) -> FastAPI:
+    """The application, on ``engine`` (default: the configured database).
+
+    The scheduler runs inside it when ``scheduler`` is true (default: ``KAOPING_SCHEDULER``
+    for the configured database, off for an engine handed in, as tests do).
+    """
+    run_scheduler = scheduler if scheduler is not None else (engine is None and settings().scheduler)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         app.state.engine = engine or make_engine()
+        jobs = None
+        if run_scheduler:
+            from notifications.jobs import background
+
+            jobs = background(app.state.engine)
         yield
+        if jobs is not None:
+            jobs.shutdown(wait=True)
         if engine is None:
             app.state.engine.dispose()
 

@@ -83,6 +83,73 @@ def serve(
     uvicorn.run("api.app:create_app", factory=True, host=host, port=port, workers=workers, log_level="info")
 
 
+jobs_app = typer.Typer(help="定时任务", no_args_is_help=True)
+app.add_typer(jobs_app, name="jobs")
+
+
+@jobs_app.command("run")
+def jobs_run(at: Annotated[str | None, typer.Option("--at", help="按此时间运行（ISO 格式，如 2024-10-08T09:00；默认现在）")] = None) -> None:
+    """把每个定时任务运行一次：生成定期报告、逾期升级、到期提醒、发送通知。"""
+    from datetime import datetime
+
+    from notifications.jobs import run_all
+
+    moment = None
+    if at:
+        try:
+            moment = datetime.fromisoformat(at)
+        except ValueError as exc:
+            typer.echo(f"--at 应为 ISO 时间，如 2024-10-08T09:00，收到：{at}", err=True)
+            raise typer.Exit(2) from exc
+    bind = make_engine()
+    try:
+        for name, result in run_all(bind, moment).items():
+            typer.echo(f"{name}: {result}")
+    finally:
+        bind.dispose()
+
+
+@app.command()
+def worker() -> None:
+    """只运行定时任务（不提供网页与 API）。"""
+    import logging
+
+    from notifications.jobs import blocking
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    schema.upgrade()
+    bind = make_engine()
+    try:
+        blocking(bind).start()
+    except (KeyboardInterrupt, SystemExit):
+        pass
+    finally:
+        bind.dispose()
+
+
+@app.command()
+def outbox(
+    retry: Annotated[list[int], typer.Option("--retry", help="重新发送这些投递（编号，可多次）")] = [],  # noqa: B006
+) -> None:
+    """列出发送失败（死信）和无法确认是否送达的通知；--retry 重新排队。"""
+    from notifications import dispatch
+
+    bind = make_engine()
+    try:
+        if retry:
+            typer.echo(f"已重新排队 {dispatch.retry(bind, retry)} 条")
+            return
+        rows = dispatch.problems(bind)
+        if not rows:
+            typer.echo("没有失败或待确认的通知")
+            return
+        for delivery, event in rows:
+            typer.echo(f"{delivery.id}\t{delivery.status}\t{delivery.channel}\t{event.event_type}\t"
+                       f"尝试 {delivery.attempts} 次\t{delivery.last_error}")
+    finally:
+        bind.dispose()
+
+
 @app.command("config")
 def show_config() -> None:
     """显示生效的配置（密钥与密码已隐藏）。"""

@@ -156,9 +156,12 @@ def _fire(session, target_id, trigger, actor, payload, comment, expected_version
     moved = target.state != from_state
     for name in spec.effects:
         rules.EFFECTS[name](ctx)
-    if moved:
+    if moved:  # a new stay in a state: its own deadline, reminders and escalation ladder
         target.state_entered_at = clock.to_db(now)
         target.state_due = state_due(session, target, definition, target.state, now.date())
+        target.entry += 1
+        target.escalation_level = 0
+        target.supervised = False
     target.updated_at = clock.to_db(now)
     session.add(target)
     session.flush()  # the version check and bump (UPDATE … WHERE version = …) happen here
@@ -176,8 +179,10 @@ def _fire(session, target_id, trigger, actor, payload, comment, expected_version
         outbox.emit(
             session, event_type=f"{definition.id}.{trigger}", target_id=target.id, record_id=record.id,
             notify=spec.notify, parties=parties,
-            data={"code": target.code, "trigger": trigger, "actor": actor.name, "from": from_state,
-                  "to": target.state, "comment": comment},
+            data={"code": target.code, "text": target.text, "trigger": trigger, "label": spec.label,
+                  "actor": actor.name, "role": role, "from": from_state, "to": target.state,
+                  "from_label": definition.state_label(from_state), "to_label": definition.state_label(target.state),
+                  "comment": comment, "payload": payload},
         )
     session.flush()
     return Fired(target=target, record=record, moved=moved)

@@ -29,6 +29,11 @@ class Settings(BaseSettings):
     smtp_from: str = "kaoping@localhost"
     webhook_url: str = ""
     webhook_kind: str = "json"  # json | wecom | dingtalk
+    #: Run the scheduler inside ``kaoping serve`` (``kaoping worker`` always runs it).
+    scheduler: bool = True
+    sweep_minutes: int = 5
+    reminder_time: str = "09:00"
+    dispatch_seconds: int = 5
 
 
 @lru_cache

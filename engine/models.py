@@ -96,6 +96,10 @@ class Target(SQLModel, table=True):
     state: str = Field(max_length=60)
     state_entered_at: datetime = Field(default_factory=_now)
     state_due: date | None = None
+    #: How many times the target has entered a state: escalations and reminders count per entry.
+    entry: int = 1
+    #: The highest escalation level fired in this stay (0: none); the sweep skips fully escalated targets.
+    escalation_level: int = 0
     version: int = 1
     supervised: bool = False
     progress: int = 0
@@ -238,3 +242,69 @@ class Setting(SQLModel, table=True):
 
     key: str = Field(primary_key=True, max_length=60)
     value: str
+
+
+class Escalation(SQLModel, table=True):
+    """One level of the escalation ladder fired for one stay of a target in a state (督办)."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    target_id: int = Field(foreign_key="target.id", ondelete="CASCADE")
+    entry: int
+    state: str = Field(max_length=60)
+    level: int
+    due_date: date
+    working_days_late: int
+    record_id: int | None = Field(default=None, foreign_key="transitionrecord.id")
+    fired_at: datetime = Field(default_factory=_now)
+
+    __table_args__ = (UniqueConstraint("target_id", "entry", "level", name="uq_escalation_entry_level"),)
+
+
+class Reminder(SQLModel, table=True):
+    """A reminder sent so many working days before a state's due date; once per stay and distance."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    target_id: int = Field(foreign_key="target.id", ondelete="CASCADE")
+    entry: int
+    days_before: int
+    due_date: date
+    sent_at: datetime = Field(default_factory=_now)
+
+    __table_args__ = (UniqueConstraint("target_id", "entry", "days_before", name="uq_reminder_entry_days"),)
+
+
+class ReportSchedule(SQLModel, table=True):
+    """A recurring report of a plan (seed 001): monthly progress by the 25th, special reports, summaries."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    plan_id: int = Field(foreign_key="plan.id", ondelete="CASCADE")
+    key: str = Field(max_length=60)
+    label: str = Field(max_length=200)
+    #: Deadline phrases, one per due date in the year (每月25日前 is twelve of them).
+    phrase: str = Field(max_length=60)
+    #: How many days before its due date an item is created.
+    lead_days: int = 10
+
+    __table_args__ = (UniqueConstraint("plan_id", "key", name="uq_report_schedule_key"),)
+
+
+class Delivery(SQLModel, table=True):
+    """One outbox event delivered to one recipient over one channel, with its attempts.
+
+    ``key`` is the idempotency key: unique, sent along (Message-ID, Idempotency-Key) so that a
+    receiver can recognise a repeat.
+    """
+
+    id: int | None = Field(default=None, primary_key=True)
+    event_id: int = Field(foreign_key="outboxevent.id", ondelete="CASCADE")
+    user_id: int | None = Field(default=None, foreign_key="user.id")
+    channel: str = Field(max_length=20)  # inbox | email | webhook
+    key: str = Field(max_length=120, unique=True)
+    status: str = Field(default="pending", max_length=20)  # pending | sending | sent | dead | uncertain
+    attempts: int = 0
+    next_attempt_at: datetime = Field(default_factory=_now)
+    last_error: str = ""
+    sent_at: datetime | None = None
+    created_at: datetime = Field(default_factory=_now)
+
+    __table_args__ = (Index("ix_delivery_status_next", "status", "next_attempt_at"),)

@@ -10,7 +10,7 @@ from typing import Any
 
 from sqlmodel import Session, select
 
-from engine import audit, clock, db, definitions, targets
+from engine import audit, clock, db, definitions, reports, targets
 from engine.actors import Actor, Parties
 from engine.deadlines import DeadlinePhraseError, parse_deadline
 from engine.duedates import state_due
@@ -35,6 +35,7 @@ def _plan(session: Session, draft: PlanDraft) -> Plan:
     for key, label, phrase, due in draft.milestones:
         if key not in existing:  # milestones are edited in the plan after import; a re-import keeps them
             session.add(Milestone(plan_id=plan.id, key=key, label=label, phrase=phrase, due_date=due))
+    reports.add_default_schedule(session, plan.id)
     session.flush()
     return plan
 
@@ -97,7 +98,8 @@ def _apply(session, draft, actor, force, progress) -> ImportResult:
     for name in dict.fromkeys(n for d in draft.targets for n in d.sections):
         if name not in known_sections:
             session.add(Section(name=name))
-    existing = {t.code: t for t in session.exec(select(Target).where(Target.plan_id == plan.id))}
+    existing = {t.code: t for t in session.exec(select(Target).where(Target.plan_id == plan.id,
+                                                                      Target.workflow == "target"))}
     errors: list[RowError] = []
     new_targets: list[tuple[Target, TargetDraft]] = []
     for d in draft.targets:
@@ -310,7 +312,7 @@ def overview(*, session: Session, plan_id: int) -> Overview:
         raise NotFound(f"计划 {plan_id} 不存在", plan_id=plan_id)
     milestones = list(session.exec(select(Milestone).where(Milestone.plan_id == plan_id).order_by(Milestone.due_date)))
     rows = session.exec(select(Target.category, func.count(), func.sum(Target.weight))
-                        .where(Target.plan_id == plan_id).group_by(Target.category)).all()
+                        .where(Target.plan_id == plan_id, Target.workflow == "target").group_by(Target.category)).all()
     sums = {name: (count, Decimal(str(weight or 0))) for name, count, weight in rows}
     names = list(plan.categories) + [name for name in sums if name not in plan.categories]
     categories = [{"name": name, "points": plan.categories.get(name, float(sums.get(name, (0, 0))[1])),

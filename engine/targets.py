@@ -107,6 +107,7 @@ class TargetFilter:
     """What a list of targets may be narrowed to; ``None`` means no restriction."""
 
     plan_id: int | None = None
+    workflow: str | None = None
     state: str | None = None
     section: str | None = None
     leader: str | None = None
@@ -128,6 +129,8 @@ def search(*, session: Session, filters: TargetFilter, limit: int, offset: int) 
     query = select(Target)
     if filters.plan_id is not None:
         query = query.where(Target.plan_id == filters.plan_id)
+    if filters.workflow:
+        query = query.where(Target.workflow == filters.workflow)
     if filters.state:
         query = query.where(Target.state == filters.state)
     if filters.section:

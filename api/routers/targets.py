@@ -35,7 +35,8 @@ def _detail(session, target: Target, actor: Actor) -> TargetPublic:
 @router.get("", response_model=TargetsPublic, responses=responses())
 def list_targets(
     session: SessionDep, _user: CurrentUser,
-    plan: IdQuery = None, state: Annotated[str | None, Query(max_length=60)] = None,
+    plan: IdQuery = None, workflow: Annotated[str | None, Query(max_length=60)] = None,
+    state: Annotated[str | None, Query(max_length=60)] = None,
     section: Annotated[str | None, Query(max_length=100)] = None,
     leader: Annotated[str | None, Query(max_length=100)] = None,
     overdue: bool | None = None, supervised: bool | None = None,
@@ -43,7 +44,7 @@ def list_targets(
     limit: Limit = 50, offset: Offset = 0,
 ) -> TargetsPublic:
     """Targets, filtered, by the due date of their current state."""
-    filters = targets.TargetFilter(plan_id=plan, state=state, section=section, leader=leader, overdue=overdue,
+    filters = targets.TargetFilter(plan_id=plan, workflow=workflow, state=state, section=section, leader=leader, overdue=overdue,
                                    supervised=supervised, q=q)
     page, count = targets.search(session=session, filters=filters, limit=limit, offset=offset)
     parties = targets.parties_for(session, [t.id for t in page])

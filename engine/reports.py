@@ -1,0 +1,97 @@
+"""Recurring report items (定期报告): created by the scheduler from each plan's report schedule."""
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+from sqlalchemy import Engine
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, select
+
+from engine import clock, db, targets
+from engine.deadlines import parse_deadline
+from engine.models import Assignment, Plan, ReportSchedule, Target
+
+WORKFLOW = "report"
+#: The reporting rhythm of seed 001, created with every imported plan (plan data, editable).
+DEFAULT_SCHEDULE = (
+    ("monthly", "月度工作进展", "每月25日前", 10),
+    ("special_march", "专项工作报告（3月）", "3月25日前", 10),
+    ("half_year", "半年工作总结", "6月25日前", 15),
+    ("special_september", "专项工作报告（9月）", "9月25日前", 10),
+    ("annual", "年度工作总结", "12月中旬", 20),
+)
+
+
+def add_default_schedule(session: Session, plan_id: int) -> None:
+    """Give a plan the default report schedule, keeping entries it has already; flushes."""
+    existing = set(session.exec(select(ReportSchedule.key).where(ReportSchedule.plan_id == plan_id)))
+    for key, label, phrase, lead in DEFAULT_SCHEDULE:
+        if key not in existing:
+            session.add(ReportSchedule(plan_id=plan_id, key=key, label=label, phrase=phrase, lead_days=lead))
+    session.flush()
+
+
+def code_for(key: str, due: date, section: str) -> str:
+    return f"R-{key}-{due:%Y%m%d}-{section}"
+
+
+def _sections(session: Session, plan_id: int) -> dict[str, tuple[list[str], list[str]]]:
+    """Each section of the plan's targets → (its leaders, its persons), from the rows it leads or shares."""
+    rows = session.exec(select(Assignment.target_id, Assignment.kind, Assignment.name, Assignment.position)
+                        .join(Target, Target.id == Assignment.target_id)
+                        .where(Target.plan_id == plan_id, Target.workflow != WORKFLOW)
+                        .order_by(Assignment.target_id, Assignment.kind, Assignment.position)).all()
+    by_target: dict[int, dict[str, list[str]]] = {}
+    for target_id, kind, name, _ in rows:
+        by_target.setdefault(target_id, {"section": [], "leader": [], "person": []})[kind].append(name)
+    out: dict[str, tuple[list[str], list[str]]] = {}
+    for parties in by_target.values():
+        sections, persons = parties["section"], parties["person"]
+        for i, section in enumerate(sections):
+            leaders, people = out.setdefault(section, ([], []))
+            if i == 0:
+                leaders += [n for n in parties["leader"] if n not in leaders]
+            if len(persons) == len(sections) and persons[i] not in people:
+                people.append(persons[i])
+    return out
+
+
+def create_due(bind: Engine, *, today: date | None = None) -> list[str]:
+    """Create the report items whose creation day has come (due within their lead days); idempotent.
+
+    Items are created for due dates from the plan's creation on, never backwards into months
+    before the plan existed. Returns the codes created.
+    """
+    today = today or clock.today()
+    created: list[str] = []
+    with Session(bind, expire_on_commit=False) as session:
+        for plan in session.exec(select(Plan)).all():
+            since = clock.local(plan.created_at).date()
+            sections = None
+            for schedule in session.exec(select(ReportSchedule).where(ReportSchedule.plan_id == plan.id)).all():
+                deadline = parse_deadline(schedule.phrase, plan.year)
+                for due in deadline.occurrences(plan.year):
+                    if not (due - timedelta(days=schedule.lead_days) <= today and due >= since):
+                        continue
+                    sections = sections if sections is not None else _sections(session, plan.id)
+                    for section, (leaders, persons) in sections.items():
+                        code = code_for(schedule.key, due, section)
+                        if _create(session, plan.id, code, schedule, due, section, leaders, persons):
+                            created.append(code)
+    return created
+
+
+def _create(session, plan_id, code, schedule, due, section, leaders, persons) -> bool:
+    if session.exec(select(Target.id).where(Target.plan_id == plan_id, Target.code == code)).first():
+        return False
+    db.begin_write(session)
+    try:
+        targets.create(session=session, plan_id=plan_id, code=code, workflow=WORKFLOW, weight=0,
+                       text=f"{section}{schedule.label}（{due.month}月{due.day}日前报送）", category="定期报告",
+                       deadline_phrase=schedule.phrase, due_date=due, sections=[section], leaders=leaders,
+                       persons=persons)
+        session.commit()
+    except IntegrityError:  # another process created it first
+        session.rollback()
+        return False
+    return True

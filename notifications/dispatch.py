@@ -1,0 +1,231 @@
+"""The outbox dispatcher: outbox events → one delivery per recipient and channel → sent, with retries.
+
+What is guaranteed:
+
+- The in-app inbox gets each event exactly once per recipient: the inbox row is written in the
+  same transaction that marks its delivery sent (and a unique constraint backs it up).
+- E-mail and webhooks are retried with exponential backoff while the channel says the failure
+  may pass, and dead-lettered after the last attempt or a permanent refusal (``kaoping outbox``
+  lists them and retries them). A delivery is marked ``sending`` (committed) before it goes out;
+  if the process dies between sending and recording, it is found still ``sending`` and marked
+  ``uncertain`` — not sent again by itself, so nothing arrives twice. Every message carries its
+  delivery's idempotency key (e-mail ``Message-ID``, webhook ``Idempotency-Key``), so a receiver
+  can also recognise a repeat that an operator chose to send.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from sqlalchemy import Engine, or_
+from sqlmodel import Session, select
+
+from engine import clock, db, inbox
+from engine.config import Settings, settings
+from engine.models import Delivery, OutboxEvent, Section, User, UserSection
+from notifications import channels, messages
+
+log = logging.getLogger("kaoping.dispatch")
+MAX_ATTEMPTS = 6
+BASE_DELAY = timedelta(seconds=10)
+STUCK_AFTER = timedelta(minutes=5)
+BATCH = 200
+
+
+@dataclass
+class DispatchResult:
+    expanded: int = 0
+    sent: int = 0
+    retried: int = 0
+    dead: int = 0
+    uncertain: int = 0
+    errors: list[str] = field(default_factory=list)
+
+
+def _users_for(session: Session, recipient: dict[str, str]) -> list[User]:
+    active = select(User).where(User.active == True)  # noqa: E712
+    if recipient["kind"] == "person":
+        return list(session.exec(active.where(User.name == recipient["name"])))
+    if recipient["kind"] == "section":
+        return [u for u in session.exec(active.join(UserSection, UserSection.user_id == User.id)
+                                        .join(Section, Section.id == UserSection.section_id)
+                                        .where(Section.name == recipient["name"])) if "staff" in u.roles]
+    return [u for u in session.exec(active) if recipient["name"] in u.roles]
+
+
+def _locked(query, session: Session):
+    return query if db.is_sqlite(session) else query.with_for_update(skip_locked=True)
+
+
+def expand(bind: Engine, config: Settings | None = None) -> int:
+    """Turn pending outbox events into deliveries (inbox always; e-mail and webhook when configured)."""
+    config = config or settings()
+    count = 0
+    with Session(bind, expire_on_commit=False) as session:
+        db.begin_write(session)
+        events = session.exec(_locked(select(OutboxEvent).where(OutboxEvent.status == "pending")
+                                      .order_by(OutboxEvent.id).limit(BATCH), session)).all()
+        for event in events:
+            people, missing = {}, []
+            for recipient in event.recipients:
+                found = _users_for(session, recipient)
+                if not found and recipient["kind"] == "person":
+                    missing.append(recipient["name"])
+                people.update({u.id: u for u in found})
+            for user in people.values():
+                session.add(Delivery(event_id=event.id, user_id=user.id, channel="inbox", key=f"evt-{event.id}:user-{user.id}:inbox"))
+                if user.email and config.smtp_host:
+                    session.add(Delivery(event_id=event.id, user_id=user.id, channel="email",
+                                         key=f"evt-{event.id}:user-{user.id}:email"))
+            if config.webhook_url:
+                session.add(Delivery(event_id=event.id, channel="webhook", key=f"evt-{event.id}:webhook"))
+            event.status = "expanded"
+            event.last_error = f"无对应用户：{'、'.join(missing)}" if missing else ""
+            session.add(event)
+            count += 1
+        session.commit()
+    return count
+
+
+def _message(session: Session, delivery: Delivery, event: OutboxEvent, user: User | None) -> channels.Message:
+    subject, body = messages.render(event.event_type, event.data, user.name if user else "")
+    code = event.data.get("code")
+    return channels.Message(key=delivery.key, subject=subject, body=body, event_type=event.event_type,
+                            to_name=user.name if user else "", to_email=user.email if user else None,
+                            target_code=code, data=event.data)
+
+
+def _claim(session: Session, now) -> list[Delivery]:
+    db.begin_write(session)
+    due = session.exec(_locked(select(Delivery).where(Delivery.status == "pending", Delivery.next_attempt_at <= now)
+                               .order_by(Delivery.id).limit(BATCH), session)).all()
+    for delivery in due:
+        if delivery.channel != "inbox":
+            delivery.status = "sending"
+            delivery.next_attempt_at = now  # when it was claimed: how long it has been "sending"
+            session.add(delivery)
+    session.commit()
+    return list(due)
+
+
+def deliver(bind: Engine, config: Settings | None = None) -> DispatchResult:
+    """Send what is due; record each outcome in its own transaction."""
+    config = config or settings()
+    result = DispatchResult()
+    now = clock.to_db(clock.now())
+    with Session(bind, expire_on_commit=False) as session:
+        result.uncertain = _mark_stuck(session, now)
+        for delivery in _claim(session, now):
+            event = session.get(OutboxEvent, delivery.event_id)
+            user = session.get(User, delivery.user_id) if delivery.user_id else None
+            try:
+                message = _message(session, delivery, event, user)
+                if delivery.channel == "inbox":
+                    _to_inbox(session, delivery, event, message)
+                else:
+                    _send(delivery.channel, message, config)
+                    _record(session, delivery, "sent")
+                result.sent += 1
+            except channels.DeliveryError as exc:
+                _failed(session, delivery, str(exc), permanent=exc.permanent, result=result)
+            except Exception as exc:  # noqa: BLE001 - a template or data bug: dead-letter it, keep going
+                log.exception("delivery %s failed", delivery.key)
+                _failed(session, delivery, f"{type(exc).__name__}: {exc}", permanent=True, result=result)
+    return result
+
+
+def _send(channel: str, message: channels.Message, config: Settings) -> None:
+    if channel == "email":
+        channels.send_email(message, channels.SmtpConfig(
+            host=config.smtp_host, port=config.smtp_port, user=config.smtp_user, password=config.smtp_password,
+            starttls=config.smtp_starttls, tls=config.smtp_tls, sender=config.smtp_from))
+    elif channel == "webhook":
+        channels.send_webhook(message, config.webhook_url, config.webhook_kind)
+    else:
+        raise channels.DeliveryError(f"未知渠道 {channel}", permanent=True)
+
+
+def _to_inbox(session: Session, delivery: Delivery, event: OutboxEvent, message: channels.Message) -> None:
+    db.begin_write(session)
+    query = select(Delivery).where(Delivery.id == delivery.id).execution_options(populate_existing=True)
+    fresh = session.exec(query if db.is_sqlite(session) else query.with_for_update()).one()
+    if fresh.status != "pending":  # another dispatcher got there first
+        session.rollback()
+        return
+    inbox.deliver(session=session, user_id=delivery.user_id, subject=message.subject, body=message.body,
+                  event_id=event.id, target_id=event.target_id)
+    fresh.status, fresh.sent_at, fresh.attempts = "sent", clock.to_db(clock.now()), fresh.attempts + 1
+    session.add(fresh)
+    session.commit()
+
+
+def _record(session: Session, delivery: Delivery, status: str, error: str = "") -> None:
+    db.begin_write(session)
+    fresh = session.get(Delivery, delivery.id, populate_existing=True)
+    fresh.status, fresh.attempts, fresh.last_error = status, fresh.attempts + 1, error
+    if status == "sent":
+        fresh.sent_at = clock.to_db(clock.now())
+    session.add(fresh)
+    session.commit()
+
+
+def _failed(session: Session, delivery: Delivery, error: str, *, permanent: bool, result: DispatchResult) -> None:
+    session.rollback()
+    db.begin_write(session)
+    fresh = session.get(Delivery, delivery.id, populate_existing=True)
+    fresh.attempts += 1
+    fresh.last_error = error[:1000]
+    if permanent or fresh.attempts >= MAX_ATTEMPTS:
+        fresh.status = "dead"
+        result.dead += 1
+    else:
+        fresh.status = "pending"
+        fresh.next_attempt_at = clock.to_db(clock.now() + BASE_DELAY * 2 ** (fresh.attempts - 1))
+        result.retried += 1
+    session.add(fresh)
+    session.commit()
+
+
+def _mark_stuck(session: Session, now) -> int:
+    """Deliveries left ``sending`` by a process that died: maybe sent, maybe not — never resent by themselves."""
+    db.begin_write(session)
+    stuck = session.exec(select(Delivery).where(Delivery.status == "sending",
+                                                Delivery.next_attempt_at < now - STUCK_AFTER)).all()
+    for delivery in stuck:
+        delivery.status = "uncertain"
+        delivery.last_error = "发送过程中进程中断，无法确认是否已送达；请核实后在 kaoping outbox 中决定是否重发"
+        session.add(delivery)
+    session.commit()
+    return len(stuck)
+
+
+def dispatch(bind: Engine, config: Settings | None = None) -> DispatchResult:
+    """Expand new events and deliver what is due: the job the scheduler runs every few seconds."""
+    expanded = expand(bind, config)
+    result = deliver(bind, config)
+    result.expanded = expanded
+    return result
+
+
+def problems(bind: Engine) -> list[tuple[Delivery, OutboxEvent]]:
+    """Dead-lettered and uncertain deliveries, newest first, for the admin."""
+    with Session(bind, expire_on_commit=False) as session:
+        rows = session.exec(select(Delivery, OutboxEvent).join(OutboxEvent, OutboxEvent.id == Delivery.event_id)
+                            .where(or_(Delivery.status == "dead", Delivery.status == "uncertain"))
+                            .order_by(Delivery.id.desc())).all()
+    return list(rows)
+
+
+def retry(bind: Engine, delivery_ids: list[int]) -> int:
+    """Put dead or uncertain deliveries back in the queue (an operator's decision); returns how many."""
+    with Session(bind) as session:
+        db.begin_write(session)
+        rows = session.exec(select(Delivery).where(Delivery.id.in_(delivery_ids),
+                                                   or_(Delivery.status == "dead", Delivery.status == "uncertain"))).all()
+        for delivery in rows:
+            delivery.status, delivery.attempts, delivery.next_attempt_at = "pending", 0, clock.to_db(clock.now())
+            session.add(delivery)
+        session.commit()
+    return len(rows)
+
