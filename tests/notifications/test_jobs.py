@@ -1,0 +1,66 @@
+"""Scheduled jobs: locks between processes, `kaoping jobs run --at`, the scheduler's settings."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from datetime import date
+
+from sqlmodel import Session, func, select
+
+from engine.locks import job_lock
+from engine.models import Escalation, InboxItem, OutboxEvent
+from engine.users import add
+from notifications import jobs
+from tests import factories as f
+from tests.engine.lifecycle import step
+
+
+def test_a_job_skips_while_another_process_holds_its_lock(engine_db):
+    with job_lock(engine_db, "escalation") as mine:
+        assert mine
+        assert jobs.run_job(engine_db, "escalation") == jobs.SKIPPED
+    assert jobs.run_job(engine_db, "escalation") != jobs.SKIPPED
+
+
+def test_jobs_run_at_a_given_time(db_url, session, frozen):
+    add(session=session, name="洪玮玮", roles=["staff"], sections=["规划科"])
+    t = f.target(session, due_date=date(2024, 9, 30))
+    step(session, t.id, "start", f.STAFF)
+    env = {**os.environ, "KAOPING_DATABASE_URL": db_url}
+    out = subprocess.run([sys.executable, "-m", "api.cli", "jobs", "run", "--at", "2024-10-12T09:00"],
+                         capture_output=True, text=True, env=env, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert "escalation: SweepResult(checked=1, fired=[" in out.stdout
+    session.rollback()
+    assert session.exec(select(func.count()).select_from(Escalation)).one() == 3
+    assert session.exec(select(func.count()).select_from(InboxItem)).one() == 1  # 洪玮玮, level 1; no users for the rest
+    assert session.exec(select(func.count()).select_from(OutboxEvent).where(OutboxEvent.status == "expanded")).one() == 3
+    bad = subprocess.run([sys.executable, "-m", "api.cli", "jobs", "run", "--at", "下周一"], capture_output=True,
+                         text=True, env=env)
+    assert bad.returncode == 2 and "ISO" in bad.stderr
+
+
+def test_scheduler_jobs_are_set_on_purpose(engine_db):
+    scheduler = jobs.background(engine_db)
+    try:
+        found = {job.id: job for job in scheduler.get_jobs()}
+        assert set(found) == {"escalation", "reminders", "reports", "dispatch"}
+        for job in found.values():
+            assert job.coalesce and job.max_instances == 1 and job.misfire_grace_time >= 30
+        assert str(found["reminders"].trigger) == "cron[hour='9', minute='0']"
+        time.sleep(1.0)  # the escalation sweep and the report job run at start
+    finally:
+        scheduler.shutdown(wait=True)
+
+
+def test_the_app_runs_and_stops_its_scheduler(engine_db):
+    from fastapi.testclient import TestClient
+
+    from api.app import create_app
+
+    with TestClient(create_app(engine_db, scheduler=True)) as client:
+        assert client.get("/healthz").status_code == 200
+    with Session(engine_db) as session:
+        assert session.exec(select(func.count()).select_from(OutboxEvent)).one() == 0
