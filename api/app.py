@@ -6,7 +6,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from sqlalchemy import Engine, text
 
-from api import problems
+from api import problems, web
 from api.routers import admin, audit, auth, inbox, plans, targets, workflows
 from engine.config import settings
 from engine.db import make_engine
@@ -81,6 +81,7 @@ def create_app(engine: Engine | None = None, *, scheduler: bool | None = None) -
     problems.install(app)
     for module in (auth, plans, targets, audit, workflows, inbox, admin):
         app.include_router(module.router, prefix=API)
+    web.install(app)
 
     @app.get("/healthz", tags=["health"])
     def healthz() -> dict[str, str]:

@@ -162,11 +162,8 @@ EXPORT_COLUMNS = ("序号", "时间", "目标编号", "操作人", "角色", "�
 
 def export_rows(session: Session, filters: AuditFilter) -> list[list[Any]]:
     """The matching records as table rows (local time, target codes), for CSV or XLSX export."""
-    from engine.models import Target
-
     records, _ = search(session=session, filters=filters, limit=None)
-    codes = dict(session.exec(select(Target.id, Target.code).where(
-        Target.id.in_({r.target_id for r in records if r.target_id is not None}))).all()) if records else {}
+    codes = target_codes(session, records)
     return [[r.id, _local(r.at), codes.get(r.target_id, ""), r.actor, r.role, r.trigger, r.from_state or "",
              r.to_state or "", r.comment, json.dumps(r.payload, ensure_ascii=False, sort_keys=True), r.hash, r.prev_hash]
             for r in records]
@@ -203,3 +200,13 @@ def export_xlsx(session: Session, filters: AuditFilter) -> bytes:
     buffer = io.BytesIO()
     book.save(buffer)
     return buffer.getvalue()
+
+
+def target_codes(session: Session, records: list[TransitionRecord]) -> dict[int, str]:
+    """The codes of the targets some records speak of, in one query."""
+    from engine.models import Target
+
+    ids = {r.target_id for r in records if r.target_id is not None}
+    if not ids:
+        return {}
+    return dict(session.exec(select(Target.id, Target.code).where(Target.id.in_(ids))).all())

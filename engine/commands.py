@@ -6,7 +6,7 @@ from typing import Any
 
 from sqlmodel import Session, select
 
-from engine import audit, clock, db, definitions, outbox, payloads, rules
+from engine import audit, clock, db, definitions, evidence, outbox, payloads, rules
 from engine.actors import Actor, Parties, in_scope
 from engine.definitions import Definition, TransitionSpec
 from engine.duedates import state_due
@@ -99,6 +99,7 @@ def fire(
     payload: dict[str, Any] | None = None,
     comment: str = "",
     expected_version: int | None = None,
+    uploads: list[evidence.Upload] | None = None,
 ) -> Fired:
     """Fire ``trigger`` on a target as ``actor``, and commit: the only way a state changes.
 
@@ -112,17 +113,19 @@ def fire(
     payload = dict(payload or {})
     comment = (comment or "").strip()
     db.begin_write(session)
+    kept: list = []
     try:
         with session.no_autoflush:  # one UPDATE of the target, one version bump
-            fired = _fire(session, target_id, trigger, actor, payload, comment, expected_version)
+            fired = _fire(session, target_id, trigger, actor, payload, comment, expected_version, uploads or [], kept)
         session.commit()
     except BaseException:
         session.rollback()
+        evidence.discard(kept)  # files of a transition that did not happen
         raise
     return fired
 
 
-def _fire(session, target_id, trigger, actor, payload, comment, expected_version) -> Fired:
+def _fire(session, target_id, trigger, actor, payload, comment, expected_version, uploads, kept) -> Fired:
     target = _load_for_update(session, target_id)
     if expected_version is not None and expected_version != target.version:
         raise StaleVersion(
@@ -133,6 +136,11 @@ def _fire(session, target_id, trigger, actor, payload, comment, expected_version
     spec = _transition(definition, target, trigger)
     parties = parties_of(session, target.id)
     role = acting_role(actor, spec, parties)
+    if uploads:
+        if "evidence" not in {f.name for f in spec.fields}:
+            raise InvalidPayload(f"“{spec.label}”不能附带文件", errors=[{"field": "evidence", "reason": "不能附带文件"}])
+        kept += evidence.store(session=session, target_id=target.id, uploader=actor.name, uploads=uploads)
+        payload["evidence"] = list(payload.get("evidence") or []) + [{"id": e.id, "name": e.filename} for e in kept]
     errors = payloads.check(spec, payload, comment)
     if errors:
         raise InvalidPayload("；".join(e["reason"] for e in errors), errors=errors)

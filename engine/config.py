@@ -20,6 +20,9 @@ class Settings(BaseSettings):
     token_minutes: int = 30
     max_body_bytes: int = 1_048_576
     max_upload_bytes: int = 10_485_760
+    #: Where evidence files are kept (created on first upload).
+    files_dir: str = "kaoping-files"
+    max_evidence_bytes: int = 10_485_760
     smtp_host: str = ""
     smtp_port: int = 587
     smtp_user: str = ""

@@ -308,3 +308,17 @@ class Delivery(SQLModel, table=True):
     created_at: datetime = Field(default_factory=_now)
 
     __table_args__ = (Index("ix_delivery_status_next", "status", "next_attempt_at"),)
+
+
+class Evidence(SQLModel, table=True):
+    """An evidence file (佐证材料) attached to a target; stored under a random name, never the user's."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    target_id: int = Field(foreign_key="target.id", index=True, ondelete="CASCADE")
+    filename: str = Field(max_length=200)
+    content_type: str = Field(max_length=100)
+    size: int
+    sha256: str = Field(max_length=64)
+    stored_as: str = Field(max_length=100, unique=True)
+    uploaded_by: str = Field(max_length=100)
+    uploaded_at: datetime = Field(default_factory=_now)

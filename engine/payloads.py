@@ -78,3 +78,48 @@ def check(spec: TransitionSpec, payload: dict[str, Any], comment: str) -> list[d
     if comment and len(comment) > COMMENT_MAX_LENGTH:
         errors.append({"field": "comment", "reason": f"意见不能超过 {COMMENT_MAX_LENGTH} 个字符"})
     return errors
+
+
+def from_form(spec: TransitionSpec, form: dict[str, Any], indicator_names: list[str] = ()) -> dict[str, Any]:
+    """A payload from a web form's strings, by each field's type; what cannot be read is left as
+    written, for :func:`check` to refuse with a reason. Indicator values come as ``indicator:<name>``."""
+    payload: dict[str, Any] = {}
+    for field in spec.fields:
+        raw = form.get(field.name)
+        if field.type == "object" and field.name == "indicators":
+            values = {n: str(form.get(f"indicator:{n}", "")).strip() for n in indicator_names}
+            values = {n: v for n, v in values.items() if v}
+            if values:
+                payload[field.name] = values
+            continue
+        if field.name == "deductions":
+            lines = [line.strip() for line in str(form.get("deductions_text", "")).splitlines() if line.strip()]
+            if lines:
+                payload[field.name] = [_deduction(line) for line in lines]
+            continue
+        if field.type in ("list", "object") or raw is None or (isinstance(raw, str) and not raw.strip()):
+            continue
+        text = str(raw).strip()
+        try:
+            if field.type == "integer":
+                payload[field.name] = int(text)
+            elif field.type == "number":
+                number = float(text)
+                payload[field.name] = int(number) if number.is_integer() and "." not in text else number
+            elif field.type == "boolean":
+                payload[field.name] = text.lower() in ("1", "true", "on", "yes", "是")
+            else:
+                payload[field.name] = text
+        except ValueError:
+            payload[field.name] = text
+    return payload
+
+
+def _deduction(line: str) -> dict[str, Any]:
+    """``0.5 进度滞后`` → ``{"points": 0.5, "reason": "进度滞后"}``; unreadable points are left as text."""
+    points, _, reason = line.replace("\u3000", " ").partition(" ")
+    try:
+        value: Any = float(points.removesuffix("分"))
+    except ValueError:
+        value = points
+    return {"points": value, "reason": reason.strip()}

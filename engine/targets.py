@@ -124,8 +124,13 @@ def _has(kind: str, name: str):
     return exists().where(Assignment.target_id == Target.id, Assignment.kind == kind, Assignment.name == name)
 
 
-def search(*, session: Session, filters: TargetFilter, limit: int, offset: int) -> tuple[list[Target], int]:
-    """A page of targets matching ``filters``, by due date of their current state (none last), and the total."""
+SORTABLE = ("code", "state", "weight")
+
+
+def search(*, session: Session, filters: TargetFilter, limit: int, offset: int,
+           sort: str | None = None) -> tuple[list[Target], int]:
+    """A page of targets matching ``filters`` and the total; by the due date of their current
+    state (none last), or by ``sort`` (one of :data:`SORTABLE`)."""
     query = select(Target)
     if filters.plan_id is not None:
         query = query.where(Target.plan_id == filters.plan_id)
@@ -147,7 +152,10 @@ def search(*, session: Session, filters: TargetFilter, limit: int, offset: int) 
         query = query.where(or_(Target.code.ilike(pattern, escape="\\"), Target.text.ilike(pattern, escape="\\"),
                                 Target.indicator.ilike(pattern, escape="\\")))
     total = session.exec(select(func.count()).select_from(query.subquery())).one()
-    page = session.exec(query.order_by(Target.state_due.is_(None), Target.state_due, Target.id)
+    order = [getattr(Target, sort)] if sort in SORTABLE else []
+    if sort == "weight":
+        order = [Target.weight.desc()]
+    page = session.exec(query.order_by(*order, Target.state_due.is_(None), Target.state_due, Target.id)
                         .limit(limit).offset(offset)).all()
     return list(page), total
 
@@ -160,3 +168,12 @@ def is_overdue(target: Target) -> bool:
 def signatures(session: Session, target_id: int) -> list[Signature]:
     """The signatures on the target's current self-assessment, in the order given."""
     return list(session.exec(select(Signature).where(Signature.target_id == target_id).order_by(Signature.id)))
+
+
+def section_names(session: Session) -> list[str]:
+    """Every section some target names, for filters."""
+    return sorted(set(session.exec(select(Assignment.name).where(Assignment.kind == "section").distinct())))
+
+
+def leader_names(session: Session) -> list[str]:
+    return sorted(set(session.exec(select(Assignment.name).where(Assignment.kind == "leader").distinct())))

@@ -23,7 +23,7 @@ from engine.db import make_engine
 PG_ADMIN_URL = os.environ.get("KAOPING_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 PG_TEST_DB = "kaoping_test"
 TABLES = [
-    "delivery", "escalation", "reminder", "reportschedule", "inboxitem", "setting", "outboxevent", "signature", "indicator", "assignment", "transitionrecord", "target", "milestone",
+    "evidence", "delivery", "escalation", "reminder", "reportschedule", "inboxitem", "setting", "outboxevent", "signature", "indicator", "assignment", "transitionrecord", "target", "milestone",
     "usersection", "user", "section", "plan", "chainhead",
 ]
 

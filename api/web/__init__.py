@@ -1,0 +1,30 @@
+"""The web pages (Jinja2, Chinese, server-rendered): every page calls the same engine functions as the API."""
+from __future__ import annotations
+
+from importlib import resources
+
+from fastapi import FastAPI, Request
+from fastapi.responses import RedirectResponse
+from fastapi.staticfiles import StaticFiles
+
+
+def install(app: FastAPI) -> None:
+    """Mount the pages, the static files, and the handlers that turn page errors into pages."""
+    from api.web import auth, office, pages
+    from api.web.render import render
+
+    app.mount("/static", StaticFiles(directory=str(resources.files("api").joinpath("static"))), name="static")
+    for module in (auth, pages, office):
+        app.include_router(module.router)
+
+    @app.exception_handler(auth.LoginRequired)
+    async def _login(_request: Request, exc: auth.LoginRequired):
+        return RedirectResponse(f"/login?next={exc.next_url}", status_code=303)
+
+    @app.exception_handler(auth.CsrfRejected)
+    async def _csrf(request: Request, _exc: auth.CsrfRejected):
+        return render(request, "error.html", status_code=403, message="表单已失效或来源不明（CSRF 校验未通过），请刷新页面后重试")
+
+    @app.exception_handler(office.NotAllowed)
+    async def _not_allowed(request: Request, _exc: office.NotAllowed):
+        return render(request, "error.html", status_code=403, message="只有绩效办和审计人员可以查看审计记录")

@@ -1,0 +1,119 @@
+"""Web sessions: a signed, HttpOnly, SameSite cookie; CSRF tokens for every form; login and logout."""
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse
+from itsdangerous import BadSignature, URLSafeTimedSerializer
+from sqlmodel import Session
+
+from api.deps import SessionDep, key_of
+from api.web.render import render
+from engine.accounts import LoginFailed, LoginThrottled, authenticate
+from engine.actors import Actor, actor_of
+from engine.models import User
+
+COOKIE = "kaoping_session"
+PRE_COOKIE = "kaoping_login"
+MAX_AGE = 8 * 3600  # a working day
+router = APIRouter(include_in_schema=False)
+
+
+@dataclass(frozen=True)
+class Viewer:
+    """The person looking at a page, with the CSRF token their forms must carry."""
+
+    user: User
+    actor: Actor
+    csrf: str
+
+
+class LoginRequired(Exception):
+    def __init__(self, next_url: str) -> None:
+        self.next_url = next_url
+
+
+class CsrfRejected(Exception):
+    pass
+
+
+def _serializer(request: Request, session: Session) -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(key_of(request, session), salt="kaoping-web-session")
+
+
+def csrf_for(request: Request, session: Session, sid: str) -> str:
+    return hmac.new(key_of(request, session).encode(), f"csrf:{sid}".encode(), hashlib.sha256).hexdigest()[:40]
+
+
+def _cookie(response, name: str, value: str, request: Request) -> None:
+    response.set_cookie(name, value, max_age=MAX_AGE, httponly=True, samesite="lax",
+                        secure=request.url.scheme == "https", path="/")
+
+
+def viewer(request: Request, session: SessionDep) -> Viewer:
+    raw = request.cookies.get(COOKIE)
+    try:
+        data = _serializer(request, session).loads(raw, max_age=MAX_AGE) if raw else None
+    except BadSignature:
+        data = None
+    user = session.get(User, data.get("uid")) if isinstance(data, dict) else None
+    if user is None or not user.active:
+        raise LoginRequired(str(request.url.path))
+    return Viewer(user, actor_of(session, user), csrf_for(request, session, data["sid"]))
+
+
+WebViewer = Annotated[Viewer, Depends(viewer)]
+
+
+def check_csrf(viewer: Viewer, token: str | None) -> None:
+    """Every form posts the token; a forged post (from another site, or without it) is refused."""
+    if not token or not hmac.compare_digest(token, viewer.csrf):
+        raise CsrfRejected()
+
+
+@router.get("/login", response_class=HTMLResponse)
+def login_page(request: Request, session: SessionDep, next: str = "/") -> HTMLResponse:  # noqa: A002
+    sid = secrets.token_urlsafe(16)
+    response = render(request, "login.html", csrf=csrf_for(request, session, "login:" + sid), next=_safe(next))
+    _cookie(response, PRE_COOKIE, sid, request)
+    return response
+
+
+def _safe(next_url: str) -> str:
+    """Only a path on this site: never an open redirect."""
+    return next_url if next_url.startswith("/") and not next_url.startswith("//") else "/"
+
+
+@router.post("/login", response_class=HTMLResponse)
+def login(request: Request, session: SessionDep, username: Annotated[str, Form(max_length=100)],
+          password: Annotated[str, Form(max_length=200)], csrf: Annotated[str, Form(max_length=100)] = "",
+          next: Annotated[str, Form(max_length=500)] = "/"):  # noqa: A002
+    sid = request.cookies.get(PRE_COOKIE, "")
+    expected = csrf_for(request, session, "login:" + sid)
+    if not sid or not hmac.compare_digest(csrf, expected):
+        return render(request, "login.html", status_code=403, csrf=expected, next=_safe(next),
+                      error="页面已过期，请重新登录")
+    try:
+        user = authenticate(session=session, name=username.strip(), password=password)
+    except (LoginFailed, LoginThrottled) as exc:
+        status = 429 if isinstance(exc, LoginThrottled) else 401
+        return render(request, "login.html", status_code=status, csrf=expected, next=_safe(next), error=exc.message,
+                      username=username)
+    response = RedirectResponse(_safe(next), status_code=303)
+    token = _serializer(request, session).dumps({"uid": user.id, "sid": secrets.token_urlsafe(16)})
+    _cookie(response, COOKIE, token, request)
+    response.delete_cookie(PRE_COOKIE, path="/")
+    return response
+
+
+@router.post("/logout")
+def logout(viewer: WebViewer, csrf: Annotated[str, Form(max_length=100)] = "") -> RedirectResponse:
+    check_csrf(viewer, csrf)
+    response = RedirectResponse("/login", status_code=303)
+    response.delete_cookie(COOKIE, path="/")
+    return response

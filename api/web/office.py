@@ -1,0 +1,123 @@
+"""Pages of the performance office and the auditor: audit search, export and verify; workflows; dynamic targets."""
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+from urllib.parse import quote
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from api.deps import MAX_ID, SessionDep
+from api.web.auth import Viewer, WebViewer, check_csrf
+from api.web.diagram import svg
+from api.web.pages import STATUS, _page
+from api.web.render import render
+from engine import audit, clock, dashboard, definitions, plans
+from engine.errors import DomainError
+
+router = APIRouter(include_in_schema=False)
+PAGE = 50
+Text = Annotated[str | None, Query(max_length=100)]
+
+
+class NotAllowed(Exception):
+    pass
+
+
+def _office_or_auditor(viewer: Viewer) -> None:
+    if not viewer.actor.roles & {"office", "auditor"}:
+        raise NotAllowed
+
+
+def _when(text: str | None, end: bool = False) -> datetime | None:
+    """A date or date-time typed in a filter, as local time; an end date means the whole day."""
+    if not text:
+        return None
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    if end and len(text) <= 10:
+        moment = moment.replace(hour=23, minute=59, second=59)
+    return moment.replace(tzinfo=clock.ZONE) if moment.tzinfo is None else moment
+
+
+def _filters(actor, section, trigger, target, since, until) -> audit.AuditFilter:
+    return audit.AuditFilter(actor=actor or None, section=section or None, trigger=trigger or None,
+                             target_id=int(target) if target and target.isdigit() and int(target) <= MAX_ID else None,
+                             since=_when(since), until=_when(until, end=True))
+
+
+@router.get("/audit", response_class=HTMLResponse)
+def audit_page(request: Request, session: SessionDep, viewer: WebViewer, actor: Text = None, section: Text = None,
+               trigger: Text = None, target: Text = None, since: Text = None, until: Text = None,
+               page: Annotated[int, Query(ge=1, le=MAX_ID // PAGE)] = 1, check: bool = False):
+    _office_or_auditor(viewer)
+    filters = _filters(actor, section, trigger, target, since, until)
+    records, count = audit.search(session=session, filters=filters, limit=PAGE, offset=(page - 1) * PAGE)
+    query = "&".join(f"{k}={quote(v)}" for k, v in request.query_params.items() if k not in ("page", "check"))
+    return _page(request, viewer, session, "audit.html", records=records, count=count, page=page,
+                 pages=max(1, -(-count // PAGE)), query=query,
+                 values={"actor": actor or "", "section": section or "", "trigger": trigger or "",
+                         "target": target or "", "since": since or "", "until": until or ""},
+                 chain=audit.verify(session) if check else None, codes=audit.target_codes(session, records))
+
+
+@router.post("/audit/verify")
+async def verify(request: Request, viewer: WebViewer):
+    _office_or_auditor(viewer)
+    form = await request.form()
+    check_csrf(viewer, form.get("csrf"))
+    return RedirectResponse("/audit?check=true", status_code=303)
+
+
+@router.get("/audit/export")
+def export(session: SessionDep, viewer: WebViewer, format: Annotated[str, Query(pattern="^(csv|xlsx)$")] = "csv",
+           actor: Text = None, section: Text = None, trigger: Text = None, target: Text = None, since: Text = None,
+           until: Text = None):
+    _office_or_auditor(viewer)
+    filters = _filters(actor, section, trigger, target, since, until)
+    data = audit.export_csv(session, filters) if format == "csv" else audit.export_xlsx(session, filters)
+    media = "text/csv; charset=utf-8" if format == "csv" else \
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    name = f"audit-{clock.now():%Y%m%d-%H%M%S}.{format}"
+    return Response(data, media_type=media, headers={"Content-Disposition": f'attachment; filename="{name}"'})
+
+
+@router.get("/workflows", response_class=HTMLResponse)
+def workflows(request: Request, session: SessionDep, viewer: WebViewer):
+    found = list(definitions.shipped().values())
+    return _page(request, viewer, session, "workflows.html", definitions=found,
+                 diagrams={d.id: svg(d) for d in found})
+
+
+@router.get("/workflows/{workflow_id}", response_class=HTMLResponse)
+def workflow(request: Request, session: SessionDep, viewer: WebViewer, workflow_id: str):
+    if workflow_id not in definitions.shipped():
+        return render(request, "error.html", status_code=404, viewer=viewer, message="没有这个工作流",
+                      unread=dashboard.unread(session, viewer.user.id))
+    d = definitions.get(workflow_id)
+    return _page(request, viewer, session, "workflow.html", d=d, diagram=svg(d))
+
+
+@router.post("/targets/new", response_class=HTMLResponse)
+async def new_target(request: Request, session: SessionDep, viewer: WebViewer):
+    form = await request.form()
+    check_csrf(viewer, form.get("csrf"))
+    names = lambda key: [n for n in str(form.get(key, "")).replace("，", "、").replace(",", "、").split("、") if n.strip()]  # noqa: E731
+    try:
+        added = plans.add_dynamic(
+            session=session, plan_id=int(form.get("plan_id") or 0), actor=viewer.actor,
+            code=str(form.get("code", "")).strip()[:40], text=str(form.get("text", "")).strip()[:4000],
+            weight=str(form.get("weight", "")).strip()[:20], reason=str(form.get("reason", "")).strip()[:2000],
+            deadline_phrase=str(form.get("deadline", "")).strip()[:60], sections=names("sections"),
+            leaders=names("leaders"), persons=names("persons"))
+    except (DomainError, ValueError) as exc:
+        session.rollback()
+        message = exc.message if isinstance(exc, DomainError) else "填写有误"
+        return _page(request, viewer, session, "home.html", status_code=STATUS.get(getattr(exc, "code", ""), 422),
+                     parts={"office": dashboard.office_home(session, viewer.actor)}, messages=[], error=message,
+                     new_form={k: v for k, v in form.items() if isinstance(v, str)})
+    note = ("；".join(added.warnings)) if added.warnings else ""
+    return RedirectResponse(f"/targets/{added.target.id}?done=create&note={quote(note)}", status_code=303)

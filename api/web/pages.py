@@ -1,0 +1,143 @@
+"""Pages for every role: home, targets, one target with its forms, evidence files, the inbox."""
+from __future__ import annotations
+
+from typing import Annotated
+from urllib.parse import quote
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse
+from starlette.datastructures import UploadFile
+
+from api.deps import MAX_ID, SessionDep
+from api.web.auth import WebViewer, check_csrf
+from api.web.diagram import svg
+from api.web.render import render
+from engine import audit, commands, dashboard, definitions, evidence, inbox, payloads, plans, targets
+from engine.errors import DomainError
+
+router = APIRouter(include_in_schema=False)
+PAGE = 50
+SORTS = {"due": None, "code": "code", "state": "state", "weight": "weight"}
+STATUS = {"not_found": 404, "role_forbidden": 403, "out_of_scope": 403, "forbidden": 403, "invalid_trigger": 409,
+          "stale_version": 409, "duplicate": 409, "invalid_payload": 422, "guard_failed": 422}
+
+
+def _page(request, viewer, session, name: str, **context):
+    return render(request, name, viewer=viewer, unread=dashboard.unread(session, viewer.user.id), **context)
+
+
+@router.get("/", response_class=HTMLResponse)
+def home(request: Request, session: SessionDep, viewer: WebViewer):
+    roles = viewer.actor.roles
+    if "auditor" in roles and not roles & {"staff", "leader", "office"}:
+        return RedirectResponse("/audit", status_code=303)
+    parts = {}
+    if "office" in roles:
+        parts["office"] = dashboard.office_home(session, viewer.actor)
+    if "leader" in roles:
+        parts["leader"] = dashboard.leader_home(session, viewer.actor)
+    if "staff" in roles:
+        parts["staff"] = dashboard.staff_home(session, viewer.actor)
+    messages, _, _ = inbox.items(session=session, user_id=viewer.user.id, unread_only=True, limit=5)
+    return _page(request, viewer, session, "home.html", parts=parts, messages=messages)
+
+
+@router.get("/targets", response_class=HTMLResponse)
+def target_list(request: Request, session: SessionDep, viewer: WebViewer,
+                state: Annotated[str | None, Query(max_length=60)] = None,
+                section: Annotated[str | None, Query(max_length=100)] = None,
+                leader: Annotated[str | None, Query(max_length=100)] = None,
+                overdue: bool | None = None, supervised: bool | None = None,
+                q: Annotated[str | None, Query(max_length=200)] = None,
+                workflow: Annotated[str | None, Query(max_length=60)] = "target",
+                sort: Annotated[str, Query(pattern="^(due|code|state|weight)$")] = "due",
+                page: Annotated[int, Query(ge=1, le=MAX_ID // PAGE)] = 1):
+    filters = targets.TargetFilter(workflow=workflow or None, state=state or None, section=section or None,
+                                   leader=leader or None, overdue=overdue or None, supervised=supervised or None,
+                                   q=q or None)
+    found, count = targets.search(session=session, filters=filters, limit=PAGE, offset=(page - 1) * PAGE,
+                                  sort=SORTS[sort])
+    query = {k: v for k, v in request.query_params.items() if k != "page"}
+    return _page(request, viewer, session, "targets.html", items=dashboard.items(session, found, viewer.actor),
+                 count=count, page=page, pages=max(1, -(-count // PAGE)), filters=filters, sort=sort,
+                 query="&".join(f"{k}={quote(v)}" for k, v in query.items()),
+                 states=list(definitions.get(workflow or "target").states.values()),
+                 sections=targets.section_names(session), leaders=targets.leader_names(session))
+
+
+def _target_page(request, session, viewer, target_id: int, *, status_code: int = 200, error: str = "", form=None):
+    target = targets.get(session=session, target_id=target_id)
+    definition = definitions.get(target.workflow)
+    item = dashboard.items(session, [target], viewer.actor)[0]
+    return render(request, "target.html", status_code=status_code, viewer=viewer,
+                  unread=dashboard.unread(session, viewer.user.id), error=error, item=item, t=target,
+                  definition=definition, diagram=svg(definition, current=target.state),
+                  history=audit.history(session=session, target_id=target.id),
+                  files={e.id: e for e in evidence.of_target(session, target.id)},
+                  indicators=plans.indicator_status(session, target),
+                  signatures=targets.signatures(session, target.id), form=form or {},
+                  field_labels={t.trigger: {f.name: f.label or f.name for f in t.fields} for t in definition.transitions})
+
+
+@router.get("/targets/{target_id}", response_class=HTMLResponse)
+def target_page(request: Request, session: SessionDep, viewer: WebViewer, target_id: int):
+    try:
+        return _target_page(request, session, viewer, target_id)
+    except DomainError as exc:
+        return _error(request, session, viewer, exc)
+
+
+@router.post("/targets/{target_id}/fire", response_class=HTMLResponse)
+async def fire(request: Request, session: SessionDep, viewer: WebViewer, target_id: int):
+    form = await request.form()
+    check_csrf(viewer, form.get("csrf"))
+    trigger = str(form.get("trigger", ""))[:60]
+    try:
+        target = targets.get(session=session, target_id=target_id)
+        spec = definitions.get(target.workflow).transition(target.state, trigger)
+        names = [i["name"] for i in plans.indicator_status(session, target)]
+        payload = payloads.from_form(spec, dict(form), names) if spec else {}
+        uploads = [evidence.Upload(f.filename or "", await f.read(evidence.read_limit()))
+                   for f in form.getlist("evidence") if isinstance(f, UploadFile) and f.filename]
+        version = int(form.get("version", "0")) if str(form.get("version", "")).isdigit() else None
+        fired = commands.fire(session=session, target_id=target_id, trigger=trigger, actor=viewer.actor,
+                              payload=payload, comment=str(form.get("comment", "")), expected_version=version,
+                              uploads=uploads)
+    except DomainError as exc:
+        session.rollback()
+        try:
+            return _target_page(request, session, viewer, target_id, status_code=STATUS.get(exc.code, 400),
+                                error=exc.message, form={k: v for k, v in form.items() if isinstance(v, str)})
+        except DomainError:
+            return _error(request, session, viewer, exc)
+    label = fired.record.trigger
+    return RedirectResponse(f"/targets/{target_id}?done={quote(label)}", status_code=303)
+
+
+@router.get("/evidence/{evidence_id}")
+def download(session: SessionDep, viewer: WebViewer, evidence_id: int):
+    row, path = evidence.fetch(session=session, evidence_id=evidence_id)
+    return FileResponse(path, media_type=row.content_type, filename=row.filename,
+                        headers={"X-Content-Type-Options": "nosniff", "Cache-Control": "private, no-store"})
+
+
+@router.get("/inbox", response_class=HTMLResponse)
+def inbox_page(request: Request, session: SessionDep, viewer: WebViewer,
+               page: Annotated[int, Query(ge=1, le=MAX_ID // PAGE)] = 1):
+    found, count, unread = inbox.items(session=session, user_id=viewer.user.id, limit=PAGE, offset=(page - 1) * PAGE)
+    return render(request, "inbox.html", viewer=viewer, unread=unread, messages=found, count=count, page=page,
+                  pages=max(1, -(-count // PAGE)))
+
+
+@router.post("/inbox/{item_id}/read")
+async def read(request: Request, session: SessionDep, viewer: WebViewer, item_id: int):
+    form = await request.form()
+    check_csrf(viewer, form.get("csrf"))
+    item = inbox.mark_read(session=session, user_id=viewer.user.id, item_id=item_id)
+    return RedirectResponse(f"/targets/{item.target_id}" if item.target_id and form.get("open") else "/inbox",
+                            status_code=303)
+
+
+def _error(request, session, viewer, exc: DomainError):
+    return render(request, "error.html", status_code=STATUS.get(exc.code, 400), viewer=viewer,
+                  unread=dashboard.unread(session, viewer.user.id), message=exc.message)

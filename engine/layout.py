@@ -1,0 +1,380 @@
+"""A deterministic left-to-right layout of a workflow definition as a state diagram.
+
+Plain pixels, origin top-left, so one layout can be drawn as SVG on a web page and written
+as BPMN diagram interchange (shapes, and edges with waypoints).
+
+Columns are the breadth-first distance from the initial state; the states of one column are
+stacked in definition order. Forward edges run from the right side of a box to the left side
+of a box in the next column. Between neighbours in one column an edge runs straight up or
+down. Every other edge (back to an earlier column, or within a column) runs through a lane
+of its own below all boxes, reached from boxes that are not the lowest of their column
+through vertical channels beside the column. A self-loop is a small loop above its box.
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+import unicodedata
+from collections import deque
+from dataclasses import dataclass
+
+from engine import rules
+from engine.definitions import Definition, TransitionSpec
+
+Point = tuple[float, float]
+Rect = tuple[float, float, float, float]
+
+MARGIN = 24.0
+STATE_FONT, NAME_FONT, EDGE_FONT = 14.0, 11.0, 12.0
+MIN_WIDTH, BOX_HEIGHT, BOX_PADDING = 110.0, 48.0, 16.0
+ROW_GAP = 72.0  # room between stacked boxes for the loops of the lower one, or edges between them
+MIN_GAP = 72.0
+LABEL_HEIGHT, LABEL_PADDING = 16.0, 6.0
+CHANNEL, CHANNEL_STEP = 12.0, 8.0
+LANE_FIRST, LANE_STEP = 30.0, 26.0  # lanes further apart than a label is tall
+LOOP_WIDTH, LOOP_HEIGHT, LOOP_STEP = 24.0, 24.0, 20.0
+START_ROOM = 40.0  # left of the initial state, for the start marker drawn into it
+
+
+@dataclass(frozen=True)
+class Box:
+    """A state, drawn as a box."""
+
+    name: str
+    label: str
+    x: float
+    y: float
+    width: float
+    height: float
+    final: bool
+    initial: bool
+
+    @property
+    def right(self) -> float:
+        return self.x + self.width
+
+    @property
+    def bottom(self) -> float:
+        return self.y + self.height
+
+    @property
+    def center(self) -> Point:
+        return (self.x + self.width / 2, self.y + self.height / 2)
+
+    def on_border(self, point: Point, tolerance: float = 0.01) -> bool:
+        """Whether ``point`` lies on the outline of the box."""
+        x, y = point
+        within_x = self.x - tolerance <= x <= self.right + tolerance
+        within_y = self.y - tolerance <= y <= self.bottom + tolerance
+        on_side = min(abs(x - self.x), abs(x - self.right)) <= tolerance
+        on_top_or_bottom = min(abs(y - self.y), abs(y - self.bottom)) <= tolerance
+        return (within_y and on_side) or (within_x and on_top_or_bottom)
+
+
+@dataclass(frozen=True)
+class Edge:
+    """One transition from one source state; a transition with several sources gives several edges."""
+
+    trigger: str
+    label: str
+    source: str
+    dest: str
+    points: tuple[Point, ...]
+    label_x: float  # the centre of the label
+    label_y: float
+    loop: bool
+    back: bool
+    label_width: float = 0.0
+    label_height: float = LABEL_HEIGHT
+
+
+@dataclass(frozen=True)
+class Layout:
+    boxes: dict[str, Box]
+    edges: tuple[Edge, ...]
+    width: float
+    height: float
+
+
+def text_width(text: str, size: float) -> float:
+    """Estimated width of ``text`` at ``size`` px: CJK characters are square, the rest narrower."""
+    return sum(size if unicodedata.east_asian_width(ch) in "WF" else size * 0.6 for ch in text)
+
+
+def state_label(definition: Definition, name: str, english: bool = False) -> str:
+    """The label shown for a state: Chinese, or English when asked and present."""
+    spec = definition.states[name]
+    return (spec.label_en or spec.label) if english else spec.label
+
+
+def edge_label(spec: TransitionSpec, english: bool = False) -> str:
+    """A transition's label with who may fire it, e.g. ``审签（分管领导，会签）``."""
+    if english:
+        who = list(spec.roles) + (["countersign"] if spec.countersign else [])
+        return f"{spec.label_en or spec.trigger} ({', '.join(who)})"
+    who = [rules.ROLES.get(role, role) for role in spec.roles] + (["会签"] if spec.countersign else [])
+    return f"{spec.label}（{'，'.join(who)}）"
+
+
+def columns(definition: Definition) -> dict[str, int]:
+    """Breadth-first distance of each state from the initial one; unreachable states go last."""
+    found = {definition.initial: 0}
+    queue = deque([definition.initial])
+    while queue:
+        state = queue.popleft()
+        for spec in definition.triggers_from(state):
+            if spec.dest not in found:
+                found[spec.dest] = found[state] + 1
+                queue.append(spec.dest)
+    last = max(found.values()) + 1
+    return {name: found.get(name, last) for name in definition.states}
+
+
+@dataclass
+class _Route:
+    """An edge while it is being laid out."""
+
+    trigger: str
+    source: str
+    dest: str
+    kind: str  # "forward", "vertical", "lane" or "loop"
+    label: str
+    back: bool
+    lane: int = -1
+    start: Point = (0.0, 0.0)  # side ports, where it has them
+    end: Point = (0.0, 0.0)
+    points: list[Point] = dataclasses.field(default_factory=list)
+    label_at: Point = (0.0, 0.0)
+
+    @property
+    def width(self) -> float:
+        """Of the label, with a little padding for its background."""
+        return math.ceil(text_width(self.label, EDGE_FONT) + LABEL_PADDING)
+
+
+@dataclass
+class _Grid:
+    column: dict[str, int]
+    row: dict[str, int]
+    boxes: dict[str, Box] = dataclasses.field(default_factory=dict)
+
+    def lowest(self, name: str) -> bool:
+        return not any(c == self.column[name] and self.row[o] > self.row[name] for o, c in self.column.items())
+
+    def lane_y(self, route: _Route) -> float:
+        return max(b.bottom for b in self.boxes.values()) + LANE_FIRST + route.lane * LANE_STEP
+
+
+def layout(definition: Definition, *, english: bool = False) -> Layout:
+    """Lay ``definition`` out left to right; the same definition always gives the same numbers."""
+    column = columns(definition)
+    row: dict[str, int] = {}
+    for name in definition.states:
+        row[name] = sum(1 for other in row if column[other] == column[name])
+    grid = _Grid(column, row)
+    routes = _routes(definition, grid, english)
+    grid.boxes = _place(definition, grid, routes, english)
+    _route_sides(routes, grid)
+    _route_verticals(routes, grid)
+    _route_lanes([r for r in routes if r.kind == "lane"], grid)
+    _route_loops(routes, grid.boxes)
+    _place_labels(routes, grid.boxes)
+    return _fit(routes, grid.boxes, definition.initial)
+
+
+def _routes(definition: Definition, grid: _Grid, english: bool) -> list[_Route]:
+    routes = []
+    col, row = grid.column, grid.row
+    for spec in definition.transitions:
+        for source in spec.sources:
+            dest = spec.dest
+            if source == dest:
+                kind = "loop"
+            elif col[dest] > col[source]:
+                kind = "forward"
+            elif col[dest] == col[source] and abs(row[dest] - row[source]) == 1:
+                kind = "vertical"
+            else:
+                kind = "lane"
+            routes.append(_Route(spec.trigger, source, dest, kind, edge_label(spec, english), col[dest] < col[source]))
+    # Shorter lanes nearer the boxes, so lanes nest instead of crossing.
+    lanes = sorted((r for r in routes if r.kind == "lane"), key=lambda r: abs(col[r.source] - col[r.dest]))
+    for index, route in enumerate(lanes):
+        route.lane = index
+    return routes
+
+
+def _place(definition: Definition, grid: _Grid, routes: list[_Route], english: bool) -> dict[str, Box]:
+    """Boxes centred in their columns; gaps wide enough for forward labels and channels."""
+    labels = {name: state_label(definition, name, english) for name in definition.states}
+    widths = {name: math.ceil(max(MIN_WIDTH, text_width(labels[name], STATE_FONT) + 2 * BOX_PADDING,
+                                  text_width(name, NAME_FONT) + 2 * BOX_PADDING)) for name in labels}
+    col = grid.column
+    count = max(col.values()) + 1
+    col_width = [max((widths[n] for n in labels if col[n] == c), default=MIN_WIDTH) for c in range(count)]
+    lanes = [r for r in routes if r.kind == "lane"]
+    outs = [sum(1 for r in lanes if col[r.source] == c and not grid.lowest(r.source)) for c in range(count)]
+    ins = [sum(1 for r in lanes if col[r.dest] == c and not grid.lowest(r.dest)) for c in range(count)]
+    col_x = [0.0]
+    for c in range(count - 1):
+        label = max((r.width for r in routes if r.kind == "forward" and col[r.source] == c), default=0.0)
+        room = CHANNEL + max(outs[c], ins[c + 1]) * CHANNEL_STEP if outs[c] or ins[c + 1] else 0.0
+        col_x.append(col_x[c] + col_width[c] + math.ceil(max(MIN_GAP, label + 2 * LABEL_PADDING + 12) + 2 * room))
+    return {
+        name: Box(name, labels[name], col_x[col[name]] + (col_width[col[name]] - widths[name]) / 2,
+                  grid.row[name] * (BOX_HEIGHT + ROW_GAP), widths[name], BOX_HEIGHT,
+                  definition.states[name].final, name == definition.initial)
+        for name in labels
+    }
+
+
+def _spread(start: float, length: float, count: int) -> list[float]:
+    return [start + length * (i + 1) / (count + 1) for i in range(count)]
+
+
+def _route_sides(routes: list[_Route], grid: _Grid) -> None:
+    """Side ports: forward edges out on the right and in on the left; below them the lanes of a
+    box that is not the lowest of its column, which go on through a channel."""
+    for name, box in grid.boxes.items():
+        for outgoing in (True, False):
+            mine = [r for r in routes if (r.source if outgoing else r.dest) == name]
+            forward = sorted((r for r in mine if r.kind == "forward"),
+                             key=lambda r: grid.row[r.dest if outgoing else r.source])
+            lanes = [] if grid.lowest(name) else sorted((r for r in mine if r.kind == "lane"), key=lambda r: -r.lane)
+            x = box.right if outgoing else box.x
+            for route, y in zip(forward + lanes, _spread(box.y, box.height, len(forward) + len(lanes))):
+                if outgoing:
+                    route.start = (x, y)
+                else:
+                    route.end = (x, y)
+                route.points = [route.start, route.end]
+
+
+def _route_verticals(routes: list[_Route], grid: _Grid) -> None:
+    """Straight up or down between neighbours in a column, right of centre (loops sit at the centre)."""
+    pairs: dict[tuple[str, str], list[_Route]] = {}
+    for route in (r for r in routes if r.kind == "vertical"):
+        upper, lower = sorted((route.source, route.dest), key=grid.row.__getitem__)
+        pairs.setdefault((upper, lower), []).append(route)
+    for (upper, lower), group in pairs.items():
+        top, low = grid.boxes[upper], grid.boxes[lower]
+        cx, half = top.center[0], min(top.width, low.width) / 2
+        xs = _spread(cx + 18, half - 24, len(group))
+        middle = (top.bottom + low.y) / 2
+        for i, (route, x) in enumerate(zip(group, xs)):
+            down = [(x, top.bottom), (x, low.y)]
+            route.points = down if route.source == upper else down[::-1]
+            # Labels beside the bundle, the first half on its left, so they don't cross its lines.
+            left = i < len(group) // 2
+            route.label_at = (xs[0] - 5 - route.width / 2 if left else xs[-1] + 5 + route.width / 2, middle)
+
+
+def _route_lanes(lanes: list[_Route], grid: _Grid) -> None:
+    """Bottom ports of the lowest boxes, channels for the others, and the lanes between them."""
+    exits: dict[int, list[Point]] = {}
+    entries: dict[int, list[Point]] = {}
+    for name, box in grid.boxes.items():
+        if not grid.lowest(name):
+            continue
+        ends = []
+        for route in lanes:
+            for outgoing, here, other in ((True, route.source, route.dest), (False, route.dest, route.source)):
+                if here == name:
+                    # Within a column the other end is higher: through the left channel if it is the dest.
+                    leftward = grid.column[other] < grid.column[name] or (grid.column[other] == grid.column[name]
+                                                                          and outgoing)
+                    # Leftward lanes: deeper ones further right; rightward: deeper further left.
+                    ends.append(((0, route.lane) if leftward else (1, -route.lane), route, outgoing))
+        ends.sort(key=lambda end: end[0])
+        for (_, route, outgoing), x in zip(ends, _spread(box.x, box.width, len(ends))):
+            lane = (x, grid.lane_y(route))
+            if outgoing:
+                exits[id(route)] = [(x, box.bottom), lane]
+            else:
+                entries[id(route)] = [lane, (x, box.bottom)]
+    _channels([r for r in lanes if id(r) not in exits], grid, exits, outgoing=True)
+    _channels([r for r in lanes if id(r) not in entries], grid, entries, outgoing=False)
+    for route in lanes:
+        route.points = exits[id(route)] + entries[id(route)]
+
+
+def _channels(users: list[_Route], grid: _Grid, found: dict[int, list[Point]], outgoing: bool) -> None:
+    """Vertical channels beside a column (right for exits, left for entries); higher ports outermost."""
+    for route in users:
+        end = route.source if outgoing else route.dest
+        members = [b for b in grid.boxes.values() if grid.column[b.name] == grid.column[end]]
+        here = sorted((r for r in users if grid.column[r.source if outgoing else r.dest] == grid.column[end]),
+                      key=lambda r: (-grid.row[r.source if outgoing else r.dest], r.lane))
+        offset = CHANNEL + here.index(route) * CHANNEL_STEP
+        x = max(b.right for b in members) + offset if outgoing else min(b.x for b in members) - offset
+        port = route.start if outgoing else route.end
+        path = [port, (x, port[1]), (x, grid.lane_y(route))]
+        found[id(route)] = path if outgoing else path[::-1]
+
+
+def _route_loops(routes: list[_Route], boxes: dict[str, Box]) -> None:
+    """Loops side by side on the top, the leftmost tallest, so each label (right of its loop's
+    top) clears the shorter loops to its right."""
+    for name, box in boxes.items():
+        loops = [r for r in routes if r.kind == "loop" and r.source == name]
+        step = LOOP_WIDTH + 12
+        left = box.center[0] - (len(loops) * step - 12) / 2
+        for j, route in enumerate(loops):
+            x, top = left + j * step, box.y - LOOP_HEIGHT - LOOP_STEP * (len(loops) - 1 - j)
+            route.points = [(x, box.y), (x, top), (x + LOOP_WIDTH, top), (x + LOOP_WIDTH, box.y)]
+
+
+def _nominal_label(route: _Route) -> Point:
+    points = route.points
+    if route.kind == "loop":
+        return (points[2][0] + 4 + route.width / 2, points[2][1])
+    if route.kind == "forward":  # just above the line, which stays visible end to end
+        (x1, y1), (x2, y2) = points[0], points[-1]
+        return ((x1 + x2) / 2, (y1 + y2) / 2 - LABEL_HEIGHT / 2 - 1)
+    if route.kind == "vertical":
+        return route.label_at  # beside its bundle, set by _route_verticals
+    lane_y = max(y for _, y in points)  # on the lane, the lowest segment
+    xs = [x for x, y in points if y == lane_y]
+    return ((xs[0] + xs[-1]) / 2, lane_y)
+
+
+def _rect(center: Point, width: float, pad: float = 1.0) -> Rect:
+    x, y = center
+    return (x - width / 2 - pad, y - LABEL_HEIGHT / 2 - pad, x + width / 2 + pad, y + LABEL_HEIGHT / 2 + pad)
+
+
+def _place_labels(routes: list[_Route], boxes: dict[str, Box]) -> None:
+    """Labels near the middle of their edge, nudged (loops up, others down) off boxes and earlier labels."""
+    taken: list[Rect] = [(b.x, b.y, b.right, b.bottom) for b in boxes.values()]
+    for route in routes:
+        x, y = _nominal_label(route)
+        step = -2.0 if route.kind == "loop" else 2.0
+        free = (i for i in range(200) if not any(_overlaps(_rect((x, y + i * step), route.width), t) for t in taken))
+        route.label_at = (x, y + next(free, 0) * step)
+        taken.append(_rect(route.label_at, route.width))
+
+
+def _overlaps(a: Rect, b: Rect) -> bool:
+    return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
+
+
+def _fit(routes: list[_Route], boxes: dict[str, Box], initial: str) -> Layout:
+    """Shift everything so the drawing starts at the margin, size it to end at the margin, and
+    round to 0.1 px (box borders are multiples of 0.5 px, so points on them stay exactly on them)."""
+    xs = [b.x for b in boxes.values()] + [b.right for b in boxes.values()] + [boxes[initial].x - START_ROOM]
+    ys = [b.y for b in boxes.values()] + [b.bottom for b in boxes.values()]
+    for r in routes:
+        xs += [p[0] for p in r.points] + [r.label_at[0] - r.width / 2, r.label_at[0] + r.width / 2]
+        ys += [p[1] for p in r.points] + [r.label_at[1] - LABEL_HEIGHT / 2, r.label_at[1] + LABEL_HEIGHT / 2]
+    dx, dy = MARGIN - min(xs), MARGIN - min(ys)
+
+    def at(x: float, y: float) -> Point:
+        return (round(x + dx, 1), round(y + dy, 1))
+
+    moved = {name: dataclasses.replace(b, x=at(b.x, b.y)[0], y=at(b.x, b.y)[1]) for name, b in boxes.items()}
+    edges = tuple(
+        Edge(r.trigger, r.label, r.source, r.dest, tuple(at(x, y) for x, y in r.points), *at(*r.label_at),
+             loop=r.kind == "loop", back=r.back, label_width=r.width)
+        for r in routes
+    )
+    return Layout(moved, edges, *at(max(xs) + MARGIN, max(ys) + MARGIN))
