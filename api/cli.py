@@ -188,11 +188,18 @@ app.command("export-plan")(plan_cli.export_plan)
 
 
 @app.command()
-def demo() -> None:
-    """建立演示数据库（内置 SQLite 文件），载入示例目标并展示。"""
+def demo(
+    serve_pages: Annotated[bool, typer.Option("--serve/--no-serve", help="准备好后启动网页服务")] = True,
+    host: Annotated[str, typer.Option(help="监听地址")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="端口")] = 8000,
+) -> None:
+    """建立演示数据库（内置 SQLite 文件）：2024 年计划与其人员，然后启动网页服务。"""
     from api.demo import run
 
     run(console)
+    if serve_pages:
+        console.print(f"请在浏览器中打开 http://{host}:{port}/ ，用上表中的用户名和密码 kaoping2024 登录。按 Ctrl+C 停止。")
+        serve(host=host, port=port, workers=1)
 
 
 def main() -> None:

@@ -1,14 +1,11 @@
-"""A deterministic left-to-right layout of a workflow definition as a state diagram.
+"""A deterministic left-to-right layout of a workflow definition as a state diagram, in pixels
+with the origin top-left: drawn as SVG on a web page, written as BPMN diagram interchange.
 
-Plain pixels, origin top-left, so one layout can be drawn as SVG on a web page and written
-as BPMN diagram interchange (shapes, and edges with waypoints).
-
-Columns are the breadth-first distance from the initial state; the states of one column are
-stacked in definition order. Forward edges run from the right side of a box to the left side
-of a box in the next column. Between neighbours in one column an edge runs straight up or
-down. Every other edge (back to an earlier column, or within a column) runs through a lane
-of its own below all boxes, reached from boxes that are not the lowest of their column
-through vertical channels beside the column. A self-loop is a small loop above its box.
+Columns are the breadth-first distance from the initial state, stacked in definition order.
+Forward edges run from the right side of a box to the left side of one in the next column;
+between neighbours in a column, straight up or down. Every other edge runs through a lane of
+its own below all boxes (through a channel beside the column from a box that is not the
+lowest in it). A self-loop is a small loop above its box.
 """
 from __future__ import annotations
 
@@ -61,14 +58,11 @@ class Box:
     def center(self) -> Point:
         return (self.x + self.width / 2, self.y + self.height / 2)
 
-    def on_border(self, point: Point, tolerance: float = 0.01) -> bool:
+    def on_border(self, point: Point, tol: float = 0.01) -> bool:
         """Whether ``point`` lies on the outline of the box."""
         x, y = point
-        within_x = self.x - tolerance <= x <= self.right + tolerance
-        within_y = self.y - tolerance <= y <= self.bottom + tolerance
-        on_side = min(abs(x - self.x), abs(x - self.right)) <= tolerance
-        on_top_or_bottom = min(abs(y - self.y), abs(y - self.bottom)) <= tolerance
-        return (within_y and on_side) or (within_x and on_top_or_bottom)
+        on_side = min(abs(x - self.x), abs(x - self.right)) <= tol and self.y - tol <= y <= self.bottom + tol
+        return on_side or (min(abs(y - self.y), abs(y - self.bottom)) <= tol and self.x - tol <= x <= self.right + tol)
 
 
 @dataclass(frozen=True)
@@ -139,17 +133,15 @@ class _Route:
     dest: str
     kind: str  # "forward", "vertical", "lane" or "loop"
     label: str
+    width: float  # of the label, with a little padding for its background
     back: bool
     lane: int = -1
     start: Point = (0.0, 0.0)  # side ports, where it has them
     end: Point = (0.0, 0.0)
+    exit: list[Point] = dataclasses.field(default_factory=list)  # lanes: from the source down to the lane
+    entry: list[Point] = dataclasses.field(default_factory=list)  # and from the lane up to the dest
     points: list[Point] = dataclasses.field(default_factory=list)
-    label_at: Point = (0.0, 0.0)
-
-    @property
-    def width(self) -> float:
-        """Of the label, with a little padding for its background."""
-        return math.ceil(text_width(self.label, EDGE_FONT) + LABEL_PADDING)
+    label_at: Point = (0.0, 0.0)  # where the label would be, before _place_labels nudges it
 
 
 @dataclass
@@ -187,7 +179,7 @@ def _routes(definition: Definition, grid: _Grid, english: bool) -> list[_Route]:
     col, row = grid.column, grid.row
     for spec in definition.transitions:
         for source in spec.sources:
-            dest = spec.dest
+            dest, label = spec.dest, edge_label(spec, english)
             if source == dest:
                 kind = "loop"
             elif col[dest] > col[source]:
@@ -196,7 +188,8 @@ def _routes(definition: Definition, grid: _Grid, english: bool) -> list[_Route]:
                 kind = "vertical"
             else:
                 kind = "lane"
-            routes.append(_Route(spec.trigger, source, dest, kind, edge_label(spec, english), col[dest] < col[source]))
+            width = math.ceil(text_width(label, EDGE_FONT) + LABEL_PADDING)
+            routes.append(_Route(spec.trigger, source, dest, kind, label, width, col[dest] < col[source]))
     # Shorter lanes nearer the boxes, so lanes nest instead of crossing.
     lanes = sorted((r for r in routes if r.kind == "lane"), key=lambda r: abs(col[r.source] - col[r.dest]))
     for index, route in enumerate(lanes):
@@ -241,38 +234,35 @@ def _route_sides(routes: list[_Route], grid: _Grid) -> None:
             forward = sorted((r for r in mine if r.kind == "forward"),
                              key=lambda r: grid.row[r.dest if outgoing else r.source])
             lanes = [] if grid.lowest(name) else sorted((r for r in mine if r.kind == "lane"), key=lambda r: -r.lane)
-            x = box.right if outgoing else box.x
             for route, y in zip(forward + lanes, _spread(box.y, box.height, len(forward) + len(lanes))):
                 if outgoing:
-                    route.start = (x, y)
+                    route.start = (box.right, y)
                 else:
-                    route.end = (x, y)
-                route.points = [route.start, route.end]
+                    route.end = (box.x, y)
+    for route in (r for r in routes if r.kind == "forward"):
+        (x1, y1), (x2, y2) = route.points = [route.start, route.end]
+        route.label_at = ((x1 + x2) / 2, (y1 + y2) / 2 - LABEL_HEIGHT / 2 - 1)  # above: the line stays whole
 
 
 def _route_verticals(routes: list[_Route], grid: _Grid) -> None:
     """Straight up or down between neighbours in a column, right of centre (loops sit at the centre)."""
     pairs: dict[tuple[str, str], list[_Route]] = {}
     for route in (r for r in routes if r.kind == "vertical"):
-        upper, lower = sorted((route.source, route.dest), key=grid.row.__getitem__)
-        pairs.setdefault((upper, lower), []).append(route)
+        pairs.setdefault(tuple(sorted((route.source, route.dest), key=grid.row.__getitem__)), []).append(route)
     for (upper, lower), group in pairs.items():
         top, low = grid.boxes[upper], grid.boxes[lower]
-        cx, half = top.center[0], min(top.width, low.width) / 2
-        xs = _spread(cx + 18, half - 24, len(group))
-        middle = (top.bottom + low.y) / 2
+        xs = _spread(top.center[0] + 18, min(top.width, low.width) / 2 - 24, len(group))
         for i, (route, x) in enumerate(zip(group, xs)):
             down = [(x, top.bottom), (x, low.y)]
             route.points = down if route.source == upper else down[::-1]
             # Labels beside the bundle, the first half on its left, so they don't cross its lines.
-            left = i < len(group) // 2
-            route.label_at = (xs[0] - 5 - route.width / 2 if left else xs[-1] + 5 + route.width / 2, middle)
+            beside = xs[0] - 5 - route.width / 2 if i < len(group) // 2 else xs[-1] + 5 + route.width / 2
+            route.label_at = (beside, (top.bottom + low.y) / 2)
 
 
 def _route_lanes(lanes: list[_Route], grid: _Grid) -> None:
     """Bottom ports of the lowest boxes, channels for the others, and the lanes between them."""
-    exits: dict[int, list[Point]] = {}
-    entries: dict[int, list[Point]] = {}
+    col = grid.column
     for name, box in grid.boxes.items():
         if not grid.lowest(name):
             continue
@@ -281,35 +271,39 @@ def _route_lanes(lanes: list[_Route], grid: _Grid) -> None:
             for outgoing, here, other in ((True, route.source, route.dest), (False, route.dest, route.source)):
                 if here == name:
                     # Within a column the other end is higher: through the left channel if it is the dest.
-                    leftward = grid.column[other] < grid.column[name] or (grid.column[other] == grid.column[name]
-                                                                          and outgoing)
+                    leftward = col[other] < col[name] or (col[other] == col[name] and outgoing)
                     # Leftward lanes: deeper ones further right; rightward: deeper further left.
                     ends.append(((0, route.lane) if leftward else (1, -route.lane), route, outgoing))
         ends.sort(key=lambda end: end[0])
         for (_, route, outgoing), x in zip(ends, _spread(box.x, box.width, len(ends))):
-            lane = (x, grid.lane_y(route))
             if outgoing:
-                exits[id(route)] = [(x, box.bottom), lane]
+                route.exit = [(x, box.bottom), (x, grid.lane_y(route))]
             else:
-                entries[id(route)] = [lane, (x, box.bottom)]
-    _channels([r for r in lanes if id(r) not in exits], grid, exits, outgoing=True)
-    _channels([r for r in lanes if id(r) not in entries], grid, entries, outgoing=False)
+                route.entry = [(x, grid.lane_y(route)), (x, box.bottom)]
+    _channels([r for r in lanes if not r.exit], grid, outgoing=True)
+    _channels([r for r in lanes if not r.entry], grid, outgoing=False)
     for route in lanes:
-        route.points = exits[id(route)] + entries[id(route)]
+        route.points = route.exit + route.entry
+        route.label_at = ((route.exit[-1][0] + route.entry[0][0]) / 2, route.entry[0][1])  # on the lane
 
 
-def _channels(users: list[_Route], grid: _Grid, found: dict[int, list[Point]], outgoing: bool) -> None:
+def _channels(users: list[_Route], grid: _Grid, outgoing: bool) -> None:
     """Vertical channels beside a column (right for exits, left for entries); higher ports outermost."""
+    def end(route: _Route) -> str:
+        return route.source if outgoing else route.dest
+
     for route in users:
-        end = route.source if outgoing else route.dest
-        members = [b for b in grid.boxes.values() if grid.column[b.name] == grid.column[end]]
-        here = sorted((r for r in users if grid.column[r.source if outgoing else r.dest] == grid.column[end]),
-                      key=lambda r: (-grid.row[r.source if outgoing else r.dest], r.lane))
+        members = [b for b in grid.boxes.values() if grid.column[b.name] == grid.column[end(route)]]
+        here = sorted((r for r in users if grid.column[end(r)] == grid.column[end(route)]),
+                      key=lambda r: (-grid.row[end(r)], r.lane))
         offset = CHANNEL + here.index(route) * CHANNEL_STEP
         x = max(b.right for b in members) + offset if outgoing else min(b.x for b in members) - offset
         port = route.start if outgoing else route.end
         path = [port, (x, port[1]), (x, grid.lane_y(route))]
-        found[id(route)] = path if outgoing else path[::-1]
+        if outgoing:
+            route.exit = path
+        else:
+            route.entry = path[::-1]
 
 
 def _route_loops(routes: list[_Route], boxes: dict[str, Box]) -> None:
@@ -322,50 +316,34 @@ def _route_loops(routes: list[_Route], boxes: dict[str, Box]) -> None:
         for j, route in enumerate(loops):
             x, top = left + j * step, box.y - LOOP_HEIGHT - LOOP_STEP * (len(loops) - 1 - j)
             route.points = [(x, box.y), (x, top), (x + LOOP_WIDTH, top), (x + LOOP_WIDTH, box.y)]
+            route.label_at = (x + LOOP_WIDTH + 4 + route.width / 2, top)
 
 
-def _nominal_label(route: _Route) -> Point:
-    points = route.points
-    if route.kind == "loop":
-        return (points[2][0] + 4 + route.width / 2, points[2][1])
-    if route.kind == "forward":  # just above the line, which stays visible end to end
-        (x1, y1), (x2, y2) = points[0], points[-1]
-        return ((x1 + x2) / 2, (y1 + y2) / 2 - LABEL_HEIGHT / 2 - 1)
-    if route.kind == "vertical":
-        return route.label_at  # beside its bundle, set by _route_verticals
-    lane_y = max(y for _, y in points)  # on the lane, the lowest segment
-    xs = [x for x, y in points if y == lane_y]
-    return ((xs[0] + xs[-1]) / 2, lane_y)
-
-
-def _rect(center: Point, width: float, pad: float = 1.0) -> Rect:
+def _rect(center: Point, width: float, pad: float = 0.0) -> Rect:
     x, y = center
     return (x - width / 2 - pad, y - LABEL_HEIGHT / 2 - pad, x + width / 2 + pad, y + LABEL_HEIGHT / 2 + pad)
-
-
-def _place_labels(routes: list[_Route], boxes: dict[str, Box]) -> None:
-    """Labels near the middle of their edge, nudged (loops up, others down) off boxes and earlier labels."""
-    taken: list[Rect] = [(b.x, b.y, b.right, b.bottom) for b in boxes.values()]
-    for route in routes:
-        x, y = _nominal_label(route)
-        step = -2.0 if route.kind == "loop" else 2.0
-        free = (i for i in range(200) if not any(_overlaps(_rect((x, y + i * step), route.width), t) for t in taken))
-        route.label_at = (x, y + next(free, 0) * step)
-        taken.append(_rect(route.label_at, route.width))
 
 
 def _overlaps(a: Rect, b: Rect) -> bool:
     return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
 
 
+def _place_labels(routes: list[_Route], boxes: dict[str, Box]) -> None:
+    """Nudge each label (loops' up, others' down) off the boxes and the labels placed before it."""
+    taken: list[Rect] = [(b.x, b.y, b.right, b.bottom) for b in boxes.values()]
+    for route in routes:
+        (x, y), step = route.label_at, -2.0 if route.kind == "loop" else 2.0
+        free = (i for i in range(200) if not any(_overlaps(_rect((x, y + i * step), route.width, 1), t) for t in taken))
+        route.label_at = (x, y + next(free, 0) * step)
+        taken.append(_rect(route.label_at, route.width, 1))
+
+
 def _fit(routes: list[_Route], boxes: dict[str, Box], initial: str) -> Layout:
     """Shift everything so the drawing starts at the margin, size it to end at the margin, and
     round to 0.1 px (box borders are multiples of 0.5 px, so points on them stay exactly on them)."""
-    xs = [b.x for b in boxes.values()] + [b.right for b in boxes.values()] + [boxes[initial].x - START_ROOM]
-    ys = [b.y for b in boxes.values()] + [b.bottom for b in boxes.values()]
-    for r in routes:
-        xs += [p[0] for p in r.points] + [r.label_at[0] - r.width / 2, r.label_at[0] + r.width / 2]
-        ys += [p[1] for p in r.points] + [r.label_at[1] - LABEL_HEIGHT / 2, r.label_at[1] + LABEL_HEIGHT / 2]
+    rects = [(b.x, b.y, b.right, b.bottom) for b in boxes.values()] + [_rect(r.label_at, r.width) for r in routes]
+    xs = [v for r in rects for v in r[0::2]] + [p[0] for r in routes for p in r.points] + [boxes[initial].x - START_ROOM]
+    ys = [v for r in rects for v in r[1::2]] + [p[1] for r in routes for p in r.points]
     dx, dy = MARGIN - min(xs), MARGIN - min(ys)
 
     def at(x: float, y: float) -> Point:

@@ -1,0 +1,101 @@
+"""Pages through the app in process: login and CSRF, redirects, evidence limits, escaping."""
+from __future__ import annotations
+
+import re
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlmodel import Session, select
+
+from api.app import create_app
+from engine.demo import DEMO_PASSWORD, set_up
+from engine.models import Evidence, Target
+
+
+@pytest.fixture
+def web(engine_db, tmp_path, monkeypatch):
+    from engine.config import settings
+
+    monkeypatch.setattr(settings(), "files_dir", str(tmp_path / "files"))
+    monkeypatch.setattr(settings(), "max_evidence_bytes", 2000)
+    with Session(engine_db) as session:
+        set_up(session)
+        ids = {t.code: t.id for t in session.exec(select(Target))}
+    with TestClient(create_app(engine_db), follow_redirects=False) as client:
+        yield client, ids
+
+
+def _csrf(html: str) -> str:
+    return re.search(r'name="csrf" value="([^"]+)"', html).group(1)
+
+
+def login(client, name, password=DEMO_PASSWORD, next_url="/"):
+    token = _csrf(client.get("/login").text)
+    return client.post("/login", data={"username": name, "password": password, "csrf": token, "next": next_url})
+
+
+def test_login_cookie_and_logout(web):
+    client, _ = web
+    assert client.get("/").status_code == 303
+    wrong = login(client, "黄洺鋆", "bad")
+    assert wrong.status_code == 401 and "用户名或密码错误" in wrong.text
+    done = login(client, "黄洺鋆")
+    assert done.status_code == 303 and done.headers["location"] == "/"
+    cookie = done.headers["set-cookie"]
+    assert "HttpOnly" in cookie and "SameSite=lax" in cookie.replace("samesite", "SameSite")
+    home = client.get("/")
+    assert home.status_code == 200 and "黄洺鋆" in home.text
+    assert client.post("/logout", data={"csrf": "forged"}).status_code == 403
+    out = client.post("/logout", data={"csrf": _csrf(home.text)})
+    assert out.status_code == 303 and client.get("/").status_code == 303
+
+
+def test_login_form_needs_its_token_and_never_redirects_off_site(web):
+    client, _ = web
+    client.get("/login")
+    refused = client.post("/login", data={"username": "黄洺鋆", "password": DEMO_PASSWORD, "csrf": "x"})
+    assert refused.status_code == 403
+    assert login(client, "黄洺鋆", next_url="//evil.example/").headers["location"] == "/"
+
+
+def test_evidence_type_and_size_are_checked_and_nothing_half_done(web, engine_db):
+    client, ids = web
+    login(client, "洪玮玮")
+    target = ids["1-1-1"]
+    page = client.get(f"/targets/{target}").text
+    client.post(f"/targets/{target}/fire", data={"csrf": _csrf(page), "trigger": "start", "version": "1"})
+    page = client.get(f"/targets/{target}").text
+    form = {"csrf": _csrf(page), "trigger": "report_progress", "version": "2", "note": "过半", "percent": "50"}
+    bad = client.post(f"/targets/{target}/fire", data=form, files={"evidence": ("run.exe", b"MZ...", "application/x")})
+    assert bad.status_code == 422 and "类型不允许" in bad.text
+    fake = client.post(f"/targets/{target}/fire", data=form, files={"evidence": ("scan.pdf", b"not a pdf", "application/pdf")})
+    assert fake.status_code == 422 and "不符" in fake.text
+    big = client.post(f"/targets/{target}/fire", data=form, files={"evidence": ("big.pdf", b"%PDF" + b"x" * 3000, "application/pdf")})
+    assert big.status_code == 422 and "超过" in big.text
+    with Session(engine_db) as session:
+        assert session.exec(select(Evidence)).all() == []
+        assert session.get(Target, target).version == 2  # nothing of the refused transitions was written
+    ok = client.post(f"/targets/{target}/fire", data=form, files={"evidence": ("纪要.pdf", b"%PDF-1.4 ok", "application/pdf")})
+    assert ok.status_code == 303
+    with Session(engine_db) as session:
+        (row,) = session.exec(select(Evidence)).all()
+        assert row.filename == "纪要.pdf" and row.stored_as != "纪要.pdf" and row.uploaded_by == "洪玮玮"
+    download = client.get(f"/evidence/{row.id}")
+    assert download.content == b"%PDF-1.4 ok" and download.headers["x-content-type-options"] == "nosniff"
+    assert "attachment" in download.headers["content-disposition"]
+
+
+def test_escaping_and_error_pages(web):
+    client, ids = web
+    login(client, "洪玮玮")
+    target = ids["1-1-1"]
+    page = client.get(f"/targets/{target}").text
+    client.post(f"/targets/{target}/fire", data={"csrf": _csrf(page), "trigger": "start", "version": "1",
+                                                  "comment": "<img src=x onerror=alert(1)>"})
+    shown = client.get(f"/targets/{target}").text
+    assert "&lt;img src=x onerror=alert(1)&gt;" in shown and "<img src=x" not in shown
+    stale = client.post(f"/targets/{target}/fire", data={"csrf": _csrf(shown), "trigger": "report_progress",
+                                                           "version": "1", "note": "x", "percent": "5"})
+    assert stale.status_code == 409 and "已被他人修改" in stale.text
+    assert client.get("/targets/999999").status_code == 404
+    assert client.get("/audit").status_code == 403
