@@ -150,6 +150,37 @@ def outbox(
         bind.dispose()
 
 
+@app.command()
+def report(
+    plan_id: Annotated[int, typer.Argument(help="计划编号")],
+    fmt: Annotated[str, typer.Option("--format", help="pdf、xlsx 或 html")] = "pdf",
+    output: Annotated[Path, typer.Option("-o", "--output", help="输出文件")] = Path("report.pdf"),
+) -> None:
+    """生成绩效评估报告（PDF、含得分列的考评表 xlsx，或 HTML）。"""
+    from api import report_render
+    from engine import report as report_data
+    from engine.errors import DomainError
+
+    if fmt not in ("pdf", "xlsx", "html"):
+        typer.echo(f"--format 应为 pdf、xlsx 或 html，收到：{fmt}", err=True)
+        raise typer.Exit(2)
+    bind = make_engine()
+    try:
+        with Session(bind) as session:
+            if fmt == "xlsx":
+                data = report_data.xlsx(session=session, plan_id=plan_id)
+            else:
+                built = report_data.build(session=session, plan_id=plan_id)
+                data = report_render.pdf(built) if fmt == "pdf" else report_render.html(built).encode("utf-8")
+    except DomainError as exc:
+        typer.echo(exc.message, err=True)
+        raise typer.Exit(1) from exc
+    finally:
+        bind.dispose()
+    output.write_bytes(data)
+    typer.echo(f"已生成：{output}（{len(data) // 1024} KB）")
+
+
 @app.command("config")
 def show_config() -> None:
     """显示生效的配置（密钥与密码已隐藏）。"""

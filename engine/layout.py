@@ -95,12 +95,6 @@ def text_width(text: str, size: float) -> float:
     return sum(size if unicodedata.east_asian_width(ch) in "WF" else size * 0.6 for ch in text)
 
 
-def state_label(definition: Definition, name: str, english: bool = False) -> str:
-    """The label shown for a state: Chinese, or English when asked and present."""
-    spec = definition.states[name]
-    return (spec.label_en or spec.label) if english else spec.label
-
-
 def edge_label(spec: TransitionSpec, english: bool = False) -> str:
     """A transition's label with who may fire it, e.g. ``审签（分管领导，会签）``."""
     if english:
@@ -180,14 +174,8 @@ def _routes(definition: Definition, grid: _Grid, english: bool) -> list[_Route]:
     for spec in definition.transitions:
         for source in spec.sources:
             dest, label = spec.dest, edge_label(spec, english)
-            if source == dest:
-                kind = "loop"
-            elif col[dest] > col[source]:
-                kind = "forward"
-            elif col[dest] == col[source] and abs(row[dest] - row[source]) == 1:
-                kind = "vertical"
-            else:
-                kind = "lane"
+            kind = ("loop" if source == dest else "forward" if col[dest] > col[source]
+                    else "vertical" if col[dest] == col[source] and abs(row[dest] - row[source]) == 1 else "lane")
             width = math.ceil(text_width(label, EDGE_FONT) + LABEL_PADDING)
             routes.append(_Route(spec.trigger, source, dest, kind, label, width, col[dest] < col[source]))
     # Shorter lanes nearer the boxes, so lanes nest instead of crossing.
@@ -199,7 +187,7 @@ def _routes(definition: Definition, grid: _Grid, english: bool) -> list[_Route]:
 
 def _place(definition: Definition, grid: _Grid, routes: list[_Route], english: bool) -> dict[str, Box]:
     """Boxes centred in their columns; gaps wide enough for forward labels and channels."""
-    labels = {name: state_label(definition, name, english) for name in definition.states}
+    labels = {name: (s.label_en or s.label) if english else s.label for name, s in definition.states.items()}
     widths = {name: math.ceil(max(MIN_WIDTH, text_width(labels[name], STATE_FONT) + 2 * BOX_PADDING,
                                   text_width(name, NAME_FONT) + 2 * BOX_PADDING)) for name in labels}
     col = grid.column
@@ -226,8 +214,7 @@ def _spread(start: float, length: float, count: int) -> list[float]:
 
 
 def _route_sides(routes: list[_Route], grid: _Grid) -> None:
-    """Side ports: forward edges out on the right and in on the left; below them the lanes of a
-    box that is not the lowest of its column, which go on through a channel."""
+    """Forward edges out on the right, in on the left; below them lanes of boxes not lowest in their column."""
     for name, box in grid.boxes.items():
         for outgoing in (True, False):
             mine = [r for r in routes if (r.source if outgoing else r.dest) == name]
@@ -235,10 +222,7 @@ def _route_sides(routes: list[_Route], grid: _Grid) -> None:
                              key=lambda r: grid.row[r.dest if outgoing else r.source])
             lanes = [] if grid.lowest(name) else sorted((r for r in mine if r.kind == "lane"), key=lambda r: -r.lane)
             for route, y in zip(forward + lanes, _spread(box.y, box.height, len(forward) + len(lanes))):
-                if outgoing:
-                    route.start = (box.right, y)
-                else:
-                    route.end = (box.x, y)
+                setattr(route, "start" if outgoing else "end", (box.right if outgoing else box.x, y))
     for route in (r for r in routes if r.kind == "forward"):
         (x1, y1), (x2, y2) = route.points = [route.start, route.end]
         route.label_at = ((x1 + x2) / 2, (y1 + y2) / 2 - LABEL_HEIGHT / 2 - 1)  # above: the line stays whole
@@ -307,8 +291,7 @@ def _channels(users: list[_Route], grid: _Grid, outgoing: bool) -> None:
 
 
 def _route_loops(routes: list[_Route], boxes: dict[str, Box]) -> None:
-    """Loops side by side on the top, the leftmost tallest, so each label (right of its loop's
-    top) clears the shorter loops to its right."""
+    """Loops side by side on top, the leftmost tallest: each label, right of its loop, clears the rest."""
     for name, box in boxes.items():
         loops = [r for r in routes if r.kind == "loop" and r.source == name]
         step = LOOP_WIDTH + 12
@@ -342,7 +325,8 @@ def _fit(routes: list[_Route], boxes: dict[str, Box], initial: str) -> Layout:
     """Shift everything so the drawing starts at the margin, size it to end at the margin, and
     round to 0.1 px (box borders are multiples of 0.5 px, so points on them stay exactly on them)."""
     rects = [(b.x, b.y, b.right, b.bottom) for b in boxes.values()] + [_rect(r.label_at, r.width) for r in routes]
-    xs = [v for r in rects for v in r[0::2]] + [p[0] for r in routes for p in r.points] + [boxes[initial].x - START_ROOM]
+    xs = [v for r in rects for v in r[0::2]] + [p[0] for r in routes for p in r.points]
+    xs.append(boxes[initial].x - START_ROOM)
     ys = [v for r in rects for v in r[1::2]] + [p[1] for r in routes for p in r.points]
     dx, dy = MARGIN - min(xs), MARGIN - min(ys)
 

@@ -31,6 +31,8 @@ class Plan(SQLModel, table=True):
     timezone: str = Field(default="Asia/Shanghai", max_length=60)
     #: Category name → its points as the table writes them (重点工作目标 → 68, …).
     categories: dict[str, float] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    #: How this plan is scored: grade bands and the indicator rule (see :mod:`engine.scoring`); empty: the defaults.
+    scoring: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     created_at: datetime = Field(default_factory=_now)
 
     __table_args__ = (UniqueConstraint("org", "year", name="uq_plan_org_year"),)

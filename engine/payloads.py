@@ -92,8 +92,8 @@ def from_form(spec: TransitionSpec, form: dict[str, Any], indicator_names: list[
             if values:
                 payload[field.name] = values
             continue
-        if field.name == "deductions":
-            lines = [line.strip() for line in str(form.get("deductions_text", "")).splitlines() if line.strip()]
+        if field.name in ("deductions", "bonus"):
+            lines = [line.strip() for line in str(form.get(f"{field.name}_text", "")).splitlines() if line.strip()]
             if lines:
                 payload[field.name] = [_deduction(line) for line in lines]
             continue

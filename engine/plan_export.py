@@ -29,7 +29,7 @@ def _number(value: Decimal | None) -> Any:
     return int(value) if value == value.to_integral_value() else float(value)
 
 
-def _code_key(code: str) -> tuple:
+def code_key(code: str) -> tuple:
     return tuple(int(p) if p.isdigit() else p for p in code.replace("－", "-").split("-"))
 
 
@@ -37,7 +37,7 @@ def plan_rows(session: Session, plan: Plan) -> list[tuple[Target, list[Any]]]:
     """Each target of the plan in code order, with its cells in the table's column order."""
     out = []
     found = session.exec(select(Target).where(Target.plan_id == plan.id)).all()
-    for t in sorted(found, key=lambda t: _code_key(t.code)):
+    for t in sorted(found, key=lambda t: code_key(t.code)):
         parties = parties_of(session, t.id)
         points = plan.categories.get(t.category)
         category = f"{t.category}（{points:g}分）" if points is not None and t.category else t.category
@@ -48,9 +48,13 @@ def plan_rows(session: Session, plan: Plan) -> list[tuple[Target, list[Any]]]:
     return out
 
 
-def write_xlsx(session: Session, plan_id: int,
-               extra: Sequence[tuple[str, Callable[[Target], Any]]] = ()) -> bytes:
-    """The plan as an .xlsx assessment table (category and indicator cells merged down)."""
+def write_xlsx(session: Session, plan_id: int, extra: Sequence[tuple[str, Callable[[Target], Any]]] = (),
+               footer: Sequence[tuple[str, Any, str]] = ()) -> bytes:
+    """The plan as an .xlsx assessment table (category and indicator cells merged down).
+
+    ``extra`` adds columns after the table's own; ``footer`` adds total rows (label, weight,
+    note), which an import skips as the real table's 合计 rows.
+    """
     plan = session.get(Plan, plan_id)
     rows = plan_rows(session, plan)
     with_indicators = any(cells[10] for _, cells in rows)
@@ -69,6 +73,8 @@ def write_xlsx(session: Session, plan_id: int,
         values = cells[:10] + ([cells[10]] if with_indicators else []) + [get(target) for _, get in extra]
         sheet.append(values)
     _merge_groups(sheet, rows)
+    for label, weight, note in footer:
+        sheet.append([None, label, None, None, note, weight])
     for index, width in enumerate(list(WIDTHS) + [16] * (len(headers) - len(WIDTHS)), start=1):
         sheet.column_dimensions[get_column_letter(index)].width = width
     for row in sheet.iter_rows(min_row=2):

@@ -25,6 +25,8 @@ from engine.indicators import IndicatorError, parse_indicator_lines
 from engine.models import Indicator, Milestone, Plan, Section, Target
 from engine.planfile import LABELS, RawTable
 
+#: Subtotal and total rows of a table (合  计, 绩效目标考评得分): not targets.
+TOTAL_ROW = re.compile(r"^\s*(合\s*计|小\s*计|总\s*计|绩效目标考评得分)")
 NAME_SEPARATORS = re.compile(r"[\n\r、，,;；/\s]+")
 POINTS = re.compile(r"[（(︵]\s*(\d+(?:\.\d+)?)\s*分\s*[）)︶]")
 EVERY = {"sections": "各科室", "leaders": "各分管领导", "persons": "各科长"}
@@ -139,6 +141,8 @@ def parse(table: RawTable, filename: str, *, plan_year: int | None = None, org: 
     category = indicator = basis = ""
     for raw in table.rows:
         c = raw.cells
+        if not c.get("code") and any(TOTAL_ROW.match(str(v)) for v in c.values() if v):
+            continue
         if c.get("category"):
             category, indicator, basis = c["category"], c.get("indicator", ""), c.get("basis", "")
         elif c.get("indicator"):  # a new indicator under the same category

@@ -104,17 +104,26 @@ def _score_within_weight(ctx: Context) -> str | None:
     return _within_weight(ctx, "score", "评分")
 
 
-@guard("deductions_have_reasons")
-def _deductions_have_reasons(ctx: Context) -> str | None:
-    for number, item in enumerate(ctx.payload.get("deductions") or [], start=1):
+def _points_with_reasons(ctx: Context, name: str, label: str) -> str | None:
+    for number, item in enumerate(ctx.payload.get(name) or [], start=1):
         if not isinstance(item, dict):
-            return f"第 {number} 项扣分应包含分值和理由"
+            return f"第 {number} 项{label}应包含分值和理由"
         points, reason = item.get("points"), item.get("reason")
         if isinstance(points, bool) or not isinstance(points, int | float) or points <= 0:
-            return f"第 {number} 项扣分的分值应为正数"
+            return f"第 {number} 项{label}的分值应为正数"
         if not isinstance(reason, str) or not reason.strip():
-            return f"第 {number} 项扣分缺少理由"
+            return f"第 {number} 项{label}缺少理由"
     return None
+
+
+@guard("deductions_have_reasons")
+def _deductions_have_reasons(ctx: Context) -> str | None:
+    return _points_with_reasons(ctx, "deductions", "扣分")
+
+
+@guard("bonus_have_reasons")
+def _bonus_have_reasons(ctx: Context) -> str | None:
+    return _points_with_reasons(ctx, "bonus", "加分")
 
 
 @guard("not_signed_yet", needs_payload=False)

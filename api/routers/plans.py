@@ -1,15 +1,17 @@
 """Plans: list, one plan with milestones and category totals, import of an assessment table."""
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
-from fastapi import APIRouter, File, Form, Query, UploadFile
+from fastapi import APIRouter, File, Form, Response, UploadFile
 
 from api.deps import Id, IdQuery, Limit, Offset, CurrentActor, CurrentUser, SessionDep, require
 from api.problems import responses
+from api import report_render
 from api.schemas import (CategoryPublic, ImportOutcome, MilestonePublic, PlanPublic, PlansPublic, RowErrorPublic,
-                         plan_summary)
-from engine import plan_import, planfile, plans
+                         ScoresPublic, plan_summary, scores_public)
+from engine import plan_import, planfile, plans, scoring
+from engine import report as report_data
 from engine.config import settings
 from engine.errors import InvalidPayload
 
@@ -63,3 +65,27 @@ async def import_plan(
     return ImportOutcome(ok=True, dry_run=False, plan_id=result.plan_id, targets=len(draft.targets),
                          created=result.created, updated=result.updated, unchanged=result.unchanged,
                          errors=[RowErrorPublic(**e.__dict__) for e in draft.errors])
+
+
+@router.get("/{plan_id}/scores", response_model=ScoresPublic, responses=responses(404))
+def scores(plan_id: Id, session: SessionDep, _user: CurrentUser) -> ScoresPublic:
+    """The score sheet: every target with its scores, totals per category, indicator, section and plan, grades."""
+    return scores_public(scoring.sheet(session=session, plan_id=plan_id))
+
+
+REPORT_MEDIA = {"html": "text/html; charset=utf-8", "pdf": "application/pdf",
+                "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}
+
+
+@router.get("/{plan_id}/report", response_class=Response, responses={**responses(404), 200: {
+    "content": {media.split(";")[0]: {} for media in REPORT_MEDIA.values()}}})
+def report(plan_id: Id, session: SessionDep, _user: CurrentUser,
+           format: Literal["html", "pdf", "xlsx"] = "html") -> Response:  # noqa: A002
+    """The evaluation report (绩效评估报告) as HTML, PDF or xlsx (the assessment table with the score columns)."""
+    if format == "xlsx":
+        data = report_data.xlsx(session=session, plan_id=plan_id)
+    else:
+        built = report_data.build(session=session, plan_id=plan_id)
+        data = report_render.pdf(built) if format == "pdf" else report_render.html(built).encode("utf-8")
+    headers = {} if format == "html" else {"Content-Disposition": f'attachment; filename="report-{plan_id}.{format}"'}
+    return Response(data, media_type=REPORT_MEDIA[format], headers=headers)

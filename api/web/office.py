@@ -121,3 +121,28 @@ async def new_target(request: Request, session: SessionDep, viewer: WebViewer):
                      new_form={k: v for k, v in form.items() if isinstance(v, str)})
     note = ("；".join(added.warnings)) if added.warnings else ""
     return RedirectResponse(f"/targets/{added.target.id}?done=create&note={quote(note)}", status_code=303)
+
+
+@router.get("/plans/{plan_id}/report", response_class=HTMLResponse)
+def report_page(session: SessionDep, viewer: WebViewer, plan_id: int):
+    """The evaluation report as a page of its own (print-ready), for everyone who may see the plan."""
+    from api import report_render
+    from engine import report
+
+    return HTMLResponse(report_render.html(report.build(session=session, plan_id=min(plan_id, MAX_ID))))
+
+
+@router.get("/plans/{plan_id}/report.{fmt}")
+def report_file(session: SessionDep, viewer: WebViewer, plan_id: int, fmt: str):
+    from api import report_render
+    from engine import report
+
+    if fmt == "pdf":
+        data, media = report_render.pdf(report.build(session=session, plan_id=min(plan_id, MAX_ID))), "application/pdf"
+    elif fmt == "xlsx":
+        data = report.xlsx(session=session, plan_id=min(plan_id, MAX_ID))
+        media = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    else:
+        return Response("不支持的格式", status_code=404, media_type="text/plain; charset=utf-8")
+    name = f"report-{plan_id}.{fmt}"
+    return Response(data, media_type=media, headers={"Content-Disposition": f'attachment; filename="{name}"'})

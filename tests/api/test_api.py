@@ -172,7 +172,7 @@ def test_upload_over_the_limit_is_413(api, monkeypatch):
 
 def test_workflows(api):
     staff = token(api, "洪玮玮")
-    assert [w["id"] for w in api.get("/api/v1/workflows", headers=staff).json()["data"]] == ["target"]
+    assert [w["id"] for w in api.get("/api/v1/workflows", headers=staff).json()["data"]] == ["report", "target"]
     target = api.get("/api/v1/workflows/target", headers=staff).json()
     assert target["initial"] == "assigned" and len(target["transitions"]) == 9
     _problem(api.get("/api/v1/workflows/nope", headers=staff), 404, "not_found")
@@ -212,3 +212,25 @@ def test_admin_users_and_sections(api):
     assert "校安科" in [s["name"] for s in api.get("/api/v1/admin/sections", headers=admin).json()["data"]]
     assert api.post("/api/v1/admin/sections", headers=admin, json={"name": "法规科"}).status_code == 201
     _problem(api.post("/api/v1/admin/sections", headers=admin, json={"name": "法规科"}), 409, "duplicate")
+
+
+def test_scores_and_report_endpoints(api, engine_db):
+    from tests.engine.test_scoring import _import, _score
+
+    with Session(engine_db) as session:
+        plan_id = _import(session)
+        _score(session, "1-1", 27, deductions=[(3, "进度滞后一个月")])
+    staff = token(api, "洪玮玮")
+    scores = api.get(f"/api/v1/plans/{plan_id}/scores", headers=staff).json()
+    assert scores["total"]["score"] == 27 and scores["total"]["scored"] == 1 and scores["total"]["targets"] == 4
+    line = next(x for x in scores["lines"] if x["code"] == "1-1")
+    assert line["deductions"] == [{"points": 3.0, "reason": "进度滞后一个月"}]
+    assert next(x for x in scores["lines"] if x["code"] == "1-2")["score"] is None
+    page = api.get(f"/api/v1/plans/{plan_id}/report", headers=staff)
+    assert page.headers["content-type"].startswith("text/html") and "绩效评估报告" in page.text
+    pdf = api.get(f"/api/v1/plans/{plan_id}/report?format=pdf", headers=staff)
+    assert pdf.content.startswith(b"%PDF") and pdf.headers["content-type"] == "application/pdf"
+    xlsx = api.get(f"/api/v1/plans/{plan_id}/report?format=xlsx", headers=staff)
+    assert xlsx.content.startswith(b"PK")
+    _problem(api.get("/api/v1/plans/999/scores", headers=staff), 404, "not_found")
+    _problem(api.get(f"/api/v1/plans/{plan_id}/report?format=doc", headers=staff), 422, "invalid_request")

@@ -83,3 +83,14 @@ def test_user_add(tmp_path):
         user = session.exec(select(User).where(User.name == "洪玮玮")).one()
         assert users.check_password(user, "pass-word-1") and user.roles == ["staff"]
     bind.dispose()
+
+
+def test_report_command(tmp_path):
+    assert _run(tmp_path, "demo", "--no-serve").returncode == 0
+    for fmt, magic in (("pdf", b"%PDF"), ("xlsx", b"PK"), ("html", b"<!doctype html>")):
+        out = tmp_path / f"r.{fmt}"
+        done = _run(tmp_path, "report", "1", "--format", fmt, "-o", str(out))
+        assert done.returncode == 0, done.stderr
+        assert out.read_bytes().startswith(magic)
+    missing = _run(tmp_path, "report", "9", "-o", str(tmp_path / "x.pdf"))
+    assert missing.returncode == 1 and "不存在" in missing.stderr

@@ -231,6 +231,11 @@ def test_pages_on_a_phone_and_every_page_renders(site, browser):
         phone.shot(label)
     phone.close()
     desktop = Person(browser, base, "绩效办")
+    desktop.open("/plans/1/report")
+    assert desktop.page.locator("[data-testid=grade]").inner_text() in ("优秀", "良好", "合格", "不合格", "未评定")
+    assert "合计得分" in desktop.page.locator("main, body").first.inner_text()
+    assert desktop.page.locator("svg").count() == 3  # the charts, drawn on the server
+    desktop.shot("report")
     desktop.open("/targets?overdue=true&sort=code")
     desktop.shot("targets-filtered")
     desktop.open("/workflows")

@@ -1,0 +1,93 @@
+"""Drawing the evaluation report: charts (matplotlib, SVG, offline), the HTML page and the PDF (WeasyPrint)."""
+from __future__ import annotations
+
+import io
+from functools import cache
+
+from engine.report import Report
+
+FONTS = ["Noto Sans CJK SC", "Noto Sans CJK JP", "Source Han Sans SC", "WenQuanYi Zen Hei", "DejaVu Sans"]
+RED, BLUE, GREY = "#8c1c13", "#1d4e89", "#9aa5b1"
+
+
+@cache
+def _matplotlib():
+    import matplotlib
+
+    matplotlib.use("Agg")  # no display; figures are drawn to SVG text
+    matplotlib.rcParams.update({"font.family": "sans-serif", "font.sans-serif": FONTS, "svg.fonttype": "none",
+                                "axes.unicode_minus": False, "font.size": 10})
+    from matplotlib.figure import Figure
+
+    return Figure
+
+
+def _svg(figure) -> str:
+    buffer = io.StringIO()
+    figure.savefig(buffer, format="svg", bbox_inches="tight")
+    text = buffer.getvalue()
+    return text[text.index("<svg"):]  # inline: drop the XML declaration and doctype
+
+
+def charts(report: Report) -> dict[str, str]:
+    """Three charts as inline SVG: score rate by section, targets by state, overdue and supervised by month."""
+    figure_class = _matplotlib()
+    out = {}
+    sections = [s for s in report.sheet.sections if s.rate is not None]
+    fig = figure_class(figsize=(7, max(2.2, 0.28 * len(sections) + 1)))
+    ax = fig.add_subplot()
+    if sections:
+        names = [s.name for s in sections][::-1]
+        ax.barh(names, [float(s.rate) for s in sections][::-1], color=BLUE)
+        ax.set_xlim(0, 100)
+    else:
+        ax.text(0.5, 0.5, "尚无已评分的目标", ha="center", va="center", transform=ax.transAxes)
+    ax.set_xlabel("得分率（%）")
+    ax.set_title("各科室得分率")
+    out["sections"] = _svg(fig)
+
+    fig = figure_class(figsize=(7, 2.8))
+    ax = fig.add_subplot()
+    labels, counts = zip(*report.states, strict=True)
+    bars = ax.bar(labels, counts, color=GREY)
+    ax.bar_label(bars)
+    ax.set_title("目标状态分布")
+    ax.set_ylabel("目标数")
+    _counts(ax)
+    out["states"] = _svg(fig)
+
+    fig = figure_class(figsize=(7, 2.8))
+    ax = fig.add_subplot()
+    months = [m for m, _, _ in report.months]
+    ax.plot(months, [o for _, o, _ in report.months], marker="o", color=RED, label="新增逾期")
+    ax.plot(months, [s for _, _, s in report.months], marker="s", color=BLUE, label="新增督办")
+    ax.set_title("全年逾期与督办")
+    ax.set_ylabel("目标数")
+    ax.legend()
+    ax.tick_params(axis="x", labelrotation=45)
+    _counts(ax)
+    out["months"] = _svg(fig)
+    return out
+
+
+def _counts(ax) -> None:
+    """Counts are whole numbers, from zero."""
+    from matplotlib.ticker import MaxNLocator
+
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set_ylim(bottom=0, top=max(1, ax.get_ylim()[1]))
+
+
+def html(report: Report, *, standalone: bool = True) -> str:
+    """The report as an HTML document (``standalone``: with its own styles, for the PDF and downloads)."""
+    from api.web.render import templates
+
+    template = templates.env.get_template("report.html")
+    return template.render(r=report, s=report.sheet, charts=charts(report), standalone=standalone)
+
+
+def pdf(report: Report) -> bytes:
+    """The report as PDF, Chinese text set in the system's CJK fonts (WeasyPrint)."""
+    from weasyprint import HTML
+
+    return HTML(string=html(report)).write_pdf()
