@@ -20,9 +20,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import httpx  # noqa: E402
+from _shared import LIFECYCLE, fresh_database, load_targets, run_lifecycles  # noqa: E402
 from sqlmodel import Session  # noqa: E402
 
-from _shared import LIFECYCLE, fresh_database, load_targets, run_lifecycles  # noqa: E402
 from engine import users  # noqa: E402
 from engine.db import make_engine  # noqa: E402
 

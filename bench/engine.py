@@ -13,22 +13,20 @@ import os
 import resource
 import subprocess
 import sys
-import tempfile
 import time
 import tracemalloc
-from datetime import date
-from decimal import Decimal
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from _shared import LIFECYCLE, fresh_database, load_targets, run_lifecycles  # noqa: E402
 from sqlmodel import Session, select  # noqa: E402
 from transitions import Machine  # noqa: E402
 
-from _shared import LIFECYCLE, fresh_database, load_targets, run_lifecycles  # noqa: E402
 from engine import definitions  # noqa: E402
 from engine.db import make_engine  # noqa: E402
 from engine.models import Target  # noqa: E402
+
 
 def plain_transitions_rate(count: int) -> float:
     """The same lifecycle in plain, in-memory pytransitions (no checks, no database)."""

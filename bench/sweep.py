@@ -18,9 +18,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from _shared import fresh_database  # noqa: E402
 from sqlalchemy import text  # noqa: E402
 
-from _shared import fresh_database  # noqa: E402
 from engine import clock, escalation  # noqa: E402
 from engine.db import make_engine  # noqa: E402
 

@@ -10,7 +10,14 @@ from engine import audit, clock, db, definitions, evidence, outbox, payloads, ru
 from engine.actors import Actor, Parties, in_scope
 from engine.definitions import Definition, TransitionSpec
 from engine.duedates import state_due
-from engine.errors import Forbidden, GuardFailed, InvalidPayload, InvalidTrigger, NotFound, StaleVersion
+from engine.errors import (
+    Forbidden,
+    GuardFailed,
+    InvalidPayload,
+    InvalidTrigger,
+    NotFound,
+    StaleVersion,
+)
 from engine.machines import machine_for
 from engine.models import Signature, Target, TransitionRecord
 from engine.targets import parties_of

@@ -14,15 +14,10 @@ from datetime import date
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from sqlmodel import Session, select
-
-from engine import audit, clock, db, definitions, targets
-from engine.actors import Actor, Parties
+from engine import clock
 from engine.deadlines import DeadlinePhraseError, parse_deadline
-from engine.duedates import state_due
 from engine.errors import DomainError
 from engine.indicators import IndicatorError, parse_indicator_lines
-from engine.models import Indicator, Milestone, Plan, Section, Target
 from engine.planfile import LABELS, RawTable
 
 #: Subtotal and total rows of a table (合  计, 绩效目标考评得分): not targets.

@@ -14,10 +14,16 @@ from engine import audit, clock, db, definitions, reports, targets
 from engine.actors import Actor, Parties
 from engine.deadlines import DeadlinePhraseError, parse_deadline
 from engine.duedates import state_due
-from engine.errors import DomainError, InvalidPayload, NotFound
+from engine.errors import InvalidPayload, NotFound
 from engine.indicators import IndicatorError, is_met, parse_indicator
 from engine.models import Indicator, Milestone, Plan, Section, Target
-from engine.plan_import import CHANGED_FIELDS, ImportRefused, ImportResult, PlanDraft, RowError, TargetDraft
+from engine.plan_import import (
+    ImportRefused,
+    ImportResult,
+    PlanDraft,
+    RowError,
+    TargetDraft,
+)
 from engine.targets import parties_of
 
 NEAR_DUPLICATE = 0.9  # similarity of target texts above which a new dynamic target is warned about

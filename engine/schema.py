@@ -6,8 +6,8 @@ from importlib import resources
 from alembic import command
 from alembic.config import Config
 
-from engine.db import make_engine, normalise_url
 from engine.config import settings
+from engine.db import make_engine, normalise_url
 
 
 def alembic_config(url: str | None = None) -> Config:

@@ -1,13 +1,19 @@
 """Users and sections (admin only)."""
 from __future__ import annotations
 
-from typing import Annotated
+from fastapi import APIRouter
 
-from fastapi import APIRouter, Query
-
-from api.deps import Id, IdQuery, Limit, Offset, SessionDep, require
+from api.deps import Id, Limit, Offset, SessionDep, require
 from api.problems import responses
-from api.schemas import SectionCreate, SectionPublic, SectionsPublic, UserCreate, UserPublic, UsersPublic, UserUpdate
+from api.schemas import (
+    SectionCreate,
+    SectionPublic,
+    SectionsPublic,
+    UserCreate,
+    UserPublic,
+    UsersPublic,
+    UserUpdate,
+)
 from engine import users
 
 router = APIRouter(prefix="/admin", tags=["admin"], dependencies=[require("admin")])

@@ -6,7 +6,7 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Response
 
-from api.deps import Id, IdQuery, Limit, Offset, SessionDep, require
+from api.deps import IdQuery, Limit, Offset, SessionDep, require
 from api.problems import responses
 from api.schemas import ChainCheckPublic, RecordsPublic, record_public
 from engine import audit, clock

@@ -1,11 +1,9 @@
 """The caller's in-app notifications."""
 from __future__ import annotations
 
-from typing import Annotated
+from fastapi import APIRouter
 
-from fastapi import APIRouter, Query
-
-from api.deps import Id, IdQuery, Limit, Offset, CurrentUser, SessionDep
+from api.deps import CurrentUser, Id, Limit, Offset, SessionDep
 from api.problems import responses
 from api.schemas import InboxItemPublic, InboxPublic
 from engine import clock, inbox

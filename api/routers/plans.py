@@ -5,11 +5,28 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, File, Form, Response, UploadFile
 
-from api.deps import Id, IdQuery, Limit, Offset, CurrentActor, CurrentUser, SessionDep, require
-from api.problems import responses
 from api import report_render
-from api.schemas import (CategoryPublic, ImportOutcome, MilestonePublic, PlanPublic, PlansPublic, RowErrorPublic,
-                         ScoresPublic, plan_summary, scores_public)
+from api.deps import (
+    CurrentActor,
+    CurrentUser,
+    Id,
+    Limit,
+    Offset,
+    SessionDep,
+    require,
+)
+from api.problems import responses
+from api.schemas import (
+    CategoryPublic,
+    ImportOutcome,
+    MilestonePublic,
+    PlanPublic,
+    PlansPublic,
+    RowErrorPublic,
+    ScoresPublic,
+    plan_summary,
+    scores_public,
+)
 from engine import plan_import, planfile, plans, scoring
 from engine import report as report_data
 from engine.config import settings

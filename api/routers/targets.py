@@ -5,10 +5,20 @@ from typing import Annotated
 
 from fastapi import APIRouter, Header, Query, Response
 
-from api.deps import Id, IdQuery, Limit, Offset, CurrentActor, CurrentUser, SessionDep
+from api.deps import CurrentActor, CurrentUser, Id, IdQuery, Limit, Offset, SessionDep
 from api.problems import responses
-from api.schemas import (IndicatorPublic, RecordsPublic, SignaturePublic, TargetPublic, TargetsPublic, TargetSummary,
-                         TransitionIn, action_public, record_public, summary)
+from api.schemas import (
+    IndicatorPublic,
+    RecordsPublic,
+    SignaturePublic,
+    TargetPublic,
+    TargetsPublic,
+    TargetSummary,
+    TransitionIn,
+    action_public,
+    record_public,
+    summary,
+)
 from engine import audit, clock, commands, plans, targets
 from engine.actors import Actor
 from engine.models import Target

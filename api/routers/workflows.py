@@ -5,7 +5,12 @@ from fastapi import APIRouter
 
 from api.deps import CurrentUser
 from api.problems import responses
-from api.schemas import WorkflowPublic, WorkflowsPublic, WorkflowSummary, workflow_public
+from api.schemas import (
+    WorkflowPublic,
+    WorkflowsPublic,
+    WorkflowSummary,
+    workflow_public,
+)
 from engine import definitions
 from engine.errors import NotFound
 

@@ -12,7 +12,17 @@ from api.deps import MAX_ID, SessionDep
 from api.web.auth import WebViewer, check_csrf
 from api.web.diagram import svg
 from api.web.render import render
-from engine import audit, commands, dashboard, definitions, evidence, inbox, payloads, plans, targets
+from engine import (
+    audit,
+    commands,
+    dashboard,
+    definitions,
+    evidence,
+    inbox,
+    payloads,
+    plans,
+    targets,
+)
 from engine.errors import DomainError
 
 router = APIRouter(include_in_schema=False)

@@ -10,9 +10,9 @@ import shutil
 
 import pytest
 import schemathesis
-from schemathesis.checks import positive_data_acceptance
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
+from schemathesis.checks import positive_data_acceptance
 from sqlmodel import Session
 
 from api import security

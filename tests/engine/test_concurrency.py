@@ -7,7 +7,6 @@ import random
 import signal
 import time
 
-import pytest
 from sqlmodel import Session, func, select
 
 from engine import audit

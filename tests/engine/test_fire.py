@@ -9,10 +9,16 @@ from sqlmodel import func, select
 from engine import audit
 from engine.commands import fire
 from engine.definitions import get
-from engine.errors import Forbidden, GuardFailed, InvalidPayload, InvalidTrigger, StaleVersion
+from engine.errors import (
+    Forbidden,
+    GuardFailed,
+    InvalidPayload,
+    InvalidTrigger,
+    StaleVersion,
+)
 from engine.models import OutboxEvent, Signature, Target, TransitionRecord
 from tests import factories as f
-from tests.engine.lifecycle import PAYLOADS, PATHS, drive, step
+from tests.engine.lifecycle import PATHS, drive, step
 
 ACTORS = {
     "staff": f.STAFF, "other_staff": f.OTHER_STAFF, "leader": f.LEADER, "other_leader": f.OTHER_LEADER,

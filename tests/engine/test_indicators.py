@@ -11,7 +11,13 @@ import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from engine.indicators import IndicatorError, IndicatorSpec, is_met, parse_indicator, parse_indicator_lines
+from engine.indicators import (
+    IndicatorError,
+    IndicatorSpec,
+    is_met,
+    parse_indicator,
+    parse_indicator_lines,
+)
 
 Y = 2024
 D = Decimal

@@ -13,7 +13,7 @@ from sqlmodel import func, select
 
 from engine import audit, plan_import, planfile, plans
 from engine.errors import Duplicate, Forbidden, InvalidPayload
-from engine.models import Indicator, Plan, Target, TransitionRecord
+from engine.models import Plan, Target, TransitionRecord
 from engine.plan_export import write_xlsx
 from tests import factories as f
 from tests.engine.lifecycle import step

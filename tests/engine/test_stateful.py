@@ -1,7 +1,6 @@
 """Random triggers by random actors: the engine's invariants hold whatever happens."""
 from __future__ import annotations
 
-import pytest
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule

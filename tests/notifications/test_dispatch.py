@@ -8,7 +8,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from aiosmtpd.controller import Controller
-from sqlmodel import Session, select
+from sqlmodel import select
 
 from engine import clock, definitions, escalation, reminders
 from engine.commands import fire

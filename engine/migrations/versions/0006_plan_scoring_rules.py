@@ -6,9 +6,7 @@ Revises: 0005
 from __future__ import annotations
 
 import sqlalchemy as sa
-import sqlmodel
 from alembic import op
-
 
 revision = '0006'
 down_revision = '0005'
