@@ -21,11 +21,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from sqlalchemy import text  # noqa: E402
-from sqlalchemy.engine import make_url  # noqa: E402
 from sqlmodel import Session  # noqa: E402
 
-from engine import plan_import, planfile, plans, schema  # noqa: E402
+from _shared import fresh_database  # noqa: E402
+from engine import plan_import, planfile, plans  # noqa: E402
 from engine.actors import Actor  # noqa: E402
 from engine.db import make_engine  # noqa: E402
 
@@ -33,7 +32,6 @@ HEADER = ["编号", "类别", "一级指标", "依据", "年度目标", "权重�
 SECTIONS = ["规划科", "办公室", "组织科", "中教科", "思政科", "教师科", "高教科", "督导科", "初幼教科", "职教科"]
 LEADERS = ["林长华", "李自坚", "庄映峰", "徐昌裕", "蔡玉霖"]
 PHRASES = ["12月底前", "11月底前", "10月底前", "6月30日前", "长期", "10-11月份"]
-BENCH_PG_DB = "kaoping_bench"
 
 
 def rows(count: int) -> list[list[str]]:
@@ -85,20 +83,6 @@ def write_files(count: int, folder: Path) -> dict[str, Path]:
     return {"csv": csv_path, "xlsx": xlsx_path}
 
 
-def fresh_database(kind: str, pg_admin: str, folder: Path) -> str:
-    if kind == "sqlite":
-        url = f"sqlite:///{folder / f'import-{time.monotonic_ns()}.db'}"
-    else:
-        admin = make_engine(pg_admin, isolation_level="AUTOCOMMIT")
-        with admin.connect() as conn:
-            conn.execute(text(f"DROP DATABASE IF EXISTS {BENCH_PG_DB} WITH (FORCE)"))
-            conn.execute(text(f"CREATE DATABASE {BENCH_PG_DB}"))
-        admin.dispose()
-        url = make_url(pg_admin).set(database=BENCH_PG_DB).render_as_string(hide_password=False)
-    schema.upgrade(url)
-    return url
-
-
 def child(url: str, path: str) -> dict:
     """In a fresh process: read, validate and write the plan; time each part; peak memory (max RSS)."""
     baseline = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
@@ -131,7 +115,7 @@ def main() -> None:
     files = write_files(args.targets, folder)
     for kind in args.backends.split(","):
         for fmt, path in files.items():
-            url = fresh_database(kind, args.pg, folder)
+            url = fresh_database(kind, args.pg)
             out = subprocess.run([sys.executable, __file__, "--child", url, str(path)], capture_output=True, text=True)
             if out.returncode:
                 raise SystemExit(out.stderr)
