@@ -77,7 +77,7 @@ async def drive(base: str, ids: list[int], clients: int) -> tuple[float, list[fl
 
 def serve(url: str, workers: int) -> tuple[subprocess.Popen, str]:
     port = _free_port()
-    env = {**os.environ, "KAOPING_DATABASE_URL": url, "KAOPING_SECRET_KEY": "bench-secret"}
+    env = {**os.environ, "KAOPING_DATABASE_URL": url, "KAOPING_SECRET_KEY": "bench-secret", "KAOPING_SCHEDULER": "false"}
     proc = subprocess.Popen([sys.executable, "-m", "api.cli", "serve", "--port", str(port), "--workers", str(workers)],
                             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                             cwd=str(Path(__file__).resolve().parents[1]))

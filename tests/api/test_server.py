@@ -30,7 +30,9 @@ def _free_port() -> int:
 @pytest.fixture
 def server(db_url, tmp_path):
     port = _free_port()
-    env = {**os.environ, "KAOPING_DATABASE_URL": db_url, "KAOPING_SECRET_KEY": "server-test-secret"}
+    # No scheduler: its sweep would escalate these overdue targets (a new version) in the middle of the race.
+    env = {**os.environ, "KAOPING_DATABASE_URL": db_url, "KAOPING_SECRET_KEY": "server-test-secret",
+           "KAOPING_SCHEDULER": "false"}
     log = open(tmp_path / "server.log", "wb")
     proc = subprocess.Popen([sys.executable, "-m", "api.cli", "serve", "--port", str(port), "--workers", "2"],
                             env=env, stdout=log, stderr=subprocess.STDOUT)
