@@ -1,6 +1,7 @@
 """The FastAPI application: JSON API under /api/v1, OpenAPI and docs, problem+json errors."""
 from __future__ import annotations
 
+import re
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
@@ -10,9 +11,21 @@ from api import problems, web
 from api.routers import admin, audit, auth, inbox, plans, targets, workflows
 from engine.config import settings
 from engine.db import make_engine
+from engine.evidence import MAX_FILES
 
 API = "/api/v1"
 UPLOAD_PATHS = (f"{API}/plans/import",)
+EVIDENCE_FORM = re.compile(r"^/targets/[0-9]+/fire$")
+
+
+def body_limit(path: str) -> int:
+    """The largest body a path takes: plan files, evidence forms (files plus the fields), or the default."""
+    config = settings()
+    if path in UPLOAD_PATHS:
+        return config.max_upload_bytes
+    if EVIDENCE_FORM.match(path):
+        return config.max_evidence_bytes * MAX_FILES + 1_048_576
+    return config.max_body_bytes
 
 
 class BodyLimit:
@@ -24,7 +37,7 @@ class BodyLimit:
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
-        limit = settings().max_upload_bytes if scope["path"] in UPLOAD_PATHS else settings().max_body_bytes
+        limit = body_limit(scope["path"])
         declared = dict(scope.get("headers") or []).get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > limit:
             return await self._refuse(scope, receive, send, limit)
@@ -45,7 +58,11 @@ class BodyLimit:
 
     @staticmethod
     async def _refuse(scope, receive, send, limit: int) -> None:
-        response = problems.problem(413, "too_large", f"请求内容超过 {limit:,} 字节")
+        detail = f"请求内容超过 {limit / 1_048_576:.1f} MiB"
+        if scope["path"].startswith("/api/"):
+            response = problems.problem(413, "too_large", detail)
+        else:
+            response = problems.page(413, detail)
         await response(scope, receive, send)
 
 

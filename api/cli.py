@@ -10,7 +10,7 @@ from rich.console import Console
 from sqlalchemy.engine import make_url
 from sqlmodel import Session
 
-from api import plan_cli
+from api import bpmn_cli, plan_cli
 from engine import audit, definitions, schema
 from engine.config import settings
 from engine.db import make_engine
@@ -66,6 +66,8 @@ def audit_verify() -> None:
 
 
 app.command("import-plan")(plan_cli.import_plan)
+workflows_app.command("import-bpmn")(bpmn_cli.import_bpmn_command)
+workflows_app.command("export-bpmn")(bpmn_cli.export_bpmn_command)
 user_app = typer.Typer(help="用户", no_args_is_help=True)
 app.add_typer(user_app, name="user")
 

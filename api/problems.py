@@ -2,11 +2,12 @@
 from __future__ import annotations
 
 import logging
+from html import escape
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -53,6 +54,20 @@ def problem(status: int, code: str, detail: str = "", headers: dict[str, str] | 
     return JSONResponse(body, status_code=status, media_type=MEDIA_TYPE, headers=headers)
 
 
+def page(status: int, detail: str) -> HTMLResponse:
+    """A plain error page for the web pages (no JSON for people in a browser)."""
+    body = (f'<!doctype html><html lang="zh-CN"><head><meta charset="utf-8"><title>{TITLES.get(status, "错误")}</title>'
+            f'<link rel="stylesheet" href="/static/kaoping.css"></head><body><main><section class="card narrow">'
+            f'<h1>{escape(TITLES.get(status, "错误"))}</h1><p data-testid="error">{escape(detail)}</p>'
+            f'<p><a href="/">返回首页</a></p></section></main></body></html>')
+    return HTMLResponse(body, status_code=status)
+
+
+def _for_people(request: Request) -> bool:
+    path = request.url.path
+    return not (path.startswith("/api/") or path in ("/healthz", "/openapi.json", "/docs", "/redoc"))
+
+
 def responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     """OpenAPI entries declaring that an operation answers ``statuses`` with a problem document."""
     return {s: {"model": Problem, "content": {MEDIA_TYPE: {}}, "description": TITLES.get(s, "错误")}
@@ -71,19 +86,25 @@ def install(app: FastAPI) -> None:
                        allowed_triggers=details.pop("allowed_triggers", None), errors=details.pop("errors", None))
 
     @app.exception_handler(RequestValidationError)
-    async def _validation(_request: Request, exc: RequestValidationError) -> JSONResponse:
+    async def _validation(request: Request, exc: RequestValidationError):
+        if _for_people(request):
+            return page(422, "请求内容不符合要求，请检查填写的内容")
         found = [{"field": ".".join(str(p) for p in e.get("loc", ()) if p != "body"), "reason": e.get("msg", "")}
                  for e in exc.errors()]
         return problem(422, "invalid_request", "请求内容不符合要求", errors=found)
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def _http(request: Request, exc: StarletteHTTPException):
         code = {401: "unauthenticated", 403: "forbidden", 404: "not_found", 405: "method_not_allowed",
                 413: "too_large", 428: "precondition_required"}.get(exc.status_code, "http_error")
         detail = exc.detail if isinstance(exc.detail, str) else ""
+        if _for_people(request):
+            return page(exc.status_code, "页面不存在" if exc.status_code == 404 else detail or TITLES.get(exc.status_code, ""))
         return problem(exc.status_code, code, detail, headers=getattr(exc, "headers", None))
 
     @app.exception_handler(Exception)
-    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+    async def _unexpected(request: Request, exc: Exception):
         log.exception("unhandled error on %s %s", request.method, request.url.path)
+        if _for_people(request):
+            return page(500, "服务器内部错误，已记录；请稍后重试或联系管理员")
         return problem(500, "internal_error", "服务器内部错误，已记录；请稍后重试或联系管理员")

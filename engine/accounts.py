@@ -5,6 +5,7 @@ import secrets
 from datetime import timedelta
 
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy import update
 from sqlmodel import Session, select
 
 from engine import clock, db
@@ -29,30 +30,41 @@ class LoginThrottled(DomainError):
 
 
 def authenticate(*, session: Session, name: str, password: str) -> User:
-    """The active user ``name`` if ``password`` is theirs; commits the failure count either way."""
-    db.begin_write(session)
+    """The active user ``name`` if ``password`` is theirs.
+
+    The password is checked outside any write transaction (Argon2 takes a while); only a known
+    user's failure count is written, with one atomic UPDATE, so parallel guesses all count.
+    """
+    name = name.replace("\x00", "")
     user = session.exec(select(User).where(User.name == name)).first()
+    session.rollback()  # end the read: nothing below holds a lock while Argon2 works
     now = clock.now()
     if user is not None and user.locked_until is not None and clock.local(user.locked_until) > now:
         wait = int((clock.local(user.locked_until) - now).total_seconds()) + 1
-        session.rollback()
         raise LoginThrottled(f"登录失败次数过多，请 {wait} 秒后再试", retry_after=wait)
     if user is None or not user.active:
         check_password(User(name="", roles=[], password_hash=_DUMMY_HASH), password)
-        session.rollback()
         raise LoginFailed("用户名或密码错误")
     if not check_password(user, password):
-        user.failed_logins += 1
-        if user.failed_logins >= FREE_FAILURES:
-            wait = min(MAX_WAIT_SECONDS, 2 ** (user.failed_logins - FREE_FAILURES))
-            user.locked_until = clock.to_db(now + timedelta(seconds=wait))
-        session.add(user)
-        session.commit()
+        _count_failure(session, user.id, now)
         raise LoginFailed("用户名或密码错误")
-    user.failed_logins, user.locked_until = 0, None
-    session.add(user)
-    session.commit()
+    if user.failed_logins or user.locked_until:
+        db.begin_write(session)
+        session.execute(update(User).where(User.id == user.id).values(failed_logins=0, locked_until=None)
+                        .execution_options(synchronize_session=False))
+        session.commit()
     return user
+
+
+def _count_failure(session: Session, user_id: int, now) -> None:
+    db.begin_write(session)
+    failures = session.execute(update(User).where(User.id == user_id).values(failed_logins=User.failed_logins + 1)
+                               .returning(User.failed_logins).execution_options(synchronize_session=False)).scalar_one()
+    if failures >= FREE_FAILURES:
+        wait = min(MAX_WAIT_SECONDS, 2 ** (failures - FREE_FAILURES))
+        session.execute(update(User).where(User.id == user_id).values(locked_until=clock.to_db(now + timedelta(seconds=wait)))
+                        .execution_options(synchronize_session=False))
+    session.commit()
 
 
 def signing_key(session: Session) -> str:
@@ -62,6 +74,7 @@ def signing_key(session: Session) -> str:
     found = session.get(Setting, "secret_key")
     if found is None:
         try:
+            db.begin_write(session)
             session.add(Setting(key="secret_key", value=secrets.token_urlsafe(48)))
             session.commit()
         except IntegrityError:  # another process generated it first: use theirs

@@ -89,9 +89,14 @@ class ChainCheck:
 def verify(session: Session, *, batch: int = 2000) -> ChainCheck:
     """Check every record of the chain in order, and the head; report the first that fails."""
     expected_prev, expected_id, count = GENESIS, 1, 0
+    # The head first: records appended while the check runs (after this read) are not its business,
+    # whatever the isolation level; they are checked next time.
+    head = session.get(ChainHead, 1, populate_existing=True)
+    head_count, head_hash, head_last = (head.count, head.last_hash, head.last_id) if head else (0, GENESIS, 0)
     # Plain rows, streamed: checking a long chain must not load it into the session.
     table = TransitionRecord.__table__
-    rows = session.connection().execute(select(table).order_by(table.c.id).execution_options(yield_per=batch))
+    rows = session.connection().execute(select(table).where(table.c.id <= max(head_last, head_count))
+                                        .order_by(table.c.id).execution_options(yield_per=batch))
     for record in rows:
         if record.id != expected_id:
             return ChainCheck(count, False, record.id, f"记录编号不连续：应为 {expected_id}，实为 {record.id}（记录被删除或插入）")
@@ -100,8 +105,6 @@ def verify(session: Session, *, batch: int = 2000) -> ChainCheck:
         if digest(record) != record.hash:
             return ChainCheck(count, False, record.id, "记录内容与其哈希不符（记录被修改）")
         expected_prev, expected_id, count = record.hash, expected_id + 1, count + 1
-    head = session.get(ChainHead, 1)
-    head_count, head_hash = (head.count, head.last_hash) if head else (0, GENESIS)
     if head_count != count or (count and head_hash != expected_prev):
         return ChainCheck(count, False, count + 1 if head_count > count else None,
                           f"链头记载 {head_count} 条记录，实有 {count} 条（末尾记录被删除或链头被改动）")
@@ -124,6 +127,7 @@ def _filtered(filters: AuditFilter):
     from engine.models import Assignment
 
     query = select(TransitionRecord)
+    filters = AuditFilter(**{k: v.replace("\x00", "") if isinstance(v, str) else v for k, v in vars(filters).items()})
     if filters.actor:
         query = query.where(TransitionRecord.actor == filters.actor)
     if filters.trigger:
@@ -175,6 +179,14 @@ def _local(moment: datetime) -> str:
     return local(moment).strftime("%Y-%m-%d %H:%M:%S")
 
 
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _inert(value: Any) -> Any:
+    """Text a spreadsheet would run as a formula (a comment starting with =) is shown as text."""
+    return "'" + value if isinstance(value, str) and value.startswith(FORMULA_START) else value
+
+
 def export_csv(session: Session, filters: AuditFilter) -> bytes:
     """CSV with a BOM, so that spreadsheet programs read the Chinese correctly."""
     import csv
@@ -183,7 +195,7 @@ def export_csv(session: Session, filters: AuditFilter) -> bytes:
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     writer.writerow(EXPORT_COLUMNS)
-    writer.writerows(export_rows(session, filters))
+    writer.writerows([_inert(v) for v in row] for row in export_rows(session, filters))
     return buffer.getvalue().encode("utf-8-sig")
 
 
@@ -192,11 +204,19 @@ def export_xlsx(session: Session, filters: AuditFilter) -> bytes:
 
     from openpyxl import Workbook
 
+    from openpyxl.cell import WriteOnlyCell
+
     book = Workbook(write_only=True)
     sheet = book.create_sheet("流转记录")
     sheet.append(EXPORT_COLUMNS)
     for row in export_rows(session, filters):
-        sheet.append(row)
+        cells = []
+        for value in row:
+            cell = WriteOnlyCell(sheet, value=value)
+            if isinstance(value, str):
+                cell.data_type = "s"  # text stays text: never a formula
+            cells.append(cell)
+        sheet.append(cells)
     buffer = io.BytesIO()
     book.save(buffer)
     return buffer.getvalue()

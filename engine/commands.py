@@ -46,8 +46,9 @@ def _transition(definition: Definition, target: Target, trigger: str) -> Transit
     spec = definition.transition(target.state, trigger)
     if spec is None:
         allowed = [t.trigger for t in definition.triggers_from(target.state)]
+        label = next((t.label for t in definition.transitions if t.trigger == trigger), trigger)
         raise InvalidTrigger(
-            f"目标当前状态为“{definition.state_label(target.state)}”，不能执行“{trigger}”",
+            f"目标当前状态为“{definition.state_label(target.state)}”，不能执行“{label}”",
             trigger=trigger, state=target.state, allowed_triggers=allowed,
         )
     return spec
@@ -74,12 +75,13 @@ class Action:
     dest_label: str
 
 
-def available(*, session: Session, target: Target, actor: Actor, parties: Parties | None = None) -> list[Action]:
+def available(*, session: Session, target: Target, actor: Actor, parties: Parties | None = None,
+              signers: list[str] | None = None) -> list[Action]:
     """The triggers ``actor`` may fire on ``target`` in its current state: role, scope and the
     guards that need no payload pass (the same checks :func:`fire` makes)."""
     definition = definitions.get(target.workflow)
     parties = parties or parties_of(session, target.id)
-    actions, signers = [], None
+    actions = []
     for spec in definition.triggers_from(target.state):
         try:
             role = acting_role(actor, spec, parties)

@@ -63,7 +63,8 @@ def items(session: Session, found: list[Target], actor: Actor | None = None) -> 
         soon = t.state_due is not None and today <= t.state_due <= today + timedelta(days=DUE_SOON_DAYS)
         out.append(Item(t, parties[t.id], d.state_label(t.state), is_overdue(t), soon,
                         awaiting(t, parties[t.id], signatures[t.id]),
-                        commands.available(session=session, target=t, actor=actor, parties=parties[t.id]) if actor else [],
+                        commands.available(session=session, target=t, actor=actor, parties=parties[t.id],
+                                           signers=signatures[t.id]) if actor else [],
                         signatures[t.id]))
     return out
 
@@ -89,11 +90,15 @@ def staff_home(session: Session, actor: Actor) -> dict[str, Any]:
     }
 
 
-def last_self_assessment(session: Session, target_id: int) -> dict[str, Any]:
-    record = session.exec(select(TransitionRecord).where(TransitionRecord.target_id == target_id,
-                                                        TransitionRecord.trigger == "self_assess")
-                          .order_by(TransitionRecord.id.desc())).first()
-    return dict(record.payload, at=record.at, actor=record.actor) if record else {}
+def last_self_assessments(session: Session, target_ids: list[int]) -> dict[int, dict[str, Any]]:
+    """What each target's latest self-assessment said (one query for all of them)."""
+    found: dict[int, dict[str, Any]] = {}
+    if target_ids:
+        for record in session.exec(select(TransitionRecord).where(TransitionRecord.target_id.in_(target_ids),
+                                                                  TransitionRecord.trigger == "self_assess")
+                                   .order_by(TransitionRecord.id)):
+            found[record.target_id] = dict(record.payload, at=record.at, actor=record.actor)
+    return found
 
 
 def leader_home(session: Session, actor: Actor) -> dict[str, Any]:
@@ -102,8 +107,9 @@ def leader_home(session: Session, actor: Actor) -> dict[str, Any]:
                              .order_by(Target.state_due.is_(None), Target.state_due, Target.id)))
     dressed = items(session, mine, actor)
     waiting = [i for i in dressed if any(a.spec.trigger == "sign" for a in i.actions)]
+    submitted = last_self_assessments(session, [i.target.id for i in waiting])
     for item in waiting:
-        item.self_assessment = last_self_assessment(session, item.target.id)
+        item.self_assessment = submitted.get(item.target.id, {})
     counts = Counter(i.state_label for i in dressed if i.target.workflow == "target")
     return {"waiting": waiting, "progress": list(counts.items()), "mine": [i for i in dressed if i.target.workflow == "target"]}
 

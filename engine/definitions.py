@@ -285,6 +285,11 @@ def shipped() -> dict[str, Definition]:
     return found
 
 
+def source_text(workflow_id: str) -> str:
+    """The YAML text of a shipped definition, as written."""
+    return resources.files("workflows").joinpath(Path(get(workflow_id).source).name).read_text("utf-8")
+
+
 def get(workflow_id: str) -> Definition:
     """A shipped definition by id; ``KeyError`` if there is none."""
     return shipped()[workflow_id]

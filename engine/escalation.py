@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
@@ -92,8 +92,10 @@ def escalate(session: Session, target_id: int, today: date) -> list[int]:
         parties = parties_of(session, target_id)
         now = clock.now()
         late = workdays_between(target.state_due, today)
+        supervised = target.supervised
         for level in fired:
             spec = definition.escalation[level - 1]
+            supervised = supervised or spec.supervise
             record = audit.append(
                 session, target_id=target_id, kind="system", actor=SYSTEM.name, role=SYSTEM_ROLE, trigger="escalate",
                 from_state=target.state, to_state=target.state, at=clock.to_db(now), comment="",
@@ -102,15 +104,15 @@ def escalate(session: Session, target_id: int, today: date) -> list[int]:
             )
             session.add(Escalation(target_id=target_id, entry=target.entry, state=target.state, level=level,
                                    due_date=target.state_due, working_days_late=late, record_id=record.id))
-            if spec.supervise:
-                target.supervised = True
             outbox.emit(session, event_type=f"{definition.id}.escalated", target_id=target_id, record_id=record.id,
                         notify=spec.notify, parties=parties,
                         data={"code": target.code, "text": target.text, "level": level, "state": target.state,
                               "state_label": definition.state_label(target.state), "due": target.state_due.isoformat(),
-                              "working_days_late": late, "supervised": target.supervised})
-        target.escalation_level = max(fired + [target.escalation_level])
-        session.add(target)
+                              "working_days_late": late, "supervised": supervised})
+        # System bookkeeping, not an edit of the target: no new version, so nobody's open form goes stale.
+        session.exec(update(Target).where(Target.id == target_id)
+                     .values(escalation_level=max(fired + [target.escalation_level]), supervised=supervised)
+                     .execution_options(synchronize_session=False))
         session.commit()
     except IntegrityError:  # another sweeper recorded this level first: nothing to add
         session.rollback()

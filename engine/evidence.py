@@ -26,6 +26,9 @@ MAGIC = {".pdf": [b"%PDF"], ".png": [b"\x89PNG"], ".jpg": [b"\xff\xd8\xff"], ".j
          ".doc": [b"\xd0\xcf\x11\xe0"], ".xls": [b"\xd0\xcf\x11\xe0"]}
 
 
+MAX_FILES = 5  # per form
+
+
 @dataclass(frozen=True)
 class Upload:
     filename: str
@@ -62,6 +65,8 @@ def check(upload: Upload) -> str | None:
 def store(*, session: Session, target_id: int, uploader: str, uploads: list[Upload]) -> list[Evidence]:
     """Check and keep the files (all or none); flushes. The caller's transaction records them."""
     problems = [reason for reason in map(check, uploads) if reason]
+    if len(uploads) > MAX_FILES:
+        problems.append(f"一次最多上传 {MAX_FILES} 个文件")
     if problems:
         raise InvalidPayload("；".join(problems), errors=[{"field": "evidence", "reason": p} for p in problems])
     kept = []

@@ -4,7 +4,7 @@ from __future__ import annotations
 from sqlalchemy import func
 from sqlmodel import Session, select
 
-from engine import clock
+from engine import clock, db
 from engine.errors import NotFound
 from engine.models import InboxItem
 
@@ -36,11 +36,13 @@ def unread_count(*, session: Session, user_id: int) -> int:
 
 def mark_read(*, session: Session, user_id: int, item_id: int) -> InboxItem:
     """Mark one of the user's messages read (again is harmless); commits."""
+    db.begin_write(session)
     item = session.get(InboxItem, item_id)
     if item is None or item.user_id != user_id:
+        session.rollback()
         raise NotFound(f"消息 {item_id} 不存在", item_id=item_id)
     if item.read_at is None:
         item.read_at = clock.to_db(clock.now())
         session.add(item)
-        session.commit()
+    session.commit()
     return item

@@ -86,7 +86,7 @@ class Target(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     plan_id: int = Field(foreign_key="plan.id", ondelete="CASCADE")
     workflow: str = Field(default="target", max_length=60)
-    code: str = Field(max_length=40)
+    code: str = Field(max_length=120)
     category: str = Field(default="", max_length=200)
     indicator: str = Field(default="")
     indicator_points: Decimal | None = Field(default=None, sa_column=Column(Numeric(7, 2)))

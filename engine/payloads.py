@@ -37,10 +37,22 @@ def _type_ok(spec: FieldSpec, value: Any) -> bool:
     return isinstance(value, dict)
 
 
+def _has_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_nul(v) for v in value)
+    return False
+
+
 def _field_error(spec: FieldSpec, value: Any) -> str | None:
     label = spec.label or spec.name
     if not _type_ok(spec, value):
         return f"{label}应为{_TYPE_NAMES[spec.type]}"
+    if _has_nul(value):
+        return f"{label}含有不可见的控制字符"
     if spec.type in ("string", "text"):
         limit = spec.max_length or DEFAULT_MAX_LENGTH[spec.type]
         if len(value) > limit:
@@ -75,6 +87,8 @@ def check(spec: TransitionSpec, payload: dict[str, Any], comment: str) -> list[d
             errors.append({"field": field.name, "reason": reason})
     if spec.comment_required and _missing(comment):
         errors.append({"field": "comment", "reason": "该操作必须填写意见或理由"})
+    if "\x00" in comment:
+        errors.append({"field": "comment", "reason": "意见含有不可见的控制字符"})
     if comment and len(comment) > COMMENT_MAX_LENGTH:
         errors.append({"field": "comment", "reason": f"意见不能超过 {COMMENT_MAX_LENGTH} 个字符"})
     return errors

@@ -87,6 +87,8 @@ def write_xlsx(session: Session, plan_id: int, extra: Sequence[tuple[str, Callab
     for row in sheet.iter_rows(min_row=2):
         for cell in row:
             cell.style = "kaoping_cell"
+            if isinstance(cell.value, str) and cell.value.startswith("="):
+                cell.data_type = "s"  # plan text is text, never a formula
     for cell in sheet[2]:
         cell.font = Font(bold=True)
     buffer = io.BytesIO()

@@ -179,6 +179,11 @@ def _row(number: int, c: dict[str, Any], category: str, indicator: str, basis: s
     except InvalidOperation:
         refuse("weight", f"权重分值不是有效数字：“{c.get('weight', '')}”")
         weight = Decimal(0)
+    # Somebody must do the work and somebody must sign it, or the target can never move on.
+    if not split_names(c.get("sections", "")):
+        refuse("sections", "责任科室为空")
+    if not split_names(c.get("leaders", "")):
+        refuse("leaders", "分管领导为空（自评须由分管领导审签）")
     phrase, due = c.get("deadline", ""), None
     try:
         due = parse_deadline(phrase, year).due

@@ -95,7 +95,7 @@ def _text(value: Any) -> str:
         return ""
     if isinstance(value, float) and value.is_integer():
         value = int(value)
-    return str(value).strip()
+    return str(value).replace("\x00", "").strip()
 
 
 def _read_csv(data: bytes, filename: str) -> RawTable:

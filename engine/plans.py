@@ -104,8 +104,12 @@ def _apply(session, draft, actor, force, progress) -> ImportResult:
     for name in dict.fromkeys(n for d in draft.targets for n in d.sections):
         if name not in known_sections:
             session.add(Section(name=name))
-    existing = {t.code: t for t in session.exec(select(Target).where(Target.plan_id == plan.id,
-                                                                      Target.workflow == "target"))}
+    query = select(Target).where(Target.plan_id == plan.id, Target.workflow == "target").order_by(Target.id)
+    if not db.is_sqlite(session):
+        # Lock the plan's targets in id order before the chain head (as fire locks a target, then the
+        # head): a concurrent transition waits instead of deadlocking or going stale mid-import.
+        query = query.with_for_update()
+    existing = {t.code: t for t in session.exec(query)}
     errors: list[RowError] = []
     new_targets: list[tuple[Target, TargetDraft]] = []
     for d in draft.targets:
@@ -232,6 +236,10 @@ def add_dynamic(*, session: Session, plan_id: int, actor: Actor, code: str, text
         problems.append({"field": "text", "reason": "年度目标为空"})
     if not (code or "").strip():
         problems.append({"field": "code", "reason": "编号为空"})
+    if not [n for n in sections if n.strip()]:
+        problems.append({"field": "sections", "reason": "至少填写一个责任科室"})
+    if not [n for n in leaders if n.strip()]:
+        problems.append({"field": "leaders", "reason": "至少填写一位分管领导（由其审签）"})
     try:
         weight = Decimal(str(weight))
         if not weight.is_finite() or weight < 0:

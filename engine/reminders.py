@@ -40,7 +40,8 @@ def _remind(session: Session, target_id: int, entry: int, days: list[int], due: 
     """Send the most urgent reminder not sent yet; mark the wider ones done too; commits."""
     db.begin_write(session)
     try:
-        target = session.get(Target, target_id, populate_existing=True)
+        query = select(Target).where(Target.id == target_id).execution_options(populate_existing=True)
+        target = session.exec(query if db.is_sqlite(session) else query.with_for_update()).first()
         if target is None or target.entry != entry:
             session.rollback()
             return False

@@ -4,7 +4,9 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 from sqlalchemy import Engine
-from sqlalchemy.exc import IntegrityError
+import logging
+
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlmodel import Session, select
 
 from engine import clock, db, targets
@@ -12,6 +14,7 @@ from engine.deadlines import parse_deadline
 from engine.models import Assignment, Plan, ReportSchedule, Target
 
 WORKFLOW = "report"
+log = logging.getLogger("kaoping.reports")
 #: The reporting rhythm of seed 001, created with every imported plan (plan data, editable).
 DEFAULT_SCHEDULE = (
     ("monthly", "月度工作进展", "每月25日前", 10),
@@ -32,7 +35,7 @@ def add_default_schedule(session: Session, plan_id: int) -> None:
 
 
 def code_for(key: str, due: date, section: str) -> str:
-    return f"R-{key}-{due:%Y%m%d}-{section}"
+    return f"R-{key}-{due:%Y%m%d}-{section}"[:120]
 
 
 def _sections(session: Session, plan_id: int) -> dict[str, tuple[list[str], list[str]]]:
@@ -93,5 +96,9 @@ def _create(session, plan_id, code, schedule, due, section, leaders, persons) ->
         session.commit()
     except IntegrityError:  # another process created it first
         session.rollback()
+        return False
+    except SQLAlchemyError:  # one bad item (odd data) must not stop the others, nor the next runs
+        session.rollback()
+        log.exception("report item %s could not be created", code)
         return False
     return True

@@ -8,6 +8,7 @@ never commits.
 """
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -109,8 +110,10 @@ def _points_with_reasons(ctx: Context, name: str, label: str) -> str | None:
         if not isinstance(item, dict):
             return f"第 {number} 项{label}应包含分值和理由"
         points, reason = item.get("points"), item.get("reason")
-        if isinstance(points, bool) or not isinstance(points, int | float) or points <= 0:
+        if isinstance(points, bool) or not isinstance(points, int | float) or not math.isfinite(points) or points <= 0:
             return f"第 {number} 项{label}的分值应为正数"
+        if points > ctx.target.weight:
+            return f"第 {number} 项{label}的分值不能超过权重分值 {ctx.target.weight}"
         if not isinstance(reason, str) or not reason.strip():
             return f"第 {number} 项{label}缺少理由"
     return None

@@ -178,8 +178,8 @@ def _add(total: Total, line: Line) -> None:
 def _finish(total: Total, bands, *, cap: Decimal | None = None) -> Total:
     if cap is not None:
         total.score = min(cap, total.score + total.bonus)
-    if total.scored_weight:
-        total.rate = _d(total.score / total.scored_weight * 100)
+    if total.scored_weight:  # a bonus never lifts a rate past 100
+        total.rate = min(Decimal(100), _d(total.score / total.scored_weight * 100)).quantize(CENT)
     total.grade = grade(total.rate, bands)
     return total
 
@@ -223,7 +223,8 @@ def sheet(*, session: Session, plan_id: int) -> Sheet:
     bands = rules["bands"]
     return Sheet(plan, lines, [_finish(c, bands) for c in categories.values()],
                  [_finish(g, bands) for g in groups.values()],
-                 sorted((_finish(s, bands) for s in sections.values()), key=lambda s: (-(s.rate or -1), s.name)),
+                 sorted((_finish(s, bands) for s in sections.values()),
+                        key=lambda s: (s.rate is None, -(s.rate or 0), s.name)),
                  _finish(total, bands, cap=PLAN_MAX), rules, clock.now())
 
 
@@ -234,6 +235,9 @@ def _maybe(value: Any) -> Decimal | None:
 def set_rules(*, session: Session, plan_id: int, bands: list[list[Any]] | None = None,
               indicator_rule: str | None = None, fixed_deduction: float | None = None) -> Plan:
     """Change how a plan is scored; commits."""
+    from engine import db
+
+    db.begin_write(session)
     plan = session.get(Plan, plan_id)
     if plan is None:
         raise NotFound(f"计划 {plan_id} 不存在", plan_id=plan_id)

@@ -147,8 +147,9 @@ def search(*, session: Session, filters: TargetFilter, limit: int, offset: int,
     if filters.overdue is not None:
         late = (Target.state_due.is_not(None)) & (Target.state_due < clock.today())
         query = query.where(late if filters.overdue else ~late)
-    if filters.q:
-        pattern = f"%{_escape_like(filters.q)}%"
+    q = (filters.q or "").replace("\x00", "")
+    if q:
+        pattern = f"%{_escape_like(q)}%"
         query = query.where(or_(Target.code.ilike(pattern, escape="\\"), Target.text.ilike(pattern, escape="\\"),
                                 Target.indicator.ilike(pattern, escape="\\")))
     total = session.exec(select(func.count()).select_from(query.subquery())).one()

@@ -7,6 +7,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlmodel import Session, select
 
+from engine import db
 from engine.errors import Duplicate, InvalidPayload
 from engine.models import Section, User, UserSection
 from engine.rules import ROLES
@@ -65,6 +66,7 @@ def add(*, session: Session, name: str, roles: Sequence[str], sections: Sequence
 
 def register(*, session: Session, **fields) -> User:
     """:func:`add` as a command of its own: commits (or, on any error, writes nothing)."""
+    db.begin_write(session)
     try:
         user = add(session=session, **fields)
         session.commit()
@@ -97,12 +99,15 @@ def update(*, session: Session, user_id: int, roles: Sequence[str] | None = None
     """Change a user's roles, sections, password, e-mail or whether they may log in; commits."""
     from engine.errors import NotFound
 
+    db.begin_write(session)
     user = session.get(User, user_id)
     if user is None:
+        session.rollback()
         raise NotFound(f"用户 {user_id} 不存在", user_id=user_id)
     if roles is not None:
         unknown = [r for r in roles if r not in ROLES]
         if unknown or not roles:
+            session.rollback()
             raise InvalidPayload(f"未知角色：{', '.join(unknown)}", errors=[{"field": "roles", "reason": "未知角色"}])
         user.roles = list(dict.fromkeys(roles))
     if password:
@@ -134,7 +139,9 @@ def add_section(*, session: Session, name: str) -> Section:
     name = (name or "").strip()
     if not name:
         raise InvalidPayload("科室名称为空", errors=[{"field": "name", "reason": "科室名称为空"}])
+    db.begin_write(session)
     if session.exec(select(Section).where(Section.name == name)).first():
+        session.rollback()
         raise Duplicate(f"科室“{name}”已存在", name=name)
     found = section(session, name)
     session.commit()

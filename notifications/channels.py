@@ -8,6 +8,8 @@ receivers that deduplicate.
 """
 from __future__ import annotations
 
+import contextlib
+
 import hashlib
 import json
 import smtplib
@@ -41,11 +43,13 @@ class Message:
 
 
 class DeliveryError(Exception):
-    """A delivery failed; ``permanent`` tells the dispatcher not to retry (e.g. a refused recipient address)."""
+    """A delivery failed. ``permanent``: do not retry (e.g. a refused address). ``uncertain``: the
+    message may have gone out (the link dropped after it was handed over): do not retry by itself."""
 
-    def __init__(self, message: str, *, permanent: bool = False) -> None:
+    def __init__(self, message: str, *, permanent: bool = False, uncertain: bool = False) -> None:
         super().__init__(message)
         self.permanent = permanent
+        self.uncertain = uncertain
 
 
 @dataclass(frozen=True)
@@ -97,10 +101,11 @@ def send_email(message: Message, config: SmtpConfig) -> None:
     configurations that would expose the password; transient for network trouble and 4xx replies.
     """
     email = build_email(message, config.sender)
+    smtp = None
     try:
-        with _connect(config) as smtp:
-            _secure_and_login(smtp, config)
-            smtp.send_message(email)
+        smtp = _connect(config)
+        _secure_and_login(smtp, config)
+        _hand_over(smtp, email)
     except DeliveryError:
         raise
     except smtplib.SMTPRecipientsRefused as exc:
@@ -113,6 +118,22 @@ def send_email(message: Message, config: SmtpConfig) -> None:
         raise DeliveryError(f"邮件服务器不支持所需功能：{exc}", permanent=True) from exc
     except (smtplib.SMTPException, OSError) as exc:  # refused connection, timeout, TLS or dropped link
         raise DeliveryError(f"无法连接邮件服务器 {config.host}:{config.port}：{exc!r}") from exc
+    finally:
+        if smtp is not None:
+            with contextlib.suppress(smtplib.SMTPException, OSError):  # the message was handed over or refused already
+                smtp.quit()
+
+
+def _hand_over(smtp: smtplib.SMTP, email: EmailMessage) -> None:
+    """Send the message; a link that drops or times out once the data is going out leaves it uncertain."""
+    try:
+        smtp.send_message(email)
+    except smtplib.SMTPServerDisconnected as exc:
+        raise DeliveryError(f"发送过程中与邮件服务器的连接中断，无法确认是否已送达：{exc!r}", uncertain=True) from exc
+    except smtplib.SMTPException:
+        raise  # the server answered (SMTPException is an OSError too): it did not take the message
+    except OSError as exc:  # a timeout or reset while the data was going out
+        raise DeliveryError(f"发送过程中与邮件服务器的连接中断，无法确认是否已送达：{exc!r}", uncertain=True) from exc
 
 
 def _connect(config: SmtpConfig) -> smtplib.SMTP:
@@ -186,8 +207,10 @@ def send_webhook(message: Message, url: str, kind: str = "json", timeout: float 
         response = httpx.post(url, content=content, headers=headers, timeout=timeout)
     except (httpx.UnsupportedProtocol, httpx.InvalidURL) as exc:
         raise DeliveryError(f"Webhook 地址无效：{_safe_url(url)}：{exc}", permanent=True) from exc
-    except httpx.TransportError as exc:
+    except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:  # nothing was sent
         raise DeliveryError(f"无法连接 Webhook {_safe_url(url)}：{exc!r}") from exc
+    except httpx.TransportError as exc:  # sent, but no answer: it may have arrived
+        raise DeliveryError(f"Webhook {_safe_url(url)} 未应答，无法确认是否已送达：{exc!r}", uncertain=True) from exc
     _check_response(response, kind)
 
 

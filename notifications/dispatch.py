@@ -96,27 +96,44 @@ def _message(session: Session, delivery: Delivery, event: OutboxEvent, user: Use
                             target_code=code, data=event.data)
 
 
-def _claim(session: Session, now) -> list[Delivery]:
+def _claim(session: Session, delivery_id: int, now) -> Delivery | None:
+    """Take one due delivery just before sending it (e-mail and webhooks are marked ``sending``)."""
     db.begin_write(session)
-    due = session.exec(_locked(select(Delivery).where(Delivery.status == "pending", Delivery.next_attempt_at <= now)
-                               .order_by(Delivery.id).limit(BATCH), session)).all()
-    for delivery in due:
-        if delivery.channel != "inbox":
-            delivery.status = "sending"
-            delivery.next_attempt_at = now  # when it was claimed: how long it has been "sending"
-            session.add(delivery)
+    query = select(Delivery).where(Delivery.id == delivery_id).execution_options(populate_existing=True)
+    delivery = session.exec(_locked(query, session)).first()
+    if delivery is None or delivery.status != "pending":  # another dispatcher has it
+        session.rollback()
+        return None
+    if delivery.channel != "inbox":
+        delivery.status = "sending"
+        delivery.next_attempt_at = now  # when it was claimed: how long it has been "sending"
+        session.add(delivery)
     session.commit()
-    return list(due)
+    return delivery
 
 
 def deliver(bind: Engine, config: Settings | None = None) -> DispatchResult:
-    """Send what is due; record each outcome in its own transaction."""
+    """Send what is due, the inbox first; claim and record each delivery in its own transactions.
+
+    A channel that cannot be reached is not tried again in the same run: the rest of its
+    deliveries wait for their next attempt instead of each waiting for a time-out.
+    """
     config = config or settings()
     result = DispatchResult()
     now = clock.to_db(clock.now())
     with Session(bind, expire_on_commit=False) as session:
         result.uncertain = _mark_stuck(session, now)
-        for delivery in _claim(session, now):
+        due = session.exec(select(Delivery.id, Delivery.channel)
+                           .where(Delivery.status == "pending", Delivery.next_attempt_at <= now)
+                           .order_by(Delivery.channel != "inbox", Delivery.id).limit(BATCH)).all()
+        session.rollback()
+        down: set[str] = set()
+        for delivery_id, channel in due:
+            if channel in down:
+                continue
+            delivery = _claim(session, delivery_id, now)
+            if delivery is None:
+                continue
             event = session.get(OutboxEvent, delivery.event_id)
             user = session.get(User, delivery.user_id) if delivery.user_id else None
             try:
@@ -128,7 +145,13 @@ def deliver(bind: Engine, config: Settings | None = None) -> DispatchResult:
                     _record(session, delivery, "sent")
                 result.sent += 1
             except channels.DeliveryError as exc:
-                _failed(session, delivery, str(exc), permanent=exc.permanent, result=result)
+                if exc.uncertain:
+                    _record(session, delivery, "uncertain", str(exc)[:1000])
+                    result.uncertain += 1
+                else:
+                    _failed(session, delivery, str(exc), permanent=exc.permanent, result=result)
+                    if not exc.permanent:
+                        down.add(channel)
             except Exception as exc:  # noqa: BLE001 - a template or data bug: dead-letter it, keep going
                 log.exception("delivery %s failed", delivery.key)
                 _failed(session, delivery, f"{type(exc).__name__}: {exc}", permanent=True, result=result)

@@ -14,8 +14,20 @@ from engine import audit, clock
 router = APIRouter(prefix="/audit", tags=["audit"], dependencies=[require("office", "auditor")])
 
 
+EARLIEST = datetime(1900, 1, 1, tzinfo=clock.ZONE)  # long before any record: a bound below it changes nothing
+
+
+def _moment(value: datetime | None) -> datetime | None:
+    """A filter time: naive means local; one before 1900 is taken as 1900 (no record is older)."""
+    if value is None:
+        return None
+    if value.year < 1900:
+        return EARLIEST
+    return value if value.tzinfo else value.replace(tzinfo=clock.ZONE)
+
+
 def _filters(actor, section, trigger, target, since, until) -> audit.AuditFilter:
-    aware = lambda t: t if t is None or t.tzinfo else t.replace(tzinfo=clock.ZONE)  # noqa: E731 - naive means local
+    aware = _moment
     return audit.AuditFilter(actor=actor, section=section, trigger=trigger, target_id=target,
                              since=aware(since), until=aware(until))
 

@@ -1,14 +1,16 @@
 """Pages of the performance office and the auditor: audit search, export and verify; workflows; dynamic targets."""
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Annotated
 from urllib.parse import quote
 
 from fastapi import APIRouter, Query, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from api.deps import MAX_ID, SessionDep
+from api.deps import MAX_ID, Id, SessionDep
 from api.web.auth import Viewer, WebViewer, check_csrf
 from api.web.diagram import svg
 from api.web.pages import STATUS, _page
@@ -38,6 +40,8 @@ def _when(text: str | None, end: bool = False) -> datetime | None:
         moment = datetime.fromisoformat(text)
     except ValueError:
         return None
+    if not 1900 <= moment.year <= 9999:
+        return None
     if end and len(text) <= 10:
         moment = moment.replace(hour=23, minute=59, second=59)
     return moment.replace(tzinfo=clock.ZONE) if moment.tzinfo is None else moment
@@ -45,7 +49,7 @@ def _when(text: str | None, end: bool = False) -> datetime | None:
 
 def _filters(actor, section, trigger, target, since, until) -> audit.AuditFilter:
     return audit.AuditFilter(actor=actor or None, section=section or None, trigger=trigger or None,
-                             target_id=int(target) if target and target.isdigit() and int(target) <= MAX_ID else None,
+                             target_id=int(target) if target and re.fullmatch(r"[0-9]{1,9}", target) else None,
                              since=_when(since), until=_when(until, end=True))
 
 
@@ -92,6 +96,22 @@ def workflows(request: Request, session: SessionDep, viewer: WebViewer):
                  diagrams={d.id: svg(d) for d in found})
 
 
+@router.get("/workflows/{workflow_id}.{fmt}")
+def workflow_file(viewer: WebViewer, workflow_id: str, fmt: str):
+    """A shipped definition as its YAML file or as BPMN 2.0 (with a diagram) for modelling tools."""
+    from engine.bpmn_export import export_bpmn
+
+    if workflow_id not in definitions.shipped() or fmt not in ("yaml", "bpmn"):
+        return Response("没有这个文件", status_code=404, media_type="text/plain; charset=utf-8")
+    if fmt == "yaml":
+        data = definitions.source_text(workflow_id).encode("utf-8")
+        media = "application/yaml; charset=utf-8"
+    else:
+        data, media = export_bpmn(definitions.get(workflow_id)), "application/xml"
+    return Response(data, media_type=media,
+                    headers={"Content-Disposition": f'attachment; filename="{workflow_id}.{fmt}"'})
+
+
 @router.get("/workflows/{workflow_id}", response_class=HTMLResponse)
 def workflow(request: Request, session: SessionDep, viewer: WebViewer, workflow_id: str):
     if workflow_id not in definitions.shipped():
@@ -105,6 +125,10 @@ def workflow(request: Request, session: SessionDep, viewer: WebViewer, workflow_
 async def new_target(request: Request, session: SessionDep, viewer: WebViewer):
     form = await request.form()
     check_csrf(viewer, form.get("csrf"))
+    return await run_in_threadpool(_new_target, request, session, viewer, form)
+
+
+def _new_target(request, session, viewer, form):
     names = lambda key: [n for n in str(form.get(key, "")).replace("，", "、").replace(",", "、").split("、") if n.strip()]  # noqa: E731
     try:
         added = plans.add_dynamic(
@@ -124,23 +148,23 @@ async def new_target(request: Request, session: SessionDep, viewer: WebViewer):
 
 
 @router.get("/plans/{plan_id}/report", response_class=HTMLResponse)
-def report_page(session: SessionDep, viewer: WebViewer, plan_id: int):
+def report_page(session: SessionDep, viewer: WebViewer, plan_id: Id):
     """The evaluation report as a page of its own (print-ready), for everyone who may see the plan."""
     from api import report_render
     from engine import report
 
-    return HTMLResponse(report_render.html(report.build(session=session, plan_id=min(plan_id, MAX_ID))))
+    return HTMLResponse(report_render.html(report.build(session=session, plan_id=plan_id)))
 
 
 @router.get("/plans/{plan_id}/report.{fmt}")
-def report_file(session: SessionDep, viewer: WebViewer, plan_id: int, fmt: str):
+def report_file(session: SessionDep, viewer: WebViewer, plan_id: Id, fmt: str):
     from api import report_render
     from engine import report
 
     if fmt == "pdf":
-        data, media = report_render.pdf(report.build(session=session, plan_id=min(plan_id, MAX_ID))), "application/pdf"
+        data, media = report_render.pdf(report.build(session=session, plan_id=plan_id)), "application/pdf"
     elif fmt == "xlsx":
-        data = report.xlsx(session=session, plan_id=min(plan_id, MAX_ID))
+        data = report.xlsx(session=session, plan_id=plan_id)
         media = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
     else:
         return Response("不支持的格式", status_code=404, media_type="text/plain; charset=utf-8")

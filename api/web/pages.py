@@ -4,11 +4,14 @@ from __future__ import annotations
 from typing import Annotated
 from urllib.parse import quote
 
+import re
+
 from fastapi import APIRouter, Query, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse
 from starlette.datastructures import UploadFile
 
-from api.deps import MAX_ID, SessionDep
+from api.deps import MAX_ID, Id, SessionDep
 from api.web.auth import WebViewer, check_csrf
 from api.web.diagram import svg
 from api.web.render import render
@@ -23,7 +26,7 @@ from engine import (
     plans,
     targets,
 )
-from engine.errors import DomainError
+from engine.errors import DomainError, StaleVersion
 
 router = APIRouter(include_in_schema=False)
 PAGE = 50
@@ -62,6 +65,8 @@ def target_list(request: Request, session: SessionDep, viewer: WebViewer,
                 workflow: Annotated[str | None, Query(max_length=60)] = "target",
                 sort: Annotated[str, Query(pattern="^(due|code|state|weight)$")] = "due",
                 page: Annotated[int, Query(ge=1, le=MAX_ID // PAGE)] = 1):
+    if workflow and workflow not in definitions.shipped():
+        workflow = "target"
     filters = targets.TargetFilter(workflow=workflow or None, state=state or None, section=section or None,
                                    leader=leader or None, overdue=overdue or None, supervised=supervised or None,
                                    q=q or None)
@@ -90,7 +95,7 @@ def _target_page(request, session, viewer, target_id: int, *, status_code: int =
 
 
 @router.get("/targets/{target_id}", response_class=HTMLResponse)
-def target_page(request: Request, session: SessionDep, viewer: WebViewer, target_id: int):
+def target_page(request: Request, session: SessionDep, viewer: WebViewer, target_id: Id):
     try:
         return _target_page(request, session, viewer, target_id)
     except DomainError as exc:
@@ -98,20 +103,27 @@ def target_page(request: Request, session: SessionDep, viewer: WebViewer, target
 
 
 @router.post("/targets/{target_id}/fire", response_class=HTMLResponse)
-async def fire(request: Request, session: SessionDep, viewer: WebViewer, target_id: int):
+async def fire(request: Request, session: SessionDep, viewer: WebViewer, target_id: Id):
     form = await request.form()
     check_csrf(viewer, form.get("csrf"))
+    uploads = [evidence.Upload(f.filename or "", await f.read(evidence.read_limit()))
+               for f in form.getlist("evidence") if isinstance(f, UploadFile) and f.filename]
+    # The engine blocks (locks, the database): off the event loop, so other requests go on meanwhile.
+    return await run_in_threadpool(_fire, request, session, viewer, target_id, form, uploads)
+
+
+def _fire(request, session, viewer, target_id: int, form, uploads):
     trigger = str(form.get("trigger", ""))[:60]
     try:
         target = targets.get(session=session, target_id=target_id)
         spec = definitions.get(target.workflow).transition(target.state, trigger)
         names = [i["name"] for i in plans.indicator_status(session, target)]
         payload = payloads.from_form(spec, dict(form), names) if spec else {}
-        uploads = [evidence.Upload(f.filename or "", await f.read(evidence.read_limit()))
-                   for f in form.getlist("evidence") if isinstance(f, UploadFile) and f.filename]
-        version = int(form.get("version", "0")) if str(form.get("version", "")).isdigit() else None
+        version = str(form.get("version", ""))
+        if not re.fullmatch(r"[0-9]{1,9}", version):  # every form carries the version it was drawn at
+            raise StaleVersion("页面已过期，请刷新后重试")
         fired = commands.fire(session=session, target_id=target_id, trigger=trigger, actor=viewer.actor,
-                              payload=payload, comment=str(form.get("comment", "")), expected_version=version,
+                              payload=payload, comment=str(form.get("comment", "")), expected_version=int(version),
                               uploads=uploads)
     except DomainError as exc:
         session.rollback()
@@ -125,7 +137,7 @@ async def fire(request: Request, session: SessionDep, viewer: WebViewer, target_
 
 
 @router.get("/evidence/{evidence_id}")
-def download(session: SessionDep, viewer: WebViewer, evidence_id: int):
+def download(session: SessionDep, viewer: WebViewer, evidence_id: Id):
     row, path = evidence.fetch(session=session, evidence_id=evidence_id)
     return FileResponse(path, media_type=row.content_type, filename=row.filename,
                         headers={"X-Content-Type-Options": "nosniff", "Cache-Control": "private, no-store"})
@@ -140,10 +152,10 @@ def inbox_page(request: Request, session: SessionDep, viewer: WebViewer,
 
 
 @router.post("/inbox/{item_id}/read")
-async def read(request: Request, session: SessionDep, viewer: WebViewer, item_id: int):
+async def read(request: Request, session: SessionDep, viewer: WebViewer, item_id: Id):
     form = await request.form()
     check_csrf(viewer, form.get("csrf"))
-    item = inbox.mark_read(session=session, user_id=viewer.user.id, item_id=item_id)
+    item = await run_in_threadpool(inbox.mark_read, session=session, user_id=viewer.user.id, item_id=item_id)
     return RedirectResponse(f"/targets/{item.target_id}" if item.target_id and form.get("open") else "/inbox",
                             status_code=303)
 

@@ -99,3 +99,20 @@ def test_escaping_and_error_pages(web):
     assert stale.status_code == 409 and "已被他人修改" in stale.text
     assert client.get("/targets/999999").status_code == 404
     assert client.get("/audit").status_code == 403
+
+
+def test_workflow_page_offers_yaml_and_bpmn(web):
+    client, _ = web
+    login(client, "绩效办")
+    page = client.get("/workflows/target").text
+    assert 'href="/workflows/target.yaml"' in page and 'href="/workflows/target.bpmn"' in page
+    yaml_file = client.get("/workflows/target.yaml")
+    assert yaml_file.status_code == 200 and "id: target" in yaml_file.text
+    bpmn_file = client.get("/workflows/target.bpmn")
+    assert bpmn_file.status_code == 200 and b"BPMNDiagram" in bpmn_file.content
+    from engine.bpmn_import import import_bpmn
+    from engine.definitions import get, parse
+
+    again = parse(import_bpmn(bpmn_file.content, "target.bpmn").yaml_text, "t.yaml")
+    assert again.states == get("target").states
+    assert client.get("/workflows/nope.bpmn").status_code == 404
