@@ -116,3 +116,33 @@ def test_workflow_page_offers_yaml_and_bpmn(web):
     again = parse(import_bpmn(bpmn_file.content, "target.bpmn").yaml_text, "t.yaml")
     assert again.states == get("target").states
     assert client.get("/workflows/nope.bpmn").status_code == 404
+
+
+def test_an_evidence_file_over_a_mebibyte_goes_through(web, monkeypatch):
+    from engine.config import settings
+
+    monkeypatch.setattr(settings(), "max_evidence_bytes", 3 * 1_048_576)
+    client, ids = web
+    login(client, "洪玮玮")
+    target = ids["1-1-1"]
+    page = client.get(f"/targets/{target}").text
+    client.post(f"/targets/{target}/fire", data={"csrf": _csrf(page), "trigger": "start", "version": "1"})
+    page = client.get(f"/targets/{target}").text
+    big = b"%PDF-1.4\n" + b"0" * (2 * 1_048_576)  # over the 1 MiB limit of other requests
+    done = client.post(f"/targets/{target}/fire", files={"evidence": ("扫描件.pdf", big, "application/pdf")},
+                       data={"csrf": _csrf(page), "trigger": "report_progress", "version": "2", "note": "附扫描件",
+                             "percent": "30"})
+    assert done.status_code == 303
+    too_big = client.post(f"/targets/{target}/fire", files={"evidence": ("x.pdf", big * 8, "application/pdf")},
+                          data={"csrf": _csrf(page), "trigger": "report_progress", "version": "3"})
+    assert too_big.status_code == 413 and "text/html" in too_big.headers["content-type"]
+
+
+def test_odd_input_is_refused_politely(web):
+    client, ids = web
+    login(client, "审计员")
+    assert client.get("/targets/99999999999999999999").status_code == 422
+    assert client.get("/audit?target=²&since=0001-01-01").status_code == 200
+    assert client.get("/targets?workflow=xyz&q=%00").status_code == 200
+    missing = client.get("/no-such-page")
+    assert missing.status_code == 404 and "text/html" in missing.headers["content-type"]

@@ -73,3 +73,16 @@ def test_reordering_records_is_found(chain):
 def test_appending_continues_the_chain(chain):
     step(chain, 1, "reopen", f.OFFICE)
     assert audit.verify(chain) == audit.ChainCheck(count=10, ok=True)
+
+
+def test_exports_keep_formulas_as_text(chain):
+    import io
+
+    from openpyxl import load_workbook
+
+    step(chain, 2, "report_progress", f.STAFF, comment="=HYPERLINK(\"http://x\",\"点我\")")
+    csv_text = audit.export_csv(chain, audit.AuditFilter()).decode("utf-8-sig")
+    assert "'=HYPERLINK" in csv_text
+    sheet = load_workbook(io.BytesIO(audit.export_xlsx(chain, audit.AuditFilter()))).active
+    cell = [row for row in sheet.iter_rows() if row[8].value and str(row[8].value).startswith("=")][0][8]
+    assert cell.data_type == "s"

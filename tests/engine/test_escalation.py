@@ -190,3 +190,12 @@ def test_sweep_reads_only_overdue_targets(session, engine_db, frozen, day):
         from engine.definitions import get
 
         assert len(escalation.overdue(s, get("target"), day)) == 1
+
+
+def test_escalation_does_not_make_open_forms_stale(session, engine_db, frozen):
+    t = f.target(session, due_date=date(2024, 9, 30))
+    step(session, t.id, "start", f.STAFF)  # version 2
+    _day(session, engine_db, date(2024, 10, 12))  # three levels, supervised
+    _fresh(session)
+    assert session.get(Target, t.id).supervised
+    assert step(session, t.id, "report_progress", f.STAFF, expected_version=2).target.version == 3

@@ -221,3 +221,16 @@ def test_send_back_clears_signatures_and_reopen_clears_score(session):
     assert session.exec(select(Signature).where(Signature.target_id == target_id)).all() == []
     step(session, target_id, "self_assess", f.STAFF)
     assert step(session, target_id, "sign", f.LEADER).target.state == "leader_signed"
+
+
+@pytest.mark.parametrize("points", [float("inf"), 1e30, 3])
+def test_deduction_points_must_be_finite_and_within_the_weight(session, points):
+    target_id = _at(session, "verified")
+    with pytest.raises((GuardFailed, InvalidPayload)):
+        step(session, target_id, "score", f.OFFICE, payload={"score": 1, "deductions": [{"points": points, "reason": "x"}]})
+
+
+def test_text_with_a_nul_is_refused(session):
+    target_id = _at(session, "in_progress")
+    with pytest.raises(InvalidPayload):
+        step(session, target_id, "report_progress", f.STAFF, payload={"note": "a\x00b", "percent": 5})
