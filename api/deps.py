@@ -9,7 +9,7 @@ from fastapi.security import OAuth2PasswordBearer
 from sqlmodel import Session
 
 from api import security
-from engine.accounts import signing_key
+from engine.accounts import signing_key, still_valid
 from engine.actors import Actor, actor_of
 from engine.models import User
 from engine.rules import ROLES
@@ -44,9 +44,9 @@ def current_user(request: Request, session: SessionDep, token: Annotated[str | N
     unauthorised = HTTPException(401, "请先登录（Authorization: Bearer <token>）", headers={"WWW-Authenticate": "Bearer"})
     if not token:
         raise unauthorised
-    user_id = security.user_id_of(token, key_of(request, session))
-    user = session.get(User, user_id) if user_id is not None else None
-    if user is None or not user.active:
+    claims = security.claims_of(token, key_of(request, session))
+    user = session.get(User, claims[0]) if claims is not None else None
+    if user is None or not user.active or not still_valid(user, claims[1]):
         raise unauthorised
     return user
 

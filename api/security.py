@@ -18,8 +18,8 @@ def issue(user_id: int, name: str, key: str) -> tuple[str, int]:
     return jwt.encode(claims, key, algorithm=ALGORITHM), lifetime
 
 
-def user_id_of(token: str, key: str) -> int | None:
-    """The user id a valid, unexpired token speaks for; ``None`` for anything else."""
+def claims_of(token: str, key: str) -> tuple[int, datetime] | None:
+    """(user id, issued at) of a valid, unexpired access token; ``None`` for anything else."""
     try:
         claims = jwt.decode(token, key, algorithms=[ALGORITHM], options={"require": ["exp", "sub"]})
     except jwt.PyJWTError:
@@ -27,6 +27,6 @@ def user_id_of(token: str, key: str) -> int | None:
     if claims.get("typ") != "access":
         return None
     try:
-        return int(claims["sub"])
-    except (TypeError, ValueError):
+        return int(claims["sub"]), datetime.fromtimestamp(int(claims.get("iat", 0)), timezone.utc)
+    except (TypeError, ValueError, OverflowError):
         return None

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import secrets
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy import update
@@ -81,3 +81,22 @@ def signing_key(session: Session) -> str:
             session.rollback()
         found = session.get(Setting, "secret_key")
     return found.value
+
+
+def end_sessions(*, session: Session, user_id: int) -> None:
+    """Void every session cookie and token the user holds now (logout, a new password); commits.
+
+    Real time, not the engine's clock: cookies and tokens are stamped in real time.
+    """
+    db.begin_write(session)
+    session.execute(update(User).where(User.id == user_id).values(sessions_since=datetime.now(timezone.utc))
+                    .execution_options(synchronize_session=False))
+    session.commit()
+
+
+def still_valid(user: User, issued_at: datetime) -> bool:
+    """Whether something issued at ``issued_at`` (whole seconds) outlives the user's last logout."""
+    if user.sessions_since is None:
+        return True
+    since = user.sessions_since if user.sessions_since.tzinfo else user.sessions_since.replace(tzinfo=timezone.utc)
+    return issued_at >= since.replace(microsecond=0)

@@ -18,6 +18,9 @@ class Settings(BaseSettings):
     #: Signs access tokens and session cookies. Empty: generated on first run and kept in the database.
     secret_key: str = ""
     token_minutes: int = 30
+    #: Mark the session cookie Secure. Unset: when the request came over https (behind a proxy,
+    #: run uvicorn with its proxy headers, or set this to true).
+    cookie_secure: bool | None = None
     max_body_bytes: int = 1_048_576
     max_upload_bytes: int = 10_485_760
     #: Where evidence files are kept (created on first upload).

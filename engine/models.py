@@ -70,6 +70,8 @@ class User(SQLModel, table=True):
     #: Consecutive failed logins, and until when the next attempt must wait (slows guessing down).
     failed_logins: int = 0
     locked_until: datetime | None = None
+    #: Sessions and tokens issued before this moment are void (logout, a new password).
+    sessions_since: datetime | None = None
     created_at: datetime = Field(default_factory=_now)
 
 

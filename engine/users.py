@@ -110,9 +110,12 @@ def update(*, session: Session, user_id: int, roles: Sequence[str] | None = None
             session.rollback()
             raise InvalidPayload(f"未知角色：{', '.join(unknown)}", errors=[{"field": "roles", "reason": "未知角色"}])
         user.roles = list(dict.fromkeys(roles))
-    if password:
+    if password:  # a new password also ends the sessions opened with the old one
+        from datetime import datetime, timezone
+
         user.password_hash = hash_password(password)
         user.failed_logins, user.locked_until = 0, None
+        user.sessions_since = datetime.now(timezone.utc)
     if email is not None:
         user.email = email or None
     if active is not None:

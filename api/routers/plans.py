@@ -23,10 +23,9 @@ from api.schemas import (
     PlanPublic,
     PlansPublic,
     RowErrorPublic,
-    ScoresPublic,
     plan_summary,
-    scores_public,
 )
+from api.score_schemas import ScoresPublic, scores_public
 from engine import plan_import, planfile, plans, scoring
 from engine import report as report_data
 from engine.config import settings

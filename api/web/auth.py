@@ -14,8 +14,15 @@ from sqlmodel import Session
 
 from api.deps import SessionDep, key_of
 from api.web.render import render
-from engine.accounts import LoginFailed, LoginThrottled, authenticate
+from engine.accounts import (
+    LoginFailed,
+    LoginThrottled,
+    authenticate,
+    end_sessions,
+    still_valid,
+)
 from engine.actors import Actor, actor_of
+from engine.config import settings
 from engine.models import User
 
 COOKIE = "kaoping_session"
@@ -51,18 +58,19 @@ def csrf_for(request: Request, session: Session, sid: str) -> str:
 
 
 def _cookie(response, name: str, value: str, request: Request) -> None:
-    response.set_cookie(name, value, max_age=MAX_AGE, httponly=True, samesite="lax",
-                        secure=request.url.scheme == "https", path="/")
+    secure = settings().cookie_secure if settings().cookie_secure is not None else request.url.scheme == "https"
+    response.set_cookie(name, value, max_age=MAX_AGE, httponly=True, samesite="lax", secure=secure, path="/")
 
 
 def viewer(request: Request, session: SessionDep) -> Viewer:
     raw = request.cookies.get(COOKIE)
     try:
-        data = _serializer(request, session).loads(raw, max_age=MAX_AGE) if raw else None
+        data, signed_at = _serializer(request, session).loads(raw, max_age=MAX_AGE, return_timestamp=True) \
+            if raw else (None, None)
     except BadSignature:
-        data = None
+        data, signed_at = None, None
     user = session.get(User, data.get("uid")) if isinstance(data, dict) else None
-    if user is None or not user.active:
+    if user is None or not user.active or not still_valid(user, signed_at):
         raise LoginRequired(str(request.url.path))
     return Viewer(user, actor_of(session, user), csrf_for(request, session, data["sid"]))
 
@@ -112,8 +120,9 @@ def login(request: Request, session: SessionDep, username: Annotated[str, Form(m
 
 
 @router.post("/logout")
-def logout(viewer: WebViewer, csrf: Annotated[str, Form(max_length=100)] = "") -> RedirectResponse:
+def logout(session: SessionDep, viewer: WebViewer, csrf: Annotated[str, Form(max_length=100)] = "") -> RedirectResponse:
     check_csrf(viewer, csrf)
+    end_sessions(session=session, user_id=viewer.user.id)  # a copied cookie dies with this one
     response = RedirectResponse("/login", status_code=303)
     response.delete_cookie(COOKIE, path="/")
     return response

@@ -1,10 +1,9 @@
 """Pages for every role: home, targets, one target with its forms, evidence files, the inbox."""
 from __future__ import annotations
 
+import re
 from typing import Annotated
 from urllib.parse import quote
-
-import re
 
 from fastapi import APIRouter, Query, Request
 from fastapi.concurrency import run_in_threadpool

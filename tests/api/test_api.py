@@ -234,3 +234,18 @@ def test_scores_and_report_endpoints(api, engine_db):
     assert xlsx.content.startswith(b"PK")
     _problem(api.get("/api/v1/plans/999/scores", headers=staff), 404, "not_found")
     _problem(api.get(f"/api/v1/plans/{plan_id}/report?format=doc", headers=staff), 422, "invalid_request")
+
+
+def test_a_new_password_voids_old_tokens(api):
+    import time
+
+    admin = token(api, "管理员")
+    old = token(api, "洪玮玮")
+    assert api.get("/api/v1/me", headers=old).status_code == 200
+    time.sleep(1.1)  # tokens are stamped in whole seconds
+    me = api.get("/api/v1/admin/users?limit=200", headers=admin).json()["data"]
+    user_id = next(u["id"] for u in me if u["name"] == "洪玮玮")
+    assert api.patch(f"/api/v1/admin/users/{user_id}", headers=admin, json={"password": "a-new-password"}).status_code == 200
+    _problem(api.get("/api/v1/me", headers=old), 401, "unauthenticated")
+    fresh = api.post("/api/v1/auth/token", data={"username": "洪玮玮", "password": "a-new-password"})
+    assert api.get("/api/v1/me", headers={"Authorization": f"Bearer {fresh.json()['access_token']}"}).status_code == 200

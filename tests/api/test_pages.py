@@ -146,3 +146,19 @@ def test_odd_input_is_refused_politely(web):
     assert client.get("/targets?workflow=xyz&q=%00").status_code == 200
     missing = client.get("/no-such-page")
     assert missing.status_code == 404 and "text/html" in missing.headers["content-type"]
+
+
+def test_logout_voids_a_copied_cookie(web):
+    import time
+
+    client, _ = web
+    login(client, "洪玮玮")
+    copied = client.cookies.get("kaoping_session")
+    home = client.get("/")
+    time.sleep(1.1)  # cookies are stamped in whole seconds
+    client.post("/logout", data={"csrf": _csrf(home.text)})
+    client.cookies.set("kaoping_session", copied)
+    assert client.get("/").status_code == 303  # back to the login page
+    client.cookies.clear()
+    login(client, "洪玮玮")
+    assert client.get("/").status_code == 200  # a new login works at once
