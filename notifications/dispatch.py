@@ -66,10 +66,14 @@ def expand(bind: Engine, config: Settings | None = None) -> int:
         db.begin_write(session)
         events = session.exec(_locked(select(OutboxEvent).where(OutboxEvent.status == "pending")
                                       .order_by(OutboxEvent.id).limit(BATCH), session)).all()
+        resolved: dict[tuple[str, str], list[User]] = {}  # a batch names the same people again and again
         for event in events:
             people, missing = {}, []
             for recipient in event.recipients:
-                found = _users_for(session, recipient)
+                key = (recipient["kind"], recipient["name"])
+                if key not in resolved:
+                    resolved[key] = _users_for(session, recipient)
+                found = resolved[key]
                 if not found and recipient["kind"] == "person":
                     missing.append(recipient["name"])
                 people.update({u.id: u for u in found})

@@ -7,10 +7,6 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import socket
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import httpx
@@ -20,6 +16,7 @@ from sqlmodel import Session, select
 from engine.db import make_engine
 from engine.demo import DEMO_PASSWORD, set_up
 from engine.models import Target
+from tests.api.serving import serving
 
 CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
@@ -37,23 +34,9 @@ def site(tmp_path_factory, _sqlite_template):
         set_up(session)
         ids = {t.code: t.id for t in session.exec(select(Target))}
     bind.dispose()
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    env = {**os.environ, "KAOPING_DATABASE_URL": url, "KAOPING_FILES_DIR": str(folder / "files"),
-           "KAOPING_SCHEDULER": "false"}
-    proc = subprocess.Popen([sys.executable, "-m", "api.cli", "serve", "--port", str(port)], env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    base = f"http://127.0.0.1:{port}"
-    for _ in range(150):
-        try:
-            if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                break
-        except httpx.HTTPError:
-            time.sleep(0.2)
-    yield base, ids, folder
-    proc.terminate()
-    proc.wait(timeout=30)
+    env = {"KAOPING_DATABASE_URL": url, "KAOPING_FILES_DIR": str(folder / "files")}
+    with serving(env, folder / "server.log") as base:
+        yield base, ids, folder
 
 
 @pytest.fixture(scope="module")

@@ -1,12 +1,7 @@
 """A real ``kaoping serve`` process (two workers) and 16 concurrent HTTP clients signing and verifying."""
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
-import sys
 import threading
-import time
 
 import httpx
 import pytest
@@ -15,42 +10,19 @@ from sqlmodel import Session
 from engine import users
 from engine.actors import Actor
 from tests import factories as f
+from tests.api.serving import serving
 from tests.engine.lifecycle import drive
 
 CLIENTS = 16
 PASSWORD = "server-test-1"
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture
 def server(db_url, tmp_path):
-    port = _free_port()
-    # No scheduler: its sweep would escalate these overdue targets (a new version) in the middle of the race.
-    env = {**os.environ, "KAOPING_DATABASE_URL": db_url, "KAOPING_SECRET_KEY": "server-test-secret",
-           "KAOPING_SCHEDULER": "false"}
-    log = open(tmp_path / "server.log", "wb")
-    proc = subprocess.Popen([sys.executable, "-m", "api.cli", "serve", "--port", str(port), "--workers", "2"],
-                            env=env, stdout=log, stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                break
-        except httpx.HTTPError:
-            time.sleep(0.2)
-    else:
-        proc.kill()
-        pytest.fail("the server did not start: " + (tmp_path / "server.log").read_text(errors="replace"))
-    yield base
-    proc.terminate()
-    proc.wait(timeout=30)
-    log.close()
+    # No scheduler (serving() turns it off): its sweep would escalate these overdue targets mid-race.
+    with serving({"KAOPING_DATABASE_URL": db_url, "KAOPING_SECRET_KEY": "server-test-secret"},
+                 tmp_path / "server.log", workers=2) as base:
+        yield base
 
 
 def _login(base: str, name: str) -> dict[str, str]:
