@@ -9,9 +9,9 @@ from sqlalchemy import Engine, text
 
 from api import problems, web
 from api.routers import admin, audit, auth, inbox, plans, targets, workflows
-from engine.config import settings
-from engine.db import make_engine
-from engine.evidence import MAX_FILES
+from engine.store.config import settings
+from engine.store.db import make_engine
+from engine.workflow.evidence import MAX_FILES
 
 API = "/api/v1"
 UPLOAD_PATHS = (f"{API}/plans/import",)

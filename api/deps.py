@@ -9,10 +9,10 @@ from fastapi.security import OAuth2PasswordBearer
 from sqlmodel import Session
 
 from api import security
-from engine.accounts import signing_key, still_valid
-from engine.actors import Actor, actor_of
-from engine.models import User
-from engine.rules import ROLES
+from engine.people.accounts import signing_key, still_valid
+from engine.people.actors import Actor, actor_of
+from engine.store.models import User
+from engine.workflow.rules import ROLES
 
 bearer = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False)
 MAX_LIMIT = 200

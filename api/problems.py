@@ -11,9 +11,9 @@ from fastapi.responses import HTMLResponse, JSONResponse
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from engine import errors
-from engine.accounts import LoginFailed, LoginThrottled
-from engine.plan_import import ImportRefused
+from engine.store import errors
+from engine.people.accounts import LoginFailed, LoginThrottled
+from engine.plans.importer import ImportRefused
 
 log = logging.getLogger("kaoping.api")
 MEDIA_TYPE = "application/problem+json"

@@ -4,7 +4,7 @@ from __future__ import annotations
 import io
 from functools import cache
 
-from engine.report import Report
+from engine.scoring.report import Report
 
 FONTS = ["Noto Sans CJK SC", "Noto Sans CJK JP", "Source Han Sans SC", "WenQuanYi Zen Hei", "DejaVu Sans"]
 RED, BLUE, GREY = "#8c1c13", "#1d4e89", "#9aa5b1"

@@ -5,7 +5,7 @@ from datetime import datetime, timedelta, timezone
 
 import jwt
 
-from engine.config import settings
+from engine.store.config import settings
 
 ALGORITHM = "HS256"
 

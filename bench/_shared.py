@@ -14,11 +14,14 @@ from sqlalchemy import insert, text  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
 from sqlmodel import Session, select  # noqa: E402
 
-from engine import audit, clock, definitions, schema  # noqa: E402
-from engine.actors import Actor  # noqa: E402
-from engine.commands import fire  # noqa: E402
-from engine.db import make_engine  # noqa: E402
-from engine.models import Assignment, Milestone, Plan, Target  # noqa: E402
+from engine.audit import chain  # noqa: E402
+from engine.calendar import clock
+from engine.workflow import definitions
+from engine.store import schema
+from engine.people.actors import Actor  # noqa: E402
+from engine.workflow.commands import fire  # noqa: E402
+from engine.store.db import make_engine  # noqa: E402
+from engine.store.models import Assignment, Milestone, Plan, Target  # noqa: E402
 
 STAFF = Actor("洪玮玮", frozenset({"staff"}), frozenset({"规划科"}))
 LEADER = Actor("林长华", frozenset({"leader"}))
@@ -87,6 +90,6 @@ def run_lifecycles(url: str, ids: list[int]) -> float:
                 fire(session=session, target_id=target_id, trigger=trigger, actor=actor, payload=payload)
             session.expunge_all()
         elapsed = time.perf_counter() - started
-        assert audit.verify(session).ok
+        assert chain.verify(session).ok
     bind.dispose()
     return len(ids) * len(LIFECYCLE) / elapsed

@@ -23,8 +23,8 @@ import httpx  # noqa: E402
 from _shared import LIFECYCLE, fresh_database, load_targets, run_lifecycles  # noqa: E402
 from sqlmodel import Session  # noqa: E402
 
-from engine import users  # noqa: E402
-from engine.db import make_engine  # noqa: E402
+from engine.people import users  # noqa: E402
+from engine.store.db import make_engine  # noqa: E402
 
 PASSWORD = "bench-password-1"
 PEOPLE = {"洪玮玮": (["staff"], ["规划科"]), "林长华": (["leader"], []), "绩效办": (["office"], [])}

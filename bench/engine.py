@@ -23,9 +23,9 @@ from _shared import LIFECYCLE, fresh_database, load_targets, run_lifecycles  # n
 from sqlmodel import Session, select  # noqa: E402
 from transitions import Machine  # noqa: E402
 
-from engine import definitions  # noqa: E402
-from engine.db import make_engine  # noqa: E402
-from engine.models import Target  # noqa: E402
+from engine.workflow import definitions  # noqa: E402
+from engine.store.db import make_engine  # noqa: E402
+from engine.store.models import Target  # noqa: E402
 
 
 def plain_transitions_rate(count: int) -> float:

@@ -24,9 +24,9 @@ sys.path.insert(0, str(ROOT))
 from sqlmodel import Session  # noqa: E402
 
 from _shared import fresh_database  # noqa: E402
-from engine import plan_import, planfile, plans  # noqa: E402
-from engine.actors import Actor  # noqa: E402
-from engine.db import make_engine  # noqa: E402
+from engine.plans import importer, table as planfile, service  # noqa: E402
+from engine.people.actors import Actor  # noqa: E402
+from engine.store.db import make_engine  # noqa: E402
 
 HEADER = ["编号", "类别", "一级指标", "依据", "年度目标", "权重分值", "完成时限", "分管领导", "责任科室", "科室责任人"]
 SECTIONS = ["规划科", "办公室", "组织科", "中教科", "思政科", "教师科", "高教科", "督导科", "初幼教科", "职教科"]
@@ -88,12 +88,12 @@ def child(url: str, path: str) -> dict:
     baseline = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     started = time.perf_counter()
     table = planfile.read(Path(path).read_bytes(), Path(path).name)
-    draft = plan_import.parse(table, Path(path).name, org="基准单位")
+    draft = importer.parse(table, Path(path).name, org="基准单位")
     assert not draft.errors, draft.errors[:3]
     parsed = time.perf_counter()
     bind = make_engine(url)
     with Session(bind) as session:
-        result = plans.apply(session=session, draft=draft, actor=Actor("基准", frozenset({"admin"})))
+        result = service.apply(session=session, draft=draft, actor=Actor("基准", frozenset({"admin"})))
     written = time.perf_counter()
     bind.dispose()
     return {"targets": result.created, "read_validate_s": parsed - started, "write_s": written - parsed,

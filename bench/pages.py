@@ -22,10 +22,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import httpx  # noqa: E402
 from sqlmodel import Session, select  # noqa: E402
 
-from engine import schema  # noqa: E402
-from engine.db import make_engine  # noqa: E402
-from engine.demo import DEMO_PASSWORD, set_up  # noqa: E402
-from engine.models import Target  # noqa: E402
+from engine.store import schema  # noqa: E402
+from engine.store.db import make_engine  # noqa: E402
+from engine.plans.demo import DEMO_PASSWORD, set_up  # noqa: E402
+from engine.store.models import Target  # noqa: E402
 
 ROLES = {"staff": "黄洺鋆", "leader": "李自坚", "office": "绩效办", "auditor": "审计员"}
 

@@ -23,9 +23,13 @@ from sqlalchemy import text  # noqa: E402
 from sqlmodel import Session  # noqa: E402
 
 from api import report_render  # noqa: E402
-from engine import audit, clock, plan_import, planfile, plans, report, schema  # noqa: E402
-from engine.actors import Actor  # noqa: E402
-from engine.db import make_engine  # noqa: E402
+from engine.audit import chain  # noqa: E402
+from engine.calendar import clock
+from engine.plans import importer, table as planfile, service
+from engine.scoring import report
+from engine.store import schema
+from engine.people.actors import Actor  # noqa: E402
+from engine.store.db import make_engine  # noqa: E402
 
 
 def _generator():
@@ -45,14 +49,14 @@ def main() -> None:
     schema.upgrade(url)
     bind = make_engine(url)
     with Session(bind) as session:
-        draft = plan_import.parse(planfile.read(files["csv"].read_bytes(), files["csv"].name), files["csv"].name, org="基准单位")
-        plan_id = plans.apply(session=session, draft=draft, actor=Actor("基准", frozenset({"admin"}))).plan_id
+        draft = importer.parse(planfile.read(files["csv"].read_bytes(), files["csv"].name), files["csv"].name, org="基准单位")
+        plan_id = service.apply(session=session, draft=draft, actor=Actor("基准", frozenset({"admin"}))).plan_id
         session.execute(text("UPDATE target SET state = 'scored', score = round(weight * 0.9, 2)"))
         # One score record per target, as the score transition leaves it (the sheet reads deductions from it).
         now = clock.to_db(clock.now())
         rows = session.execute(text("SELECT id, weight FROM target ORDER BY id")).all()
         for target_id, weight in rows:
-            audit.append(session, target_id=target_id, kind="transition", actor="绩效办", role="office", trigger="score",
+            chain.append(session, target_id=target_id, kind="transition", actor="绩效办", role="office", trigger="score",
                          from_state="verified", to_state="scored", at=now, comment="",
                          payload={"score": round(float(weight) * 0.9, 2),
                                   "deductions": [{"points": round(float(weight) * 0.1, 2), "reason": "进度滞后"}]})

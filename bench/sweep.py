@@ -21,8 +21,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from _shared import fresh_database  # noqa: E402
 from sqlalchemy import text  # noqa: E402
 
-from engine import clock, escalation  # noqa: E402
-from engine.db import make_engine  # noqa: E402
+from engine.calendar import clock  # noqa: E402
+from engine.schedule import escalation
+from engine.store.db import make_engine  # noqa: E402
 
 TODAY = date(2024, 10, 12)  # five working days after 30 September, across National Day
 

@@ -21,9 +21,11 @@ from datetime import timedelta
 from sqlalchemy import Engine, or_
 from sqlmodel import Session, select
 
-from engine import clock, db, inbox
-from engine.config import Settings, settings
-from engine.models import Delivery, OutboxEvent, Section, User, UserSection
+from engine.calendar import clock
+from engine.store import db
+from engine.people import inbox
+from engine.store.config import Settings, settings
+from engine.store.models import Delivery, OutboxEvent, Section, User, UserSection
 from notifications import channels, messages
 
 log = logging.getLogger("kaoping.dispatch")

@@ -2,7 +2,7 @@
 
 Every process that runs a scheduler (each ``serve`` worker, each ``worker``) has its own jobs
 in memory — APScheduler 3 must not share a persistent job store between processes. A job
-takes a database lock first (:func:`engine.locks.job_lock`) and skips if another process holds
+takes a database lock first (:func:`engine.schedule.locks.job_lock`) and skips if another process holds
 it; the work is idempotent besides. ``coalesce`` runs a backlog of missed runs once,
 ``max_instances=1`` never overlaps a job with itself, and ``misfire_grace_time`` says how
 late a run may still start (long for the daily jobs: a process that was down at 09:00 still
@@ -19,9 +19,10 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.blocking import BlockingScheduler
 from sqlalchemy import Engine
 
-from engine import clock, escalation, reminders, reports
-from engine.config import settings
-from engine.locks import job_lock
+from engine.calendar import clock
+from engine.schedule import escalation, reminders, recurring as reports
+from engine.store.config import settings
+from engine.schedule.locks import job_lock
 from notifications import dispatch
 
 log = logging.getLogger("kaoping.jobs")

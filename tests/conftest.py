@@ -17,8 +17,9 @@ from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlmodel import Session
 
-from engine import clock, schema
-from engine.db import make_engine
+from engine.calendar import clock
+from engine.store import schema
+from engine.store.db import make_engine
 
 PG_ADMIN_URL = os.environ.get("KAOPING_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 PG_TEST_DB = "kaoping_test"

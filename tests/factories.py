@@ -6,9 +6,9 @@ from itertools import count
 
 from sqlmodel import Session, select
 
-from engine import targets
-from engine.actors import Actor
-from engine.models import Milestone, Plan, Section, User, UserSection
+from engine.workflow import targets
+from engine.people.actors import Actor
+from engine.store.models import Milestone, Plan, Section, User, UserSection
 
 _codes = count(1)
 

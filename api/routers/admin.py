@@ -5,7 +5,7 @@ from fastapi import APIRouter
 
 from api.deps import Id, Limit, Offset, SessionDep, require
 from api.problems import responses
-from api.schemas import (
+from api.schemas.users import (
     SectionCreate,
     SectionPublic,
     SectionsPublic,
@@ -14,7 +14,7 @@ from api.schemas import (
     UsersPublic,
     UserUpdate,
 )
-from engine import users
+from engine.people import users
 
 router = APIRouter(prefix="/admin", tags=["admin"], dependencies=[require("admin")])
 

@@ -8,8 +8,9 @@ from fastapi import APIRouter, Query, Response
 
 from api.deps import IdQuery, Limit, Offset, SessionDep, require
 from api.problems import responses
-from api.schemas import ChainCheckPublic, RecordsPublic, record_public
-from engine import audit, clock
+from api.schemas.audit import ChainCheckPublic, RecordsPublic, record_public
+from engine.audit import chain as audit
+from engine.calendar import clock
 
 router = APIRouter(prefix="/audit", tags=["audit"], dependencies=[require("office", "auditor")])
 

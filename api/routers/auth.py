@@ -9,8 +9,8 @@ from fastapi.security import OAuth2PasswordRequestForm
 from api import security
 from api.deps import CurrentActor, CurrentUser, SessionDep, key_of
 from api.problems import responses
-from api.schemas import Me, Token
-from engine.accounts import authenticate
+from api.schemas.auth import Me, Token
+from engine.people.accounts import authenticate
 
 router = APIRouter(tags=["auth"])
 

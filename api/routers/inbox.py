@@ -5,8 +5,9 @@ from fastapi import APIRouter
 
 from api.deps import CurrentUser, Id, Limit, Offset, SessionDep
 from api.problems import responses
-from api.schemas import InboxItemPublic, InboxPublic
-from engine import clock, inbox
+from api.schemas.inbox import InboxItemPublic, InboxPublic
+from engine.calendar import clock
+from engine.people import inbox
 
 router = APIRouter(prefix="/inbox", tags=["inbox"])
 

@@ -16,7 +16,7 @@ from api.deps import (
     require,
 )
 from api.problems import responses
-from api.schemas import (
+from api.schemas.plans import (
     CategoryPublic,
     ImportOutcome,
     MilestonePublic,
@@ -25,11 +25,14 @@ from api.schemas import (
     RowErrorPublic,
     plan_summary,
 )
-from api.score_schemas import ScoresPublic, scores_public
-from engine import plan_import, planfile, plans, scoring
-from engine import report as report_data
-from engine.config import settings
-from engine.errors import InvalidPayload
+from api.schemas.scores import ScoresPublic, scores_public
+from engine.plans import importer
+from engine.plans import service as plans
+from engine.plans import table as planfile
+from engine.scoring import report as report_data
+from engine.scoring import sheet as scoring
+from engine.store.config import settings
+from engine.store.errors import InvalidPayload
 
 router = APIRouter(prefix="/plans", tags=["plans"])
 
@@ -72,9 +75,9 @@ async def import_plan(
         table = planfile.read(data, name)
     except planfile.PlanFileError as exc:
         raise InvalidPayload(str(exc), errors=[{"row": 0, "column": "文件", "reason": str(exc)}]) from exc
-    draft = plan_import.parse(table, name, plan_year=plan_year, org=org)
+    draft = importer.parse(table, name, plan_year=plan_year, org=org)
     if draft.errors:
-        raise plan_import.ImportRefused(draft.errors)
+        raise importer.ImportRefused(draft.errors)
     if dry_run:
         return ImportOutcome(ok=True, dry_run=True, targets=len(draft.targets))
     result = plans.apply(session=session, draft=draft, actor=actor, force=force)

@@ -7,21 +7,23 @@ from fastapi import APIRouter, Header, Query, Response
 
 from api.deps import CurrentActor, CurrentUser, Id, IdQuery, Limit, Offset, SessionDep
 from api.problems import responses
-from api.schemas import (
+from api.schemas.audit import RecordsPublic, record_public
+from api.schemas.targets import (
     IndicatorPublic,
-    RecordsPublic,
     SignaturePublic,
     TargetPublic,
     TargetsPublic,
     TargetSummary,
     TransitionIn,
     action_public,
-    record_public,
     summary,
 )
-from engine import audit, clock, commands, plans, targets
-from engine.actors import Actor
-from engine.models import Target
+from engine.audit import chain
+from engine.calendar import clock
+from engine.people.actors import Actor
+from engine.plans import service
+from engine.store.models import Target
+from engine.workflow import commands, targets
 
 router = APIRouter(prefix="/targets", tags=["targets"])
 
@@ -36,7 +38,7 @@ def _detail(session, target: Target, actor: Actor) -> TargetPublic:
         signatures=[SignaturePublic(signer=s.signer, signed_at=clock.local(s.signed_at))
                     for s in targets.signatures(session, target.id)],
         indicators=[IndicatorPublic(**{k: v for k, v in i.items() if k != "reported_at"})
-                    for i in plans.indicator_status(session, target)],
+                    for i in service.indicator_status(session, target)],
         available_triggers=[action_public(a) for a in commands.available(session=session, target=target, actor=actor,
                                                                          parties=parties)],
     )
@@ -87,5 +89,5 @@ def transition(target_id: Id, body: TransitionIn, session: SessionDep, actor: Cu
 def history(target_id: Id, session: SessionDep, _user: CurrentUser) -> RecordsPublic:
     """The target's transition records, oldest first."""
     targets.get(session=session, target_id=target_id)
-    records = audit.history(session=session, target_id=target_id)
+    records = chain.history(session=session, target_id=target_id)
     return RecordsPublic(data=[record_public(r) for r in records], count=len(records))

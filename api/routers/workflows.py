@@ -5,14 +5,14 @@ from fastapi import APIRouter
 
 from api.deps import CurrentUser
 from api.problems import responses
-from api.schemas import (
+from api.schemas.workflows import (
     WorkflowPublic,
     WorkflowsPublic,
     WorkflowSummary,
     workflow_public,
 )
-from engine import definitions
-from engine.errors import NotFound
+from engine.store.errors import NotFound
+from engine.workflow import definitions
 
 router = APIRouter(prefix="/workflows", tags=["workflows"])
 

@@ -14,16 +14,16 @@ from sqlmodel import Session
 
 from api.deps import SessionDep, key_of
 from api.web.render import render
-from engine.accounts import (
+from engine.people.accounts import (
     LoginFailed,
     LoginThrottled,
     authenticate,
     end_sessions,
     still_valid,
 )
-from engine.actors import Actor, actor_of
-from engine.config import settings
-from engine.models import User
+from engine.people.actors import Actor, actor_of
+from engine.store.config import settings
+from engine.store.models import User
 
 COOKIE = "kaoping_session"
 PRE_COOKIE = "kaoping_login"

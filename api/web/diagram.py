@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 
-from engine.definitions import Definition
-from engine.layout import EDGE_FONT, NAME_FONT, STATE_FONT, Box, Edge, Layout
-from engine.layout import layout as make_layout
+from engine.workflow.definitions import Definition
+from engine.workflow.layout import EDGE_FONT, NAME_FONT, STATE_FONT, Box, Edge, Layout
+from engine.workflow.layout import layout as make_layout
 
 SVG_NS = "http://www.w3.org/2000/svg"
 FONTS = "PingFang SC, Noto Sans CJK SC, Source Han Sans SC, Microsoft YaHei, sans-serif"

@@ -15,8 +15,12 @@ from api.web.auth import Viewer, WebViewer, check_csrf
 from api.web.diagram import svg
 from api.web.pages import STATUS, _page
 from api.web.render import render
-from engine import audit, clock, dashboard, definitions, plans
-from engine.errors import DomainError
+from engine.audit import chain as audit
+from engine.calendar import clock
+from engine.scoring import dashboard
+from engine.workflow import definitions
+from engine.plans import service as plans
+from engine.store.errors import DomainError
 
 router = APIRouter(include_in_schema=False)
 PAGE = 50
@@ -99,7 +103,7 @@ def workflows(request: Request, session: SessionDep, viewer: WebViewer):
 @router.get("/workflows/{workflow_id}.{fmt}")
 def workflow_file(viewer: WebViewer, workflow_id: str, fmt: str):
     """A shipped definition as its YAML file or as BPMN 2.0 (with a diagram) for modelling tools."""
-    from engine.bpmn_export import export_bpmn
+    from engine.bpmn.writer import export_bpmn
 
     if workflow_id not in definitions.shipped() or fmt not in ("yaml", "bpmn"):
         return Response("没有这个文件", status_code=404, media_type="text/plain; charset=utf-8")
@@ -151,7 +155,7 @@ def _new_target(request, session, viewer, form):
 def report_page(session: SessionDep, viewer: WebViewer, plan_id: Id):
     """The evaluation report as a page of its own (print-ready), for everyone who may see the plan."""
     from api import report_render
-    from engine import report
+    from engine.scoring import report
 
     return HTMLResponse(report_render.html(report.build(session=session, plan_id=plan_id)))
 
@@ -159,7 +163,7 @@ def report_page(session: SessionDep, viewer: WebViewer, plan_id: Id):
 @router.get("/plans/{plan_id}/report.{fmt}")
 def report_file(session: SessionDep, viewer: WebViewer, plan_id: Id, fmt: str):
     from api import report_render
-    from engine import report
+    from engine.scoring import report
 
     if fmt == "pdf":
         data, media = report_render.pdf(report.build(session=session, plan_id=plan_id)), "application/pdf"

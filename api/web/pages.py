@@ -14,18 +14,12 @@ from api.deps import MAX_ID, Id, SessionDep
 from api.web.auth import WebViewer, check_csrf
 from api.web.diagram import svg
 from api.web.render import render
-from engine import (
-    audit,
-    commands,
-    dashboard,
-    definitions,
-    evidence,
-    inbox,
-    payloads,
-    plans,
-    targets,
-)
-from engine.errors import DomainError, StaleVersion
+from engine.audit import chain as audit
+from engine.workflow import commands, definitions, evidence, payloads, targets
+from engine.scoring import dashboard
+from engine.people import inbox
+from engine.plans import service
+from engine.store.errors import DomainError, StaleVersion
 
 router = APIRouter(include_in_schema=False)
 PAGE = 50
@@ -88,7 +82,7 @@ def _target_page(request, session, viewer, target_id: int, *, status_code: int =
                   definition=definition, diagram=svg(definition, current=target.state),
                   history=audit.history(session=session, target_id=target.id),
                   files={e.id: e for e in evidence.of_target(session, target.id)},
-                  indicators=plans.indicator_status(session, target),
+                  indicators=service.indicator_status(session, target),
                   signatures=targets.signatures(session, target.id), form=form or {},
                   field_labels={t.trigger: {f.name: f.label or f.name for f in t.fields} for t in definition.transitions})
 
@@ -116,7 +110,7 @@ def _fire(request, session, viewer, target_id: int, form, uploads):
     try:
         target = targets.get(session=session, target_id=target_id)
         spec = definitions.get(target.workflow).transition(target.state, trigger)
-        names = [i["name"] for i in plans.indicator_status(session, target)]
+        names = [i["name"] for i in service.indicator_status(session, target)]
         payload = payloads.from_form(spec, dict(form), names) if spec else {}
         version = str(form.get("version", ""))
         if not re.fullmatch(r"[0-9]{1,9}", version):  # every form carries the version it was drawn at

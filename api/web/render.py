@@ -10,8 +10,9 @@ from fastapi import Request
 from fastapi.templating import Jinja2Templates
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
-from engine import clock, definitions
-from engine.rules import RECIPIENTS, ROLES
+from engine.calendar import clock
+from engine.workflow import definitions
+from engine.workflow.rules import RECIPIENTS, ROLES
 
 _env = Environment(loader=FileSystemLoader(str(resources.files("api").joinpath("templates"))),
                    autoescape=True, undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)

@@ -7,9 +7,9 @@ from sqlmodel import Session, select
 
 from api import security
 from api.app import create_app
-from engine import users
-from engine.accounts import signing_key
-from engine.models import User
+from engine.people import users
+from engine.people.accounts import signing_key
+from engine.store.models import User
 from tests import factories as f
 
 PASSWORD = "correct-horse-9"

@@ -7,10 +7,10 @@ import io
 from openpyxl import load_workbook
 from sqlmodel import Session, select
 
-from engine import inbox
-from engine.models import User
+from engine.people import inbox
+from engine.store.models import User
 from tests.api.conftest import PASSWORD, token
-from tests.engine.test_plan_import import GOOD, _csv
+from tests.engine.plans.test_importer import GOOD, _csv
 
 PROBLEM = "application/problem+json"
 
@@ -163,7 +163,7 @@ def test_plan_import_upload(api):
 
 
 def test_upload_over_the_limit_is_413(api, monkeypatch):
-    from engine.config import settings
+    from engine.store.config import settings
 
     monkeypatch.setattr(settings(), "max_upload_bytes", 1000)
     files = {"file": ("plan-2024.csv", b"x" * 5000, "text/csv")}
@@ -215,7 +215,7 @@ def test_admin_users_and_sections(api):
 
 
 def test_scores_and_report_endpoints(api, engine_db):
-    from tests.engine.test_scoring import _import, _score
+    from tests.engine.scoring.test_sheet import _import, _score
 
     with Session(engine_db) as session:
         plan_id = _import(session)

@@ -7,9 +7,9 @@ import sys
 
 from sqlmodel import Session, func, select
 
-from engine import users
-from engine.db import make_engine
-from engine.models import Target, TransitionRecord, User
+from engine.people import users
+from engine.store.db import make_engine
+from engine.store.models import Target, TransitionRecord, User
 
 
 def _run(tmp_path, *args, db="cli.db"):
@@ -39,7 +39,7 @@ def test_audit_verify_reports_tampering(tmp_path):
     ok = _run(tmp_path, "audit", "verify")
     assert ok.returncode == 0 and "共 0 条记录" in ok.stdout
     # Give the chain a record, then tamper with it.
-    from engine.plans import set_milestone
+    from engine.plans.service import set_milestone
     from tests import factories as f
 
     bind = make_engine(f"sqlite:///{tmp_path / 'cli.db'}")

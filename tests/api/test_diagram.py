@@ -7,9 +7,9 @@ import xml.etree.ElementTree as ET
 import pytest
 
 from api.web.diagram import SVG_NS, svg
-from engine import definitions
-from engine.definitions import Definition
-from engine.layout import edge_label, layout
+from engine.workflow import definitions
+from engine.workflow.definitions import Definition
+from engine.workflow.layout import edge_label, layout
 
 NS = {"s": SVG_NS}
 

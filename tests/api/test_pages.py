@@ -8,13 +8,13 @@ from fastapi.testclient import TestClient
 from sqlmodel import Session, select
 
 from api.app import create_app
-from engine.demo import DEMO_PASSWORD, set_up
-from engine.models import Evidence, Target
+from engine.plans.demo import DEMO_PASSWORD, set_up
+from engine.store.models import Evidence, Target
 
 
 @pytest.fixture
 def web(engine_db, tmp_path, monkeypatch):
-    from engine.config import settings
+    from engine.store.config import settings
 
     monkeypatch.setattr(settings(), "files_dir", str(tmp_path / "files"))
     monkeypatch.setattr(settings(), "max_evidence_bytes", 2000)
@@ -110,8 +110,8 @@ def test_workflow_page_offers_yaml_and_bpmn(web):
     assert yaml_file.status_code == 200 and "id: target" in yaml_file.text
     bpmn_file = client.get("/workflows/target.bpmn")
     assert bpmn_file.status_code == 200 and b"BPMNDiagram" in bpmn_file.content
-    from engine.bpmn_import import import_bpmn
-    from engine.definitions import get, parse
+    from engine.bpmn.reader import import_bpmn
+    from engine.workflow.definitions import get, parse
 
     again = parse(import_bpmn(bpmn_file.content, "target.bpmn").yaml_text, "t.yaml")
     assert again.states == get("target").states
@@ -119,7 +119,7 @@ def test_workflow_page_offers_yaml_and_bpmn(web):
 
 
 def test_an_evidence_file_over_a_mebibyte_goes_through(web, monkeypatch):
-    from engine.config import settings
+    from engine.store.config import settings
 
     monkeypatch.setattr(settings(), "max_evidence_bytes", 3 * 1_048_576)
     client, ids = web

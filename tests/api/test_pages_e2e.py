@@ -13,9 +13,9 @@ import httpx
 import pytest
 from sqlmodel import Session, select
 
-from engine.db import make_engine
-from engine.demo import DEMO_PASSWORD, set_up
-from engine.models import Target
+from engine.store.db import make_engine
+from engine.plans.demo import DEMO_PASSWORD, set_up
+from engine.store.models import Target
 from tests.api.serving import serving
 
 CHROMIUM = "/usr/bin/chromium"

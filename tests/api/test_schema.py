@@ -17,11 +17,12 @@ from sqlmodel import Session
 
 from api import security
 from api.app import create_app
-from engine import plan_import, planfile, plans, users
-from engine.accounts import signing_key
-from engine.db import make_engine
+from engine.plans import importer, table as planfile, service as plans
+from engine.people import users
+from engine.people.accounts import signing_key
+from engine.store.db import make_engine
 from tests import factories as f
-from tests.engine.test_plan_import import GOOD, _csv
+from tests.engine.plans.test_importer import GOOD, _csv
 
 
 @pytest.fixture(scope="module")
@@ -30,7 +31,7 @@ def app_and_token(_sqlite_template, tmp_path_factory):
     shutil.copy(_sqlite_template, path)
     bind = make_engine(f"sqlite:///{path}")
     with Session(bind) as session:
-        draft = plan_import.parse(planfile.read(_csv(GOOD), "plan-2024.csv"), "plan-2024.csv", org="泉州市教育局")
+        draft = importer.parse(planfile.read(_csv(GOOD), "plan-2024.csv"), "plan-2024.csv", org="泉州市教育局")
         plans.apply(session=session, draft=draft, actor=f.ADMIN)
         user = users.register(session=session, name="绩效办管理员", roles=["office", "admin"], password="office-admin-1")
         access, _ = security.issue(user.id, user.name, signing_key(session))

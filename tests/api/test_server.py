@@ -7,8 +7,8 @@ import httpx
 import pytest
 from sqlmodel import Session
 
-from engine import users
-from engine.actors import Actor
+from engine.people import users
+from engine.people.actors import Actor
 from tests import factories as f
 from tests.api.serving import serving
 from tests.engine.lifecycle import drive

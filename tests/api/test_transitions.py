@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 from sqlmodel import Session
 
-from engine.actors import Actor
+from engine.people.actors import Actor
 from tests.api.conftest import token
 from tests.engine.lifecycle import PAYLOADS, drive
 

@@ -1,8 +1,8 @@
 """Driving targets through ``target.yaml`` with valid payloads, for tests and benchmarks."""
 from __future__ import annotations
 
-from engine.actors import Actor
-from engine.commands import fire
+from engine.people.actors import Actor
+from engine.workflow.commands import fire
 
 PAYLOADS = {
     "start": ({}, ""),

@@ -10,11 +10,13 @@ import pytest
 from aiosmtpd.controller import Controller
 from sqlmodel import select
 
-from engine import clock, definitions, escalation, reminders
-from engine.commands import fire
-from engine.config import Settings
-from engine.models import Delivery, InboxItem, OutboxEvent, User
-from engine.users import add
+from engine.calendar import clock
+from engine.workflow import definitions
+from engine.schedule import escalation, reminders
+from engine.workflow.commands import fire
+from engine.store.config import Settings
+from engine.store.models import Delivery, InboxItem, OutboxEvent, User
+from engine.people.users import add
 from notifications import dispatch, messages
 from tests import factories as f
 from tests.engine.lifecycle import drive, step

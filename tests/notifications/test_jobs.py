@@ -9,9 +9,9 @@ from datetime import date
 
 from sqlmodel import Session, func, select
 
-from engine.locks import job_lock
-from engine.models import Escalation, InboxItem, OutboxEvent
-from engine.users import add
+from engine.schedule.locks import job_lock
+from engine.store.models import Escalation, InboxItem, OutboxEvent
+from engine.people.users import add
 from notifications import jobs
 from tests import factories as f
 from tests.engine.lifecycle import step

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from engine import definitions
-from engine.machines import build
+from engine.workflow import definitions
+from engine.workflow.machines import build
 
 SHIPPED = resources.files("workflows")
 TARGET_YAML = SHIPPED.joinpath("target.yaml").read_text("utf-8")

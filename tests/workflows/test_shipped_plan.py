@@ -10,10 +10,10 @@ import pytest
 import yaml
 from sqlmodel import func, select
 
-from engine import plan_import, planfile, plans
-from engine.actors import Actor
-from engine.models import Milestone, Plan, Target
-from engine.targets import parties_of
+from engine.plans import importer, table as planfile, service as plans
+from engine.people.actors import Actor
+from engine.store.models import Milestone, Plan, Target
+from engine.workflow.targets import parties_of
 
 FIXTURE = yaml.safe_load((Path(__file__).parent / "fixtures" / "plan2024_expected.yaml").read_text("utf-8"))
 CATEGORY_NAMES = {"key_work": "重点工作目标", "capacity": "行政能力目标", "civilisation": "精神文明建设成效",
@@ -22,9 +22,9 @@ EVERY = {"sections": "各科室", "leaders": "各分管领导", "persons": "各�
 ADMIN = Actor("管理员", frozenset({"admin"}))
 
 
-def _draft(name: str) -> plan_import.PlanDraft:
+def _draft(name: str) -> importer.PlanDraft:
     data = resources.files("workflows").joinpath("plans", name).read_bytes()
-    return plan_import.parse(planfile.read(data, name), name, org="泉州市教育局")
+    return importer.parse(planfile.read(data, name), name, org="泉州市教育局")
 
 
 def _expected(entry: dict, field: str) -> list[str]:

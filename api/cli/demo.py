@@ -1,0 +1,34 @@
+"""``kaoping demo``: the shipped 2024 plan and its people on an embedded SQLite database."""
+from __future__ import annotations
+
+from rich.console import Console
+from rich.table import Table
+from sqlmodel import Session
+
+from engine.audit import chain
+from engine.store import schema
+from engine.store.config import settings
+from engine.store.db import make_engine
+from engine.plans.demo import DEMO_PASSWORD, STAFF_USERS, people, set_up
+
+
+def run(console: Console) -> None:
+    """Set up the demo database (once) and print what it holds."""
+    schema.upgrade()
+    bind = make_engine()
+    with Session(bind, expire_on_commit=False) as session:
+        state = set_up(session)
+        everyone = people(session, state.plan.id)
+        check = chain.verify(session)
+    bind.dispose()
+    console.print(f"数据库：{settings().database_url}")
+    console.print(f"计划：{state.plan.title}（{'已导入' if state.imported else '已存在'}）")
+    table = Table(title=f"演示用户（密码均为 {DEMO_PASSWORD}）")
+    for column in ("用户名", "角色", "科室"):
+        table.add_column(column)
+    for name, (role, sections) in sorted(everyone.items(), key=lambda kv: (kv[1][0], kv[0])):
+        table.add_row(name, {"leader": "分管领导", "staff": "科室"}[role], "、".join(sorted(sections)))
+    for name, roles in STAFF_USERS.items():
+        table.add_row(name, {"office": "绩效办", "auditor": "审计", "admin": "管理员"}[roles[0]], "")
+    console.print(table)
+    console.print(f"审计链：{'完整' if check.ok else '校验失败'}，共 {check.count} 条记录")

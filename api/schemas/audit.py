@@ -1,0 +1,45 @@
+"""Request and response shapes of the API: audit."""
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel
+
+from engine.calendar import clock
+from engine.store.models import TransitionRecord
+
+
+class RecordPublic(BaseModel):
+    id: int
+    target_id: int | None
+    kind: str
+    actor: str
+    role: str
+    trigger: str
+    from_state: str | None
+    to_state: str | None
+    at: datetime
+    comment: str
+    payload: dict[str, Any]
+    prev_hash: str
+    hash: str
+
+
+class RecordsPublic(BaseModel):
+    data: list[RecordPublic]
+    count: int
+
+
+class ChainCheckPublic(BaseModel):
+    count: int
+    ok: bool
+    first_bad_id: int | None
+    reason: str
+
+
+def record_public(record: TransitionRecord) -> RecordPublic:
+    return RecordPublic(id=record.id, target_id=record.target_id, kind=record.kind, actor=record.actor,
+                        role=record.role, trigger=record.trigger, from_state=record.from_state,
+                        to_state=record.to_state, at=clock.local(record.at), comment=record.comment,
+                        payload=record.payload, prev_hash=record.prev_hash, hash=record.hash)

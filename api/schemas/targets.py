@@ -1,0 +1,113 @@
+"""Request and response shapes of the API: targets."""
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from api.schemas.common import TEXT_MAX
+from engine.people.actors import Parties
+from engine.store.models import Target
+from engine.workflow import definitions
+from engine.workflow.commands import Action
+from engine.workflow.targets import is_overdue
+
+
+class FieldPublic(BaseModel):
+    name: str
+    type: str
+    required: bool
+    label: str
+    min: float | None = None
+    max: float | None = None
+    max_length: int | None = None
+
+
+class ActionPublic(BaseModel):
+    trigger: str
+    label: str
+    to: str
+    to_label: str
+    role: str
+    comment_required: bool
+    fields: list[FieldPublic]
+
+
+class SignaturePublic(BaseModel):
+    signer: str
+    signed_at: datetime
+
+
+class IndicatorPublic(BaseModel):
+    name: str
+    raw: str
+    label: str
+    actual: str | None
+    met: bool | None
+    problem: str = ""
+
+
+class TargetSummary(BaseModel):
+    id: int
+    plan_id: int
+    code: str
+    category: str
+    text: str
+    weight: float
+    deadline_phrase: str
+    due_date: date | None
+    state: str
+    state_label: str
+    state_due: date | None
+    overdue: bool
+    supervised: bool
+    progress: int
+    version: int
+    sections: list[str]
+    leaders: list[str]
+    persons: list[str]
+
+
+class TargetsPublic(BaseModel):
+    data: list[TargetSummary]
+    count: int
+
+
+class TargetPublic(TargetSummary):
+    indicator: str
+    indicator_points: float | None
+    basis: str
+    self_score: float | None
+    score: float | None
+    signatures: list[SignaturePublic]
+    indicators: list[IndicatorPublic]
+    available_triggers: list[ActionPublic]
+
+
+class TransitionIn(BaseModel):
+    trigger: str = Field(min_length=1, max_length=60)
+    payload: dict[str, Any] = Field(default_factory=dict)
+    comment: str = Field(default="", max_length=TEXT_MAX)
+
+
+def field_public(spec: definitions.FieldSpec) -> FieldPublic:
+    return FieldPublic(name=spec.name, type=spec.type, required=spec.required, label=spec.label or spec.name,
+                       min=spec.min, max=spec.max, max_length=spec.max_length)
+
+
+def summary(target: Target, parties: Parties) -> dict[str, Any]:
+    d = definitions.get(target.workflow)
+    return dict(id=target.id, plan_id=target.plan_id, code=target.code, category=target.category, text=target.text,
+                weight=float(target.weight), deadline_phrase=target.deadline_phrase, due_date=target.due_date,
+                state=target.state, state_label=d.state_label(target.state), state_due=target.state_due,
+                overdue=is_overdue(target), supervised=target.supervised, progress=target.progress,
+                version=target.version, sections=list(parties.sections), leaders=list(parties.leaders),
+                persons=list(parties.persons))
+
+
+def action_public(action: Action) -> ActionPublic:
+    spec = action.spec
+    return ActionPublic(trigger=spec.trigger, label=spec.label, to=spec.dest, to_label=action.dest_label,
+                        role=action.role, comment_required=spec.comment_required,
+                        fields=[field_public(f) for f in spec.fields])

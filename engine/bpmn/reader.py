@@ -1,0 +1,449 @@
+"""BPMN 2.0 in: the subset of BPMN that maps onto our state machines, as a YAML definition.
+
+kaoping's YAML stays the native format; BPMN is a door in and out. Start event → initial
+state; user tasks → states; an end event reached from a task → a final state; sequence flows
+through exclusive gateways → transitions, their conditions → named guards; candidate groups,
+assignees, performers and lanes → roles (:func:`role_for`); boundary timers → deadlines and an
+escalation level; multi-instance "all complete" tasks → countersign. Anything else is listed
+element by element and the file is refused, unless ``lenient``: then it is dropped, with the
+sequence flows that touch it. Our own extensions (see :mod:`engine.bpmn.writer`) override the
+plain reading, so that importing an exported definition gives it back. The README has the
+full table.
+"""
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass, field
+from pathlib import PurePath
+from typing import Any
+
+import yaml
+from lxml import etree
+
+from engine.workflow import definitions, rules
+from engine.bpmn.writer import (
+    BPMN,
+    CAMUNDA,
+    KAOPING,
+    extension,
+    q,
+    read_deadline,
+    read_process,
+    read_transition,
+)
+from engine.bpmn.subset import (
+    ACTIVITI,
+    FLOWABLE,
+    BpmnImportError,
+    Unsupported,
+    _days,
+    _Flow,
+    _Graph,
+    _read,
+    _scan,
+    _text,
+    _unwrap,
+)
+from engine.workflow.yamlsource import Problem
+
+NAME = re.compile(r"[a-z][a-z0-9_]*")
+#: Default role table: words in a group, user or lane name (ASCII words match as prefixes, "hr" whole).
+LEADER_WORDS = ("manag", "approv", "leader", "director", "supervis", "chief", "领导", "审批", "审签", "局长")
+OFFICE_WORDS = ("office", "account", "admin", "financ", "hr", "绩效办", "财务", "人事")
+#: Ids a modeler made up (Activity_0x1l2aj, UUIDs, Task_1): the element's name says more.
+GENERATED_ID = re.compile(r"(?i)sid-.*|_?[0-9a-f]{8}-[0-9a-f-]{20,}|[a-z]+_[0-9a-z]{7}|(?:user)?task_?\d+"
+                          r"|(?:start|end)?event_?\d+")
+
+
+@dataclass
+class ImportResult:
+    """A BPMN file translated into a YAML definition, and what the translation did."""
+
+    yaml_text: str
+    definition_id: str
+    unsupported: list[Unsupported]
+    warnings: list[str]
+    guards_to_provide: dict[str, str]  # guard → the condition it stands for
+    role_mappings: dict[str, str]  # group, user or lane name → role
+
+
+@dataclass
+class State:
+    name: str
+    label: str
+    label_en: str = ""
+    final: bool = False
+    deadline: dict[str, Any] | None = None
+    note: str = ""  # where the deadline came from, written as a comment
+    roles: list[str] = field(default_factory=list)
+    countersign: bool = False
+
+
+@dataclass
+class Transition:
+    trigger: str
+    sources: list[str]
+    dest: str
+    roles: list[str]
+    label: str = ""
+    label_en: str = ""
+    fields: list[dict[str, Any]] = field(default_factory=list)
+    guards: list[str] = field(default_factory=list)
+    conditions: dict[str, str] = field(default_factory=dict)  # guard → condition text
+    effects: list[str] = field(default_factory=list)
+    notify: list[str] = field(default_factory=list)
+    comment_required: bool = False
+    countersign: bool = False
+    index: int | None = None  # the order an exported definition had
+
+
+def snake(text: str) -> str:
+    """``approveInvoice`` → ``approve_invoice``, ``Request approved?`` → ``request_approved``; ``""`` if nothing is left."""
+    text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    text = re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", re.sub(r"([A-Z]+)([A-Z][a-z])", r"\1_\2", text))
+    text = re.sub(r"[^A-Za-z0-9]+", "_", text).strip("_").lower()
+    return (f"n_{text}" if text and not text[0].isalpha() else text)[:48].strip("_")
+
+
+def role_for(name: str, role_map: dict[str, str] | None = None) -> str:
+    """Our role for a group, user or lane name: ``role_map`` first (case-insensitive); else names containing
+    management/manager/approver/leader/director/supervisor/chief/领导/审批/审签/局长 → leader,
+    office/accountant/accounting/admin/finance/HR/绩效办/财务/人事 → office, anything else → staff."""
+    for key, role in (role_map or {}).items():
+        if key.casefold() == name.casefold():
+            return role
+    tokens = re.findall(r"[a-z]+|[^\x00-\x7f]+", re.sub(r"([a-z])([A-Z])", r"\1 \2", name).lower())
+    for role, words in (("leader", LEADER_WORDS), ("office", OFFICE_WORDS)):
+        if any(t == w if w == "hr" else t.startswith(w) if w.isascii() else w in t for t in tokens for w in words):
+            return role
+    return "staff"
+
+
+def guard_name(condition: str) -> str:
+    """A guard's name for a condition: ``${approved}`` → ``approved``, ``#{!approved}`` → ``not_approved``,
+    ``${vacationApproved == 'false'}`` → ``not_vacation_approved``, ``${amount > 1000}`` → ``amount_gt_1000``."""
+    text = _unwrap(condition)
+    if m := re.fullmatch(r"(!|not\s+)?\s*([A-Za-z_][\w.]*)", text):
+        return ("not_" if m[1] else "") + snake(m[2])
+    if m := re.fullmatch(r"([A-Za-z_][\w.]*)\s*(==|!=)\s*(['\"]?)(true|false)\3", text, re.I):
+        return ("" if (m[2] == "==") == (m[4].lower() == "true") else "not_") + snake(m[1])
+    for op, word in (("==", "eq"), ("!=", "ne"), (">=", "ge"), ("<=", "le"), (">", "gt"), ("<", "lt"),
+                     ("&&", "and"), ("||", "or"), ("!", "not")):
+        text = text.replace(op, f" {word} ")
+    return snake(text) or "condition"
+
+
+def _names(task: etree._Element, lane: str) -> list[str]:
+    """Who may act on a task, as the file names them (an expression names nobody)."""
+    def plain(text: str) -> list[str]:
+        parts = [re.sub(r"^(?:group|user)\((.*)\)$", r"\1", p.strip()) for p in text.split(",")]
+        return [p for p in parts if p and "${" not in p and "#{" not in p]
+
+    for attr in ("candidateGroups", "candidateUsers", "assignee"):
+        for namespace in (CAMUNDA, FLOWABLE, ACTIVITI):
+            if names := plain(task.get(q(namespace, attr), "")):
+                return names
+    for tag in ("potentialOwner", "humanPerformer", "performer"):
+        for expression in (x for role in task.findall(q(BPMN, tag)) for x in role.iter(q(BPMN, "formalExpression"))):
+            if names := plain(expression.text or ""):
+                return names
+    return [lane] if lane else []
+
+
+class _Importer:
+    """One import: the graph of one process read into states and transitions."""
+
+    def __init__(self, filename: str, graph: _Graph, role_map: dict[str, str], lenient: bool, warnings: list[str]) -> None:
+        self.filename, self.graph, self.role_map, self.lenient = filename, graph, role_map, lenient
+        self.warnings = warnings
+        self.problems: list[Problem] = []
+        self.role_mappings: dict[str, str] = {}
+        self.names: dict[str, str] = {}  # BPMN id → state name
+        self.states: dict[str, State] = {}
+        self.transitions: list[Transition] = []
+        self.initial, self.timed = "", False
+
+    def name(self, element: etree._Element, fallback: str) -> str:
+        ident = element.get("id", "")
+        candidates = [element.get(q(KAOPING, "state"), ""), "" if GENERATED_ID.fullmatch(ident) else snake(ident),
+                      snake(element.get("name", "")), fallback]
+        base = next(c for c in candidates if NAME.fullmatch(c))
+        name, n = base, 1
+        while name in self.states:
+            n += 1
+            name = f"{base}_{n}"
+        self.names[ident] = name
+        return name
+
+    def read_tasks(self) -> None:
+        for ident in self.graph.of_kind("task"):
+            task = self.graph.nodes[ident]
+            state = State(self.name(task, "task"), _text(task.get("name")) or ident, task.get(q(KAOPING, "labelEn"), ""),
+                          final=task.get(q(KAOPING, "final")) == "true")
+            state.countersign = task.find(q(BPMN, "multiInstanceLoopCharacteristics")) is not None
+            if (deadline := extension(task, "deadline")) is not None:
+                state.deadline = read_deadline(deadline)
+            if not state.final:
+                state.roles = self.roles(ident, task)
+            self.states[state.name] = state
+
+    def roles(self, ident: str, task: etree._Element) -> list[str]:
+        names = _names(task, self.graph.lanes.get(ident, ""))
+        if not names:
+            self.warnings.append(f"用户任务 {ident} 没有指定办理人，角色按 staff")
+            return ["staff"]
+        for n in names:
+            self.role_mappings[n] = role_for(n, self.role_map)
+        return [r for r in rules.ACTING_ROLES if r in {self.role_mappings[n] for n in names}]
+
+    def final_for(self, end_id: str) -> str:
+        if end_id not in self.names:
+            end = self.graph.nodes[end_id]
+            name = self.name(end, "end")
+            self.states[name] = State(name, _text(end.get("name")) or "已结束", final=True)
+        return self.names[end_id]
+
+    def read_flows(self) -> None:
+        for ident in self.graph.of_kind("task"):
+            source, ways = self.states[self.names[ident]], self.graph.paths(ident)
+            if source.final:
+                continue  # exported final states: the flow to their end event is no transition
+            if not ways and any(f.source == ident for f in self.graph.dropped_flows):
+                self.warnings.append(f"状态 {source.name} 已没有出路（相连的元素已删除）")
+            for trail, dest in ways:
+                self.add(source, trail, dest, single=len(ways) == 1)
+        for ident in self.graph.of_kind("timer"):
+            self.read_timer(self.graph.nodes[ident])
+
+    def add(self, source: State, trail: list[_Flow], dest: str, single: bool, timer: etree._Element | None = None) -> None:
+        dest_name = self.final_for(dest) if self.graph.kinds[dest] == "end" else self.names[dest]
+        ext = next((e for f in reversed(trail) if (e := extension(f.element, "transition")) is not None), None)
+        named = [f.name for f in trail if f.name]
+        t = Transition("", [source.name], dest_name, list(source.roles), label=named[-1] if named else "")
+        if ext is not None:
+            for key, value in read_transition(ext).items():
+                setattr(t, key, value)
+            t.label = t.label or t.trigger
+            key = (t.index, t.trigger, t.dest)
+            twin = next((o for o in self.transitions if t.index is not None and (o.index, o.trigger, o.dest) == key), None)
+            if twin:  # one transition from several states: one flow per state
+                twin.sources.append(source.name)
+                return
+        elif timer is not None:
+            ident = timer.get("id", "")
+            t.trigger = snake(timer.get("name", "")) or ("" if GENERATED_ID.fullmatch(ident) else snake(ident)) or "timeout"
+            t.label, t.roles = _text(timer.get("name")) or "超时转交", ["office"]
+        else:
+            self.plain(t, trail, source, single)
+        t.trigger = self.unique(source.name, t.trigger)
+        self.transitions.append(t)
+
+    def plain(self, t: Transition, trail: list[_Flow], source: State, single: bool) -> None:
+        marker = ""
+        for flow in (f for f in trail if f.condition):
+            if m := re.fullmatch(r"trigger\s*==\s*['\"]([a-z][a-z0-9_]*)['\"]", _unwrap(flow.condition)):
+                marker = m[1]  # our own export's conditions name the trigger
+            elif (guard := guard_name(flow.condition)) not in t.guards:
+                t.guards.append(guard)
+                t.conditions[guard] = flow.condition
+        named = [snake(f.name) for f in trail if snake(f.name)]
+        t.trigger = marker or (named[-1] if named else "") or (
+            f"complete_{source.name}" if single else t.guards[0] if len(t.guards) == 1 else f"go_{t.dest}")
+        t.label = t.label or ("完成" if single else f"转至{self.states[t.dest].label}")
+        if source.countersign:
+            t.countersign, t.roles = True, ["leader"]
+
+    def unique(self, source: str, trigger: str) -> str:
+        taken = {t.trigger for t in self.transitions if source in t.sources}
+        name, n = trigger, 1
+        while name in taken:
+            n += 1
+            name = f"{trigger}_{n}"
+        if name != trigger:
+            self.warnings.append(f"状态 {source} 已有触发器 {trigger}，这条改名为 {name}")
+        return name
+
+    def read_timer(self, timer: etree._Element) -> None:
+        ident, state = timer.get("id", ""), self.states[self.names[timer.get("attachedToRef", "")]]
+        definition = timer.find(q(BPMN, "timerEventDefinition"))
+        duration, date = definition.find(q(BPMN, "timeDuration")), definition.find(q(BPMN, "timeDate"))
+        self.timed = True
+        if state.deadline:
+            self.warnings.append(f"状态 {state.name} 已有期限，定时器 {ident} 只用于督办")
+        elif duration is not None:
+            days = _days(_text(duration.text)) or 1
+            if days > 366:
+                self.warnings.append(f"定时器 {ident} 超过 366 天，期限按 366 个工作日")
+            state.deadline, state.note = {"working_days": min(days, 366)}, f"定时器 {ident}：{_text(duration.text)}"
+        else:
+            state.deadline = {"milestone": snake(ident) or "timer"}
+            state.note = f"定时器 {ident}：{_text(date.text)}"
+        ways = self.graph.paths(ident)
+        if timer.get("cancelActivity", "true") == "false":
+            if ways:
+                self.warnings.append(f"非中断定时器 {ident} 之后的流程未导入：一个目标同一时刻只处于一个状态")
+            return
+        for trail, dest in ways:
+            self.add(state, trail, dest, single=False, timer=timer)
+
+    def find_initial(self) -> None:
+        starts = self.graph.of_kind("start")
+        if len(starts) != 1:
+            self.problems.append(Problem(self.filename, 1, f"应有且只有一个开始事件，实际有 {len(starts)} 个"))
+            return
+        dests = sorted({dest for _, dest in self.graph.paths(starts[0])})
+        if len(dests) == 1 and self.graph.kinds[dests[0]] == "task":
+            self.initial = self.names[dests[0]]
+        elif not dests and self.lenient and (first := self.first_task_behind(starts[0])):
+            self.initial = self.names[first]
+            self.warnings.append(f"开始事件之后的元素已删除，初始状态取其后第一个用户任务 {self.initial}")
+        else:
+            line = self.graph.nodes[starts[0]].sourceline or 1
+            why = "开始事件之后应只通向一个用户任务" if dests else "开始事件没有连到用户任务"
+            self.problems.append(Problem(self.filename, line, why))
+
+    def first_task_behind(self, start: str) -> str | None:
+        """The first user task after the start event, counting the flows lenient dropped (breadth first)."""
+        flows = sorted(self.graph.flows + self.graph.dropped_flows, key=lambda f: f.line)
+        seen, queue = {start}, [start]
+        while queue:
+            at = queue.pop(0)
+            for flow in (f for f in flows if f.source == at and f.target not in seen):
+                if self.graph.kinds.get(flow.target) == "task":
+                    return flow.target
+                seen.add(flow.target)
+                queue.append(flow.target)
+        return None
+
+    def prune(self) -> None:
+        """Drop what the initial state cannot reach: a definition refuses unreachable states."""
+        reached, queue = {self.initial}, [self.initial]
+        while queue:
+            at = queue.pop()
+            for t in (t for t in self.transitions if at in t.sources and t.dest not in reached):
+                reached.add(t.dest)
+                queue.append(t.dest)
+        for name in [n for n in self.states if n not in reached]:
+            self.warnings.append(f"状态 {name} 从初始状态不可达，已略去")
+            del self.states[name]
+        for t in self.transitions:
+            t.sources = [s for s in t.sources if s in reached]
+        self.transitions = [t for t in self.transitions if t.sources]
+        self.states = {n: self.states[n] for n in sorted(self.states, key=lambda n: n != self.initial)}
+        at = {name: i for i, name in enumerate(self.states)}
+        # An exported definition's own order; else by state, in file order.
+        self.transitions.sort(key=lambda t: (t.index is None, t.index or 0, at[t.sources[0]]))
+
+
+def _data(process: etree._Element, importer: _Importer) -> dict[str, Any]:
+    """The definition as plain data, in the order of our YAML files."""
+    ours = read_process(process)
+    ident = ours.get("id") or snake(process.get("id", "")) or snake(process.get("name", "")) or "imported"
+    data: dict[str, Any] = {"id": ident, "version": ours.get("version", 1),
+                            "label": _label(_text(process.get("name") or process.get("id")), ours.get("label_en", "")),
+                            "initial": importer.initial, "states": {}, "transitions": []}
+    for s in importer.states.values():
+        data["states"][s.name] = {"label": _label(s.label, s.label_en)} | ({"final": True} if s.final else {}) | (
+            {"deadline": s.deadline} if s.deadline else {})
+    for t in importer.transitions:
+        item = {"trigger": t.trigger, "label": _label(t.label, t.label_en),
+                "from": t.sources[0] if len(t.sources) == 1 else t.sources, "to": t.dest, "roles": t.roles}
+        extras = {"fields": {f["name"]: _field(f) for f in t.fields}, "comment": "required" if t.comment_required else None,
+                  "countersign": t.countersign or None, "guards": t.guards, "effects": t.effects, "notify": t.notify}
+        data["transitions"].append(item | {k: v for k, v in extras.items() if v})
+    data |= {k: ours[k] for k in ("reminders", "escalation") if k in ours}
+    if importer.timed and "escalation" not in data:  # a timer is a deadline someone must be told about
+        data["escalation"] = [{"level": 1, "after_working_days": 0, "notify": ["office"]}]
+    return data
+
+
+def _label(zh: str, en: str) -> dict[str, str]:
+    return {"zh": zh} | ({"en": en} if en else {})
+
+
+def _field(f: dict[str, Any]) -> _Inline:
+    spec: dict[str, Any] = {"type": f["type"]} | ({} if f["required"] else {"required": False})
+    spec |= {"label": {"zh": f["label"]}} if f["label"] else {}
+    return _Inline(spec | {k: f[k] for k in ("min", "max", "max_length") if f[k] is not None})
+
+
+class _Dumper(yaml.SafeDumper):
+    def increase_indent(self, flow: bool = False, indentless: bool = False) -> None:  # lists indented, as we write them
+        return super().increase_indent(flow, False)
+
+
+class _Inline(dict):
+    """A mapping written on one line, as our files write fields."""
+
+
+_Dumper.add_representer(_Inline, lambda dumper, value: dumper.represent_mapping("tag:yaml.org,2002:map", value, flow_style=True))
+
+
+def _yaml(data: dict[str, Any], importer: _Importer, header: list[str]) -> str:
+    """YAML text in our house layout, with the conditions and timer durations as comments."""
+    text = yaml.dump(data, Dumper=_Dumper, sort_keys=False, allow_unicode=True, default_flow_style=None, width=4096)
+    states, transitions = list(importer.states.values()), importer.transitions
+    out, section, index = [f"# {line}" for line in header], "", -1
+    for line in text.splitlines():
+        if not line.startswith(" "):
+            section, index = line.split(":")[0], -1
+            out += [""] if section in ("states", "transitions", "reminders", "escalation") else []
+        elif (section == "states" and re.match(r"  \S", line)) or (section == "transitions" and line.startswith("  - ")):
+            index += 1
+            out += [""] if section == "transitions" and index else []
+        if section == "states" and line.startswith("    deadline:") and states[index].note:
+            line += f"  # {states[index].note}"
+        if section == "transitions" and line.startswith("    guards:") and transitions[index].conditions:
+            notes = transitions[index].conditions
+            line += "  # " + ("; ".join(f"{g}: {c}" for g, c in notes.items()) if len(notes) > 1 else next(iter(notes.values())))
+        out.append(line)
+    return "\n".join(out) + "\n"
+
+
+def import_bpmn(data: bytes, filename: str, *, lenient: bool = False, role_map: dict[str, str] | None = None) -> ImportResult:
+    """Translate a BPMN 2.0 file into a YAML definition; raises :class:`BpmnImportError` when it is refused."""
+    role_map = role_map or {}
+    bad_roles = [Problem(filename, 1, f"角色对应 {name}={role} 无效：角色只能是 {'、'.join(rules.ACTING_ROLES)}")
+                 for name, role in role_map.items() if role not in rules.ACTING_ROLES]
+    if bad_roles:
+        raise BpmnImportError(filename, [], bad_roles)
+    found: list[Unsupported] = []
+    warnings: list[str] = []
+    process = _read(data, filename, found)
+    graph, dropped = _scan(process, found, warnings)
+    found.sort(key=lambda u: u.line)
+    if found and not lenient:
+        raise BpmnImportError(filename, found, [])
+    warnings[:0] = [f"已删除不支持的元素：{u}" for u in found]
+    graph.flows, graph.dropped_flows = ([f for f in graph.flows if not {f.source, f.target} & dropped],
+                                        [f for f in graph.flows if {f.source, f.target} & dropped])
+    warnings += [f"第 {f.line} 行：已删除与之相连的顺序流 {f.id}（{f.source} → {f.target}）" for f in graph.dropped_flows]
+    importer = _Importer(filename, graph, role_map, lenient, warnings)
+    importer.read_tasks()
+    importer.read_flows()
+    importer.find_initial()
+    if importer.problems:
+        raise BpmnImportError(filename, found, importer.problems, warnings)
+    importer.prune()
+    if not importer.transitions:
+        raise BpmnImportError(filename, found, [Problem(filename, 1, "导入后没有任何转换，无法构成工作流定义")], warnings)
+    return _result(process, importer, found, filename)
+
+
+def _result(process: etree._Element, importer: _Importer, found: list[Unsupported], filename: str) -> ImportResult:
+    data = _data(process, importer)
+    conditions = {g: c for t in importer.transitions for g, c in t.conditions.items()}
+    to_provide = {g: conditions.get(g, "") for t in importer.transitions for g in t.guards if g not in rules.GUARDS}
+    header = [f"由 BPMN 导入：{_text(PurePath(filename).name)}（流程 {process.get('id', '')}）"]
+    if importer.role_mappings:
+        header.append(f"角色对应：{'，'.join(f'{n} → {r}' for n, r in importer.role_mappings.items())}")
+    header += [f"需要在 engine/workflow/rules.py 注册的守卫：{'、'.join(to_provide)}"] if to_provide else []
+    text = _yaml(data, importer, header)
+    try:  # the translation must give a definition we accept, but for guards not registered yet
+        definitions.parse(text, filename)
+    except definitions.DefinitionError as exc:
+        problems = [p for p in exc.problems if not p.reason.startswith("未知守卫")]
+        if problems:
+            raise BpmnImportError(filename, found, problems, importer.warnings) from exc
+    return ImportResult(text, data["id"], found, importer.warnings, to_provide, importer.role_mappings)

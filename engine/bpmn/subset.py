@@ -1,0 +1,201 @@
+"""Which BPMN elements kaoping runs, and the process graph read from a file (for :mod:`engine.bpmn.reader`).
+
+Reading keeps every element's line, so that what cannot be imported is reported element by
+element with its tag, id and line.
+"""
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, field
+
+from lxml import etree
+
+from engine.bpmn.writer import BPMN, q
+from engine.workflow.yamlsource import Problem
+
+FLOWABLE, ACTIVITI = "http://flowable.org/bpmn", "http://activiti.org/bpmn"
+
+KINDS = {"startEvent": "start", "endEvent": "end", "userTask": "task", "exclusiveGateway": "gateway", "boundaryEvent": "timer"}
+QUIET = {"documentation", "extensionElements", "laneSet", "sequenceFlow", "textAnnotation", "association", "group",
+         "auditing", "monitoring", "property", "ioSpecification", "resourceRole", "supports"}
+WHY = {"Gateway": "只支持排他网关：一个目标同一时刻只处于一个状态",
+       "Task": "只有用户任务对应状态，自动执行或无人办理的任务无法导入",
+       "task": "未指明类型的任务：只有用户任务对应状态", "callActivity": "调用活动（另一个流程）无法导入",
+       "rocess": "子流程无法导入", "transaction": "子流程无法导入", "Event": "中间事件无法导入",
+       "data": "数据对象和数据存储不属于工作流定义"}
+DURATION = re.compile(r"P(?:([\d.]+)Y)?(?:([\d.]+)M)?(?:([\d.]+)W)?(?:([\d.]+)D)?"
+                      r"(?:T(?:([\d.]+)H)?(?:([\d.]+)M)?(?:([\d.]+)S)?)?")
+
+
+@dataclass
+class Unsupported:
+    """One BPMN element outside the subset we import."""
+
+    tag: str
+    id: str
+    line: int
+    name: str
+    reason: str = ""
+
+    def __str__(self) -> str:
+        return f"第 {self.line} 行 <{self.tag} id=\"{self.id}\">{f'（{self.name}）' if self.name else ''}：{self.reason}"
+
+
+@dataclass
+class _Flow:
+    id: str
+    source: str
+    target: str
+    name: str
+    condition: str
+    line: int
+    element: etree._Element
+
+
+@dataclass
+class _Graph:
+    nodes: dict[str, etree._Element] = field(default_factory=dict)
+    kinds: dict[str, str] = field(default_factory=dict)
+    flows: list[_Flow] = field(default_factory=list)
+    dropped_flows: list[_Flow] = field(default_factory=list)
+    lanes: dict[str, str] = field(default_factory=dict)
+
+    def of_kind(self, kind: str) -> list[str]:
+        return [ident for ident, k in self.kinds.items() if k == kind]
+
+    def paths(self, node: str) -> list[tuple[list[_Flow], str]]:
+        """Every way from ``node``, through exclusive gateways, to a user task or an end event."""
+        found: list[tuple[list[_Flow], str]] = []
+
+        def walk(at: str, trail: list[_Flow], seen: frozenset[str]) -> None:
+            for flow in (f for f in self.flows if f.source == at):
+                kind = self.kinds.get(flow.target)
+                if kind == "gateway" and flow.target not in seen:
+                    walk(flow.target, [*trail, flow], seen | {flow.target})
+                elif kind in ("task", "end"):
+                    found.append(([*trail, flow], flow.target))
+
+        walk(node, [], frozenset())
+        return found
+
+
+def local(element: etree._Element) -> str:
+    """An element's tag without its namespace."""
+    return etree.QName(element).localname
+
+
+def _text(value: str | None) -> str:
+    return " ".join((value or "").split())
+
+
+def _days(duration: str) -> int | None:
+    """Days in an ISO-8601 duration, rounded up, at least 1 (a month counts 30 days, a year 365)."""
+    m = DURATION.fullmatch(duration)
+    if not m or not any(m.groups()):
+        return None
+    y, mo, w, d, h, mi, s = (float(g) if g else 0.0 for g in m.groups())
+    return max(1, math.ceil(((((y * 365 + mo * 30 + w * 7 + d) * 24 + h) * 60 + mi) * 60 + s) / 86400))
+
+
+def _reason(element: etree._Element) -> str | None:
+    """Why an element of a process cannot be imported; ``None`` if it can."""
+    tag = local(element)
+    kinds = [local(c) for c in element if isinstance(c.tag, str) and local(c).endswith(("EventDefinition", "eventDefinitionRef"))]
+    if tag == "startEvent" and kinds:
+        return f"只支持无触发的开始事件（此处为 {'、'.join(kinds)}）"
+    if tag == "endEvent" and set(kinds) - {"terminateEventDefinition"}:
+        return f"只支持普通结束事件（此处为 {'、'.join(kinds)}）"
+    if tag == "boundaryEvent":
+        return _timer_reason(element, kinds)
+    if tag == "userTask":
+        return _loop_reason(element)
+    if tag in KINDS or tag in QUIET:
+        return None
+    return next((why for key, why in WHY.items() if tag.endswith(key) or tag.startswith(key)), "不在可导入的子集内")
+
+
+def _timer_reason(element: etree._Element, kinds: list[str]) -> str | None:
+    if kinds != ["timerEventDefinition"]:
+        return f"只支持定时边界事件（此处为 {'、'.join(kinds) or '无事件定义'}）"
+    timer = element.find(q(BPMN, "timerEventDefinition"))
+    duration, date = timer.find(q(BPMN, "timeDuration")), timer.find(q(BPMN, "timeDate"))
+    if duration is not None and _days(_text(duration.text)) is None:
+        return f"定时器时长 '{_text(duration.text)}' 不是 ISO-8601 时长"
+    if duration is None and date is None:
+        return "只支持 timeDuration 或 timeDate 定时器（循环定时器无法导入）"
+    return None
+
+
+def _loop_reason(task: etree._Element) -> str | None:
+    if task.find(q(BPMN, "standardLoopCharacteristics")) is not None:
+        return "循环任务无法导入"
+    loop = task.find(q(BPMN, "multiInstanceLoopCharacteristics"))
+    done = loop.find(q(BPMN, "completionCondition")) if loop is not None else None
+    shapes = {"nrOfCompletedInstances==nrOfInstances", "nrOfInstances==nrOfCompletedInstances",
+              "nrOfCompletedInstances>=nrOfInstances", "nrOfInstances<=nrOfCompletedInstances"}
+    if done is not None and re.sub(r"\s+", "", _unwrap(done.text or "")) not in shapes:
+        return f"多实例任务只支持“全部完成”（完成条件为 {_text(done.text)}）"
+    return None
+
+
+def _unsupported(element: etree._Element, reason: str) -> Unsupported:
+    return Unsupported(local(element), element.get("id", ""), element.sourceline or 0, _text(element.get("name")), reason)
+
+
+def _read(data: bytes, filename: str, found: list[Unsupported]) -> etree._Element:
+    """The one process to import; other processes, data stores and message flows go to ``found``."""
+    parser = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, remove_comments=True)
+    try:
+        root = etree.fromstring(data, parser)
+    except etree.XMLSyntaxError as exc:
+        raise BpmnImportError(filename, [], [Problem(filename, exc.lineno or 1, f"XML 语法错误：{exc.msg}")]) from exc
+    processes = [p for p in root.iter(q(BPMN, "process")) if p.find(q(BPMN, "userTask")) is not None]
+    if root.tag != q(BPMN, "definitions") or not processes:
+        raise BpmnImportError(filename, [], [Problem(filename, 1, "不是含用户任务的 BPMN 2.0 流程文件")])
+    found.extend(_unsupported(p, "一个定义只导入一个流程") for p in processes[1:])
+    found.extend(_unsupported(e, WHY["data"]) for e in root.findall(q(BPMN, "dataStore")))
+    found.extend(_unsupported(e, "消息流无法导入") for e in root.iter(q(BPMN, "messageFlow")))
+    return processes[0]
+
+
+def _scan(process: etree._Element, found: list[Unsupported], warnings: list[str]) -> tuple[_Graph, set[str]]:
+    """The importable nodes and flows of a process; the rest goes to ``found``, its ids to the set returned."""
+    graph, dropped = _Graph(), set()
+    for child in (c for c in process if isinstance(c.tag, str)):
+        if reason := _reason(child):
+            found.append(_unsupported(child, reason))
+            dropped.add(child.get("id", ""))
+        elif local(child) in KINDS:
+            graph.nodes[child.get("id", "")], graph.kinds[child.get("id", "")] = child, KINDS[local(child)]
+        elif local(child) in ("property", "ioSpecification"):
+            warnings.append(f"第 {child.sourceline} 行 <{local(child)}>：流程变量和数据未导入")
+    for timer_id in graph.of_kind("timer"):
+        if graph.kinds.get(graph.nodes[timer_id].get("attachedToRef", "")) != "task":
+            found.append(_unsupported(graph.nodes[timer_id], "只支持附着在用户任务上的定时器"))
+            dropped.add(timer_id)
+            del graph.nodes[timer_id], graph.kinds[timer_id]
+    for e in process.findall(q(BPMN, "sequenceFlow")):  # not those inside a (dropped) sub-process
+        condition = e.find(q(BPMN, "conditionExpression"))
+        graph.flows.append(_Flow(e.get("id", ""), e.get("sourceRef", ""), e.get("targetRef", ""), _text(e.get("name")),
+                                 _text(condition.text) if condition is not None else "", e.sourceline or 0, e))
+    for lane in process.iter(q(BPMN, "lane")):  # nested lanes come later and win
+        for ref in lane.findall(q(BPMN, "flowNodeRef")):
+            graph.lanes[_text(ref.text)] = _text(lane.get("name") or lane.get("id"))
+    return graph, dropped
+
+
+class BpmnImportError(Exception):
+    """A BPMN file was refused: its ``unsupported`` elements, or other ``problems``."""
+
+    def __init__(self, filename: str, unsupported: list[Unsupported], problems: list[Problem],
+                 warnings: list[str] | None = None) -> None:
+        lines = [f"{filename}:{u.line}: 不支持的元素 <{u.tag} id=\"{u.id}\">：{u.reason}" for u in unsupported]
+        super().__init__("\n".join(lines + [str(p) for p in problems]))
+        self.unsupported, self.problems = unsupported, problems
+        self.warnings = warnings or []  # what lenient dropped before the rest was refused
+
+
+def _unwrap(condition: str) -> str:
+    m = re.fullmatch(r"[$#]\{(.*)\}", _text(condition))
+    return m[1].strip() if m else _text(condition)

@@ -1,0 +1,305 @@
+"""BPMN 2.0 out: any workflow definition as one BPMN process with a diagram.
+
+Each state is a ``userTask`` (its id is the state's name, its name the Chinese label,
+``camunda:candidateGroups`` the roles acting from it); the initial state follows a start
+event, a final state is followed by an end event, and a state with several ways out leads
+to an exclusive gateway whose outgoing flows carry conditions naming the trigger. Every
+(trigger, source) is one sequence flow named by the transition's Chinese label.
+
+What BPMN has no words for (trigger names, roles per transition, fields, guards, effects,
+comments, countersign, notifications, deadlines, reminders, escalation, English labels) is
+kept in our own namespace, in attributes and ``extensionElements`` that the BPMN XSD allows,
+so that :func:`engine.bpmn.reader.import_bpmn` gives back an equivalent definition; the
+readers of those extensions live here too, beside their writers.
+
+The diagram (BPMNDI) comes from :func:`engine.workflow.layout.layout`, run over the BPMN graph itself
+(events and gateways as nodes of their own), so it reads left to right like the web diagram.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from itertools import pairwise
+from typing import Any
+
+from lxml import etree
+
+from engine.workflow import rules
+from engine.workflow.definitions import Definition, StateSpec, TransitionSpec
+from engine.workflow.layout import Box, Point, layout, text_width
+
+BPMN = "http://www.omg.org/spec/BPMN/20100524/MODEL"
+BPMNDI = "http://www.omg.org/spec/BPMN/20100524/DI"
+DC = "http://www.omg.org/spec/DD/20100524/DC"
+DI = "http://www.omg.org/spec/DD/20100524/DI"
+XSI = "http://www.w3.org/2001/XMLSchema-instance"
+CAMUNDA = "http://camunda.org/schema/1.0/bpmn"
+KAOPING = "https://kaoping.invalid/bpmn"
+NSMAP = {"bpmn": BPMN, "bpmndi": BPMNDI, "dc": DC, "di": DI, "xsi": XSI, "camunda": CAMUNDA, "kaoping": KAOPING}
+
+EVENT_SIZE, GATEWAY_SIZE = 36.0, 50.0
+LABEL_LIFT = 10.0  # half a label's height and a little
+
+
+def q(namespace: str, tag: str) -> str:
+    """The Clark name ``{namespace}tag`` that lxml uses."""
+    return f"{{{namespace}}}{tag}"
+
+
+def words(values: tuple[str, ...] | list[str]) -> str:
+    """A list as one attribute value, space separated (our names never contain spaces)."""
+    return " ".join(values)
+
+
+@dataclass
+class _Node:
+    id: str
+    kind: str  # "start", "task", "gateway" or "end"
+    label: str = ""
+
+
+@dataclass
+class _Flow:
+    id: str
+    source: str
+    target: str
+    name: str = ""
+    spec: TransitionSpec | None = None
+    index: int = -1
+    conditional: bool = False
+
+
+@dataclass
+class _Graph:
+    process_id: str
+    nodes: list[_Node] = field(default_factory=list)
+    flows: list[_Flow] = field(default_factory=list)
+
+
+def export_bpmn(definition: Definition) -> bytes:
+    """The definition as a BPMN 2.0 XML document (UTF-8), with diagram interchange."""
+    graph = _graph(definition)
+    root = etree.Element(q(BPMN, "definitions"), nsmap=NSMAP, id=f"_definitions_{definition.id}",
+                         targetNamespace=KAOPING, exporter="kaoping", exporterVersion="1")
+    process = etree.SubElement(root, q(BPMN, "process"), id=graph.process_id, name=definition.label,
+                               isExecutable="true")
+    _definition_extensions(etree.SubElement(process, q(BPMN, "extensionElements")), definition)
+    for node in graph.nodes:
+        _flow_node(process, node, definition)
+    for flow in graph.flows:
+        _sequence_flow(process, flow)
+    _diagram(root, definition, graph)
+    return etree.tostring(root, xml_declaration=True, encoding="UTF-8", pretty_print=True)
+
+
+def _graph(definition: Definition) -> _Graph:
+    """The BPMN nodes and flows of a definition, in a stable order."""
+    taken = set(definition.states)
+    graph = _Graph(definition.id if definition.id not in taken else f"{definition.id}_process")
+    exits = {name: definition.triggers_from(name) for name in definition.states}
+    graph.nodes.append(_Node("_start", "start"))
+    graph.flows.append(_Flow("_start_flow", "_start", definition.initial))
+    for name, state in definition.states.items():
+        graph.nodes.append(_Node(name, "task", state.label))
+        if len(exits[name]) > 1:
+            graph.nodes.append(_Node(f"_gw_{name}", "gateway"))
+            graph.flows.append(_Flow(f"_to_gw_{name}", name, f"_gw_{name}"))
+        if state.final:
+            graph.nodes.append(_Node(f"_end_{name}", "end"))
+            graph.flows.append(_Flow(f"_to_end_{name}", name, f"_end_{name}"))
+    for index, spec in enumerate(definition.transitions):
+        for source in spec.sources:
+            via = len(exits[source]) > 1
+            graph.flows.append(_Flow(f"_t{index}_{source}", f"_gw_{source}" if via else source, spec.dest,
+                                     spec.label, spec, index, conditional=via))
+    return graph
+
+
+def _definition_extensions(ext: etree._Element, definition: Definition) -> None:
+    etree.SubElement(ext, q(KAOPING, "definition"), id=definition.id, version=str(definition.version),
+                     labelEn=definition.label_en)
+    if definition.reminder_days or definition.reminder_notify:
+        etree.SubElement(ext, q(KAOPING, "reminders"), workingDaysBefore=words([str(d) for d in definition.reminder_days]),
+                         notify=words(definition.reminder_notify))
+    for level in definition.escalation:
+        etree.SubElement(ext, q(KAOPING, "escalation"), level=str(level.level),
+                         afterWorkingDays=str(level.after_working_days), notify=words(level.notify),
+                         supervise=str(level.supervise).lower())
+
+
+def _acting_roles(definition: Definition, state: str) -> list[str]:
+    acting = {role for spec in definition.triggers_from(state) for role in spec.roles}
+    return [role for role in rules.ACTING_ROLES if role in acting] + sorted(acting - set(rules.ACTING_ROLES))
+
+
+def _flow_node(process: etree._Element, node: _Node, definition: Definition) -> None:
+    tag = {"start": "startEvent", "task": "userTask", "gateway": "exclusiveGateway", "end": "endEvent"}[node.kind]
+    element = etree.SubElement(process, q(BPMN, tag), id=node.id)
+    if node.kind != "task":
+        return
+    state: StateSpec = definition.states[node.id]
+    element.set("name", state.label)
+    roles = _acting_roles(definition, node.id)
+    if roles:
+        element.set(q(CAMUNDA, "candidateGroups"), ",".join(roles))
+    element.set(q(KAOPING, "state"), state.name)
+    if state.label_en:
+        element.set(q(KAOPING, "labelEn"), state.label_en)
+    if state.final:
+        element.set(q(KAOPING, "final"), "true")
+    if state.deadline:
+        ext = etree.SubElement(element, q(BPMN, "extensionElements"))
+        (kind, value), = state.deadline.items()
+        etree.SubElement(ext, q(KAOPING, "deadline"), kind=kind, value=str(value).lower())
+
+
+def _sequence_flow(process: etree._Element, flow: _Flow) -> None:
+    element = etree.SubElement(process, q(BPMN, "sequenceFlow"), id=flow.id, sourceRef=flow.source,
+                               targetRef=flow.target)
+    if flow.name:
+        element.set("name", flow.name)
+    if flow.spec is None:
+        return
+    _transition_extension(etree.SubElement(element, q(BPMN, "extensionElements")), flow.spec, flow.index)
+    if flow.conditional:
+        condition = etree.SubElement(element, q(BPMN, "conditionExpression"))
+        condition.set(q(XSI, "type"), "bpmn:tFormalExpression")
+        condition.text = f"trigger == '{flow.spec.trigger}'"
+
+
+def _transition_extension(ext: etree._Element, spec: TransitionSpec, index: int) -> None:
+    attrs = {"trigger": spec.trigger, "index": str(index), "roles": words(spec.roles)}
+    optional = {"labelEn": spec.label_en, "guards": words(spec.guards), "effects": words(spec.effects),
+                "notify": words(spec.notify), "comment": "required" if spec.comment_required else "",
+                "countersign": "true" if spec.countersign else ""}
+    attrs.update({key: value for key, value in optional.items() if value})
+    element = etree.SubElement(ext, q(KAOPING, "transition"), attrs)
+    for f in spec.fields:
+        child = etree.SubElement(element, q(KAOPING, "field"), name=f.name, type=f.type,
+                                 required=str(f.required).lower())
+        for key, value in (("label", f.label), ("min", f.min), ("max", f.max), ("maxLength", f.max_length)):
+            if value not in (None, ""):
+                child.set(key, str(value))
+
+
+def extension(element: etree._Element, tag: str) -> etree._Element | None:
+    """Our extension element ``tag`` inside ``element``'s ``extensionElements``, if it has one."""
+    ext = element.find(q(BPMN, "extensionElements"))
+    return ext.find(q(KAOPING, tag)) if ext is not None else None
+
+
+def read_process(process: etree._Element) -> dict[str, Any]:
+    """What our extensions on a process say: id, version, English label, reminders, escalation (YAML keys)."""
+    ext, found = process.find(q(BPMN, "extensionElements")), {}
+    if (head := extension(process, "definition")) is not None:
+        found = {"id": head.get("id", ""), "version": int(head.get("version", "1")), "label_en": head.get("labelEn", "")}
+    if (reminders := extension(process, "reminders")) is not None:
+        found["reminders"] = {"working_days_before": [int(d) for d in reminders.get("workingDaysBefore", "").split()],
+                              "notify": reminders.get("notify", "").split()}
+    levels = ext.findall(q(KAOPING, "escalation")) if ext is not None else []
+    if levels:
+        found["escalation"] = [{"level": int(e.get("level", "1")), "after_working_days": int(e.get("afterWorkingDays", "0")),
+                                "notify": e.get("notify", "").split()}
+                               | ({"supervise": True} if e.get("supervise") == "true" else {}) for e in levels]
+    return found
+
+
+def read_transition(element: etree._Element) -> dict[str, Any]:
+    """What a ``kaoping:transition`` element says, as keyword arguments for the importer's transition."""
+    fields = [{"name": f.get("name", ""), "type": f.get("type", "string"), "required": f.get("required") != "false",
+               "label": f.get("label", ""), "min": _number(f.get("min")), "max": _number(f.get("max")),
+               "max_length": _number(f.get("maxLength"))} for f in element.findall(q(KAOPING, "field"))]
+    index = element.get("index", "")
+    return {"trigger": element.get("trigger", ""), "roles": element.get("roles", "").split(),
+            "label_en": element.get("labelEn", ""), "guards": element.get("guards", "").split(),
+            "effects": element.get("effects", "").split(), "notify": element.get("notify", "").split(),
+            "comment_required": element.get("comment") == "required", "countersign": element.get("countersign") == "true",
+            "index": int(index) if index.isdigit() else None, "fields": fields}
+
+
+def read_deadline(element: etree._Element) -> dict[str, Any]:
+    """The state deadline a ``kaoping:deadline`` element says."""
+    kind, value = element.get("kind", ""), element.get("value", "")
+    return {kind: True if kind == "target_deadline" else int(value) if kind == "working_days" else value}
+
+
+def _number(text: str | None) -> int | float | None:
+    if text is None:
+        return None
+    try:
+        return int(text)
+    except ValueError:
+        return float(text)
+
+
+def _num(value: float) -> str:
+    return str(int(value)) if value == int(value) else str(round(value, 1))
+
+
+def _layout_definition(definition: Definition, graph: _Graph) -> tuple[Definition, dict[str, str]]:
+    """The BPMN graph as a definition of its own, so that engine.workflow.layout places events and gateways too.
+    Pseudo nodes get short keys: the layout sizes a box by its name as well as its label."""
+    keys = {n.id: n.id if n.kind == "task" else f"_{i}" for i, n in enumerate(graph.nodes)}
+    states = {keys[n.id]: StateSpec(keys[n.id], n.label) for n in graph.nodes}
+    transitions = tuple(TransitionSpec(f.id, (keys[f.source],), keys[f.target], (), label=f.name) for f in graph.flows)
+    return Definition(definition.id, definition.version, definition.label, definition.label_en, keys["_start"],
+                      states, transitions), keys
+
+
+def _shape(box: Box, kind: str) -> tuple[float, float, float, float]:
+    size = {"start": EVENT_SIZE, "end": EVENT_SIZE, "gateway": GATEWAY_SIZE}.get(kind)
+    if size is None:
+        return box.x, box.y, box.width, box.height
+    cx, cy = box.center
+    return cx - size / 2, cy - size / 2, size, size
+
+
+def _port(point: Point, box: Box, shape: tuple[float, float, float, float]) -> Point:
+    """Where a line that reaches ``box`` at ``point`` meets the smaller shape drawn inside it."""
+    x, y = point
+    sx, sy, sw, sh = shape
+    if abs(x - box.x) < 0.01:
+        return sx, sy + sh / 2
+    if abs(x - box.right) < 0.01:
+        return sx + sw, sy + sh / 2
+    return sx + sw / 2, sy if abs(y - box.y) < 0.01 else sy + sh
+
+
+def _diagram(root: etree._Element, definition: Definition, graph: _Graph) -> None:
+    synthetic, keys = _layout_definition(definition, graph)
+    drawn = layout(synthetic)
+    kinds = {n.id: n.kind for n in graph.nodes}
+    shapes = {n.id: _shape(drawn.boxes[keys[n.id]], n.kind) for n in graph.nodes}
+    diagram = etree.SubElement(root, q(BPMNDI, "BPMNDiagram"), id="_diagram", name=definition.label)
+    plane = etree.SubElement(diagram, q(BPMNDI, "BPMNPlane"), id="_plane", bpmnElement=graph.process_id)
+    for node in graph.nodes:
+        shape = etree.SubElement(plane, q(BPMNDI, "BPMNShape"), id=f"{node.id}_di", bpmnElement=node.id)
+        if node.kind == "gateway":
+            shape.set("isMarkerVisible", "true")
+        x, y, w, h = shapes[node.id]
+        etree.SubElement(shape, q(DC, "Bounds"), x=_num(x), y=_num(y), width=_num(w), height=_num(h))
+    edges = {edge.trigger: edge for edge in drawn.edges}
+    for flow in graph.flows:
+        edge = edges[flow.id]
+        points = list(edge.points)
+        if kinds[flow.source] != "task":
+            points.insert(0, _port(points[0], drawn.boxes[keys[flow.source]], shapes[flow.source]))
+        if kinds[flow.target] != "task":
+            points.append(_port(points[-1], drawn.boxes[keys[flow.target]], shapes[flow.target]))
+        element = etree.SubElement(plane, q(BPMNDI, "BPMNEdge"), id=f"{flow.id}_di", bpmnElement=flow.id)
+        for x, y in points:
+            etree.SubElement(element, q(DI, "waypoint"), x=_num(x), y=_num(y))
+        if flow.name:
+            _edge_label(element, flow.name, edge.label_x, _above_line(edge.label_x, edge.label_y, points))
+
+
+def _above_line(x: float, y: float, points: list[Point]) -> float:
+    """The web diagram writes a label on its lane with a background; BPMN viewers draw none, so lift it off the line."""
+    on_line = any(abs(a[1] - y) < 1 and abs(b[1] - y) < 1 and min(a[0], b[0]) <= x <= max(a[0], b[0])
+                  for a, b in pairwise(points))
+    return y - LABEL_LIFT if on_line else y
+
+
+def _edge_label(edge: etree._Element, name: str, x: float, y: float) -> None:
+    width = text_width(name, 12.0) + 6
+    label = etree.SubElement(edge, q(BPMNDI, "BPMNLabel"))
+    etree.SubElement(label, q(DC, "Bounds"), x=_num(x - width / 2), y=_num(y - 8), width=_num(width), height="16")

@@ -1,0 +1,49 @@
+"""The in-app inbox: every notification lands here, whatever other channels do."""
+from __future__ import annotations
+
+from sqlalchemy import func
+from sqlmodel import Session, select
+
+from engine.calendar import clock
+from engine.store import db
+from engine.store.errors import NotFound
+from engine.store.models import InboxItem
+
+
+def deliver(*, session: Session, user_id: int, subject: str, body: str, event_id: int | None = None,
+            target_id: int | None = None) -> InboxItem:
+    """Put a message in a user's inbox; flushes, does not commit."""
+    item = InboxItem(user_id=user_id, subject=subject, body=body, event_id=event_id, target_id=target_id)
+    session.add(item)
+    session.flush()
+    return item
+
+
+def items(*, session: Session, user_id: int, unread_only: bool = False, limit: int = 50,
+          offset: int = 0) -> tuple[list[InboxItem], int, int]:
+    """A page of the user's messages, newest first; the total, and how many are unread."""
+    query = select(InboxItem).where(InboxItem.user_id == user_id)
+    if unread_only:
+        query = query.where(InboxItem.read_at.is_(None))
+    total = session.exec(select(func.count()).select_from(query.subquery())).one()
+    page = session.exec(query.order_by(InboxItem.id.desc()).limit(limit).offset(offset)).all()
+    return list(page), total, unread_count(session=session, user_id=user_id)
+
+
+def unread_count(*, session: Session, user_id: int) -> int:
+    return session.exec(select(func.count()).select_from(InboxItem)
+                        .where(InboxItem.user_id == user_id, InboxItem.read_at.is_(None))).one()
+
+
+def mark_read(*, session: Session, user_id: int, item_id: int) -> InboxItem:
+    """Mark one of the user's messages read (again is harmless); commits."""
+    db.begin_write(session)
+    item = session.get(InboxItem, item_id)
+    if item is None or item.user_id != user_id:
+        session.rollback()
+        raise NotFound(f"消息 {item_id} 不存在", item_id=item_id)
+    if item.read_at is None:
+        item.read_at = clock.to_db(clock.now())
+        session.add(item)
+    session.commit()
+    return item

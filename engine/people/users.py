@@ -1,0 +1,151 @@
+"""Users and sections: adding people, their roles and sections, and their passwords (Argon2)."""
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlmodel import Session, select
+
+from engine.store import db
+from engine.store.errors import Duplicate, InvalidPayload
+from engine.store.models import Section, User, UserSection
+from engine.people.roles import ROLES
+
+_hasher = PasswordHasher()
+NAME_MAX = 100
+
+
+def hash_password(password: str) -> str:
+    return _hasher.hash(password)
+
+
+def check_password(user: User, password: str) -> bool:
+    """Whether ``password`` is the user's (never true for a user without a password)."""
+    if not user.password_hash:
+        return False
+    try:
+        return _hasher.verify(user.password_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def section(session: Session, name: str) -> Section:
+    """The section called ``name``, created if it does not exist yet; flushes."""
+    found = session.exec(select(Section).where(Section.name == name)).first()
+    if found is None:
+        found = Section(name=name)
+        session.add(found)
+        session.flush()
+    return found
+
+
+def add(*, session: Session, name: str, roles: Sequence[str], sections: Sequence[str] = (),
+        password: str | None = None, email: str | None = None) -> User:
+    """A new user with ``roles`` and membership of ``sections``; flushes, does not commit."""
+    name = (name or "").strip()
+    problems = []
+    if not name or len(name) > NAME_MAX:
+        problems.append({"field": "name", "reason": f"用户名不能为空，且不超过 {NAME_MAX} 个字符"})
+    unknown = [r for r in roles if r not in ROLES]
+    if unknown or not roles:
+        problems.append({"field": "roles", "reason": f"角色应为 {', '.join(ROLES)} 之一，收到：{', '.join(unknown) or '无'}"})
+    if problems:
+        raise InvalidPayload("；".join(p["reason"] for p in problems), errors=problems)
+    if session.exec(select(User).where(User.name == name)).first():
+        raise Duplicate(f"用户“{name}”已存在", name=name)
+    user = User(name=name, roles=list(dict.fromkeys(roles)), email=email,
+                password_hash=hash_password(password) if password else None)
+    session.add(user)
+    session.flush()
+    for section_name in dict.fromkeys(s.strip() for s in sections if s.strip()):
+        session.add(UserSection(user_id=user.id, section_id=section(session, section_name).id))
+    session.flush()
+    return user
+
+
+def register(*, session: Session, **fields) -> User:
+    """:func:`add` as a command of its own: commits (or, on any error, writes nothing)."""
+    db.begin_write(session)
+    try:
+        user = add(session=session, **fields)
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    return user
+
+
+def sections_of(session: Session, user_ids: Sequence[int]) -> dict[int, list[str]]:
+    """Section names of each user, in one query."""
+    found: dict[int, list[str]] = {i: [] for i in user_ids}
+    if user_ids:
+        rows = session.exec(select(UserSection.user_id, Section.name).join(Section, Section.id == UserSection.section_id)
+                            .where(UserSection.user_id.in_(list(user_ids))).order_by(Section.name))
+        for user_id, name in rows:
+            found[user_id].append(name)
+    return found
+
+
+def listing(*, session: Session, limit: int, offset: int) -> tuple[list[User], int]:
+    from sqlalchemy import func
+
+    total = session.exec(select(func.count()).select_from(User)).one()
+    return list(session.exec(select(User).order_by(User.id).limit(limit).offset(offset))), total
+
+
+def update(*, session: Session, user_id: int, roles: Sequence[str] | None = None, sections: Sequence[str] | None = None,
+           password: str | None = None, email: str | None = None, active: bool | None = None) -> User:
+    """Change a user's roles, sections, password, e-mail or whether they may log in; commits."""
+    from engine.store.errors import NotFound
+
+    db.begin_write(session)
+    user = session.get(User, user_id)
+    if user is None:
+        session.rollback()
+        raise NotFound(f"用户 {user_id} 不存在", user_id=user_id)
+    if roles is not None:
+        unknown = [r for r in roles if r not in ROLES]
+        if unknown or not roles:
+            session.rollback()
+            raise InvalidPayload(f"未知角色：{', '.join(unknown)}", errors=[{"field": "roles", "reason": "未知角色"}])
+        user.roles = list(dict.fromkeys(roles))
+    if password:  # a new password also ends the sessions opened with the old one
+        from datetime import datetime, timezone
+
+        user.password_hash = hash_password(password)
+        user.failed_logins, user.locked_until = 0, None
+        user.sessions_since = datetime.now(timezone.utc)
+    if email is not None:
+        user.email = email or None
+    if active is not None:
+        user.active = active
+    session.add(user)
+    session.flush()
+    if sections is not None:
+        for link in session.exec(select(UserSection).where(UserSection.user_id == user_id)):
+            session.delete(link)
+        session.flush()
+        for name in dict.fromkeys(s.strip() for s in sections if s.strip()):
+            session.add(UserSection(user_id=user_id, section_id=section(session, name).id))
+        session.flush()
+    session.commit()
+    return user
+
+
+def list_sections(*, session: Session) -> list[Section]:
+    return list(session.exec(select(Section).order_by(Section.name)))
+
+
+def add_section(*, session: Session, name: str) -> Section:
+    """A new section; :class:`Duplicate` if the name is taken; commits."""
+    name = (name or "").strip()
+    if not name:
+        raise InvalidPayload("科室名称为空", errors=[{"field": "name", "reason": "科室名称为空"}])
+    db.begin_write(session)
+    if session.exec(select(Section).where(Section.name == name)).first():
+        session.rollback()
+        raise Duplicate(f"科室“{name}”已存在", name=name)
+    found = section(session, name)
+    session.commit()
+    return found

@@ -1,0 +1,169 @@
+"""Reading an assessment table (绩效目标考评表) from .xlsx, .csv or .yaml into plain rows.
+
+Columns are found by their Chinese header (English aliases work too), in any order, on any of
+the first rows (a title row above the header is normal). Merged cells in a spreadsheet count
+as their top-left value in every cell they cover; the caller carries blank category and
+indicator cells down, as a person reads the table.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from engine.workflow import yamlsource
+
+#: Our column → the headers that name it (Chinese as the table writes it, then English).
+COLUMNS: dict[str, tuple[str, ...]] = {
+    "code": ("编号", "序号", "code"),
+    "category": ("类别", "目标类别", "category"),
+    "indicator": ("一级指标", "指标", "indicator"),
+    "basis": ("依据", "目标依据", "basis"),
+    "text": ("年度目标", "年度工作目标", "目标内容", "target", "text"),
+    "weight": ("权重分值", "权重", "分值", "weight"),
+    "deadline": ("完成时限", "时限", "deadline"),
+    "leaders": ("分管领导", "分管局领导", "leaders", "leader"),
+    "sections": ("责任科室", "责任单位", "sections", "section"),
+    "persons": ("科室责任人", "责任人", "persons", "person"),
+    "indicators": ("量化指标", "绩效指标", "indicators"),
+}
+REQUIRED = ("code", "text", "weight", "deadline")
+LABELS = {key: names[0] for key, names in COLUMNS.items()}
+HEADER_SCAN_ROWS = 10
+
+
+class PlanFileError(Exception):
+    """The file cannot be read as a table at all (wrong type, no header, bad encoding)."""
+
+
+@dataclass
+class RawRow:
+    """One table row: its number in the file (1-based, as a spreadsheet shows it) and its cells."""
+
+    number: int
+    cells: dict[str, Any]
+
+
+@dataclass
+class RawTable:
+    rows: list[RawRow]
+    title: str = ""
+    meta: dict[str, Any] = field(default_factory=dict)  # plan data a YAML file gives (plan, milestones)
+
+
+def _norm(header: Any) -> str:
+    return re.sub(r"\s+", "", str(header or "")).lower()
+
+
+_ALIASES = {_norm(name): key for key, names in COLUMNS.items() for name in names}
+
+
+def _header_map(row: list[Any]) -> dict[int, str]:
+    found: dict[int, str] = {}
+    for index, cell in enumerate(row):
+        key = _ALIASES.get(_norm(cell))
+        if key and key not in found.values():
+            found[index] = key
+    return found
+
+
+def _to_rows(matrix: list[list[Any]], filename: str) -> RawTable:
+    for header_index, row in enumerate(matrix[:HEADER_SCAN_ROWS]):
+        mapping = _header_map(row)
+        if {"code", "text"} <= set(mapping.values()):
+            break
+    else:
+        raise PlanFileError(f"{filename}：前 {HEADER_SCAN_ROWS} 行中找不到表头（至少需要“编号”和“年度目标”两列）")
+    missing = [LABELS[key] for key in REQUIRED if key not in mapping.values()]
+    if missing:
+        raise PlanFileError(f"{filename}：第 {header_index + 1} 行表头缺少列：{'、'.join(missing)}")
+    # A merged title row repeats its text in every cell it spans: keep each text once.
+    title = " ".join(dict.fromkeys(str(c).strip() for r in matrix[:header_index] for c in r if c not in (None, "")))
+    rows = []
+    for offset, row in enumerate(matrix[header_index + 1:], start=header_index + 2):
+        cells = {key: _text(row[index]) if index < len(row) else "" for index, key in mapping.items()}
+        if any(cells.values()):
+            rows.append(RawRow(offset, cells))
+    return RawTable(rows, title)
+
+
+def _text(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    return str(value).replace("\x00", "").strip()
+
+
+def _read_csv(data: bytes, filename: str) -> RawTable:
+    for encoding in ("utf-8-sig", "gb18030"):
+        try:
+            text = data.decode(encoding)
+            break
+        except UnicodeDecodeError:
+            continue
+    else:
+        raise PlanFileError(f"{filename}：无法识别文件编码（支持 UTF-8 与 GB18030）")
+    return _to_rows(list(csv.reader(io.StringIO(text, newline=""))), filename)
+
+
+def _read_xlsx(data: bytes, filename: str) -> RawTable:
+    from openpyxl import load_workbook
+
+    try:
+        book = load_workbook(io.BytesIO(data), data_only=True)
+    except Exception as exc:  # noqa: BLE001 - openpyxl raises many kinds for a broken file
+        raise PlanFileError(f"{filename}：不是可读取的 xlsx 文件（{exc}）") from exc
+    sheet = book.worksheets[0]
+    matrix = [list(row) for row in sheet.iter_rows(values_only=True)]
+    # A merged range holds its value in the top-left cell only: spread it over the range.
+    for merged in sheet.merged_cells.ranges:
+        value = matrix[merged.min_row - 1][merged.min_col - 1]
+        for r in range(merged.min_row - 1, merged.max_row):
+            for c in range(merged.min_col - 1, merged.max_col):
+                matrix[r][c] = value
+    return _to_rows(matrix, filename)
+
+
+def _read_yaml(data: bytes, filename: str) -> RawTable:
+    try:
+        doc, where = yamlsource.load(data.decode("utf-8-sig"), filename)
+    except yamlsource.YamlSyntaxError as exc:
+        raise PlanFileError(str(exc.problem)) from exc
+    except UnicodeDecodeError as exc:
+        raise PlanFileError(f"{filename}：YAML 文件应为 UTF-8 编码") from exc
+    if not isinstance(doc, dict) or not isinstance(doc.get("targets"), list):
+        raise PlanFileError(f"{filename}：YAML 计划应包含 targets 列表")
+    rows = []
+    for index, item in enumerate(doc["targets"]):
+        if not isinstance(item, dict):
+            raise PlanFileError(f"{filename}:{where.line(['targets', index])}: 每个目标应为键值对")
+        cells = {}
+        for key, value in item.items():
+            column = _ALIASES.get(_norm(key))
+            if column is None:
+                raise PlanFileError(f"{filename}:{where.line(['targets', index, key])}: 未知字段“{key}”")
+            cells[column] = value if column == "indicators" and isinstance(value, list) else _yaml_cell(value)
+        rows.append(RawRow(where.line(["targets", index]), cells))
+    meta = {key: doc[key] for key in ("plan", "milestones") if key in doc}
+    return RawTable(rows, str((doc.get("plan") or {}).get("title", "")), meta)
+
+
+def _yaml_cell(value: Any) -> str:
+    if isinstance(value, list):
+        return "\n".join(_text(v) for v in value)
+    return _text(value)
+
+
+READERS = {".csv": _read_csv, ".xlsx": _read_xlsx, ".yaml": _read_yaml, ".yml": _read_yaml}
+
+
+def read(data: bytes, filename: str) -> RawTable:
+    """The rows of a plan file; the type follows the file name's ending."""
+    reader = READERS.get(Path(filename).suffix.lower())
+    if reader is None:
+        raise PlanFileError(f"{filename}：不支持的文件类型（支持 .xlsx、.csv、.yaml）")
+    return reader(data, filename)

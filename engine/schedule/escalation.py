@@ -1,0 +1,126 @@
+"""The escalation sweep: overdue targets climb their definition's ladder, one level at a time.
+
+A target is overdue when its current state is past its due date. Each level fires once per
+stay in a state (``Target.entry``; a unique constraint on the escalation row, not a hope): it
+is written to the transition history as a system event, its recipients are told through the
+outbox, and the top level may mark the target supervised (督办). Leaving the state ends the
+escalation; a later overdue state starts a new one. Targets without a due date (长期) never
+escalate. The sweep reads only overdue, not yet fully escalated targets (index on state and
+due date), so its cost follows the number of overdue targets, not the size of the table.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+
+from sqlalchemy import Engine, update
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, select
+
+from engine.audit import chain
+from engine.calendar import clock
+from engine.store import db
+from engine.workflow import definitions, outbox
+from engine.people.actors import Actor
+from engine.workflow.definitions import Definition
+from engine.store.models import Escalation, Target
+from engine.people.roles import SYSTEM_ROLE
+from engine.workflow.targets import parties_of
+from engine.calendar.workdays import workdays_between
+
+SYSTEM = Actor.system()
+
+
+@dataclass
+class SweepResult:
+    checked: int = 0
+    fired: list[tuple[int, int]] = field(default_factory=list)  # (target id, level)
+
+
+def _states_with_deadlines(definition: Definition) -> list[str]:
+    return [s.name for s in definition.states.values() if s.deadline]
+
+
+def overdue(session: Session, definition: Definition, today: date) -> list[tuple[int, date, int]]:
+    """(id, due date, level reached) of the definition's targets past due and not fully escalated."""
+    top = len(definition.escalation)
+    if not top:
+        return []
+    found = []
+    for state in _states_with_deadlines(definition):
+        found += session.exec(
+            select(Target.id, Target.state_due, Target.escalation_level)
+            .where(Target.workflow == definition.id, Target.state == state, Target.state_due < today,
+                   Target.escalation_level < top)
+        ).all()
+    return found
+
+
+def levels_due(definition: Definition, due: date, today: date) -> list[int]:
+    """The levels whose time has come: ``after_working_days`` working days past the due date."""
+    late = workdays_between(due, today)
+    return [lv.level for lv in definition.escalation if today > due and late >= lv.after_working_days]
+
+
+def sweep(bind: Engine, *, today: date | None = None) -> SweepResult:
+    """Escalate every overdue target as far as its lateness asks; idempotent."""
+    today = today or clock.today()
+    result = SweepResult()
+    with Session(bind, expire_on_commit=False) as session:
+        for definition in definitions.shipped().values():
+            for target_id, due, reached in overdue(session, definition, today):
+                result.checked += 1
+                if any(level > reached for level in levels_due(definition, due, today)):
+                    result.fired += [(target_id, lv) for lv in escalate(session, target_id, today)]
+    return result
+
+
+def escalate(session: Session, target_id: int, today: date) -> list[int]:
+    """Fire the levels the target is due for in its current stay; commits; returns the levels fired."""
+    db.begin_write(session)
+    try:
+        query = select(Target).where(Target.id == target_id).execution_options(populate_existing=True)
+        target = session.exec(query if db.is_sqlite(session) else query.with_for_update()).one()
+        definition = definitions.get(target.workflow)
+        if target.state_due is None or not definition.states[target.state].deadline:
+            session.rollback()
+            return []
+        wanted = levels_due(definition, target.state_due, today)
+        done = set(session.exec(select(Escalation.level).where(Escalation.target_id == target_id,
+                                                               Escalation.entry == target.entry)))
+        fired = [level for level in wanted if level not in done]
+        if not fired:
+            session.rollback()
+            return []
+        parties = parties_of(session, target_id)
+        now = clock.now()
+        late = workdays_between(target.state_due, today)
+        supervised = target.supervised
+        for level in fired:
+            spec = definition.escalation[level - 1]
+            supervised = supervised or spec.supervise
+            record = chain.append(
+                session, target_id=target_id, kind="system", actor=SYSTEM.name, role=SYSTEM_ROLE, trigger="escalate",
+                from_state=target.state, to_state=target.state, at=clock.to_db(now), comment="",
+                payload={"level": level, "due": target.state_due.isoformat(), "working_days_late": late,
+                         "supervise": spec.supervise, "notify": list(spec.notify)},
+            )
+            session.add(Escalation(target_id=target_id, entry=target.entry, state=target.state, level=level,
+                                   due_date=target.state_due, working_days_late=late, record_id=record.id))
+            outbox.emit(session, event_type=f"{definition.id}.escalated", target_id=target_id, record_id=record.id,
+                        notify=spec.notify, parties=parties,
+                        data={"code": target.code, "text": target.text, "level": level, "state": target.state,
+                              "state_label": definition.state_label(target.state), "due": target.state_due.isoformat(),
+                              "working_days_late": late, "supervised": supervised})
+        # System bookkeeping, not an edit of the target: no new version, so nobody's open form goes stale.
+        session.exec(update(Target).where(Target.id == target_id)
+                     .values(escalation_level=max(fired + [target.escalation_level]), supervised=supervised)
+                     .execution_options(synchronize_session=False))
+        session.commit()
+    except IntegrityError:  # another sweeper recorded this level first: nothing to add
+        session.rollback()
+        return []
+    except BaseException:
+        session.rollback()
+        raise
+    return fired

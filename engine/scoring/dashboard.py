@@ -1,0 +1,149 @@
+"""What each person's home page shows: the engine's reading of the plan for one actor."""
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import func
+from sqlmodel import Session, select
+
+from engine.calendar import clock
+from engine.workflow import commands, definitions, rules
+from engine.people import inbox
+from engine.people.actors import Actor, Parties
+from engine.store.models import Assignment, Plan, Signature, Target, TransitionRecord
+from engine.workflow.targets import is_overdue, parties_for
+
+DUE_SOON_DAYS = 14
+LIST_LIMIT = 100
+
+
+@dataclass
+class Item:
+    """A target as a list shows it: with its people, what it waits for, and what the viewer may do."""
+
+    target: Target
+    parties: Parties
+    state_label: str
+    overdue: bool
+    due_soon: bool
+    awaiting: str
+    actions: list[commands.Action] = field(default_factory=list)
+    signed: list[str] = field(default_factory=list)
+    self_assessment: dict[str, Any] = field(default_factory=dict)
+
+
+def awaiting(target: Target, parties: Parties, signed: list[str]) -> str:
+    """What the target waits for, in words: who must do what next."""
+    d = definitions.get(target.workflow)
+    onward = [t for t in d.triggers_from(target.state) if t.dest != target.state and not t.comment_required]
+    if not onward:
+        return "已完成" if not d.triggers_from(target.state) or d.states[target.state].final else "已完成，可重新打开"
+    spec = onward[0]
+    who = "、".join(rules.ROLES[r] for r in spec.roles)
+    text = f"等待{who}{spec.label}"
+    if spec.countersign and parties.leaders:
+        text += f"（已签 {len(set(signed) & set(parties.leaders))}/{len(parties.leaders)}）"
+    return text
+
+
+def items(session: Session, found: list[Target], actor: Actor | None = None) -> list[Item]:
+    """Dress a list of targets for display (three queries for the whole list, not three per row)."""
+    ids = [t.id for t in found]
+    parties = parties_for(session, ids)
+    signatures: dict[int, list[str]] = {i: [] for i in ids}
+    if ids:
+        for target_id, signer in session.exec(select(Signature.target_id, Signature.signer)
+                                              .where(Signature.target_id.in_(ids)).order_by(Signature.id)):
+            signatures[target_id].append(signer)
+    today = clock.today()
+    out = []
+    for t in found:
+        d = definitions.get(t.workflow)
+        soon = t.state_due is not None and today <= t.state_due <= today + timedelta(days=DUE_SOON_DAYS)
+        out.append(Item(t, parties[t.id], d.state_label(t.state), is_overdue(t), soon,
+                        awaiting(t, parties[t.id], signatures[t.id]),
+                        commands.available(session=session, target=t, actor=actor, parties=parties[t.id],
+                                           signers=signatures[t.id]) if actor else [],
+                        signatures[t.id]))
+    return out
+
+
+def _of(kind: str, names: frozenset[str] | list[str]):
+    return select(Assignment.target_id).where(Assignment.kind == kind, Assignment.name.in_(list(names)))
+
+
+def staff_home(session: Session, actor: Actor) -> dict[str, Any]:
+    """My sections' targets by state, due soon, overdue, supervised; my report items; unread messages."""
+    mine = list(session.exec(select(Target).where(Target.id.in_(_of("section", actor.sections)))
+                             .order_by(Target.state_due.is_(None), Target.state_due, Target.id)))
+    targets = items(session, [t for t in mine if t.workflow == "target"], actor)
+    reports = items(session, [t for t in mine if t.workflow != "target" and t.state != "accepted"], actor)
+    order = list(definitions.get("target").states)
+    return {
+        "by_state": [(definitions.get("target").state_label(s), [i for i in targets if i.target.state == s])
+                     for s in order],
+        "overdue": [i for i in targets if i.overdue],
+        "due_soon": [i for i in targets if i.due_soon],
+        "supervised": [i for i in targets if i.target.supervised],
+        "reports": reports,
+    }
+
+
+def last_self_assessments(session: Session, target_ids: list[int]) -> dict[int, dict[str, Any]]:
+    """What each target's latest self-assessment said (one query for all of them)."""
+    found: dict[int, dict[str, Any]] = {}
+    if target_ids:
+        for record in session.exec(select(TransitionRecord).where(TransitionRecord.target_id.in_(target_ids),
+                                                                  TransitionRecord.trigger == "self_assess")
+                                   .order_by(TransitionRecord.id)):
+            found[record.target_id] = dict(record.payload, at=record.at, actor=record.actor)
+    return found
+
+
+def leader_home(session: Session, actor: Actor) -> dict[str, Any]:
+    """待我审签: self-assessments waiting for my signature, with what was submitted; my targets' progress."""
+    mine = list(session.exec(select(Target).where(Target.id.in_(_of("leader", [actor.name])))
+                             .order_by(Target.state_due.is_(None), Target.state_due, Target.id)))
+    dressed = items(session, mine, actor)
+    waiting = [i for i in dressed if any(a.spec.trigger == "sign" for a in i.actions)]
+    submitted = last_self_assessments(session, [i.target.id for i in waiting])
+    for item in waiting:
+        item.self_assessment = submitted.get(item.target.id, {})
+    counts = Counter(i.state_label for i in dressed if i.target.workflow == "target")
+    return {"waiting": waiting, "progress": list(counts.items()), "mine": [i for i in dressed if i.target.workflow == "target"]}
+
+
+def office_home(session: Session, actor: Actor) -> dict[str, Any]:
+    """The whole plan at a glance: counts by state and section, overdue and supervised lists, queues."""
+    d = definitions.get("target")
+    by_state = dict(session.exec(select(Target.state, func.count()).where(Target.workflow == "target")
+                                 .group_by(Target.state)).all())
+    by_section = session.exec(select(Assignment.name, Target.state, func.count())
+                              .join(Target, Target.id == Assignment.target_id)
+                              .where(Assignment.kind == "section", Target.workflow == "target")
+                              .group_by(Assignment.name, Target.state)).all()
+    sections: dict[str, Counter] = {}
+    for name, state, count in by_section:
+        sections.setdefault(name, Counter())[state] += count
+
+    def listed(*conditions) -> list[Item]:
+        query = select(Target).where(*conditions).order_by(Target.state_due.is_(None), Target.state_due, Target.id)
+        return items(session, list(session.exec(query.limit(LIST_LIMIT))), actor)
+
+    return {
+        "states": [(s, d.state_label(s), by_state.get(s, 0)) for s in d.states],
+        "sections": sorted(sections.items()),
+        "state_names": list(d.states),
+        "overdue": listed(Target.state_due < clock.today()),
+        "supervised": listed(Target.supervised == True),  # noqa: E712
+        "verify": listed(Target.workflow == "target", Target.state == "leader_signed"),
+        "score": listed(Target.workflow == "target", Target.state == "verified"),
+        "plans": list(session.exec(select(Plan).order_by(Plan.year.desc()))),
+    }
+
+
+def unread(session: Session, user_id: int) -> int:
+    return inbox.unread_count(session=session, user_id=user_id)

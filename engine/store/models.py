@@ -1,0 +1,328 @@
+"""The domain's tables (SQLModel).
+
+Timestamps are aware, stored in UTC (see :mod:`engine.calendar.clock`); dates are local dates in the plan's
+zone. People and sections are referred to by name on targets, as the plan writes them,
+so that a plan can be imported before or after its people are added as users.
+"""
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import JSON, Column, Index, Numeric, UniqueConstraint
+from sqlalchemy.orm import declared_attr
+from sqlmodel import Field, SQLModel
+
+from engine.calendar import clock
+
+
+def _now() -> datetime:
+    return clock.to_db(clock.now())
+
+
+class Plan(SQLModel, table=True):
+    """An organisation's annual performance plan (绩效目标考评表)."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    org: str = Field(max_length=200)
+    year: int
+    title: str = Field(max_length=300)
+    timezone: str = Field(default="Asia/Shanghai", max_length=60)
+    #: Category name → its points as the table writes them (重点工作目标 → 68, …).
+    categories: dict[str, float] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    #: How this plan is scored: grade bands and the indicator rule (see :mod:`engine.scoring.sheet`); empty: the defaults.
+    scoring: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    created_at: datetime = Field(default_factory=_now)
+
+    __table_args__ = (UniqueConstraint("org", "year", name="uq_plan_org_year"),)
+
+
+class Milestone(SQLModel, table=True):
+    """A dated step of a plan (e.g. self-assessments signed by 30 December); editable plan data."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    plan_id: int = Field(foreign_key="plan.id", ondelete="CASCADE")
+    key: str = Field(max_length=60)
+    label: str = Field(max_length=200)
+    phrase: str = Field(default="", max_length=60)
+    due_date: date
+
+    __table_args__ = (UniqueConstraint("plan_id", "key", name="uq_milestone_plan_key"),)
+
+
+class Section(SQLModel, table=True):
+    """A section of the bureau (科室)."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=100, unique=True)
+
+
+class User(SQLModel, table=True):
+    """A person who logs in. ``name`` is the name the plan writes, and the login name."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=100, unique=True)
+    roles: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    password_hash: str | None = Field(default=None, max_length=300)
+    email: str | None = Field(default=None, max_length=300)
+    active: bool = True
+    #: Consecutive failed logins, and until when the next attempt must wait (slows guessing down).
+    failed_logins: int = 0
+    locked_until: datetime | None = None
+    #: Sessions and tokens issued before this moment are void (logout, a new password).
+    sessions_since: datetime | None = None
+    created_at: datetime = Field(default_factory=_now)
+
+
+class UserSection(SQLModel, table=True):
+    """Membership of a user in a section."""
+
+    user_id: int = Field(foreign_key="user.id", primary_key=True, ondelete="CASCADE")
+    section_id: int = Field(foreign_key="section.id", primary_key=True, ondelete="CASCADE")
+
+
+class Target(SQLModel, table=True):
+    """One row of a plan: a target worked on all year and moved through its workflow."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    plan_id: int = Field(foreign_key="plan.id", ondelete="CASCADE")
+    workflow: str = Field(default="target", max_length=60)
+    code: str = Field(max_length=120)
+    category: str = Field(default="", max_length=200)
+    indicator: str = Field(default="")
+    indicator_points: Decimal | None = Field(default=None, sa_column=Column(Numeric(7, 2)))
+    basis: str = Field(default="")
+    text: str
+    weight: Decimal = Field(sa_column=Column(Numeric(7, 2), nullable=False))
+    deadline_phrase: str = Field(default="", max_length=60)
+    due_date: date | None = None
+    state: str = Field(max_length=60)
+    state_entered_at: datetime = Field(default_factory=_now)
+    state_due: date | None = None
+    #: How many times the target has entered a state: escalations and reminders count per entry.
+    entry: int = 1
+    #: The highest escalation level fired in this stay (0: none); the sweep skips fully escalated targets.
+    escalation_level: int = 0
+    version: int = 1
+    supervised: bool = False
+    progress: int = 0
+    self_score: Decimal | None = Field(default=None, sa_column=Column(Numeric(7, 2)))
+    score: Decimal | None = Field(default=None, sa_column=Column(Numeric(7, 2)))
+    created_at: datetime = Field(default_factory=_now)
+    updated_at: datetime = Field(default_factory=_now)
+
+    __table_args__ = (
+        UniqueConstraint("plan_id", "code", name="uq_target_plan_code"),
+        # The overdue sweep and every "what is due" list: state first, then due date.
+        Index("ix_target_state_due", "state", "state_due"),
+        Index("ix_target_plan_state", "plan_id", "state"),
+        Index("ix_target_plan_due", "plan_id", "due_date"),
+        Index("ix_target_supervised", "supervised", "state_due"),
+    )
+
+    @declared_attr.directive
+    def __mapper_args__(cls):  # noqa: N805
+        # Every UPDATE of a target says "WHERE version = <the version I read>" and bumps it:
+        # optimistic locking on every path that writes a target, not only in fire().
+        return {"version_id_col": cls.__table__.c.version}
+
+
+class Assignment(SQLModel, table=True):
+    """Who a target belongs to: its sections (the first is the lead 牵头科室), leaders and persons."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    target_id: int = Field(foreign_key="target.id", ondelete="CASCADE")
+    kind: str = Field(max_length=10)  # "section" | "leader" | "person"
+    name: str = Field(max_length=100)
+    position: int = 0
+
+    __table_args__ = (
+        UniqueConstraint("target_id", "kind", "name", name="uq_assignment"),
+        Index("ix_assignment_kind_name", "kind", "name", "target_id"),
+    )
+
+
+class Indicator(SQLModel, table=True):
+    """A measurable indicator of a target (≥560个, ≤5次, 10-11月份 …) and the latest reported actual value."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    target_id: int = Field(foreign_key="target.id", index=True, ondelete="CASCADE")
+    position: int = 0
+    name: str = Field(max_length=200)
+    raw: str = Field(max_length=100)
+    actual: str | None = Field(default=None, max_length=200)
+    reported_at: datetime | None = None
+
+    __table_args__ = (UniqueConstraint("target_id", "name", name="uq_indicator_target_name"),)
+
+
+class Signature(SQLModel, table=True):
+    """A leader's signature (审签) on a target's self-assessment; one per leader and round."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    target_id: int = Field(foreign_key="target.id", index=True, ondelete="CASCADE")
+    signer: str = Field(max_length=100)
+    record_id: int = Field(foreign_key="transitionrecord.id")
+    signed_at: datetime = Field(default_factory=_now)
+
+    __table_args__ = (UniqueConstraint("target_id", "signer", name="uq_signature_target_signer"),)
+
+
+class TransitionRecord(SQLModel, table=True):
+    """An append-only, hash-chained entry of the transition history (the audit log).
+
+    ``id`` is the record's place in the chain (1, 2, 3, …), given under the chain lock, not
+    by the database. ``hash`` is SHA-256 over the canonical content of the record including
+    ``prev_hash``, the previous record's hash; see :mod:`engine.audit.chain`.
+    """
+
+    id: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    target_id: int | None = Field(default=None, foreign_key="target.id", index=True)
+    kind: str = Field(default="transition", max_length=20)  # transition | system | amendment
+    actor: str = Field(max_length=100, index=True)
+    role: str = Field(max_length=20)
+    trigger: str = Field(max_length=60, index=True)
+    from_state: str | None = Field(default=None, max_length=60)
+    to_state: str | None = Field(default=None, max_length=60)
+    at: datetime = Field(index=True)
+    comment: str = Field(default="")
+    payload: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    prev_hash: str = Field(max_length=64)
+    hash: str = Field(max_length=64, unique=True)
+
+
+class ChainHead(SQLModel, table=True):
+    """The head of the audit chain: one row, locked to serialise appends.
+
+    It also pins the length and the last hash, so that cutting records off the end of the
+    chain is detected too.
+    """
+
+    id: int = Field(default=1, primary_key=True)
+    count: int = 0
+    last_id: int = 0
+    last_hash: str = Field(default="", max_length=64)
+
+
+class OutboxEvent(SQLModel, table=True):
+    """A notification to deliver, written in the same transaction as the change it reports."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    event_type: str = Field(max_length=100)
+    target_id: int | None = Field(default=None, foreign_key="target.id", index=True)
+    record_id: int | None = Field(default=None, foreign_key="transitionrecord.id")
+    recipients: list[dict[str, str]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    data: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    status: str = Field(default="pending", max_length=20)
+    attempts: int = 0
+    available_at: datetime = Field(default_factory=_now)
+    last_error: str = ""
+    created_at: datetime = Field(default_factory=_now)
+
+    __table_args__ = (Index("ix_outbox_status_available", "status", "available_at"),)
+
+
+class InboxItem(SQLModel, table=True):
+    """A notification in a user's in-app inbox (always delivered, whatever other channels do)."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(foreign_key="user.id", ondelete="CASCADE")
+    event_id: int | None = Field(default=None, foreign_key="outboxevent.id")
+    target_id: int | None = Field(default=None, foreign_key="target.id")
+    subject: str = Field(max_length=300)
+    body: str = ""
+    created_at: datetime = Field(default_factory=_now)
+    read_at: datetime | None = None
+
+    __table_args__ = (
+        Index("ix_inbox_user_read", "user_id", "read_at", "id"),
+        UniqueConstraint("user_id", "event_id", name="uq_inbox_user_event"),
+    )
+
+
+class Setting(SQLModel, table=True):
+    """A value the processes of one installation share, such as the generated token signing key."""
+
+    key: str = Field(primary_key=True, max_length=60)
+    value: str
+
+
+class Escalation(SQLModel, table=True):
+    """One level of the escalation ladder fired for one stay of a target in a state (督办)."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    target_id: int = Field(foreign_key="target.id", ondelete="CASCADE")
+    entry: int
+    state: str = Field(max_length=60)
+    level: int
+    due_date: date
+    working_days_late: int
+    record_id: int | None = Field(default=None, foreign_key="transitionrecord.id")
+    fired_at: datetime = Field(default_factory=_now)
+
+    __table_args__ = (UniqueConstraint("target_id", "entry", "level", name="uq_escalation_entry_level"),)
+
+
+class Reminder(SQLModel, table=True):
+    """A reminder sent so many working days before a state's due date; once per stay and distance."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    target_id: int = Field(foreign_key="target.id", ondelete="CASCADE")
+    entry: int
+    days_before: int
+    due_date: date
+    sent_at: datetime = Field(default_factory=_now)
+
+    __table_args__ = (UniqueConstraint("target_id", "entry", "days_before", name="uq_reminder_entry_days"),)
+
+
+class ReportSchedule(SQLModel, table=True):
+    """A recurring report of a plan (seed 001): monthly progress by the 25th, special reports, summaries."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    plan_id: int = Field(foreign_key="plan.id", ondelete="CASCADE")
+    key: str = Field(max_length=60)
+    label: str = Field(max_length=200)
+    #: Deadline phrases, one per due date in the year (每月25日前 is twelve of them).
+    phrase: str = Field(max_length=60)
+    #: How many days before its due date an item is created.
+    lead_days: int = 10
+
+    __table_args__ = (UniqueConstraint("plan_id", "key", name="uq_report_schedule_key"),)
+
+
+class Delivery(SQLModel, table=True):
+    """One outbox event delivered to one recipient over one channel, with its attempts.
+
+    ``key`` is the idempotency key: unique, sent along (Message-ID, Idempotency-Key) so that a
+    receiver can recognise a repeat.
+    """
+
+    id: int | None = Field(default=None, primary_key=True)
+    event_id: int = Field(foreign_key="outboxevent.id", ondelete="CASCADE")
+    user_id: int | None = Field(default=None, foreign_key="user.id")
+    channel: str = Field(max_length=20)  # inbox | email | webhook
+    key: str = Field(max_length=120, unique=True)
+    status: str = Field(default="pending", max_length=20)  # pending | sending | sent | dead | uncertain
+    attempts: int = 0
+    next_attempt_at: datetime = Field(default_factory=_now)
+    last_error: str = ""
+    sent_at: datetime | None = None
+    created_at: datetime = Field(default_factory=_now)
+
+    __table_args__ = (Index("ix_delivery_status_next", "status", "next_attempt_at"),)
+
+
+class Evidence(SQLModel, table=True):
+    """An evidence file (佐证材料) attached to a target; stored under a random name, never the user's."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    target_id: int = Field(foreign_key="target.id", index=True, ondelete="CASCADE")
+    filename: str = Field(max_length=200)
+    content_type: str = Field(max_length=100)
+    size: int
+    sha256: str = Field(max_length=64)
+    stored_as: str = Field(max_length=100, unique=True)
+    uploaded_by: str = Field(max_length=100)
+    uploaded_at: datetime = Field(default_factory=_now)

@@ -1,0 +1,295 @@
+"""Declarative workflow definitions: loading, validation, and the shipped set.
+
+A definition is YAML (see ``workflows/target.yaml``). It is checked first against a JSON
+schema (``workflow.schema.json``), then for meaning: every state named exists, every state
+is reachable from the initial one, final states have no way out, a trigger leaves a state
+at most once, and every guard, effect, role and recipient is known. Each problem is
+reported with the file, the line and the reason.
+"""
+from __future__ import annotations
+
+import json
+from collections import deque
+from dataclasses import dataclass, field
+from functools import cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+
+from engine.workflow import rules, yamlsource
+from engine.workflow.yamlsource import Problem
+
+
+class DefinitionError(Exception):
+    """A definition file was refused; ``problems`` says where and why."""
+
+    def __init__(self, problems: list[Problem]) -> None:
+        super().__init__("\n".join(str(p) for p in problems))
+        self.problems = problems
+
+
+@dataclass(frozen=True)
+class FieldSpec:
+    name: str
+    type: str
+    required: bool = True
+    label: str = ""
+    min: float | None = None
+    max: float | None = None
+    max_length: int | None = None
+
+
+@dataclass(frozen=True)
+class StateSpec:
+    name: str
+    label: str
+    label_en: str = ""
+    final: bool = False
+    deadline: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class TransitionSpec:
+    trigger: str
+    sources: tuple[str, ...]
+    dest: str
+    roles: tuple[str, ...]
+    label: str = ""
+    label_en: str = ""
+    fields: tuple[FieldSpec, ...] = ()
+    guards: tuple[str, ...] = ()
+    effects: tuple[str, ...] = ()
+    comment_required: bool = False
+    countersign: bool = False
+    notify: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class EscalationLevel:
+    level: int
+    after_working_days: int
+    notify: tuple[str, ...]
+    supervise: bool = False
+
+
+@dataclass(frozen=True)
+class Definition:
+    """A parsed, validated workflow definition."""
+
+    id: str
+    version: int
+    label: str
+    label_en: str
+    initial: str
+    states: dict[str, StateSpec]
+    transitions: tuple[TransitionSpec, ...]
+    reminder_days: tuple[int, ...] = ()
+    reminder_notify: tuple[str, ...] = ()
+    escalation: tuple[EscalationLevel, ...] = ()
+    source: str = ""
+    _index: dict[tuple[str, str], TransitionSpec] = field(default_factory=dict, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        for spec in self.transitions:
+            for source in spec.sources:
+                self._index[(source, spec.trigger)] = spec
+
+    def transition(self, state: str, trigger: str) -> TransitionSpec | None:
+        """The transition fired by ``trigger`` from ``state``, if there is one."""
+        return self._index.get((state, trigger))
+
+    def triggers_from(self, state: str) -> list[TransitionSpec]:
+        """The transitions that leave (or stay in) ``state``, in definition order."""
+        return [spec for spec in self.transitions if state in spec.sources]
+
+    def state_label(self, state: str | None) -> str:
+        return self.states[state].label if state in self.states else (state or "")
+
+    def notifications(self) -> list[str]:
+        """Every event type this definition can emit, e.g. ``target.sign``, ``target.escalated``."""
+        events = [f"{self.id}.{spec.trigger}" for spec in self.transitions if spec.notify]
+        if self.reminder_notify:
+            events.append(f"{self.id}.reminder")
+        if self.escalation:
+            events.append(f"{self.id}.escalated")
+        return events
+
+
+_SCHEMA = json.loads(resources.files("engine.workflow").joinpath("workflow.schema.json").read_text("utf-8"))
+_VALIDATOR = jsonschema.Draft202012Validator(_SCHEMA)
+
+
+def _as_list(value: str | list[str]) -> list[str]:
+    return [value] if isinstance(value, str) else list(value)
+
+
+def _schema_problems(data: Any, where: yamlsource.SourceMap, filename: str) -> list[Problem]:
+    problems = []
+    for error in sorted(_VALIDATOR.iter_errors(data), key=lambda e: list(map(str, e.absolute_path))):
+        path = list(error.absolute_path)
+        at = "/".join(str(p) for p in path) or "（顶层）"
+        problems.append(Problem(filename, where.line(path), f"{at}: 不符合定义格式：{error.message}"))
+    return problems
+
+
+def _meaning_problems(data: dict[str, Any], where: yamlsource.SourceMap, filename: str) -> list[Problem]:
+    problems: list[Problem] = []
+
+    def refuse(path: list[Any], reason: str) -> None:
+        problems.append(Problem(filename, where.line(path), reason))
+
+    states = data["states"]
+    if data["initial"] not in states:
+        refuse(["initial"], f"初始状态 '{data['initial']}' 未定义")
+    seen: dict[tuple[str, str], int] = {}
+    edges: dict[str, set[str]] = {name: set() for name in states}
+    for i, spec in enumerate(data["transitions"]):
+        trigger = spec["trigger"]
+        for source in _as_list(spec["from"]):
+            if source not in states:
+                refuse(["transitions", i, "from"], f"转换 '{trigger}' 的起始状态 '{source}' 未定义")
+                continue
+            if states[source].get("final"):
+                refuse(["transitions", i, "from"], f"终止状态 '{source}' 不能有转出的转换（'{trigger}'）")
+            if (source, trigger) in seen:
+                refuse(["transitions", i, "trigger"],
+                       f"状态 '{source}' 已有触发器 '{trigger}' 的转换（第 {seen[(source, trigger)] + 1} 个转换），同一状态同一触发器只能有一个")
+            seen[(source, trigger)] = i
+            if spec["to"] in states:
+                edges[source].add(spec["to"])
+        if spec["to"] not in states:
+            refuse(["transitions", i, "to"], f"转换 '{trigger}' 的目标状态 '{spec['to']}' 未定义")
+        for role in spec["roles"]:
+            if role not in rules.ROLES:
+                refuse(["transitions", i, "roles"], f"未知角色 '{role}'（可用：{', '.join(rules.ACTING_ROLES)}）")
+            elif role not in rules.ACTING_ROLES:
+                refuse(["transitions", i, "roles"], f"角色 '{role}' 只读，不能触发转换")
+        for name in spec.get("guards", []):
+            if name not in rules.GUARDS:
+                refuse(["transitions", i, "guards"], f"未知守卫 '{name}'（已注册：{', '.join(sorted(rules.GUARDS))}）")
+        for name in spec.get("effects", []):
+            if name not in rules.EFFECTS:
+                refuse(["transitions", i, "effects"], f"未知效果 '{name}'（已注册：{', '.join(sorted(rules.EFFECTS))}）")
+        problems.extend(_recipient_problems(spec.get("notify", []), ["transitions", i, "notify"], where, filename))
+    for name, state in states.items():
+        deadline = state.get("deadline") or {}
+        if state.get("final") and deadline:
+            refuse(["states", name, "deadline"], f"终止状态 '{name}' 不应有期限")
+    if data["initial"] in states:
+        reached = {data["initial"]}
+        queue = deque(reached)
+        while queue:
+            for nxt in edges[queue.popleft()] - reached:
+                reached.add(nxt)
+                queue.append(nxt)
+        for name in states:
+            if name not in reached:
+                refuse(["states", name], f"状态 '{name}' 从初始状态 '{data['initial']}' 不可达")
+    if "reminders" in data:
+        problems.extend(_recipient_problems(data["reminders"]["notify"], ["reminders", "notify"], where, filename))
+    levels = data.get("escalation", [])
+    for i, level in enumerate(levels):
+        problems.extend(_recipient_problems(level["notify"], ["escalation", i, "notify"], where, filename))
+        if level["level"] != i + 1:
+            refuse(["escalation", i, "level"], f"督办级别应从 1 起连续编号，这里应为 {i + 1}")
+        if i and level["after_working_days"] <= levels[i - 1]["after_working_days"]:
+            refuse(["escalation", i, "after_working_days"], "各级的逾期工作日数应逐级递增")
+    return problems
+
+
+def _recipient_problems(names: list[str], path: list[Any], where: yamlsource.SourceMap, filename: str) -> list[Problem]:
+    return [
+        Problem(filename, where.line(path), f"未知通知对象 '{name}'（可用：{', '.join(rules.RECIPIENTS)}）")
+        for name in names
+        if name not in rules.RECIPIENTS
+    ]
+
+
+def _label(value: dict[str, str] | None) -> tuple[str, str]:
+    value = value or {}
+    return value.get("zh", ""), value.get("en", "")
+
+
+def _build(data: dict[str, Any], filename: str) -> Definition:
+    states = {
+        name: StateSpec(name, *_label(spec["label"]), final=spec.get("final", False), deadline=spec.get("deadline"))
+        for name, spec in data["states"].items()
+    }
+    transitions = []
+    for spec in data["transitions"]:
+        fields = tuple(
+            FieldSpec(name, f["type"], f.get("required", True), _label(f.get("label"))[0],
+                      f.get("min"), f.get("max"), f.get("max_length"))
+            for name, f in (spec.get("fields") or {}).items()
+        )
+        transitions.append(TransitionSpec(
+            trigger=spec["trigger"], sources=tuple(_as_list(spec["from"])), dest=spec["to"],
+            roles=tuple(spec["roles"]), label=_label(spec.get("label"))[0] or spec["trigger"],
+            label_en=_label(spec.get("label"))[1], fields=fields, guards=tuple(spec.get("guards", [])),
+            effects=tuple(spec.get("effects", [])), comment_required=spec.get("comment") == "required",
+            countersign=spec.get("countersign", False), notify=tuple(spec.get("notify", [])),
+        ))
+    reminders = data.get("reminders") or {}
+    return Definition(
+        id=data["id"], version=data["version"], label=_label(data["label"])[0], label_en=_label(data["label"])[1],
+        initial=data["initial"], states=states, transitions=tuple(transitions),
+        reminder_days=tuple(sorted(reminders.get("working_days_before", []), reverse=True)),
+        reminder_notify=tuple(reminders.get("notify", [])),
+        escalation=tuple(EscalationLevel(lv["level"], lv["after_working_days"], tuple(lv["notify"]),
+                                         lv.get("supervise", False)) for lv in data.get("escalation", [])),
+        source=filename,
+    )
+
+
+def parse(text: str, filename: str) -> Definition:
+    """Parse and validate a definition; raises :class:`DefinitionError` listing every problem."""
+    try:
+        data, where = yamlsource.load(text, filename)
+    except yamlsource.YamlSyntaxError as exc:
+        raise DefinitionError([exc.problem]) from exc
+    problems = _schema_problems(data, where, filename)
+    if not problems:
+        problems = _meaning_problems(data, where, filename)
+    if problems:
+        raise DefinitionError(problems)
+    return _build(data, filename)
+
+
+def load(path: str | Path) -> Definition:
+    """Load and validate the definition in the file at ``path``."""
+    path = Path(path)
+    return parse(path.read_text(encoding="utf-8"), str(path))
+
+
+def check(path: str | Path) -> list[Problem]:
+    """The problems of the definition at ``path`` (empty when it is valid)."""
+    try:
+        load(path)
+    except DefinitionError as exc:
+        return exc.problems
+    except (OSError, UnicodeDecodeError) as exc:
+        return [Problem(str(path), 1, f"无法读取文件：{exc}")]
+    return []
+
+
+@cache
+def shipped() -> dict[str, Definition]:
+    """The definitions shipped in the ``workflows`` package, by id."""
+    found = {}
+    for entry in sorted(resources.files("workflows").iterdir(), key=lambda e: e.name):
+        if entry.name.endswith(".yaml"):
+            definition = parse(entry.read_text(encoding="utf-8"), f"workflows/{entry.name}")
+            found[definition.id] = definition
+    return found
+
+
+def source_text(workflow_id: str) -> str:
+    """The YAML text of a shipped definition, as written."""
+    return resources.files("workflows").joinpath(Path(get(workflow_id).source).name).read_text("utf-8")
+
+
+def get(workflow_id: str) -> Definition:
+    """A shipped definition by id; ``KeyError`` if there is none."""
+    return shipped()[workflow_id]

@@ -1,0 +1,29 @@
+"""When the current state of a target is due, from its definition's per-state deadline rule."""
+from __future__ import annotations
+
+from datetime import date
+
+from sqlmodel import Session, select
+
+from engine.workflow.definitions import Definition
+from engine.store.models import Milestone, Target
+from engine.calendar.workdays import add_workdays
+
+
+def state_due(session: Session, target: Target, definition: Definition, state: str, entered_on: date) -> date | None:
+    """The due date of ``state`` for ``target`` entered on ``entered_on``; ``None`` if it has none.
+
+    ``target_deadline``: the target's own due date (None for 长期, never overdue);
+    ``milestone``: the plan's milestone of that key; ``working_days``: so many working
+    days after entering the state.
+    """
+    rule = definition.states[state].deadline or {}
+    if rule.get("target_deadline"):
+        return target.due_date
+    if "milestone" in rule:
+        return session.exec(
+            select(Milestone.due_date).where(Milestone.plan_id == target.plan_id, Milestone.key == rule["milestone"])
+        ).first()
+    if "working_days" in rule:
+        return add_workdays(entered_on, rule["working_days"])
+    return None

@@ -1,0 +1,48 @@
+"""Writing notifications into the outbox, inside the transaction of the change they report.
+
+The engine names recipients as the plan does (a person, a section, a role); the dispatcher
+(``notifications``) resolves them to users and channels and delivers.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from sqlmodel import Session
+
+from engine.people.actors import Parties
+from engine.store.models import OutboxEvent
+
+
+def recipients(notify: tuple[str, ...] | list[str], parties: Parties) -> list[dict[str, str]]:
+    """Turn a definition's recipient names into concrete addressees, without repeats."""
+    out: list[dict[str, str]] = []
+    for name in notify:
+        if name == "responsible":
+            out += [{"kind": "person", "name": person} for person in parties.persons]
+        elif name == "sections":
+            out += [{"kind": "section", "name": section} for section in parties.sections]
+        elif name == "leaders":
+            out += [{"kind": "person", "name": leader} for leader in parties.leaders]
+        elif name == "office":
+            out.append({"kind": "role", "name": "office"})
+    unique = {(r["kind"], r["name"]): r for r in out}
+    return list(unique.values())
+
+
+def emit(
+    session: Session,
+    *,
+    event_type: str,
+    target_id: int | None,
+    record_id: int | None,
+    notify: tuple[str, ...] | list[str],
+    parties: Parties,
+    data: dict[str, Any],
+) -> OutboxEvent | None:
+    """Add an outbox event (flushed with the caller's transaction); ``None`` when nobody is to be told."""
+    to = recipients(notify, parties)
+    if not to:
+        return None
+    event = OutboxEvent(event_type=event_type, target_id=target_id, record_id=record_id, recipients=to, data=data)
+    session.add(event)
+    return event

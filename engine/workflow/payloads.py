@@ -1,0 +1,139 @@
+"""Checking a transition's payload against the fields its definition requires."""
+from __future__ import annotations
+
+import math
+from datetime import date
+from typing import Any
+
+from engine.workflow.definitions import FieldSpec, TransitionSpec
+
+#: Length limits for text that a definition does not limit itself.
+DEFAULT_MAX_LENGTH = {"string": 500, "text": 8000}
+COMMENT_MAX_LENGTH = 4000
+
+_TYPE_NAMES = {
+    "string": "文本", "text": "文本", "integer": "整数", "number": "数字",
+    "boolean": "是/否", "date": "日期（YYYY-MM-DD）", "list": "列表", "object": "对象",
+}
+
+
+def _type_ok(spec: FieldSpec, value: Any) -> bool:
+    if spec.type in ("string", "text"):
+        return isinstance(value, str)
+    if spec.type == "integer":
+        return isinstance(value, int) and not isinstance(value, bool)
+    if spec.type == "number":
+        return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+    if spec.type == "boolean":
+        return isinstance(value, bool)
+    if spec.type == "date":
+        try:
+            date.fromisoformat(value)
+        except (TypeError, ValueError):
+            return False
+        return True
+    if spec.type == "list":
+        return isinstance(value, list)
+    return isinstance(value, dict)
+
+
+def _has_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_nul(v) for v in value)
+    return False
+
+
+def _field_error(spec: FieldSpec, value: Any) -> str | None:
+    label = spec.label or spec.name
+    if not _type_ok(spec, value):
+        return f"{label}应为{_TYPE_NAMES[spec.type]}"
+    if _has_nul(value):
+        return f"{label}含有不可见的控制字符"
+    if spec.type in ("string", "text"):
+        limit = spec.max_length or DEFAULT_MAX_LENGTH[spec.type]
+        if len(value) > limit:
+            return f"{label}不能超过 {limit} 个字符"
+    if spec.type in ("integer", "number"):
+        if spec.min is not None and value < spec.min:
+            return f"{label}不能小于 {spec.min:g}"
+        if spec.max is not None and value > spec.max:
+            return f"{label}不能大于 {spec.max:g}"
+    return None
+
+
+def _missing(value: Any) -> bool:
+    return value is None or (isinstance(value, str) and not value.strip())
+
+
+def check(spec: TransitionSpec, payload: dict[str, Any], comment: str) -> list[dict[str, str]]:
+    """Every problem with ``payload`` and ``comment`` for ``spec``, as ``{"field", "reason"}``."""
+    errors = []
+    known = {field.name for field in spec.fields}
+    for name in payload:
+        if name not in known:
+            errors.append({"field": name, "reason": f"该操作没有字段“{name}”"})
+    for field in spec.fields:
+        value = payload.get(field.name)
+        if _missing(value):
+            if field.required:
+                errors.append({"field": field.name, "reason": f"缺少必填项：{field.label or field.name}"})
+            continue
+        reason = _field_error(field, value)
+        if reason:
+            errors.append({"field": field.name, "reason": reason})
+    if spec.comment_required and _missing(comment):
+        errors.append({"field": "comment", "reason": "该操作必须填写意见或理由"})
+    if "\x00" in comment:
+        errors.append({"field": "comment", "reason": "意见含有不可见的控制字符"})
+    if comment and len(comment) > COMMENT_MAX_LENGTH:
+        errors.append({"field": "comment", "reason": f"意见不能超过 {COMMENT_MAX_LENGTH} 个字符"})
+    return errors
+
+
+def from_form(spec: TransitionSpec, form: dict[str, Any], indicator_names: list[str] = ()) -> dict[str, Any]:
+    """A payload from a web form's strings, by each field's type; what cannot be read is left as
+    written, for :func:`check` to refuse with a reason. Indicator values come as ``indicator:<name>``."""
+    payload: dict[str, Any] = {}
+    for field in spec.fields:
+        raw = form.get(field.name)
+        if field.type == "object" and field.name == "indicators":
+            values = {n: str(form.get(f"indicator:{n}", "")).strip() for n in indicator_names}
+            values = {n: v for n, v in values.items() if v}
+            if values:
+                payload[field.name] = values
+            continue
+        if field.name in ("deductions", "bonus"):
+            lines = [line.strip() for line in str(form.get(f"{field.name}_text", "")).splitlines() if line.strip()]
+            if lines:
+                payload[field.name] = [_deduction(line) for line in lines]
+            continue
+        if field.type in ("list", "object") or raw is None or (isinstance(raw, str) and not raw.strip()):
+            continue
+        text = str(raw).strip()
+        try:
+            if field.type == "integer":
+                payload[field.name] = int(text)
+            elif field.type == "number":
+                number = float(text)
+                payload[field.name] = int(number) if number.is_integer() and "." not in text else number
+            elif field.type == "boolean":
+                payload[field.name] = text.lower() in ("1", "true", "on", "yes", "是")
+            else:
+                payload[field.name] = text
+        except ValueError:
+            payload[field.name] = text
+    return payload
+
+
+def _deduction(line: str) -> dict[str, Any]:
+    """``0.5 进度滞后`` → ``{"points": 0.5, "reason": "进度滞后"}``; unreadable points are left as text."""
+    points, _, reason = line.replace("\u3000", " ").partition(" ")
+    try:
+        value: Any = float(points.removesuffix("分"))
+    except ValueError:
+        value = points
+    return {"points": value, "reason": reason.strip()}

@@ -1,0 +1,196 @@
+"""Named guards and effects that workflow definitions may refer to.
+
+A definition names a guard or an effect; the name resolves to a function registered here.
+Nothing from YAML is ever evaluated as code. A guard returns ``None`` when the transition
+may go ahead, or the reason it may not (Chinese, shown to the person who tried). An effect
+changes the target (or rows that hang off it) as part of the transition; it flushes, it
+never commits.
+"""
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+from sqlmodel import Session, delete, select
+
+from engine.people.roles import ACTING_ROLES, ROLES, SYSTEM_ROLE  # noqa: F401  (re-exported for definitions)
+from engine.store.models import Indicator, Signature, Target
+
+if TYPE_CHECKING:
+    from engine.people.actors import Actor
+    from engine.workflow.definitions import Definition, TransitionSpec
+
+
+#: Whom a definition may name as recipients of a notification.
+RECIPIENTS = {
+    "responsible": "科室责任人",
+    "sections": "责任科室",
+    "leaders": "分管领导",
+    "office": "绩效办",
+}
+
+
+@dataclass
+class Context:
+    """Everything a guard or an effect may look at during one transition."""
+
+    session: Session
+    target: Target
+    definition: Definition
+    transition: TransitionSpec
+    actor: Actor
+    role: str
+    payload: dict[str, Any]
+    comment: str
+    at: datetime
+    leaders: list[str] = field(default_factory=list)
+    signers: list[str] = field(default_factory=list)
+
+
+Guard = Callable[[Context], str | None]
+Effect = Callable[[Context], None]
+GUARDS: dict[str, Guard] = {}
+EFFECTS: dict[str, Effect] = {}
+#: Guards that judge without the payload, so they can tell beforehand whether an action is open.
+PAYLOAD_FREE: set[str] = set()
+
+
+def guard(name: str, *, needs_payload: bool = True) -> Callable[[Guard], Guard]:
+    """Register a guard under ``name``."""
+
+    def register(func: Guard) -> Guard:
+        GUARDS[name] = func
+        if not needs_payload:
+            PAYLOAD_FREE.add(name)
+        return func
+
+    return register
+
+
+def effect(name: str) -> Callable[[Effect], Effect]:
+    """Register an effect under ``name``."""
+
+    def register(func: Effect) -> Effect:
+        EFFECTS[name] = func
+        return func
+
+    return register
+
+
+def _decimal(value: Any) -> Decimal:
+    return Decimal(str(value))
+
+
+def _within_weight(ctx: Context, name: str, label: str) -> str | None:
+    value = _decimal(ctx.payload[name])
+    if value < 0 or value > ctx.target.weight:
+        return f"{label}应在 0 到权重分值 {ctx.target.weight} 之间，实际为 {value}"
+    return None
+
+
+@guard("self_score_within_weight")
+def _self_score_within_weight(ctx: Context) -> str | None:
+    return _within_weight(ctx, "self_score", "自评分")
+
+
+@guard("score_within_weight")
+def _score_within_weight(ctx: Context) -> str | None:
+    return _within_weight(ctx, "score", "评分")
+
+
+def _points_with_reasons(ctx: Context, name: str, label: str) -> str | None:
+    for number, item in enumerate(ctx.payload.get(name) or [], start=1):
+        if not isinstance(item, dict):
+            return f"第 {number} 项{label}应包含分值和理由"
+        points, reason = item.get("points"), item.get("reason")
+        if isinstance(points, bool) or not isinstance(points, int | float) or not math.isfinite(points) or points <= 0:
+            return f"第 {number} 项{label}的分值应为正数"
+        if points > ctx.target.weight:
+            return f"第 {number} 项{label}的分值不能超过权重分值 {ctx.target.weight}"
+        if not isinstance(reason, str) or not reason.strip():
+            return f"第 {number} 项{label}缺少理由"
+    return None
+
+
+@guard("deductions_have_reasons")
+def _deductions_have_reasons(ctx: Context) -> str | None:
+    return _points_with_reasons(ctx, "deductions", "扣分")
+
+
+@guard("bonus_have_reasons")
+def _bonus_have_reasons(ctx: Context) -> str | None:
+    return _points_with_reasons(ctx, "bonus", "加分")
+
+
+@guard("not_signed_yet", needs_payload=False)
+def _not_signed_yet(ctx: Context) -> str | None:
+    if ctx.actor.name in ctx.signers:
+        return f"{ctx.actor.name} 已审签过该目标"
+    return None
+
+
+def _reported_indicators(ctx: Context) -> dict[str, Any]:
+    return ctx.payload.get("indicators") or {}
+
+
+@guard("indicators_known")
+def _indicators_known(ctx: Context) -> str | None:
+    reported = _reported_indicators(ctx)
+    if not reported:
+        return None
+    names = set(ctx.session.exec(select(Indicator.name).where(Indicator.target_id == ctx.target.id)))
+    unknown = [name for name in reported if name not in names]
+    if unknown:
+        return f"该目标没有指标：{'、'.join(unknown)}（已有：{'、'.join(sorted(names)) or '无'}）"
+    too_long = [name for name, value in reported.items() if len(str(value)) > 200]
+    if too_long:
+        return f"指标实际值过长：{'、'.join(too_long)}"
+    return None
+
+
+@effect("record_indicators")
+def _record_indicators(ctx: Context) -> None:
+    reported = _reported_indicators(ctx)
+    if not reported:
+        return
+    for indicator in ctx.session.exec(select(Indicator).where(Indicator.target_id == ctx.target.id)):
+        if indicator.name in reported:
+            indicator.actual = str(reported[indicator.name])
+            indicator.reported_at = ctx.at
+            ctx.session.add(indicator)
+
+
+@effect("record_progress")
+def _record_progress(ctx: Context) -> None:
+    ctx.target.progress = int(ctx.payload["percent"])
+
+
+@effect("record_self_score")
+def _record_self_score(ctx: Context) -> None:
+    ctx.target.self_score = _decimal(ctx.payload["self_score"])
+
+
+@effect("record_score")
+def _record_score(ctx: Context) -> None:
+    ctx.target.score = _decimal(ctx.payload["score"])
+
+
+@effect("clear_score")
+def _clear_score(ctx: Context) -> None:
+    ctx.target.score = None
+
+
+@effect("clear_signatures")
+def _clear_signatures(ctx: Context) -> None:
+    ctx.session.exec(delete(Signature).where(Signature.target_id == ctx.target.id))
+    ctx.signers.clear()
+
+
+def signers_of(session: Session, target_id: int) -> list[str]:
+    """Names of the leaders who have signed the target's current self-assessment, in order."""
+    rows = session.exec(select(Signature.signer).where(Signature.target_id == target_id).order_by(Signature.id))
+    return list(rows)

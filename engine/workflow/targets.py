@@ -1,0 +1,181 @@
+"""Targets: creating them at the start of their workflow, and reading who they belong to."""
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+
+from sqlalchemy import exists, func, or_
+from sqlmodel import Session, delete, select
+
+from engine.calendar import clock
+from engine.workflow import definitions
+from engine.people.actors import Parties
+from engine.workflow.duedates import state_due
+from engine.store.errors import NotFound
+from engine.store.models import Assignment, Signature, Target
+
+KINDS = ("section", "leader", "person")
+
+
+def get(*, session: Session, target_id: int) -> Target:
+    """The target with ``target_id``; :class:`NotFound` if there is none."""
+    target = session.get(Target, target_id)
+    if target is None:
+        raise NotFound(f"目标 {target_id} 不存在", target_id=target_id)
+    return target
+
+
+def parties_of(session: Session, target_id: int) -> Parties:
+    """The sections (lead first), leaders and persons of a target, in the plan's order."""
+    return parties_for(session, [target_id])[target_id]
+
+
+def parties_for(session: Session, target_ids: Sequence[int]) -> dict[int, Parties]:
+    """:func:`parties_of` for many targets in one query (a page of a list)."""
+    found: dict[int, dict[str, list[str]]] = {i: {kind: [] for kind in KINDS} for i in target_ids}
+    if target_ids:
+        rows = session.exec(
+            select(Assignment.target_id, Assignment.kind, Assignment.name)
+            .where(Assignment.target_id.in_(list(target_ids)))
+            .order_by(Assignment.target_id, Assignment.kind, Assignment.position)
+        )
+        for target_id, kind, name in rows:
+            found[target_id][kind].append(name)
+    return {i: Parties(tuple(p["section"]), tuple(p["leader"]), tuple(p["person"])) for i, p in found.items()}
+
+
+def assignments(target_id: int, parties: Parties) -> list[Assignment]:
+    """The assignment rows for ``parties`` (names in order, without repeats)."""
+    rows = []
+    for kind, names in zip(KINDS, (parties.sections, parties.leaders, parties.persons), strict=True):
+        for position, name in enumerate(_unique(names)):
+            rows.append(Assignment(target_id=target_id, kind=kind, name=name, position=position))
+    return rows
+
+
+def assign(session: Session, target: Target, parties: Parties) -> None:
+    """Replace the target's sections, leaders and persons with ``parties``; flushes."""
+    session.exec(delete(Assignment).where(Assignment.target_id == target.id))
+    session.add_all(assignments(target.id, parties))
+    session.flush()
+
+
+def _unique(names: Iterable[str]) -> list[str]:
+    return list(dict.fromkeys(n for n in names if n))
+
+
+def new(
+    *,
+    session: Session,
+    plan_id: int,
+    code: str,
+    text: str,
+    weight: Decimal | int | float | str,
+    due_date: date | None = None,
+    deadline_phrase: str = "",
+    category: str = "",
+    indicator: str = "",
+    indicator_points: Decimal | None = None,
+    basis: str = "",
+    workflow: str = "target",
+) -> Target:
+    """A new, unsaved target in the initial state of its workflow, with that state's due date."""
+    definition = definitions.get(workflow)
+    target = Target(
+        plan_id=plan_id, workflow=workflow, code=code, text=text, weight=Decimal(str(weight)),
+        category=category, indicator=indicator, indicator_points=indicator_points, basis=basis,
+        deadline_phrase=deadline_phrase, due_date=due_date, state=definition.initial,
+    )
+    target.state_due = state_due(session, target, definition, definition.initial, clock.today())
+    return target
+
+
+def create(*, session: Session, sections: Sequence[str] = (), leaders: Sequence[str] = (),
+           persons: Sequence[str] = (), **fields) -> Target:
+    """A new target (see :func:`new` for the fields) with its sections, leaders and persons; flushes."""
+    target = new(session=session, **fields)
+    session.add(target)
+    session.flush()
+    session.add_all(assignments(target.id, Parties(tuple(sections), tuple(leaders), tuple(persons))))
+    session.flush()
+    return target
+
+
+@dataclass(frozen=True)
+class TargetFilter:
+    """What a list of targets may be narrowed to; ``None`` means no restriction."""
+
+    plan_id: int | None = None
+    workflow: str | None = None
+    state: str | None = None
+    section: str | None = None
+    leader: str | None = None
+    overdue: bool | None = None
+    supervised: bool | None = None
+    q: str | None = None
+
+
+def _escape_like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def _has(kind: str, name: str):
+    return exists().where(Assignment.target_id == Target.id, Assignment.kind == kind, Assignment.name == name)
+
+
+SORTABLE = ("code", "state", "weight")
+
+
+def search(*, session: Session, filters: TargetFilter, limit: int, offset: int,
+           sort: str | None = None) -> tuple[list[Target], int]:
+    """A page of targets matching ``filters`` and the total; by the due date of their current
+    state (none last), or by ``sort`` (one of :data:`SORTABLE`)."""
+    query = select(Target)
+    if filters.plan_id is not None:
+        query = query.where(Target.plan_id == filters.plan_id)
+    if filters.workflow:
+        query = query.where(Target.workflow == filters.workflow)
+    if filters.state:
+        query = query.where(Target.state == filters.state)
+    if filters.section:
+        query = query.where(_has("section", filters.section))
+    if filters.leader:
+        query = query.where(_has("leader", filters.leader))
+    if filters.supervised is not None:
+        query = query.where(Target.supervised == filters.supervised)
+    if filters.overdue is not None:
+        late = (Target.state_due.is_not(None)) & (Target.state_due < clock.today())
+        query = query.where(late if filters.overdue else ~late)
+    q = (filters.q or "").replace("\x00", "")
+    if q:
+        pattern = f"%{_escape_like(q)}%"
+        query = query.where(or_(Target.code.ilike(pattern, escape="\\"), Target.text.ilike(pattern, escape="\\"),
+                                Target.indicator.ilike(pattern, escape="\\")))
+    total = session.exec(select(func.count()).select_from(query.subquery())).one()
+    order = [getattr(Target, sort)] if sort in SORTABLE else []
+    if sort == "weight":
+        order = [Target.weight.desc()]
+    page = session.exec(query.order_by(*order, Target.state_due.is_(None), Target.state_due, Target.id)
+                        .limit(limit).offset(offset)).all()
+    return list(page), total
+
+
+def is_overdue(target: Target) -> bool:
+    """Whether the target's current state is past its due date (never for 长期)."""
+    return target.state_due is not None and target.state_due < clock.today()
+
+
+def signatures(session: Session, target_id: int) -> list[Signature]:
+    """The signatures on the target's current self-assessment, in the order given."""
+    return list(session.exec(select(Signature).where(Signature.target_id == target_id).order_by(Signature.id)))
+
+
+def section_names(session: Session) -> list[str]:
+    """Every section some target names, for filters."""
+    return sorted(set(session.exec(select(Assignment.name).where(Assignment.kind == "section").distinct())))
+
+
+def leader_names(session: Session) -> list[str]:
+    return sorted(set(session.exec(select(Assignment.name).where(Assignment.kind == "leader").distinct())))
