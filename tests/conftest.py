@@ -2,7 +2,7 @@
 
 Database tests take the ``engine_db`` fixture and run once per backend. PostgreSQL is the
 server at ``KAOPING_TEST_PG_URL`` (default: the local one, database ``test``); the suite
-creates its own database ``kaoping_test`` next to it. Where the server cannot be reached the
+creates its own database ``kaoping_test`` (``KAOPING_TEST_PG_DB``) next to it. Where the server cannot be reached the
 PostgreSQL variants are skipped with the reason — except under CI (``CI=true``), where
 that is a failure.
 """
@@ -22,7 +22,7 @@ from engine.store import schema
 from engine.store.db import make_engine
 
 PG_ADMIN_URL = os.environ.get("KAOPING_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
-PG_TEST_DB = "kaoping_test"
+PG_TEST_DB = os.environ.get("KAOPING_TEST_PG_DB", "kaoping_test")
 TABLES = [
     "evidence", "delivery", "escalation", "reminder", "reportschedule", "inboxitem", "setting", "outboxevent", "signature", "indicator", "assignment", "transitionrecord", "target", "milestone",
     "usersection", "user", "section", "plan", "chainhead",
