@@ -18,13 +18,17 @@ def alembic_config(url: str | None = None) -> Config:
     return config
 
 
-def upgrade(url: str | None = None) -> None:
-    """Bring the database at ``url`` to the newest schema (creating it if it is empty)."""
+def upgrade(url: str | None = None, *, revision: str = "head") -> None:
+    """Bring the database at ``url`` to ``revision``, the newest schema by default (creating it if empty).
+
+    All migrations run in one transaction (the environment opens it: on SQLite it must first
+    turn foreign keys off, which only works outside a transaction).
+    """
     bind = make_engine(url)
     try:
-        with bind.begin() as connection:
+        with bind.connect() as connection:
             config = alembic_config(url)
             config.attributes["connection"] = connection
-            command.upgrade(config, "head")
+            command.upgrade(config, revision)
     finally:
         bind.dispose()
