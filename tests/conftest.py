@@ -13,6 +13,7 @@ import shutil
 from datetime import datetime
 
 import pytest
+from hypothesis import HealthCheck, settings as hypothesis_settings
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlmodel import Session
@@ -20,6 +21,10 @@ from sqlmodel import Session
 from engine.calendar import clock
 from engine.store import schema
 from engine.store.db import make_engine
+
+# Property tests must not depend on the machine's speed: no deadline per example, no "too slow" check.
+hypothesis_settings.register_profile("kaoping", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+hypothesis_settings.load_profile("kaoping")
 
 PG_ADMIN_URL = os.environ.get("KAOPING_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 PG_TEST_DB = os.environ.get("KAOPING_TEST_PG_DB", "kaoping_test")

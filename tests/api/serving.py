@@ -26,7 +26,8 @@ def serving(env: dict[str, str], log: Path, *, workers: int = 1) -> Iterator[str
                                 stdout=output, stderr=subprocess.STDOUT)
         base = f"http://127.0.0.1:{port}"
         try:
-            deadline = time.monotonic() + 60
+            # It answers, or it exits: both are events. The bound only keeps a wedged start from hanging the run.
+            deadline = time.monotonic() + 600
             while True:
                 try:
                     if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:

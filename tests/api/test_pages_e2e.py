@@ -57,6 +57,7 @@ class Person:
 
     def __init__(self, browser, base: str, name: str, *, width: int = 1280) -> None:
         self.context = browser.new_context(viewport={"width": width, "height": 900}, locale="zh-CN")
+        self.context.set_default_timeout(300_000)  # waits are for events; this only ends a wedged page
         self.page = self.context.new_page()
         self.base, self.name = base, name
         self.page.on("dialog", lambda d: (_ for _ in ()).throw(AssertionError(f"unexpected dialog: {d.message}")))

@@ -1,10 +1,11 @@
 """Scheduled jobs: locks between processes, `kaoping jobs run --at`, the scheduler's settings."""
 from __future__ import annotations
 
+import logging
 import os
 import subprocess
 import sys
-import time
+import threading
 from datetime import date
 
 from sqlmodel import Session, func, select
@@ -42,7 +43,23 @@ def test_jobs_run_at_a_given_time(db_url, session, frozen):
     assert bad.returncode == 2 and "ISO" in bad.stderr
 
 
+class _Ran(logging.Handler):
+    """Notes which jobs have finished a run (each run logs "job NAME: result")."""
+
+    def __init__(self, names) -> None:
+        super().__init__(logging.INFO)
+        self.finished = {name: threading.Event() for name in names}
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.args and record.args[0] in self.finished:
+            self.finished[record.args[0]].set()
+
+
 def test_scheduler_jobs_are_set_on_purpose(engine_db):
+    log, ran = logging.getLogger("kaoping.jobs"), _Ran(["escalation", "reports"])
+    level = log.level
+    log.setLevel(logging.INFO)
+    log.addHandler(ran)
     scheduler = jobs.background(engine_db)
     try:
         found = {job.id: job for job in scheduler.get_jobs()}
@@ -50,9 +67,12 @@ def test_scheduler_jobs_are_set_on_purpose(engine_db):
         for job in found.values():
             assert job.coalesce and job.max_instances == 1 and job.misfire_grace_time >= 30
         assert str(found["reminders"].trigger) == "cron[hour='9', minute='0']"
-        time.sleep(1.0)  # the escalation sweep and the report job run at start
+        for name, finished in ran.finished.items():  # the escalation sweep and the report job run at start
+            assert finished.wait(timeout=300), f"{name} did not run at start"
     finally:
         scheduler.shutdown(wait=True)
+        log.removeHandler(ran)
+        log.setLevel(level)
 
 
 def test_the_app_runs_and_stops_its_scheduler(engine_db):

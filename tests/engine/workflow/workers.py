@@ -39,11 +39,11 @@ def fire_and_hang(url, target_id, trigger, actor: Actor, flushed) -> None:
         step(session, target_id, trigger, actor)
 
 
-def fire_forever(url, target_ids, actor: Actor, started) -> None:
-    """Report progress on the targets round and round until killed."""
+def fire_forever(url, target_ids, actor: Actor, committed) -> None:
+    """Report progress on the targets round and round until killed; release ``committed`` after each commit."""
     bind = make_engine(url)
     with Session(bind, expire_on_commit=False) as session:
-        started.set()
         while True:
             for target_id in target_ids:
                 step(session, target_id, "report_progress", actor)
+                committed.release()
