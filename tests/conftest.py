@@ -84,6 +84,36 @@ def db_url(request, tmp_path) -> str:
     return url
 
 
+def blank_database(kind: str, tmp_path, name: str) -> str:
+    """The URL of a new database without any schema: a SQLite file, or a PostgreSQL database ``<test db>_<name>``."""
+    if kind == "sqlite":
+        return f"sqlite:///{tmp_path / f'{name}.db'}"
+    database = f"{PG_TEST_DB}_{name}"
+    try:
+        admin = make_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            conn.execute(text(f"DROP DATABASE IF EXISTS {database} WITH (FORCE)"))
+            conn.execute(text(f"CREATE DATABASE {database}"))
+        admin.dispose()
+    except Exception as exc:  # noqa: BLE001 - any failure to reach the server
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"PostgreSQL is required in CI and could not be reached at {PG_ADMIN_URL}: {exc}")
+        pytest.skip(f"PostgreSQL not reachable at {PG_ADMIN_URL}: {exc}")
+    return pg_url(database)
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def blank_url(request, tmp_path) -> str:
+    """An empty database without any schema (for building one at a chosen revision)."""
+    return blank_database(request.param, tmp_path, "blank")
+
+
+@pytest.fixture
+def spare_url(db_url, tmp_path) -> str:
+    """A second empty database, without schema, of the same kind as ``db_url`` (to restore into)."""
+    return blank_database("sqlite" if db_url.startswith("sqlite") else "postgres", tmp_path, "spare")
+
+
 @pytest.fixture
 def engine_db(db_url):
     bind = make_engine(db_url)

@@ -58,3 +58,9 @@ class Duplicate(DomainError):
     """Something with the same identity exists already (e.g. a target code within a plan)."""
 
     code = "duplicate"
+
+
+class BackupRefused(DomainError):
+    """A backup cannot be taken or restored as asked (a missing tool, a newer schema, a database with data …)."""
+
+    code = "backup_refused"

@@ -8,8 +8,6 @@ compared row by row; the audit chain must still verify.
 """
 from __future__ import annotations
 
-import os
-
 import pytest
 import sqlalchemy as sa
 from alembic.runtime.migration import MigrationContext
@@ -19,31 +17,11 @@ from sqlmodel import Session, SQLModel, select
 from engine.audit import chain
 from engine.store import schema
 from engine.store.db import make_engine
-from tests.conftest import PG_ADMIN_URL, PG_TEST_DB, pg_url
 from tests.engine.store import rows
 
 SCRIPT = ScriptDirectory.from_config(schema.alembic_config("sqlite://"))
 REVISIONS = [r.revision for r in reversed(list(SCRIPT.walk_revisions()))]
 HEAD = SCRIPT.get_current_head()
-UPGRADE_DB = f"{PG_TEST_DB}_upgrade"
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def blank_url(request, tmp_path) -> str:
-    """The URL of an empty database, without any schema: a new SQLite file or a new PostgreSQL database."""
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'upgrade.db'}"
-    try:
-        admin = make_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-        with admin.connect() as conn:
-            conn.execute(sa.text(f"DROP DATABASE IF EXISTS {UPGRADE_DB} WITH (FORCE)"))
-            conn.execute(sa.text(f"CREATE DATABASE {UPGRADE_DB}"))
-        admin.dispose()
-    except Exception as exc:  # noqa: BLE001 - any failure to reach the server
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"PostgreSQL is required in CI and could not be reached at {PG_ADMIN_URL}: {exc}")
-        pytest.skip(f"PostgreSQL not reachable at {PG_ADMIN_URL}: {exc}")
-    return pg_url(UPGRADE_DB)
 
 
 def _revision(bind) -> str | None:

@@ -1,0 +1,50 @@
+"""Restoring a backup ends with the chain check, compared with what the backup's manifest promised."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from sqlmodel import Session
+
+from engine.audit import chain
+from engine.store import backup
+from engine.store.db import make_engine
+from engine.store.models import ChainHead
+
+
+@dataclass(frozen=True)
+class Restored:
+    """What came back: the manifest, the chain check, and every way the database differs from the manifest."""
+
+    manifest: backup.Manifest
+    check: chain.ChainCheck
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+def restore(*, path: Path, url: str, files_dir: Path, force: bool = False) -> Restored:
+    """Restore the backup at ``path`` (see :func:`engine.store.backup.load`), then check the chain against it."""
+    manifest = backup.load(path=path, url=url, files_dir=files_dir, force=force)
+    bind = make_engine(url)
+    try:
+        with Session(bind) as session:
+            check = chain.verify(session)
+            head = session.get(ChainHead, 1)
+            with bind.connect() as connection:
+                counts = backup.describe(connection)["counts"]
+    finally:
+        bind.dispose()
+    problems = []
+    if not check.ok:
+        problems.append(f"审计链校验失败：第 {check.first_bad_id} 条记录，{check.reason}")
+    if check.count != manifest.chain_count:
+        problems.append(f"审计链有 {check.count} 条记录，备份清单记载 {manifest.chain_count} 条")
+    if manifest.chain_count and (head is None or head.last_hash != manifest.chain_last_hash):
+        problems.append("审计链末条哈希与备份清单不符")
+    for table, expected in sorted(manifest.counts.items()):
+        if counts.get(table) != expected:
+            problems.append(f"表 {table} 有 {counts.get(table, 0)} 行，备份清单记载 {expected} 行")
+    return Restored(manifest, check, problems)
