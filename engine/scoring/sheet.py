@@ -31,7 +31,7 @@ from engine.calendar import clock
 from engine.workflow import definitions
 from engine.people.actors import Parties
 from engine.store.errors import InvalidPayload, NotFound
-from engine.plans.indicators import IndicatorError, is_met, parse_indicator
+from engine.plans.indicators import IndicatorError, in_target_unit, is_met, parse_indicator
 from engine.store.models import Indicator, Plan, Target, TransitionRecord
 from engine.workflow.targets import parties_for
 
@@ -140,13 +140,12 @@ def _indicator_score(target: Target, rows: list[Indicator], year: int, rules: di
 
 
 def _closeness(spec, actual: Any) -> Decimal:
-    """How close an unmet numeric actual came to its target, 0–1."""
-    import re
-
-    found = re.search(r"\d+(?:\.\d+)?", str(actual).replace(",", ""))
-    if not found:
+    """How close an unmet numeric actual came to its target, 0–1, compared in the target's unit."""
+    try:
+        value = in_target_unit(spec, actual)
+    except IndicatorError:  # another unit, or no number: nothing to measure
         return Decimal(0)
-    value, target = Decimal(found.group()), spec.value
+    target = spec.value
     if spec.comparator in ("ge", "gt", "between"):
         ratio = value / target if target else Decimal(0)
     else:
