@@ -96,6 +96,7 @@ def xlsx(*, session: Session, plan_id: int) -> bytes:
         ("得分", column(lambda line: num(line.score) if line.scored else "未评分")),
         ("扣分", column(lambda line: num(line.deducted) if line.deductions else None)),
         ("扣分理由", column(lambda line: "；".join(f"{d['points']}分：{d['reason']}" for d in line.deductions) or None)),
+        ("得分说明", column(lambda line: line.score_reason or None)),
         ("加分", column(lambda line: "；".join(f"{b['points']}分：{b['reason']}" for b in line.bonus) or None)),
         ("指标计分", column(lambda line: num(line.indicator_score))),
     ]

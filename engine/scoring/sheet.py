@@ -3,7 +3,9 @@
 Rules (documented in the README, configurable per plan in ``Plan.scoring``):
 
 - A target's score is the office's score (0 to its weight), given with the ``score`` transition
-  together with its deductions and bonus items, each with points and a reason. A target not yet
+  together with its deductions and bonus items, each with points and a reason. By default
+  得分 = 权重 − Σ扣分; a score other than that carries its stated reason (``score_reason``), and
+  the deductions never add up to more than the weight (guards in ``engine.workflow.rules``). A target not yet
   scored is shown as such and left out of every total — never counted as zero.
 - Bonus items (加分, e.g. an innovation result under 6-5) are listed apart and added to the plan's
   total, which never exceeds 100.
@@ -76,6 +78,7 @@ class Line:
     bonus: list[dict[str, Any]] = field(default_factory=list)
     indicator_score: Decimal | None = None
     unmet: list[str] = field(default_factory=list)
+    score_reason: str = ""  # why the office's score is not 权重 − Σ扣分
 
     @property
     def shared(self) -> bool:
@@ -88,6 +91,11 @@ class Line:
     @property
     def deducted(self) -> Decimal:
         return sum((_d(d["points"]) for d in self.deductions), Decimal(0))
+
+    @property
+    def by_deductions(self) -> Decimal:
+        """得分 = 权重 − Σ扣分: the score the deductions leave (the default score)."""
+        return _d(self.target.weight) - self.deducted
 
 
 @dataclass
@@ -207,7 +215,8 @@ def sheet(*, session: Session, plan_id: int) -> Sheet:
         suggestion, unmet = _indicator_score(t, indicators[t.id], plan.year, rules)
         lines.append(Line(t, parties[t.id], d.state_label(t.state), scored, _d(t.score) if scored else None,
                           _d(t.self_score) if t.self_score is not None else None,
-                          list(payload.get("deductions") or []), list(payload.get("bonus") or []), suggestion, unmet))
+                          list(payload.get("deductions") or []), list(payload.get("bonus") or []), suggestion, unmet,
+                          str(payload.get("score_reason") or "")))
     categories: dict[str, Total] = {}
     groups: dict[str, Total] = {}
     sections: dict[str, Total] = {}
