@@ -59,9 +59,11 @@ def charts(report: Report) -> dict[str, str]:
     fig = figure_class(figsize=(7, 2.8))
     ax = fig.add_subplot()
     months = [m for m, _, _ in report.months]
-    ax.plot(months, [o for _, o, _ in report.months], marker="o", color=RED, label="新增逾期")
+    # A month not yet ended has no count: a gap in the line, not a zero.
+    ax.plot(months, [float("nan") if o is None else o for _, o, _ in report.months], marker="o", color=RED,
+            label="月末逾期")
     ax.plot(months, [s for _, _, s in report.months], marker="s", color=BLUE, label="新增督办")
-    ax.set_title("全年逾期与督办")
+    ax.set_title(f"各月末逾期与新增督办（当前逾期 {report.overdue_now} 项）")
     ax.set_ylabel("目标数")
     ax.legend()
     ax.tick_params(axis="x", labelrotation=45)
@@ -82,8 +84,11 @@ def html(report: Report, *, standalone: bool = True) -> str:
     """The report as an HTML document (``standalone``: with its own styles, for the PDF and downloads)."""
     from api.web.render import templates
 
+    from engine.scoring.report import grade_label, scored_share
+
     template = templates.env.get_template("report.html")
-    return template.render(r=report, s=report.sheet, charts=charts(report), standalone=standalone)
+    return template.render(r=report, s=report.sheet, charts=charts(report), standalone=standalone,
+                           grade_label=grade_label, scored_share=scored_share)
 
 
 def pdf(report: Report) -> bytes:

@@ -25,6 +25,9 @@ class ScoreLinePublic(BaseModel):
     self_score: float | None
     score: float | None
     deductions: list[PointsItem]
+    deducted: float  # Σ扣分
+    by_deductions: float  # 权重 − Σ扣分, the default score
+    score_reason: str  # why the score differs from by_deductions, when it does
     bonus: list[PointsItem]
     indicator_score: float | None
     unmet_indicators: list[str]
@@ -76,7 +79,8 @@ def scores_public(sheet) -> ScoresPublic:
                                indicator=line.target.indicator, weight=float(line.target.weight),
                                sections=list(line.parties.sections), shared=line.shared, state=line.target.state,
                                state_label=line.state_label, scored=line.scored, self_score=_f(line.self_score),
-                               score=_f(line.score), deductions=_items(line.deductions), bonus=_items(line.bonus),
+                               score=_f(line.score), deductions=_items(line.deductions), deducted=float(line.deducted),
+                               by_deductions=float(line.by_deductions), score_reason=line.score_reason, bonus=_items(line.bonus),
                                indicator_score=_f(line.indicator_score), unmet_indicators=line.unmet)
                for line in sheet.lines],
         categories=[_total(t) for t in sheet.categories], indicators=[_total(t) for t in sheet.indicators],

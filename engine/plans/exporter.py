@@ -6,6 +6,7 @@ after them. What this writes, :mod:`engine.plans.table` reads back as the same p
 from __future__ import annotations
 
 import io
+import re
 from collections.abc import Callable, Sequence
 from decimal import Decimal
 from typing import Any
@@ -29,8 +30,18 @@ def _number(value: Decimal | None) -> Any:
     return int(value) if value == value.to_integral_value() else float(value)
 
 
+_CODE_PART = re.compile(r"\d+|[^\d\s\-－‐‑–—.．。·、_/]+")
+
+
 def code_key(code: str) -> tuple:
-    return tuple(int(p) if p.isdigit() else p for p in code.replace("－", "-").split("-"))
+    """A sort key for target codes of any form: ``1-1-2`` < ``1-1-10`` < ``2-1`` < ``D-1`` < ``动态1``.
+
+    Digit runs compare as numbers and other runs as text, separators (dashes, dots) aside;
+    each part is a (kind, number, text) triple, so a number never meets a string in a
+    comparison (``D-1`` beside ``1-1`` used to raise). The code itself breaks ties.
+    """
+    parts = tuple((0, int(p), "") if p.isdecimal() else (1, 0, p) for p in _CODE_PART.findall(code or ""))
+    return parts, code or ""
 
 
 def plan_rows(session: Session, plan: Plan) -> list[tuple[Target, list[Any]]]:

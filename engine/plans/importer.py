@@ -26,6 +26,7 @@ NAME_SEPARATORS = re.compile(r"[\n\r、，,;；/\s]+")
 POINTS = re.compile(r"[（(︵]\s*(\d+(?:\.\d+)?)\s*分\s*[）)︶]")
 EVERY = {"sections": "各科室", "leaders": "各分管领导", "persons": "各科长"}
 PLAN_TOTAL = Decimal(100)
+CODE_MAX_LENGTH = 120  # as long as the code column (Target.code)
 #: The evaluation milestones of seed 000 §4(4); plan data, editable after import.
 DEFAULT_MILESTONES = (
     ("self_assessment_signed", "自评结果经分管领导审签后报送局绩效办", "12月30日前"),
@@ -168,6 +169,8 @@ def _row(number: int, c: dict[str, Any], category: str, indicator: str, basis: s
     code = c.get("code", "")
     if not code:
         refuse("code", "编号为空")
+    elif len(code) > CODE_MAX_LENGTH:
+        refuse("code", f"编号不能超过 {CODE_MAX_LENGTH} 个字符")
     text = c.get("text", "")
     if not text:
         refuse("text", "年度目标为空")

@@ -9,9 +9,17 @@ A target value (指标值) is read as one of (plan year Y):
 * a range ``90%-95%`` / ``90-95%`` / ``90至95%`` (``between``, both ends included);
 * a time indicator — anything :func:`engine.calendar.deadlines.parse_deadline` accepts (``10-11月份``,
   ``12月底前``, ``6月30日前``) — ``by`` with the due date in Y;
-* ``长期`` (``ongoing``).
+* ``长期`` (``ongoing``);
+* a qualitative indicator (定性指标) — ``完成``, ``达到省定标准``, ``通过验收``, ``是/否`` — (``words``):
+  met by the matching words (``是``, ``已完成``, ``通过``), not met by their negation (``否``, ``未完成``).
 
-Units are kept as written (``2.5万个`` is 2.5 with unit ``万个``) and never converted.
+Units are kept as written (``2.5万个`` is 2.5 with unit ``万个``) and compared in one unit:
+a multiplier (千, 万, 十万, 百万, 千万, 亿) scales the number and the rest is the unit proper
+(``万个`` is 10 000 ``个``); ``%``, ``百分比``, ``百分点`` and ``‰`` (a tenth of a per cent) are one
+unit of rates. A reported ``1.2万人`` meets ``≥11800人``; ``15000万元`` does not meet ``≥2亿元``;
+a reported unit other than the target's (``3人`` against ``≥2.5万个``) is refused
+(:class:`UnitMismatch`, naming both), never compared. A bare reported number is read in the
+target's unit as written (``2.6`` against ``≥2.5万个`` is 2.6万个).
 """
 from __future__ import annotations
 
@@ -22,9 +30,10 @@ from decimal import Decimal
 
 from engine.calendar.deadlines import DeadlinePhraseError, parse_deadline
 
-__all__ = ["COMPARATORS", "IndicatorError", "IndicatorSpec", "is_met", "parse_indicator", "parse_indicator_lines"]
+__all__ = ["COMPARATORS", "IndicatorError", "IndicatorSpec", "UnitMismatch", "in_target_unit", "is_met",
+           "parse_indicator", "parse_indicator_lines", "split_unit"]
 
-COMPARATORS = ("ge", "le", "gt", "lt", "eq", "between", "by", "ongoing")
+COMPARATORS = ("ge", "le", "gt", "lt", "eq", "between", "by", "ongoing", "words")
 _NUMERIC = frozenset({"ge", "le", "gt", "lt", "eq", "between"})
 
 # Longest first, so "大于等于" wins over "大于" and ">=" over ">".
@@ -56,6 +65,15 @@ _WIDTH: dict[int, int | str] = {code: code - 0xFEE0 for code in range(0xFF01, 0x
 _WIDTH.update({ord("≧"): "≥", ord("⩾"): "≥", ord("≦"): "≤", ord("⩽"): "≤"})
 # Reported values of an ongoing indicator that mean "not being done".
 _NO = frozenset({"否", "无", "未完成", "未开展", "未启动", "未落实", "尚未完成", "尚未开展"})
+# Multipliers written before a unit, longest first ("千万" before "千"); rates are one unit, "%".
+_MULTIPLIERS = (("千万", 10**7), ("百万", 10**6), ("十万", 10**5), ("万", 10**4), ("亿", 10**8), ("千", 10**3))
+_RATES = {"%": Decimal(1), "百分比": Decimal(1), "百分点": Decimal(1), "‰": Decimal("0.1")}
+_PER_CENT = re.compile(rf"百分之({_NUMBER})")
+# A qualitative target value names an outcome: 完成, 达到省定标准, 通过验收, 是/否.
+_QUALITATIVE = re.compile(r"完成|达到|达标|通过|验收|合格|符合|落实|建成|实现|是否|是/否")
+_NEGATION = re.compile(r"^(?:否|无|没有|没|未能|未|尚未|不)")
+_YES = frozenset({"是", "有", "完成", "已完成", "全部完成", "按时完成", "达标", "已达标", "合格", "通过", "已通过", "达到",
+                  "已达到", "符合", "已落实", "落实", "建成", "已建成", "实现", "已实现"})
 
 
 class IndicatorError(ValueError):
@@ -66,6 +84,14 @@ class IndicatorError(ValueError):
         self.reason = reason
         # The message names the text so a person can find and fix the cell.
         super().__init__(f"无法识别的{subject}：“{text}”" + (f"（{reason}）" if reason else ""))
+
+
+class UnitMismatch(IndicatorError):
+    """A reported value in another unit than its target's (``3人`` against ``≥2.5万个``)."""
+
+    def __init__(self, text: str, unit: str, target_unit: str, target: str) -> None:
+        self.unit, self.target_unit = unit, target_unit
+        super().__init__(text, f"单位“{unit}”与指标值“{target}”的单位“{target_unit}”不一致，无法比较", subject="实际完成值")
 
 
 @dataclass(frozen=True)
@@ -95,8 +121,20 @@ class IndicatorSpec:
 
 
 def _normalise(text: str) -> str:
-    """Half-width digits and symbols, no blanks at all (people type "≥ 560 个")."""
-    return re.sub(r"\s+", "", text.translate(_WIDTH))
+    """Half-width digits and symbols, no blanks at all (people type "≥ 560 个"); 百分之90 → 90%."""
+    return _PER_CENT.sub(r"\1%", re.sub(r"\s+", "", text.translate(_WIDTH)))
+
+
+def split_unit(unit: str) -> tuple[str, Decimal]:
+    """A unit as written → (the unit proper, the factor of its multiplier): 万个 → (个, 10000),
+    亿元 → (元, 100000000), ‰ → (%, 0.1), 人次 → (人次, 1), 万 → ("", 10000)."""
+    if unit in _RATES:
+        return "%", _RATES[unit]
+    for word, factor in _MULTIPLIERS:
+        if unit.startswith(word):
+            rest = unit[len(word):]
+            return ("%", _RATES[rest] * factor) if rest in _RATES else (rest, Decimal(factor))
+    return unit, Decimal(1)
 
 
 def _number(text: str) -> Decimal:
@@ -113,6 +151,8 @@ def _label(comparator: str, value: Decimal | None, value_to: Decimal | None, uni
     n, rate = _show(value), unit.endswith("%")
     if comparator == "ongoing":
         return "长期"
+    if comparator == "words":
+        return "定性指标"
     if comparator == "by":
         assert due is not None  # IndicatorSpec checks this first
         year = "" if due.year == plan_year else f"{due.year}年"
@@ -147,6 +187,8 @@ def _strip_comparator(text: str) -> tuple[str, str | None, bool]:
 
 def _numeric(raw: str, text: str) -> IndicatorSpec:
     """A number or range target value (already normalised) → spec; IndicatorError otherwise."""
+    if _QUALITATIVE.search(text) and not re.search(r"[0-9]", text):  # 达到省定标准: words, not a number
+        return IndicatorSpec(raw, "words", None, label=raw)
     try:
         body, comparator, reach = _strip_comparator(text)
     except ValueError as exc:
@@ -199,8 +241,8 @@ def parse_indicator(raw: str, plan_year: int) -> IndicatorSpec:
     return IndicatorSpec(raw, "by", None, due=deadline.due, label=_label("by", None, None, "", deadline.due, plan_year))
 
 
-def _actual_number(actual: object) -> Decimal:
-    """A reported value → its number: 580, "580", "580个", "92.5%", "≥600", "25,000"."""
+def _actual_number(actual: object) -> tuple[Decimal, str]:
+    """A reported value → its number and unit as written: 580, "580", "580个", "92.5%", "≥600", "1.2万人"."""
     if isinstance(actual, bool):  # True is not a count
         raise IndicatorError(str(actual), "应为数字", subject="实际完成值")
     if isinstance(actual, (int, Decimal)):
@@ -215,12 +257,40 @@ def _actual_number(actual: object) -> Decimal:
         match = _SINGLE.fullmatch(body)
         if match is None or _NOT_UNIT.search(match["unit"]):
             raise IndicatorError(actual, "应为数字，如“580”“580个”或“92.5%”", subject="实际完成值")
-        number = _number(match["a"])
+        number, unit = _number(match["a"]), match["unit"]
     else:
         raise IndicatorError(str(actual), "应为数字", subject="实际完成值")
     if not number.is_finite():
         raise IndicatorError(str(actual), "应为数字", subject="实际完成值")
-    return number
+    return number, unit if isinstance(actual, str) else ""
+
+
+def in_target_unit(spec: IndicatorSpec, actual: object) -> Decimal:
+    """A reported number in the unit ``spec`` is written in: "1.2万人" for ``≥11800人`` is 12000,
+    "15000万元" for ``≥2亿元`` is 1.5. A bare number is already in that unit. Raises
+    :class:`UnitMismatch` for another unit (个 against 人) and :class:`IndicatorError` for text
+    that holds no number."""
+    number, unit = _actual_number(actual)
+    if not unit:
+        return number
+    base, factor = split_unit(unit)
+    target_base, target_factor = split_unit(spec.unit)
+    if base and base != target_base and (target_base or spec.unit):
+        raise UnitMismatch(str(actual), base, target_base or spec.unit, spec.raw)
+    return number * factor / target_factor
+
+
+def _words_met(spec: IndicatorSpec, actual: object) -> bool:
+    """A qualitative indicator: met by 是 / 已完成 / the target's own words, not met by their negation."""
+    if isinstance(actual, bool):
+        return actual
+    text = _normalise(actual).rstrip("。.！!") if isinstance(actual, str) else ""
+    if text and (text in _NO or _NEGATION.match(text)):
+        return False
+    core, said = _normalise(spec.raw), text.removeprefix("已").removeprefix("全部")
+    if text in _YES or (said and (said in core or core in text)):
+        return True
+    raise IndicatorError(str(actual), f"应写明是否达到“{spec.raw}”，如“是”“已完成”或“未完成”", subject="实际完成值")
 
 
 def _actual_date(actual: object, year: int) -> date:
@@ -246,8 +316,9 @@ def _actual_date(actual: object, year: int) -> date:
 def is_met(spec: IndicatorSpec, actual: object) -> bool | None:
     """Whether a reported ``actual`` meets ``spec``; None when nothing is reported (None or blank).
 
-    Numeric comparators take a number or a string holding one ("580个", "92.5%", "≥600");
-    units are not converted and a different unit is not an error. ``by`` takes a completion
+    Numeric comparators take a number or a string holding one ("580个", "92.5%", "≥600",
+    "1.2万人"), compared in the target's unit (see :func:`in_target_unit`; another unit raises
+    :class:`UnitMismatch`). ``words`` takes 是 / 否 or words such as 已完成, 未通过验收. ``by`` takes a completion
     date (a ``date``, an ISO string or a phrase like "11月15日", read in the due date's year)
     and is met on or before the due date. ``ongoing`` is met by any truthy report except
     否 / 未完成 / 未开展 and the like. Raises :class:`IndicatorError` for an unreadable actual.
@@ -258,10 +329,12 @@ def is_met(spec: IndicatorSpec, actual: object) -> bool | None:
         if isinstance(actual, str):
             return _normalise(actual) not in _NO
         return bool(actual)
+    if spec.comparator == "words":
+        return _words_met(spec, actual)
     if spec.comparator == "by":
         assert spec.due is not None
         return _actual_date(actual, spec.due.year) <= spec.due
-    number, target = _actual_number(actual), spec.value
+    number, target = in_target_unit(spec, actual), spec.value
     assert target is not None
     if spec.comparator == "between":
         assert spec.value_to is not None

@@ -22,6 +22,7 @@ from engine.plans import rhythm
 from engine.plans.indicators import IndicatorError, is_met, parse_indicator
 from engine.store.models import Indicator, Milestone, Plan, Section, Target
 from engine.plans.importer import (
+    CODE_MAX_LENGTH,
     ImportRefused,
     ImportResult,
     PlanDraft,
@@ -234,6 +235,9 @@ def add_dynamic(*, session: Session, plan_id: int, actor: Actor, code: str, text
     if "office" not in actor.roles:
         raise Forbidden("只有绩效办可以新增动态目标", code="role_forbidden", roles=["office"])
     problems = []
+    code = (code or "").strip()
+    if len(code) > CODE_MAX_LENGTH:
+        problems.append({"field": "code", "reason": f"编号不能超过 {CODE_MAX_LENGTH} 个字符"})
     if not (reason or "").strip():
         problems.append({"field": "reason", "reason": "新增动态目标必须说明理由"})
     if not (text or "").strip():

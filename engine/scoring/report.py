@@ -11,31 +11,79 @@ from sqlmodel import Session, select
 from engine.workflow import definitions
 from engine.store.models import Escalation, Target
 from engine.plans.exporter import write_xlsx
-from engine.scoring.sheet import Line, Sheet, sheet
+from engine.scoring.overdue import month_ends, overdue_at
+from engine.scoring.sheet import Line, Sheet, Total, sheet
+from engine.workflow.targets import is_overdue
 
 
 @dataclass
 class Report:
     sheet: Sheet
     states: list[tuple[str, int]]                      # label, targets
-    months: list[tuple[str, int, int]]                 # "1月", became overdue, became supervised
+    months: list[tuple[str, int | None, int]]          # "1月", overdue at its end (None: not yet), became supervised
     deductions: list[tuple[Line, dict[str, Any]]]
     bonus: list[tuple[Line, dict[str, Any]]]
     not_met: list[Line]                                # scored below full weight, or with indicators not met
     unscored: list[Line]
+    overdue_now: int = 0                               # targets overdue as the report is taken
+
+    @property
+    def final(self) -> bool:
+        """Whether every target is scored: only then is the grade more than provisional (暂定)."""
+        return is_final(self.sheet.total)
+
+    @property
+    def grade_label(self) -> str:
+        """The plan's grade as it may be stated: 良好, 良好（暂定）, or 未评定."""
+        return grade_label(self.sheet.total)
+
+    @property
+    def met_statement(self) -> str:
+        """What may be said of the targets' being met when none is listed as not met."""
+        t = self.sheet.total
+        if self.not_met:
+            return ""
+        if not t.scored:
+            return "尚无已评分的目标，是否达成待评分后确定。"
+        if self.unscored:
+            return f"已评分的 {t.scored} 项目标均已达成；尚有 {len(self.unscored)} 项未评分，是否达成待评分后确定。"
+        return "全部目标均已达成。"
 
     @property
     def summary(self) -> str:
         s, t = self.sheet, self.sheet.total
         parts = [f"{s.plan.title}共 {t.targets} 项目标，权重合计 {_n(t.weight)} 分；已评分 {t.scored} 项（权重 {_n(t.scored_weight)} 分），"
                  f"得分 {_n(t.score)} 分" + (f"（含加分 {_n(t.bonus)} 分）" if t.bonus else "") + "。"]
-        if t.rate is not None:
+        if t.rate is not None and self.final:
             parts.append(f"得分率 {_n(t.rate)}%，等级为“{t.grade}”。")
+        elif t.rate is not None:
+            parts.append(f"已评分部分得分率 {_n(t.rate)}%，暂定等级为“{t.grade}”（已评分权重占全部权重的 "
+                         f"{_n(scored_share(t))}%），全部目标评分后方为最终等级。")
         if self.unscored:
             parts.append(f"尚有 {len(self.unscored)} 项未评分，未计入合计。")
         if self.not_met:
             parts.append(f"未完全达成的目标 {len(self.not_met)} 项，扣分 {len(self.deductions)} 处。")
+        if self.overdue_now:
+            parts.append(f"当前逾期目标 {self.overdue_now} 项。")
         return "".join(parts)
+
+
+def is_final(total: Total) -> bool:
+    return total.targets > 0 and total.scored == total.targets
+
+
+def scored_share(total: Total) -> Decimal:
+    """How much of the weight is scored, in per cent (one decimal)."""
+    if not total.weight:
+        return Decimal(0)
+    return (total.scored_weight / total.weight * 100).quantize(Decimal("0.1"))
+
+
+def grade_label(total: Total) -> str:
+    """A total's grade as it may be stated: final when all its targets are scored, else 暂定."""
+    if total.rate is None or is_final(total):
+        return total.grade
+    return f"{total.grade}（暂定）"
 
 
 def _n(value: Decimal) -> str:
@@ -50,21 +98,18 @@ def build(*, session: Session, plan_id: int) -> Report:
     states = [(d.states[name].label, counts.get(name, 0)) for name in d.states]
     rows = session.exec(select(Escalation.level, Escalation.fired_at).join(Target, Target.id == Escalation.target_id)
                         .where(Target.plan_id == plan_id, Target.workflow == "target")).all()
-    overdue, supervised = Counter(), Counter()
-    for level, fired_at in rows:
-        month = _local_month(fired_at)
-        if level == 1:
-            overdue[month] += 1
-        if _top(level):
-            supervised[month] += 1
-    months = [(f"{m}月", overdue[(s.plan.year, m)], supervised[(s.plan.year, m)]) for m in range(1, 13)]
-    months.append(("次年1月", overdue[(s.plan.year + 1, 1)], supervised[(s.plan.year + 1, 1)]))
+    supervised = Counter(_local_month(fired_at) for level, fired_at in rows if _top(level))
+    ends = month_ends(s.plan.year)
+    overdue = overdue_at(session=session, targets=[line.target for line in s.lines], days=[day for _, day in ends])
+    months = [(label, None if count < 0 else count, supervised[(s.plan.year + (i == 12), 1 if i == 12 else i + 1)])
+              for i, ((label, _), count) in enumerate(zip(ends, overdue, strict=True))]
     return Report(
         sheet=s, states=states, months=months,
         deductions=[(line, item) for line in s.lines for item in line.deductions],
         bonus=[(line, item) for line in s.lines for item in line.bonus],
         not_met=[line for line in s.lines if (line.scored and line.score < Decimal(str(line.target.weight))) or line.unmet],
         unscored=[line for line in s.lines if not line.scored],
+        overdue_now=sum(1 for line in s.lines if is_overdue(line.target)),
     )
 
 
@@ -96,10 +141,11 @@ def xlsx(*, session: Session, plan_id: int) -> bytes:
         ("得分", column(lambda line: num(line.score) if line.scored else "未评分")),
         ("扣分", column(lambda line: num(line.deducted) if line.deductions else None)),
         ("扣分理由", column(lambda line: "；".join(f"{d['points']}分：{d['reason']}" for d in line.deductions) or None)),
+        ("得分说明", column(lambda line: line.score_reason or None)),
         ("加分", column(lambda line: "；".join(f"{b['points']}分：{b['reason']}" for b in line.bonus) or None)),
         ("指标计分", column(lambda line: num(line.indicator_score))),
     ]
     return write_xlsx(session, plan_id, extra=extra, footer=[
         ("合计", float(s.total.weight), f"得分 {_n(s.total.score)}；得分率 {_n(s.total.rate) if s.total.rate is not None else '—'}%；"
-                                        f"等级 {s.total.grade}；数据时间 {s.taken_at:%Y-%m-%d %H:%M}")])
+                                        f"等级 {grade_label(s.total)}；数据时间 {s.taken_at:%Y-%m-%d %H:%M}")])
 

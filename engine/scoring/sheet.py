@@ -3,7 +3,9 @@
 Rules (documented in the README, configurable per plan in ``Plan.scoring``):
 
 - A target's score is the office's score (0 to its weight), given with the ``score`` transition
-  together with its deductions and bonus items, each with points and a reason. A target not yet
+  together with its deductions and bonus items, each with points and a reason. By default
+  得分 = 权重 − Σ扣分; a score other than that carries its stated reason (``score_reason``), and
+  the deductions never add up to more than the weight (guards in ``engine.workflow.rules``). A target not yet
   scored is shown as such and left out of every total — never counted as zero.
 - Bonus items (加分, e.g. an innovation result under 6-5) are listed apart and added to the plan's
   total, which never exceeds 100.
@@ -31,7 +33,7 @@ from engine.calendar import clock
 from engine.workflow import definitions
 from engine.people.actors import Parties
 from engine.store.errors import InvalidPayload, NotFound
-from engine.plans.indicators import IndicatorError, is_met, parse_indicator
+from engine.plans.indicators import IndicatorError, in_target_unit, is_met, parse_indicator
 from engine.store.models import Indicator, Plan, Target, TransitionRecord
 from engine.workflow.targets import parties_for
 
@@ -76,6 +78,7 @@ class Line:
     bonus: list[dict[str, Any]] = field(default_factory=list)
     indicator_score: Decimal | None = None
     unmet: list[str] = field(default_factory=list)
+    score_reason: str = ""  # why the office's score is not 权重 − Σ扣分
 
     @property
     def shared(self) -> bool:
@@ -88,6 +91,11 @@ class Line:
     @property
     def deducted(self) -> Decimal:
         return sum((_d(d["points"]) for d in self.deductions), Decimal(0))
+
+    @property
+    def by_deductions(self) -> Decimal:
+        """得分 = 权重 − Σ扣分: the score the deductions leave (the default score)."""
+        return _d(self.target.weight) - self.deducted
 
 
 @dataclass
@@ -140,13 +148,12 @@ def _indicator_score(target: Target, rows: list[Indicator], year: int, rules: di
 
 
 def _closeness(spec, actual: Any) -> Decimal:
-    """How close an unmet numeric actual came to its target, 0–1."""
-    import re
-
-    found = re.search(r"\d+(?:\.\d+)?", str(actual).replace(",", ""))
-    if not found:
+    """How close an unmet numeric actual came to its target, 0–1, compared in the target's unit."""
+    try:
+        value = in_target_unit(spec, actual)
+    except IndicatorError:  # another unit, or no number: nothing to measure
         return Decimal(0)
-    value, target = Decimal(found.group()), spec.value
+    target = spec.value
     if spec.comparator in ("ge", "gt", "between"):
         ratio = value / target if target else Decimal(0)
     else:
@@ -208,7 +215,8 @@ def sheet(*, session: Session, plan_id: int) -> Sheet:
         suggestion, unmet = _indicator_score(t, indicators[t.id], plan.year, rules)
         lines.append(Line(t, parties[t.id], d.state_label(t.state), scored, _d(t.score) if scored else None,
                           _d(t.self_score) if t.self_score is not None else None,
-                          list(payload.get("deductions") or []), list(payload.get("bonus") or []), suggestion, unmet))
+                          list(payload.get("deductions") or []), list(payload.get("bonus") or []), suggestion, unmet,
+                          str(payload.get("score_reason") or "")))
     categories: dict[str, Total] = {}
     groups: dict[str, Total] = {}
     sections: dict[str, Total] = {}

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import math
+import re
 from datetime import date
 from typing import Any
 
@@ -114,6 +115,8 @@ def from_form(spec: TransitionSpec, form: dict[str, Any], indicator_names: list[
         if field.type in ("list", "object") or raw is None or (isinstance(raw, str) and not raw.strip()):
             continue
         text = str(raw).strip()
+        if field.name == "score" and text == str(form.get("score_default", "")).strip():
+            continue  # the pre-filled weight: the score is 权重 − Σ扣分, worked out by the engine
         try:
             if field.type == "integer":
                 payload[field.name] = int(text)
@@ -129,11 +132,24 @@ def from_form(spec: TransitionSpec, form: dict[str, Any], indicator_names: list[
     return payload
 
 
+_WIDTH = {code: code - 0xFEE0 for code in range(0xFF01, 0xFF5F)} | {0x3000: 0x20, ord("−"): ord("-")}
+_POINTS = r"(?P<points>[0-9]+(?:\.[0-9]+)?)"
+_SEP = r"[\s，,、：:；;。.]*"
+# "0.5 进度滞后", "扣0.3分，签到表不全", "-0.5分：…" — or the reason first: "签到表不全，扣0.3分".
+_POINTS_FIRST = re.compile(rf"^[扣减加+-]?\s*{_POINTS}\s*分?{_SEP}(?P<reason>.*)$")
+_POINTS_LAST = re.compile(rf"^(?P<reason>.*?){_SEP}[扣减加+-]\s*{_POINTS}\s*分{_SEP}$")
+
+
 def _deduction(line: str) -> dict[str, Any]:
-    """``0.5 进度滞后`` → ``{"points": 0.5, "reason": "进度滞后"}``; unreadable points are left as text."""
-    points, _, reason = line.replace("\u3000", " ").partition(" ")
-    try:
-        value: Any = float(points.removesuffix("分"))
-    except ValueError:
-        value = points
-    return {"points": value, "reason": reason.strip()}
+    """One line of the deductions (or bonus) box → ``{"points": 0.3, "reason": "签到表不全"}``.
+
+    Reads ``0.5 进度滞后``, ``扣0.3分，签到表不全``, ``0.3分：签到表不全`` and ``签到表不全，扣0.3分``.
+    A line without readable points keeps the whole line as its points, so the guard refuses it
+    naming the text, and nothing typed is lost."""
+    text = line.translate(_WIDTH).strip()
+    found = _POINTS_FIRST.match(text) or _POINTS_LAST.match(text)
+    if found is None:
+        return {"points": line.strip(), "reason": ""}
+    value = float(found["points"])
+    return {"points": int(value) if value.is_integer() and "." not in found["points"] else value,
+            "reason": found["reason"].strip()}

@@ -99,7 +99,45 @@ def _self_score_within_weight(ctx: Context) -> str | None:
 
 @guard("score_within_weight")
 def _score_within_weight(ctx: Context) -> str | None:
+    if ctx.payload.get("score") is None:  # left to the arithmetic: weight less deductions
+        return None
     return _within_weight(ctx, "score", "评分")
+
+
+def deducted(payload: dict[str, Any]) -> Decimal:
+    """Σ扣分 of a score payload whose deductions passed ``deductions_have_reasons``."""
+    return sum((_decimal(item["points"]) for item in payload.get("deductions") or []), Decimal(0))
+
+
+def score_by_deductions(target: Target, payload: dict[str, Any]) -> Decimal:
+    """得分 = 权重 − Σ扣分: the score a target earns by its deductions."""
+    return _decimal(target.weight) - deducted(payload)
+
+
+def _show(value: Decimal) -> str:
+    return f"{value.normalize():f}"
+
+
+@guard("deductions_within_weight")
+def _deductions_within_weight(ctx: Context) -> str | None:
+    total = deducted(ctx.payload)
+    if total > _decimal(ctx.target.weight):
+        return f"扣分合计 {_show(total)} 分超过权重分值 {_show(_decimal(ctx.target.weight))} 分"
+    return None
+
+
+@guard("score_follows_deductions")
+def _score_follows_deductions(ctx: Context) -> str | None:
+    """A score other than 权重 − Σ扣分 needs its reason (``score_reason``), which the chain keeps."""
+    given = ctx.payload.get("score")
+    if given is None:
+        return None
+    expected = score_by_deductions(ctx.target, ctx.payload)
+    reason = ctx.payload.get("score_reason")
+    if _decimal(given) != expected and not (isinstance(reason, str) and reason.strip()):
+        return (f"得分 {_show(_decimal(given))} 与 权重 {_show(_decimal(ctx.target.weight))} − 扣分 "
+                f"{_show(deducted(ctx.payload))} = {_show(expected)} 不一致：请填写扣分项，或说明得分的理由")
+    return None
 
 
 def _points_with_reasons(ctx: Context, name: str, label: str) -> str | None:
@@ -107,6 +145,8 @@ def _points_with_reasons(ctx: Context, name: str, label: str) -> str | None:
         if not isinstance(item, dict):
             return f"第 {number} 项{label}应包含分值和理由"
         points, reason = item.get("points"), item.get("reason")
+        if isinstance(points, str):  # a line of the form's box whose points could not be read
+            return f"第 {number} 项{label}“{points}”读不出分值，请写作“0.5 理由”或“扣0.5分，理由”"
         if isinstance(points, bool) or not isinstance(points, int | float) or not math.isfinite(points) or points <= 0:
             return f"第 {number} 项{label}的分值应为正数"
         if points > ctx.target.weight:
@@ -176,6 +216,9 @@ def _record_self_score(ctx: Context) -> None:
 
 @effect("record_score")
 def _record_score(ctx: Context) -> None:
+    if ctx.payload.get("score") is None:  # the default, written into the payload so the chain holds it
+        value = score_by_deductions(ctx.target, ctx.payload)
+        ctx.payload["score"] = int(value) if value == value.to_integral_value() else float(value)
     ctx.target.score = _decimal(ctx.payload["score"])
 
 

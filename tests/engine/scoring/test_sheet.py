@@ -43,7 +43,7 @@ def _import(session, text=TABLE):
     return plans.apply(session=session, draft=draft, actor=f.ADMIN).plan_id
 
 
-def _score(session, code, score, deductions=(), bonus=(), self_score=None):
+def _score(session, code, score, deductions=(), bonus=(), self_score=None, reason=None):
     t = session.exec(select(Target).where(Target.code == code)).one()
     parties = parties_of(session, t.id)
     staff = Actor(parties.persons[0], frozenset({"staff"}), frozenset(parties.sections))
@@ -53,7 +53,7 @@ def _score(session, code, score, deductions=(), bonus=(), self_score=None):
     for leader in parties.leaders:
         step(session, t.id, "sign", Actor(leader, frozenset({"leader"})))
     step(session, t.id, "verify", OFFICE)
-    payload = {"score": score}
+    payload = {"score": score} | ({"score_reason": reason} if reason else {})
     if deductions:
         payload["deductions"] = [{"points": p, "reason": r} for p, r in deductions]
     if bonus:
@@ -124,7 +124,7 @@ def test_the_shipped_plan_fully_scored(session):
     for i, t in enumerate(session.exec(select(Target).order_by(Target.id)).all()):
         score = (Decimal(str(t.weight)) * Decimal("0.9") if i % 3 else Decimal(str(t.weight))).quantize(D("0.01"))
         expected += score
-        _score(session, t.code, float(score))
+        _score(session, t.code, float(score), reason=None if score == t.weight else "综合评定")
     s = scoring.sheet(session=session, plan_id=plan_id)
     assert s.total.scored == s.total.targets == 57
     assert s.total.score == sum(line.score for line in s.lines) == expected
