@@ -33,7 +33,8 @@ def _detail(session, target: Target, actor: Actor) -> TargetPublic:
     return TargetPublic(
         **summary(target, parties), indicator=target.indicator,
         indicator_points=float(target.indicator_points) if target.indicator_points is not None else None,
-        basis=target.basis, self_score=float(target.self_score) if target.self_score is not None else None,
+        basis=target.basis, extra_columns=target.extra_columns or {}, checkpoints=target.checkpoints or [],
+        self_score=float(target.self_score) if target.self_score is not None else None,
         score=float(target.score) if target.score is not None else None,
         signatures=[SignaturePublic(signer=s.signer, signed_at=clock.local(s.signed_at))
                     for s in targets.signatures(session, target.id)],

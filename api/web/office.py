@@ -147,8 +147,8 @@ def _new_target(request, session, viewer, form):
         return _page(request, viewer, session, "home.html", status_code=STATUS.get(getattr(exc, "code", ""), 422),
                      parts={"office": dashboard.office_home(session, viewer.actor)}, messages=[], error=message,
                      new_form={k: v for k, v in form.items() if isinstance(v, str)})
-    note = ("；".join(added.warnings)) if added.warnings else ""
-    return RedirectResponse(f"/targets/{added.target.id}?done=create&note={quote(note)}", status_code=303)
+    # The warnings are kept in the creation record; the target's page shows them from there.
+    return RedirectResponse(f"/targets/{added.target.id}?done=create", status_code=303)
 
 
 @router.get("/plans/{plan_id}/report", response_class=HTMLResponse)

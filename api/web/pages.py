@@ -77,10 +77,14 @@ def _target_page(request, session, viewer, target_id: int, *, status_code: int =
     target = targets.get(session=session, target_id=target_id)
     definition = definitions.get(target.workflow)
     item = dashboard.items(session, [target], viewer.actor)[0]
+    history = audit.history(session=session, target_id=target.id)
+    # Right after the office adds a target, what it was warned about (kept in the creation record).
+    warnings = [w for r in history if r.kind == "creation" for w in r.payload.get("warnings", [])] \
+        if request.query_params.get("done") == "create" else []
     return render(request, "target.html", status_code=status_code, viewer=viewer,
                   unread=dashboard.unread(session, viewer.user.id), error=error, item=item, t=target,
-                  definition=definition, diagram=svg(definition, current=target.state),
-                  history=audit.history(session=session, target_id=target.id),
+                  definition=definition, diagram=svg(definition, current=target.state), warnings=warnings,
+                  history=history,
                   files={e.id: e for e in evidence.of_target(session, target.id)},
                   indicators=service.indicator_status(session, target),
                   signatures=targets.signatures(session, target.id), form=form or {},
