@@ -10,9 +10,10 @@ import typer
 from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
+from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session, select
 
-from engine.plans import importer, table as planfile, service
+from engine.plans import importer, names, table as planfile, service
 from engine.people.actors import Actor
 from engine.store.db import make_engine
 from engine.store.models import Plan
@@ -54,6 +55,7 @@ def import_plan(
     org: Annotated[str | None, typer.Option("--org", help="单位名称（默认从标题中识别）")] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="只校验，不写入")] = False,
     force: Annotated[bool, typer.Option("--force", help="允许修改已开始流转的目标（记入审计）")] = False,
+    alias: Annotated[list[str] | None, typer.Option("--alias", help="科室别名“简称=全称”，可重复：--alias 民管=民管科")] = None,
 ) -> None:
     """导入绩效目标考评表：先逐行校验，全部通过才写入；重复导入按编号更新。"""
     try:
@@ -64,15 +66,17 @@ def import_plan(
     with Progress(console=console, transient=True, disable=len(table.rows) < PROGRESS_FROM) as bar:
         task = bar.add_task("校验", total=len(table.rows))
         draft = importer.parse(table, file.name, plan_year=plan_year, org=org,
-                                  progress=lambda n: bar.advance(task, n))
+                               aliases=importer.parse_aliases(alias or []), progress=lambda n: bar.advance(task, n))
     if draft.errors:
         _refused(draft.errors)
     for part in summary(draft):
         console.print(part)
+    bind = make_engine()
+    _warn(bind, draft)
     if dry_run:
+        bind.dispose()
         console.print(f"校验通过（未写入）：{draft.org} {draft.year} 年，{len(draft.targets)} 个目标")
         return
-    bind = make_engine()
     try:
         with Session(bind, expire_on_commit=False) as session, \
                 Progress(console=console, transient=True, disable=len(table.rows) < PROGRESS_FROM) as bar:
@@ -85,6 +89,19 @@ def import_plan(
         bind.dispose()
     console.print(f"已导入计划 {result.plan_id}（{draft.org} {draft.year} 年）：新增 {result.created}，"
                   f"更新 {result.updated}，未变 {result.unchanged}")
+
+
+def _warn(bind, draft: importer.PlanDraft) -> None:
+    """Print what the person importing should check, before anything is written."""
+    try:
+        with Session(bind) as session:
+            warnings = names.review(session=session, draft=draft)
+    except SQLAlchemyError:  # no database yet (a dry run before init): check the table alone
+        warnings = names.review(session=None, draft=draft)
+    if warnings:
+        console.print(f"[yellow]请核对（{len(warnings)} 处）：[/yellow]")
+        for warning in warnings:
+            console.print(f"  ! {warning}", highlight=False)
 
 
 def _refused(errors: list[importer.RowError]) -> None:

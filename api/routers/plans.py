@@ -26,7 +26,7 @@ from api.schemas.plans import (
     plan_summary,
 )
 from api.schemas.scores import ScoresPublic, scores_public
-from engine.plans import importer
+from engine.plans import importer, names
 from engine.plans import service as plans
 from engine.plans import table as planfile
 from engine.scoring import report as report_data
@@ -63,6 +63,7 @@ async def import_plan(
     dry_run: Annotated[bool, Form()] = False, force: Annotated[bool, Form()] = False,
     plan_year: Annotated[int | None, Form(ge=2000, le=2100)] = None,
     org: Annotated[str | None, Form(max_length=200)] = None,
+    aliases: Annotated[str | None, Form(max_length=4000, description="科室别名，每行或逗号分隔一条“简称=全称”")] = None,
 ) -> ImportOutcome:
     """Import an assessment table; all or nothing. Row errors come back as a list (422)."""
     data = await file.read(settings().max_upload_bytes + 1)
@@ -75,15 +76,16 @@ async def import_plan(
         table = planfile.read(data, name)
     except planfile.PlanFileError as exc:
         raise InvalidPayload(str(exc), errors=[{"row": 0, "column": "文件", "reason": str(exc)}]) from exc
-    draft = importer.parse(table, name, plan_year=plan_year, org=org)
+    draft = importer.parse(table, name, plan_year=plan_year, org=org, aliases=importer.parse_aliases([aliases or ""]))
     if draft.errors:
         raise importer.ImportRefused(draft.errors)
+    warnings = names.review(session=session, draft=draft)
     if dry_run:
-        return ImportOutcome(ok=True, dry_run=True, targets=len(draft.targets))
+        return ImportOutcome(ok=True, dry_run=True, targets=len(draft.targets), warnings=warnings)
     result = plans.apply(session=session, draft=draft, actor=actor, force=force)
     return ImportOutcome(ok=True, dry_run=False, plan_id=result.plan_id, targets=len(draft.targets),
                          created=result.created, updated=result.updated, unchanged=result.unchanged,
-                         errors=[RowErrorPublic(**e.__dict__) for e in draft.errors])
+                         errors=[RowErrorPublic(**e.__dict__) for e in draft.errors], warnings=warnings)
 
 
 @router.get("/{plan_id}/scores", response_model=ScoresPublic, responses=responses(404))

@@ -4,6 +4,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Query, Response
+from fastapi.responses import FileResponse
 
 from api.deps import CurrentActor, CurrentUser, Id, IdQuery, Limit, Offset, SessionDep
 from api.problems import responses
@@ -23,7 +24,7 @@ from engine.calendar import clock
 from engine.people.actors import Actor
 from engine.plans import service
 from engine.store.models import Target
-from engine.workflow import commands, targets
+from engine.workflow import commands, evidence, targets
 
 router = APIRouter(prefix="/targets", tags=["targets"])
 
@@ -33,7 +34,8 @@ def _detail(session, target: Target, actor: Actor) -> TargetPublic:
     return TargetPublic(
         **summary(target, parties), indicator=target.indicator,
         indicator_points=float(target.indicator_points) if target.indicator_points is not None else None,
-        basis=target.basis, self_score=float(target.self_score) if target.self_score is not None else None,
+        basis=target.basis, extra_columns=target.extra_columns or {}, checkpoints=target.checkpoints or [],
+        self_score=float(target.self_score) if target.self_score is not None else None,
         score=float(target.score) if target.score is not None else None,
         signatures=[SignaturePublic(signer=s.signer, signed_at=clock.local(s.signed_at))
                     for s in targets.signatures(session, target.id)],
@@ -91,3 +93,12 @@ def history(target_id: Id, session: SessionDep, _user: CurrentUser) -> RecordsPu
     targets.get(session=session, target_id=target_id)
     records = chain.history(session=session, target_id=target_id)
     return RecordsPublic(data=[record_public(r) for r in records], count=len(records))
+
+
+@router.get("/{target_id}/evidence/{evidence_id}", response_class=FileResponse, responses={
+    **responses(403, 404), 200: {"content": {"application/octet-stream": {}}}})
+def evidence_file(target_id: Id, evidence_id: Id, session: SessionDep, actor: CurrentActor) -> FileResponse:
+    """An evidence file of the target: for its sections' staff, its leaders, the office and the auditor."""
+    row, path = evidence.fetch(session=session, evidence_id=evidence_id, actor=actor, target_id=target_id)
+    return FileResponse(path, media_type=row.content_type, filename=row.filename,
+                        headers={"X-Content-Type-Options": "nosniff", "Cache-Control": "private, no-store"})

@@ -56,6 +56,8 @@ class ImportOutcome(BaseModel):
     updated: int = 0
     unchanged: int = 0
     errors: list[RowErrorPublic] = []
+    #: What the person importing should check (names matching no user, likely abbreviations), found before writing.
+    warnings: list[str] = []
 
 
 def plan_summary(plan: Plan) -> PlanSummary:

@@ -78,6 +78,10 @@ class TargetPublic(TargetSummary):
     indicator: str
     indicator_points: float | None
     basis: str
+    #: Columns of the imported table the engine does not read (考评依据, 备注 …), as written.
+    extra_columns: dict[str, str] = {}
+    #: Earlier dates of a deadline naming several (3月25日、9月25日前 → 3月25日).
+    checkpoints: list[date] = []
     self_score: float | None
     score: float | None
     signatures: list[SignaturePublic]

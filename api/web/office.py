@@ -9,6 +9,7 @@ from urllib.parse import quote
 from fastapi import APIRouter, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from starlette.datastructures import UploadFile
 
 from api.deps import MAX_ID, Id, SessionDep
 from api.web.auth import Viewer, WebViewer, check_csrf
@@ -19,7 +20,9 @@ from engine.audit import chain as audit
 from engine.calendar import clock
 from engine.scoring import dashboard
 from engine.workflow import definitions
-from engine.plans import service as plans
+from engine.plans import importer, names as plan_names, service as plans, table as planfile
+from engine.plans.importer import split_names
+from engine.store.config import settings
 from engine.store.errors import DomainError
 
 router = APIRouter(include_in_schema=False)
@@ -133,7 +136,7 @@ async def new_target(request: Request, session: SessionDep, viewer: WebViewer):
 
 
 def _new_target(request, session, viewer, form):
-    names = lambda key: [n for n in str(form.get(key, "")).replace("，", "、").replace(",", "、").split("、") if n.strip()]  # noqa: E731
+    names = lambda key: split_names(str(form.get(key, "")))  # noqa: E731 - 各县(市、区)教育局 stays one
     try:
         added = plans.add_dynamic(
             session=session, plan_id=int(form.get("plan_id") or 0), actor=viewer.actor,
@@ -147,8 +150,46 @@ def _new_target(request, session, viewer, form):
         return _page(request, viewer, session, "home.html", status_code=STATUS.get(getattr(exc, "code", ""), 422),
                      parts={"office": dashboard.office_home(session, viewer.actor)}, messages=[], error=message,
                      new_form={k: v for k, v in form.items() if isinstance(v, str)})
-    note = ("；".join(added.warnings)) if added.warnings else ""
-    return RedirectResponse(f"/targets/{added.target.id}?done=create&note={quote(note)}", status_code=303)
+    # The warnings are kept in the creation record; the target's page shows them from there.
+    return RedirectResponse(f"/targets/{added.target.id}?done=create", status_code=303)
+
+
+@router.post("/plans/import", response_class=HTMLResponse)
+async def import_plan(request: Request, session: SessionDep, viewer: WebViewer):
+    """The office imports an assessment table; the page shows what to check (warnings) and every row error."""
+    form = await request.form()
+    check_csrf(viewer, form.get("csrf"))
+    if not viewer.actor.roles & {"office", "admin"}:
+        raise NotAllowed
+    upload = form.get("file")
+    data = await upload.read(settings().max_upload_bytes + 1) if isinstance(upload, UploadFile) else b""
+    return await run_in_threadpool(_import_plan, request, session, viewer, form, data,
+                                   getattr(upload, "filename", "") or "plan")
+
+
+def _import_plan(request, session, viewer, form, data: bytes, name: str):
+    outcome: dict = {"name": name, "dry_run": bool(form.get("dry_run")), "errors": [], "warnings": [], "result": None}
+    try:
+        if len(data) > settings().max_upload_bytes:
+            raise planfile.PlanFileError(f"文件超过 {settings().max_upload_bytes // 1_048_576} MiB")
+        year = str(form.get("plan_year", "")).strip()
+        draft = importer.parse(planfile.read(data, name), name, org=str(form.get("org", "")).strip()[:200] or None,
+                               plan_year=int(year) if re.fullmatch(r"20[0-9]{2}", year) else None,
+                               aliases=importer.parse_aliases([str(form.get("aliases", ""))[:4000]]))
+        outcome["errors"] = [str(e) for e in draft.errors]
+        if not draft.errors:
+            outcome["warnings"] = plan_names.review(session=session, draft=draft)
+            outcome["draft"] = draft
+            if not outcome["dry_run"]:
+                outcome["result"] = plans.apply(session=session, draft=draft, actor=viewer.actor,
+                                                force=bool(form.get("force")))
+    except planfile.PlanFileError as exc:
+        outcome["errors"] = [str(exc)]
+    except importer.ImportRefused as exc:
+        session.rollback()
+        outcome["errors"] = [str(e) for e in exc.errors]
+    return _page(request, viewer, session, "import.html", outcome=outcome, aliases=str(form.get("aliases", ""))[:4000],
+                 status_code=422 if outcome["errors"] else 200)
 
 
 @router.get("/plans/{plan_id}/report", response_class=HTMLResponse)

@@ -19,6 +19,7 @@ from engine.workflow import commands, definitions, evidence, payloads, targets
 from engine.scoring import dashboard
 from engine.people import inbox
 from engine.plans import service
+from engine.people.actors import may_see_evidence
 from engine.store.errors import DomainError, StaleVersion
 
 router = APIRouter(include_in_schema=False)
@@ -77,11 +78,16 @@ def _target_page(request, session, viewer, target_id: int, *, status_code: int =
     target = targets.get(session=session, target_id=target_id)
     definition = definitions.get(target.workflow)
     item = dashboard.items(session, [target], viewer.actor)[0]
+    history = audit.history(session=session, target_id=target.id)
+    # Right after the office adds a target, what it was warned about (kept in the creation record).
+    warnings = [w for r in history if r.kind == "creation" for w in r.payload.get("warnings", [])] \
+        if request.query_params.get("done") == "create" else []
     return render(request, "target.html", status_code=status_code, viewer=viewer,
                   unread=dashboard.unread(session, viewer.user.id), error=error, item=item, t=target,
-                  definition=definition, diagram=svg(definition, current=target.state),
-                  history=audit.history(session=session, target_id=target.id),
-                  files={e.id: e for e in evidence.of_target(session, target.id)},
+                  definition=definition, diagram=svg(definition, current=target.state), warnings=warnings,
+                  history=history,
+                  files={e.id: e for e in evidence.of_target(session, target.id)}
+                  if may_see_evidence(viewer.actor, item.parties) else {},
                   indicators=service.indicator_status(session, target),
                   signatures=targets.signatures(session, target.id), form=form or {},
                   field_labels={t.trigger: {f.name: f.label or f.name for f in t.fields} for t in definition.transitions})
@@ -130,8 +136,11 @@ def _fire(request, session, viewer, target_id: int, form, uploads):
 
 
 @router.get("/evidence/{evidence_id}")
-def download(session: SessionDep, viewer: WebViewer, evidence_id: Id):
-    row, path = evidence.fetch(session=session, evidence_id=evidence_id)
+def download(request: Request, session: SessionDep, viewer: WebViewer, evidence_id: Id):
+    try:
+        row, path = evidence.fetch(session=session, evidence_id=evidence_id, actor=viewer.actor)
+    except DomainError as exc:
+        return _error(request, session, viewer, exc)
     return FileResponse(path, media_type=row.content_type, filename=row.filename,
                         headers={"X-Content-Type-Options": "nosniff", "Cache-Control": "private, no-store"})
 

@@ -95,6 +95,7 @@ class Transition:
     notify: list[str] = field(default_factory=list)
     comment_required: bool = False
     countersign: bool = False
+    scope: str = "parties"
     index: int | None = None  # the order an exported definition had
 
 
@@ -350,7 +351,8 @@ def _data(process: etree._Element, importer: _Importer) -> dict[str, Any]:
         item = {"trigger": t.trigger, "label": _label(t.label, t.label_en),
                 "from": t.sources[0] if len(t.sources) == 1 else t.sources, "to": t.dest, "roles": t.roles}
         extras = {"fields": {f["name"]: _field(f) for f in t.fields}, "comment": "required" if t.comment_required else None,
-                  "countersign": t.countersign or None, "guards": t.guards, "effects": t.effects, "notify": t.notify}
+                  "countersign": t.countersign or None,
+                  "scope": t.scope if t.scope != "parties" else None, "guards": t.guards, "effects": t.effects, "notify": t.notify}
         data["transitions"].append(item | {k: v for k, v in extras.items() if v})
     data |= {k: ours[k] for k in ("reminders", "escalation") if k in ours}
     if importer.timed and "escalation" not in data:  # a timer is a deadline someone must be told about

@@ -54,6 +54,7 @@ class Deadline:
     due: date | None  # None for 长期 (ongoing, never overdue)
     kind: str  # "date" | "range" | "ongoing" | "monthly"
     monthly_day: int | None = None  # for 每月N日前
+    checkpoints: tuple[date, ...] = ()  # the earlier dates of a phrase naming several (3月25日、9月25日前)
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:

@@ -48,6 +48,25 @@ def in_scope(actor: Actor, role: str, parties: Parties) -> bool:
     return False
 
 
+#: Roles that read every target's evidence: the office checks it, the auditor inspects it.
+EVIDENCE_READERS = frozenset({"office", "auditor"})
+
+
+def may_see_evidence(actor: Actor, parties: Parties) -> bool:
+    """Whether ``actor`` may open the evidence files of a target of ``parties``: the target's
+    parties (staff of its sections, the persons it names, its leaders), the office and the auditor."""
+    if actor.roles & EVIDENCE_READERS:
+        return True
+    if "staff" in actor.roles and (actor.sections.intersection(parties.sections) or actor.name in parties.persons):
+        return True
+    return "leader" in actor.roles and actor.name in parties.leaders
+
+
+def lead_section(parties: Parties) -> Parties:
+    """The parties as seen by a transition only the lead section (牵头科室, the first named) may fire."""
+    return Parties(parties.sections[:1], parties.leaders, parties.persons)
+
+
 def actor_for(session: Session, name: str) -> Actor:
     """The actor for the active user called ``name``; :class:`NotFound` if there is none."""
     user = session.exec(select(User).where(User.name == name, User.active == True)).first()  # noqa: E712

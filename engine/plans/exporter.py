@@ -61,7 +61,7 @@ def plan_rows(session: Session, plan: Plan) -> list[tuple[Target, list[Any]]]:
         category = f"{t.category}（{points:g}分）" if points is not None and t.category else t.category
         out.append((t, [t.code, category, t.indicator, t.basis, t.text, _number(t.weight), t.deadline_phrase,
                         "\n".join(p.leaders), "\n".join(p.sections), "\n".join(p.persons),
-                        "\n".join(f"{i.name}：{i.raw}" for i in indicators[t.id])]))
+                        "\n".join(f"{i.name}：{i.raw}" for i in indicators[t.id]), t.extra_columns or {}]))
     return out
 
 
@@ -75,7 +75,9 @@ def write_xlsx(session: Session, plan_id: int, extra: Sequence[tuple[str, Callab
     plan = session.get(Plan, plan_id)
     rows = plan_rows(session, plan)
     with_indicators = any(cells[10] for _, cells in rows)
-    headers = list(HEADERS) + (["量化指标"] if with_indicators else []) + [name for name, _ in extra]
+    # The columns of the imported table the engine does not read, in the order first seen: written back.
+    kept = list(dict.fromkeys(name for _, cells in rows for name in cells[11]))
+    headers = list(HEADERS) + (["量化指标"] if with_indicators else []) + kept + [name for name, _ in extra]
     book = Workbook()
     sheet = book.active
     sheet.title = "绩效目标考评表"
@@ -85,7 +87,8 @@ def write_xlsx(session: Session, plan_id: int, extra: Sequence[tuple[str, Callab
     sheet["A1"].alignment = Alignment(horizontal="center")
     sheet.append(headers)
     for target, cells in rows:
-        values = cells[:10] + ([cells[10]] if with_indicators else []) + [get(target) for _, get in extra]
+        values = cells[:10] + ([cells[10]] if with_indicators else []) + [cells[11].get(name) for name in kept] \
+            + [get(target) for _, get in extra]
         sheet.append(values)
     _merge_groups(sheet, rows)
     for label, weight, note in footer:

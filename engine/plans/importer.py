@@ -18,11 +18,14 @@ from engine.calendar import clock
 from engine.calendar.deadlines import DeadlinePhraseError, parse_deadline
 from engine.store.errors import DomainError
 from engine.plans.indicators import IndicatorError, parse_indicator_lines
-from engine.plans.table import LABELS, RawTable
+from engine.plans.table import EXTRA, LABELS, RawTable
 
 #: Subtotal and total rows of a table (合  计, 绩效目标考评得分): not targets.
 TOTAL_ROW = re.compile(r"^\s*(合\s*计|小\s*计|总\s*计|绩效目标考评得分)")
-NAME_SEPARATORS = re.compile(r"[\n\r、，,;；/\s]+")
+NAME_SEPARATORS = frozenset("\n\r、，,;；/ \t\u3000")
+#: Brackets and quotes inside which a separator belongs to the name: 各县(市、区)教育局 is one.
+OPENING = {"（": "）", "(": ")", "〔": "〕", "【": "】", "《": "》", "“": "”", "‘": "’", "「": "」", "『": "』",
+           "[": "]", "\"": "\"", "'": "'"}
 POINTS = re.compile(r"[（(︵]\s*(\d+(?:\.\d+)?)\s*分\s*[）)︶]")
 EVERY = {"sections": "各科室", "leaders": "各分管领导", "persons": "各科长"}
 PLAN_TOTAL = Decimal(100)
@@ -33,7 +36,8 @@ DEFAULT_MILESTONES = (
     ("evaluation", "局绩效办综合评估、逐项评分、确定等级", "1月上旬"),
     ("summary", "年度绩效评估回顾总结并上报", "1月中旬"),
 )
-CHANGED_FIELDS = ("category", "indicator", "indicator_points", "basis", "text", "weight", "deadline_phrase", "due_date")
+CHANGED_FIELDS = ("category", "indicator", "indicator_points", "basis", "text", "weight", "deadline_phrase", "due_date",
+                  "extra_columns", "checkpoints")
 
 
 @dataclass(frozen=True)
@@ -76,6 +80,8 @@ class TargetDraft:
     leaders: list[str]
     persons: list[str]
     indicators: list[tuple[str, str]] = field(default_factory=list)  # (name, value as written)
+    extra_columns: dict[str, str] = field(default_factory=dict)  # columns the engine does not read, as written
+    checkpoints: list[date] = field(default_factory=list)  # earlier dates of a phrase naming several
 
 
 @dataclass
@@ -87,6 +93,7 @@ class PlanDraft:
     milestones: list[tuple[str, str, str, date]]
     targets: list[TargetDraft]
     errors: list[RowError]
+    aliases: dict[str, str] = field(default_factory=dict)  # section as written → the section it is
 
 
 @dataclass
@@ -97,9 +104,31 @@ class ImportResult:
     unchanged: int = 0
 
 
-def split_names(cell: str) -> list[str]:
-    """Names in one cell: separated by newlines, 、, ，, commas or spaces, in order, without repeats."""
-    return list(dict.fromkeys(n for n in NAME_SEPARATORS.split(cell or "") if n))
+def split_names(cell: str, aliases: dict[str, str] | None = None) -> list[str]:
+    """Names in one cell: separated by newlines, 、, ，, commas, slashes or spaces, in order, without repeats.
+
+    A separator inside brackets or quotes is part of the name; ``aliases`` maps a name as
+    written to the name it stands for (民管 → 民管科).
+    """
+    aliases = aliases or {}
+    return list(dict.fromkeys(aliases.get(n, n) for n in _names(str(cell or "")) if n))
+
+
+def _names(cell: str, brackets: bool = True) -> list[str]:
+    names, current, closing = [], [], []
+    for char in cell:
+        if brackets and closing and char == closing[-1]:
+            closing.pop()
+        elif brackets and char in OPENING:
+            closing.append(OPENING[char])
+        elif not closing and char in NAME_SEPARATORS:
+            names.append("".join(current).strip())
+            current = []
+            continue
+        current.append(char)
+    if closing:  # a bracket never closed (a typing slip): it must not swallow the rest of the cell
+        return _names(cell, brackets=False)
+    return [*names, "".join(current).strip()]
 
 
 def points_of(text: str) -> Decimal | None:
@@ -128,10 +157,15 @@ def _year_and_org(table: RawTable, filename: str, plan_year: int | None, org: st
 
 
 def parse(table: RawTable, filename: str, *, plan_year: int | None = None, org: str | None = None,
-          progress: Callable[[int], None] | None = None) -> PlanDraft:
-    """Validate every row of ``table``; the draft's ``errors`` list every problem found."""
+          aliases: dict[str, str] | None = None, progress: Callable[[int], None] | None = None) -> PlanDraft:
+    """Validate every row of ``table``; the draft's ``errors`` list every problem found.
+
+    ``aliases`` (with the YAML plan's ``aliases:``, which they override) merge sections
+    written in two ways: ``{"民管": "民管科"}``.
+    """
     errors: list[RowError] = []
     year, org = _year_and_org(table, filename, plan_year, org, errors)
+    aliases = _aliases({**(table.meta.get("aliases") or {}), **(aliases or {})}, errors)
     drafts: list[TargetDraft] = []
     seen: dict[str, int] = {}
     category = indicator = basis = ""
@@ -145,7 +179,7 @@ def parse(table: RawTable, filename: str, *, plan_year: int | None = None, org: 
             indicator, basis = c["indicator"], c.get("basis", "")
         elif c.get("basis"):
             basis = c["basis"]
-        draft = _row(raw.number, c, category, indicator, basis, year, errors)
+        draft = _row(raw.number, c, category, indicator, basis, year, errors, aliases)
         if draft.code in seen:
             errors.append(RowError(raw.number, LABELS["code"], f"编号 {draft.code} 与第 {seen[draft.code]} 行重复"))
         elif draft.code:
@@ -158,11 +192,32 @@ def parse(table: RawTable, filename: str, *, plan_year: int | None = None, org: 
     _expand_every(drafts)
     categories = _check_points(drafts, errors)
     return PlanDraft(org, year, table.title or f"{org}{year}年度绩效目标考评表", categories,
-                     _milestones(table.meta.get("milestones"), year, errors), drafts, errors)
+                     _milestones(table.meta.get("milestones"), year, errors), drafts, errors, aliases)
+
+
+def parse_aliases(items: list[str]) -> dict[str, str]:
+    """``["民管=民管科", …]`` (the CLI's and the upload form's way of writing them) as a mapping."""
+    out = {}
+    for item in items:
+        for part in re.split(r"[\n,，;；]+", item or ""):
+            if part.strip():
+                short, _, full = part.partition("=")
+                out[short.strip()] = full.strip()
+    return out
+
+
+def _aliases(given: dict[Any, Any], errors: list[RowError]) -> dict[str, str]:
+    aliases = {str(k).strip(): str(v).strip() for k, v in given.items()}
+    for short, full in aliases.items():
+        if not short or not full or short == full:
+            errors.append(RowError(0, "科室别名", f"别名“{short}={full}”应写成“简称=全称”，且两者不同"))
+        elif full in aliases:
+            errors.append(RowError(0, "科室别名", f"“{full}”本身又是别名：请直接写“{short}={aliases[full]}”"))
+    return aliases
 
 
 def _row(number: int, c: dict[str, Any], category: str, indicator: str, basis: str, year: int,
-         errors: list[RowError]) -> TargetDraft:
+         errors: list[RowError], aliases: dict[str, str]) -> TargetDraft:
     def refuse(column: str, reason: str) -> None:
         errors.append(RowError(number, LABELS[column], reason))
 
@@ -187,9 +242,10 @@ def _row(number: int, c: dict[str, Any], category: str, indicator: str, basis: s
         refuse("sections", "责任科室为空")
     if not split_names(c.get("leaders", "")):
         refuse("leaders", "分管领导为空（自评须由分管领导审签）")
-    phrase, due = c.get("deadline", ""), None
+    phrase, due, checkpoints = c.get("deadline", ""), None, []
     try:
-        due = parse_deadline(phrase, year).due
+        deadline = parse_deadline(phrase, year)
+        due, checkpoints = deadline.due, list(deadline.checkpoints)
     except DeadlinePhraseError as exc:
         refuse("deadline", str(exc))
     indicators: list[tuple[str, str]] = []
@@ -203,8 +259,9 @@ def _row(number: int, c: dict[str, Any], category: str, indicator: str, basis: s
     return TargetDraft(
         row=number, code=code, category=category_name(category), category_points=points_of(category), indicator=indicator,
         indicator_points=points_of(indicator), basis=basis, text=text, weight=weight, deadline_phrase=phrase,
-        due_date=due, sections=split_names(c.get("sections", "")), leaders=split_names(c.get("leaders", "")),
-        persons=split_names(c.get("persons", "")), indicators=indicators,
+        due_date=due, sections=split_names(c.get("sections", ""), aliases), leaders=split_names(c.get("leaders", "")),
+        persons=split_names(c.get("persons", "")), indicators=indicators, extra_columns=dict(c.get(EXTRA) or {}),
+        checkpoints=checkpoints,
     )
 
 

@@ -54,7 +54,8 @@ def _plan(session: Session, draft: PlanDraft) -> Plan:
 def _fields(d: TargetDraft) -> dict[str, Any]:
     return {"category": d.category, "indicator": d.indicator, "indicator_points": d.indicator_points,
             "basis": d.basis, "text": d.text, "weight": d.weight, "deadline_phrase": d.deadline_phrase,
-            "due_date": d.due_date}
+            "due_date": d.due_date, "extra_columns": d.extra_columns,
+            "checkpoints": [c.isoformat() for c in d.checkpoints]}
 
 
 def _shown(value: Any) -> Any:
@@ -259,9 +260,10 @@ def add_dynamic(*, session: Session, plan_id: int, actor: Actor, code: str, text
         plan = session.get(Plan, plan_id)
         if plan is None:
             raise NotFound(f"计划 {plan_id} 不存在", plan_id=plan_id)
-        due = None
+        due, checkpoints = None, ()
         try:
-            due = parse_deadline(deadline_phrase, plan.year).due
+            parsed = parse_deadline(deadline_phrase, plan.year)
+            due, checkpoints = parsed.due, parsed.checkpoints
         except DeadlinePhraseError as exc:
             problems.append({"field": "deadline_phrase", "reason": str(exc)})
         if problems:
@@ -276,7 +278,8 @@ def add_dynamic(*, session: Session, plan_id: int, actor: Actor, code: str, text
             warnings.append(f"加入后计划权重合计为 {total.normalize():f}，超过 100")
         target = targets.create(session=session, plan_id=plan_id, code=code, text=text, weight=weight,
                                 deadline_phrase=deadline_phrase, due_date=due, category=category,
-                                indicator=indicator, basis=basis, sections=sections, leaders=leaders, persons=persons)
+                                indicator=indicator, basis=basis, sections=sections, leaders=leaders, persons=persons,
+                                checkpoints=[c.isoformat() for c in checkpoints])
         audit.append(session, target_id=target.id, kind="creation", actor=actor.name, role="office", trigger="create",
                      from_state=None, to_state=target.state, at=clock.to_db(clock.now()), comment=reason.strip(),
                      payload={"code": code, "text": text, "weight": float(weight), "deadline": deadline_phrase,

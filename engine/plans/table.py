@@ -31,6 +31,7 @@ COLUMNS: dict[str, tuple[str, ...]] = {
     "indicators": ("量化指标", "绩效指标", "indicators"),
 }
 REQUIRED = ("code", "text", "weight", "deadline")
+EXTRA = "extra"  # a row's cells under headers of no column above: {header: text}
 LABELS = {key: names[0] for key, names in COLUMNS.items()}
 HEADER_SCAN_ROWS = 10
 
@@ -82,10 +83,15 @@ def _to_rows(matrix: list[list[Any]], filename: str) -> RawTable:
         raise PlanFileError(f"{filename}：第 {header_index + 1} 行表头缺少列：{'、'.join(missing)}")
     # A merged title row repeats its text in every cell it spans: keep each text once.
     title = " ".join(dict.fromkeys(str(c).strip() for r in matrix[:header_index] for c in r if c not in (None, "")))
+    # Columns the engine does not read (考评依据, 备注 …) are kept with the target as written.
+    extras = {index: str(cell).strip() for index, cell in enumerate(matrix[header_index])
+              if index not in mapping and _text(cell)}
     rows = []
     for offset, row in enumerate(matrix[header_index + 1:], start=header_index + 2):
-        cells = {key: _text(row[index]) if index < len(row) else "" for index, key in mapping.items()}
+        cells: dict[str, Any] = {key: _text(row[index]) if index < len(row) else "" for index, key in mapping.items()}
+        extra = {name: _text(row[index]) for index, name in extras.items() if index < len(row) and _text(row[index])}
         if any(cells.values()):
+            cells[EXTRA] = extra
             rows.append(RawRow(offset, cells))
     return RawTable(rows, title)
 
@@ -141,14 +147,21 @@ def _read_yaml(data: bytes, filename: str) -> RawTable:
     for index, item in enumerate(doc["targets"]):
         if not isinstance(item, dict):
             raise PlanFileError(f"{filename}:{where.line(['targets', index])}: 每个目标应为键值对")
-        cells = {}
+        cells: dict[str, Any] = {EXTRA: {}}
         for key, value in item.items():
             column = _ALIASES.get(_norm(key))
+            if key == EXTRA and isinstance(value, dict):  # extra: {考评依据: …, 备注: …}
+                cells[EXTRA] = {str(k): _yaml_cell(v) for k, v in value.items() if _yaml_cell(v)}
+                continue
             if column is None:
-                raise PlanFileError(f"{filename}:{where.line(['targets', index, key])}: 未知字段“{key}”")
+                raise PlanFileError(f"{filename}:{where.line(['targets', index, key])}: 未知字段“{key}”"
+                                    f"（表中其他列请写在 extra 下）")
             cells[column] = value if column == "indicators" and isinstance(value, list) else _yaml_cell(value)
         rows.append(RawRow(where.line(["targets", index]), cells))
-    meta = {key: doc[key] for key in ("plan", "milestones") if key in doc}
+    aliases = doc.get("aliases")
+    if aliases is not None and not (isinstance(aliases, dict) and all(isinstance(v, str) for v in aliases.values())):
+        raise PlanFileError(f"{filename}:{where.line(['aliases'])}: aliases 应为“简称: 全称”的键值对")
+    meta = {key: doc[key] for key in ("plan", "milestones", "aliases") if key in doc}
     return RawTable(rows, str((doc.get("plan") or {}).get("title", "")), meta)
 
 

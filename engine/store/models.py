@@ -111,6 +111,11 @@ class Target(SQLModel, table=True):
     score: Decimal | None = Field(default=None, sa_column=Column(Numeric(7, 2)))
     created_at: datetime = Field(default_factory=_now)
     updated_at: datetime = Field(default_factory=_now)
+    #: Columns of the plan's table the engine does not read (考评依据, 备注 …), kept as written, in order.
+    extra_columns: dict[str, str] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False,
+                                                                                 server_default="{}"))
+    #: Earlier dates of a deadline phrase naming several (3月25日、9月25日前: 3月25日), ISO dates.
+    checkpoints: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False, server_default="[]"))
 
     __table_args__ = (
         UniqueConstraint("plan_id", "code", name="uq_target_plan_code"),

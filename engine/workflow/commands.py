@@ -10,7 +10,7 @@ from engine.audit import chain
 from engine.calendar import clock
 from engine.store import db
 from engine.workflow import definitions, evidence, outbox, payloads, rules
-from engine.people.actors import Actor, Parties, in_scope
+from engine.people.actors import Actor, Parties, in_scope, lead_section
 from engine.workflow.definitions import Definition, TransitionSpec
 from engine.workflow.duedates import state_due
 from engine.store.errors import (
@@ -64,8 +64,11 @@ def acting_role(actor: Actor, spec: TransitionSpec, parties: Parties) -> str:
         names = "、".join(rules.ROLES.get(r, r) for r in spec.roles)
         raise Forbidden(f"只有{names}可以执行“{spec.label}”", code="role_forbidden", roles=list(spec.roles))
     for role in roles:
-        if in_scope(actor, role, parties):
+        if in_scope(actor, role, lead_section(parties) if spec.scope == "lead_section" else parties):
             return role
+    if spec.scope == "lead_section" and any(in_scope(actor, role, parties) for role in roles):
+        raise Forbidden(f"只有牵头科室（{parties.sections[0]}）可以执行“{spec.label}”；协办科室请报告进展",
+                        code="out_of_scope", lead_section=parties.sections[0])
     raise Forbidden(f"{actor.name} 不负责该目标，不能执行“{spec.label}”", code="out_of_scope")
 
 

@@ -64,6 +64,8 @@ class TransitionSpec:
     comment_required: bool = False
     countersign: bool = False
     notify: tuple[str, ...] = ()
+    #: ``lead_section``: of a target's sections only the first (牵头科室) fires it; the others cooperate.
+    scope: str = "parties"
 
 
 @dataclass(frozen=True)
@@ -230,6 +232,7 @@ def _build(data: dict[str, Any], filename: str) -> Definition:
             label_en=_label(spec.get("label"))[1], fields=fields, guards=tuple(spec.get("guards", [])),
             effects=tuple(spec.get("effects", [])), comment_required=spec.get("comment") == "required",
             countersign=spec.get("countersign", False), notify=tuple(spec.get("notify", [])),
+            scope=spec.get("scope", "parties"),
         ))
     reminders = data.get("reminders") or {}
     return Definition(

@@ -9,7 +9,8 @@ from pathlib import Path, PurePath
 from sqlmodel import Session, select
 
 from engine.store.config import settings
-from engine.store.errors import InvalidPayload, NotFound
+from engine.people.actors import Actor, may_see_evidence
+from engine.store.errors import Forbidden, InvalidPayload, NotFound
 from engine.store.models import Evidence, Target
 
 #: What may be uploaded: the kinds of document a bureau's evidence comes in, by file ending.
@@ -87,12 +88,22 @@ def of_target(session: Session, target_id: int) -> list[Evidence]:
     return list(session.exec(select(Evidence).where(Evidence.target_id == target_id).order_by(Evidence.id)))
 
 
-def fetch(*, session: Session, evidence_id: int) -> tuple[Evidence, Path]:
-    """A file's record and where its bytes are; :class:`NotFound` when either is missing."""
+def fetch(*, session: Session, evidence_id: int, actor: Actor, target_id: int | None = None) -> tuple[Evidence, Path]:
+    """A file's record and where its bytes are, for ``actor`` if they may see the target's evidence.
+
+    :class:`NotFound` when the file is missing (or is not ``target_id``'s), :class:`Forbidden`
+    for someone who is not a party of the target, the office or the auditor.
+    """
+    from engine.workflow.targets import parties_of
+
     row = session.get(Evidence, evidence_id)
     path = _folder() / row.stored_as if row else None
-    if row is None or session.get(Target, row.target_id) is None or not path.is_file():
+    if row is None or (target_id is not None and row.target_id != target_id) \
+            or session.get(Target, row.target_id) is None or not path.is_file():
         raise NotFound(f"文件 {evidence_id} 不存在", evidence_id=evidence_id)
+    if not may_see_evidence(actor, parties_of(session, row.target_id)):
+        raise Forbidden(f"{actor.name} 不是该目标的责任科室、分管领导、绩效办或审计人员，不能查看其佐证材料",
+                        code="out_of_scope", evidence_id=evidence_id)
     return row, path
 
 
