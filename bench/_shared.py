@@ -1,9 +1,12 @@
 """What the benchmarks share: fresh databases, bulk-loaded targets, the lifecycle through fire()."""
 from __future__ import annotations
 
+import atexit
+import os
 import sys
 import tempfile
 import time
+import uuid
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
@@ -33,21 +36,41 @@ LIFECYCLE = [
     ("verify", OFFICE, {}),
     ("score", OFFICE, {"score": 1.8, "deductions": [{"points": 0.2, "reason": "进度滞后"}]}),
 ]
-BENCH_PG_DB = "kaoping_bench"
+#: The PostgreSQL database a benchmark creates: ``KAOPING_BENCH_PG_DB``, or a name of its own
+#: per run, so that two runs on one server never drop each other's database.
+BENCH_PG_DB = os.environ.get("KAOPING_BENCH_PG_DB") or f"kaoping_bench_{os.getpid()}_{uuid.uuid4().hex[:8]}"
+_created: list[str] = []
 
 
-def fresh_database(kind: str, pg_admin: str) -> str:
+def fresh_database(kind: str, pg_admin: str, *, suffix: str = "") -> str:
+    """A new, migrated database: a SQLite file in a temporary folder, or a PostgreSQL database
+    this run creates (``BENCH_PG_DB`` + ``suffix``), dropped again when the run ends."""
     if kind == "sqlite":
         url = f"sqlite:///{tempfile.mkdtemp(prefix='kaoping-bench-')}/bench.db"
     else:
+        name = BENCH_PG_DB + suffix
         admin = make_engine(pg_admin, isolation_level="AUTOCOMMIT")
         with admin.connect() as conn:
-            conn.execute(text(f"DROP DATABASE IF EXISTS {BENCH_PG_DB} WITH (FORCE)"))
-            conn.execute(text(f"CREATE DATABASE {BENCH_PG_DB}"))
+            if name in _created:  # only ever a database of this run
+                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
         admin.dispose()
-        url = make_url(pg_admin).set(database=BENCH_PG_DB).render_as_string(hide_password=False)
+        if name not in _created:
+            _created.append(name)
+            atexit.register(_drop, pg_admin, name)
+        url = make_url(pg_admin).set(database=name).render_as_string(hide_password=False)
     schema.upgrade(url)
     return url
+
+
+def _drop(pg_admin: str, name: str) -> None:
+    admin = make_engine(pg_admin, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
+    except Exception as exc:  # noqa: BLE001 - a leftover database is reported, not fatal
+        print(f"could not drop {name}: {exc}", file=sys.stderr)
+    admin.dispose()
 
 
 def load_targets(url: str, count: int) -> list[int]:
@@ -82,14 +105,32 @@ def load_targets(url: str, count: int) -> list[int]:
 
 def run_lifecycles(url: str, ids: list[int]) -> float:
     """Fire the whole lifecycle on each target; returns transitions per second."""
+    return measure_lifecycles(url, ids)["rate"]
+
+
+def measure_lifecycles(url: str, ids: list[int]) -> dict:
+    """Fire the whole lifecycle on each target; transitions per second, the statements sent
+    per fire (BEGIN and COMMIT not counted) and the process's CPU time per fire."""
+    from sqlalchemy import event
+
     bind = make_engine(url)
-    started = time.perf_counter()
+    statements = [0]
+
+    @event.listens_for(bind, "before_cursor_execute")
+    def _count(_conn, _cursor, statement, *_args):
+        if not statement.lstrip().upper().startswith("BEGIN"):
+            statements[0] += 1
+
+    fires = len(ids) * len(LIFECYCLE)
     with Session(bind, expire_on_commit=False) as session:
+        statements[0] = 0
+        cpu, started = time.process_time(), time.perf_counter()
         for target_id in ids:
             for trigger, actor, payload in LIFECYCLE:
                 fire(session=session, target_id=target_id, trigger=trigger, actor=actor, payload=payload)
             session.expunge_all()
-        elapsed = time.perf_counter() - started
+        elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
+        sent = statements[0]
         assert chain.verify(session).ok
     bind.dispose()
-    return len(ids) * len(LIFECYCLE) / elapsed
+    return {"rate": fires / elapsed, "statements": sent / fires, "cpu_ms": cpu * 1000 / fires, "fires": fires}

@@ -1,7 +1,10 @@
-"""Engine benchmark: audited transitions per second, against plain in-memory pytransitions,
-and the engine's memory with 10,000 and 100,000 targets in the database.
+"""Engine benchmark: audited transitions per second through ``fire`` on SQLite and PostgreSQL,
+against the limit (plain ``sqlite3`` writing the same rows, ``raw_sqlite.py``), the peer
+(SpiffWorkflow 3.2 round-tripping each instance through JSON, ``peer_spiff.py``; the ``bench``
+extra) and plain in-memory pytransitions; statements and CPU per fire; with ``--memory``, the
+engine's memory with 10,000 and 100,000 targets in the database.
 
-    python bench/engine.py [--targets 10000] [--pg postgresql://postgres@127.0.0.1:5432/test]
+    python bench/engine.py [--targets 2000] [--pg postgresql://postgres@127.0.0.1:5432/test] [--memory]
 
 Every figure is measured in this one run; compare the ratios, not the absolute numbers.
 """
@@ -19,7 +22,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from _shared import LIFECYCLE, fresh_database, load_targets, run_lifecycles  # noqa: E402
+from _shared import LIFECYCLE, fresh_database, load_targets, measure_lifecycles, run_lifecycles  # noqa: E402
+from peer_spiff import spiff_rate  # noqa: E402
+from raw_sqlite import fresh_raw, raw_rate  # noqa: E402
 from sqlmodel import Session, select  # noqa: E402
 from transitions import Machine  # noqa: E402
 
@@ -75,7 +80,9 @@ def memory(kind: str, pg_admin: str, total: int, sample: int) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--targets", type=int, default=10_000)
+    parser.add_argument("--targets", type=int, default=2000)
+    parser.add_argument("--peer-instances", type=int, default=1000, help="instances the peer runs (at most --targets)")
+    parser.add_argument("--memory", action="store_true", help="also the memory runs (10,000 and 100,000 targets)")
     parser.add_argument("--sample", type=int, default=1000, help="targets fired on in the memory runs")
     parser.add_argument("--pg", default=os.environ.get("KAOPING_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test"))
     parser.add_argument("--backends", default="sqlite,postgres")
@@ -86,19 +93,33 @@ def main() -> None:
         return
 
     plain = plain_transitions_rate(args.targets)
-    print(f"plain pytransitions, in memory: {plain:,.0f} transitions/s ({args.targets:,} targets × {len(LIFECYCLE)})")
+    fires = args.targets * len(LIFECYCLE)
+    print(f"{args.targets:,} targets × {len(LIFECYCLE)} transitions = {fires:,} fires per run")
+    print(f"plain pytransitions, in memory (no checks, nothing stored): {plain:,.0f} transitions/s")
+    peer = spiff_rate(min(args.targets, args.peer_instances))
+    print(f"peer: SpiffWorkflow 3.2, JSON round trip per transition (in memory): {peer:,.0f} transitions/s")
+    raw = {}
+    for batch in (1, 10):
+        path, ids = fresh_raw(args.targets)
+        raw[batch] = raw_rate(path, ids, batch)
+        print(f"limit: raw sqlite3, same rows, {batch:>2} per transaction: {raw[batch]:,.0f} transitions/s")
     for kind in args.backends.split(","):
         url = fresh_database(kind, args.pg)
         ids = load_targets(url, args.targets)
-        rate = run_lifecycles(url, ids)
-        print(f"{kind}: {rate:,.0f} audited transitions/s through the full lifecycle of {args.targets:,} targets; "
-              f"plain/engine = {plain / rate:,.0f}")
+        m = measure_lifecycles(url, ids)
+        line = (f"kaoping {kind}: {m['rate']:,.0f} audited transitions/s, one per transaction; "
+                f"{m['statements']:.2f} statements and {m['cpu_ms']:.3f} ms CPU per fire; "
+                f"{m['rate'] / peer:.2f}× the peer")
+        if kind == "sqlite":
+            line += f", {m['rate'] / raw[1]:.0%} of raw sqlite3 at 1 per transaction"
+        print(line)
+        if not args.memory:
+            continue
         for total in (10_000, 100_000):
             m = memory(kind, args.pg, total, args.sample)
             print(f"{kind}: {total:>7,} targets in the table, lifecycles on {args.sample:,} of them: "
                   f"tracemalloc peak {m['tracemalloc_peak_mib']:.1f} MiB, max RSS {m['maxrss_mib']:.0f} MiB "
                   f"(+{m['maxrss_growth_mib']:.1f} MiB while firing)")
-
 
 if __name__ == "__main__":
     main()
