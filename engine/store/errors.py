@@ -58,3 +58,15 @@ class Duplicate(DomainError):
     """Something with the same identity exists already (e.g. a target code within a plan)."""
 
     code = "duplicate"
+
+
+class TooLarge(DomainError):
+    """A file or request is over a stated size limit (``limit`` names it); refused before it is read."""
+
+    code = "too_large"
+
+
+class LimitExceeded(DomainError):
+    """Reading a file took more CPU time or memory than allowed (``limit`` names the limits)."""
+
+    code = "limit_exceeded"
