@@ -8,6 +8,7 @@ from fastapi import FastAPI
 from sqlalchemy import Engine, text
 
 from api import problems, web
+from api.headers import SecurityHeaders
 from api.routers import admin, audit, auth, inbox, plans, targets, workflows
 from engine.store.config import settings
 from engine.store.db import make_engine
@@ -92,7 +93,7 @@ def create_app(engine: Engine | None = None, *, scheduler: bool | None = None) -
         if engine is None:
             app.state.engine.dispose()
 
-    app = FastAPI(title="kaoping 考评 API", version="1.0", lifespan=lifespan,
+    app = _App(title="kaoping 考评 API", version="1.0", lifespan=lifespan,
                   description="绩效目标工作流：目标、流转、审计。除登录、/healthz 与文档外，所有接口都需要 Bearer 令牌。")
     app.state.engine = engine
     problems.install(app)
@@ -109,3 +110,9 @@ def create_app(engine: Engine | None = None, *, scheduler: bool | None = None) -
 
     app.add_middleware(BodyLimit)
     return app
+
+
+class _App(FastAPI):
+    def build_middleware_stack(self):
+        # Around everything, the server-error handler included: the headers go on every response.
+        return SecurityHeaders(super().build_middleware_stack())

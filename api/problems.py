@@ -25,6 +25,8 @@ STATUS = {
     errors.StaleVersion: 409,
     errors.Duplicate: 409,
     errors.InvalidPayload: 422,
+    errors.TooLarge: 413,
+    errors.LimitExceeded: 422,
     errors.GuardFailed: 422,
     ImportRefused: 422,
     LoginFailed: 401,
@@ -45,6 +47,7 @@ class Problem(BaseModel):
     code: str
     allowed_triggers: list[str] | None = None
     errors: list[dict[str, Any]] | None = None
+    limit: str | None = None
 
 
 def problem(status: int, code: str, detail: str = "", headers: dict[str, str] | None = None, **extra: Any) -> JSONResponse:
@@ -83,7 +86,8 @@ def install(app: FastAPI) -> None:
         details = dict(exc.details)
         headers = {"Retry-After": str(details["retry_after"])} if "retry_after" in details else None
         return problem(status, exc.code, exc.message, headers=headers,
-                       allowed_triggers=details.pop("allowed_triggers", None), errors=details.pop("errors", None))
+                       allowed_triggers=details.pop("allowed_triggers", None), errors=details.pop("errors", None),
+                       limit=details.pop("limit", None))
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError):

@@ -6,6 +6,8 @@ from typing import Annotated
 
 import typer
 
+from engine.store import isolation
+from engine.store.errors import LimitExceeded
 from engine.workflow import definitions
 from engine.bpmn.writer import export_bpmn
 from engine.bpmn.reader import BpmnImportError, ImportResult, import_bpmn
@@ -44,7 +46,8 @@ def import_bpmn_command(
 ) -> None:
     """把 BPMN 2.0 流程翻译成工作流定义（YAML）；不支持的元素逐个列出（元素、id、行号）并拒绝导入。"""
     try:
-        result = import_bpmn(file.read_bytes(), str(file), lenient=lenient, role_map=parse_role_map(role_map))
+        result = isolation.run(import_bpmn, file.read_bytes(), str(file), lenient=lenient,
+                               role_map=parse_role_map(role_map))  # a limited child process reads the file
     except BpmnImportError as exc:
         typer.echo(f"未导入 {file}：", err=True)
         for warning in exc.warnings:  # lenient: what was dropped before the rest was refused
@@ -55,6 +58,9 @@ def import_bpmn_command(
             typer.echo(str(problem), err=True)
         if exc.unsupported and not lenient:
             typer.echo("加 --lenient 可删除这些元素（及与之相连的顺序流）后导入，逐个警告。", err=True)
+        raise typer.Exit(1) from exc
+    except LimitExceeded as exc:
+        typer.echo(f"未导入 {file}：{exc.message}", err=True)
         raise typer.Exit(1) from exc
     _report(result, err=output is None)  # with the YAML on stdout, the report goes to stderr
     if output is None:

@@ -4,22 +4,23 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.security import OAuth2PasswordRequestForm
 
 from api import security
 from api.deps import CurrentActor, CurrentUser, SessionDep, key_of
 from api.problems import responses
 from api.schemas.auth import Me, Token
-from engine.people.accounts import authenticate
 
 router = APIRouter(tags=["auth"])
 
 
 @router.post("/auth/token", response_model=Token, responses=responses(429))
-def token(request: Request, session: SessionDep, form: Annotated[OAuth2PasswordRequestForm, Depends()]) -> Token:
+async def token(request: Request, session: SessionDep, form: Annotated[OAuth2PasswordRequestForm, Depends()]) -> Token:
     """Exchange a user name and password for a short-lived bearer token."""
-    user = authenticate(session=session, name=form.username, password=form.password)
-    access, lifetime = security.issue(user.id, user.name, key_of(request, session))
+    user = await security.log_in(request, session, form.username, form.password)
+    key = await run_in_threadpool(key_of, request, session)
+    access, lifetime = security.issue(user.id, user.name, key)
     return Token(access_token=access, expires_in=lifetime)
 
 

@@ -1,8 +1,10 @@
 """Plans: list, one plan with milestones and category totals, import of an assessment table."""
 from __future__ import annotations
 
+from functools import partial
 from typing import Annotated, Literal
 
+from anyio import to_thread
 from fastapi import APIRouter, File, Form, Response, UploadFile
 
 from api import report_render
@@ -32,7 +34,8 @@ from engine.plans import table as planfile
 from engine.scoring import report as report_data
 from engine.scoring import sheet as scoring
 from engine.store.config import settings
-from engine.store.errors import InvalidPayload
+from engine.store import isolation
+from engine.store.errors import InvalidPayload, TooLarge
 
 router = APIRouter(prefix="/plans", tags=["plans"])
 
@@ -68,21 +71,23 @@ async def import_plan(
     """Import an assessment table; all or nothing. Row errors come back as a list (422)."""
     data = await file.read(settings().max_upload_bytes + 1)
     if len(data) > settings().max_upload_bytes:
-        from fastapi import HTTPException
-
-        raise HTTPException(413, f"文件超过 {settings().max_upload_bytes // 1_048_576} MiB")
+        limit = f"{settings().max_upload_bytes // 1_048_576} MiB"
+        raise TooLarge(f"文件超过 {limit}", limit=f"上传文件最多 {limit}")
     name = file.filename or "plan"
-    try:
-        table = planfile.read(data, name)
+    try:  # read in a limited child process, off the event loop: a hostile file freezes nothing
+        draft = await to_thread.run_sync(partial(isolation.run, importer.read_file, data, name,
+                                                 plan_year=plan_year, org=org,
+                                                 aliases=importer.parse_aliases([aliases or ""])))
+    except planfile.TableTooLarge as exc:
+        raise TooLarge(str(exc), limit=exc.limit) from exc
     except planfile.PlanFileError as exc:
         raise InvalidPayload(str(exc), errors=[{"row": 0, "column": "文件", "reason": str(exc)}]) from exc
-    draft = importer.parse(table, name, plan_year=plan_year, org=org, aliases=importer.parse_aliases([aliases or ""]))
     if draft.errors:
         raise importer.ImportRefused(draft.errors)
     warnings = names.review(session=session, draft=draft)
     if dry_run:
         return ImportOutcome(ok=True, dry_run=True, targets=len(draft.targets), warnings=warnings)
-    result = plans.apply(session=session, draft=draft, actor=actor, force=force)
+    result = await to_thread.run_sync(partial(plans.apply, session=session, draft=draft, actor=actor, force=force))
     return ImportOutcome(ok=True, dry_run=False, plan_id=result.plan_id, targets=len(draft.targets),
                          created=result.created, updated=result.updated, unchanged=result.unchanged,
                          errors=[RowErrorPublic(**e.__dict__) for e in draft.errors], warnings=warnings)

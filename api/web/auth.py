@@ -4,23 +4,21 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+import time
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Form, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 from sqlmodel import Session
 
 from api.deps import SessionDep, key_of
 from api.web.render import render
-from engine.people.accounts import (
-    LoginFailed,
-    LoginThrottled,
-    authenticate,
-    end_sessions,
-    still_valid,
-)
+from api import security
+from engine.people.accounts import LoginFailed, LoginThrottled, end_sessions, still_valid
 from engine.people.actors import Actor, actor_of
 from engine.store.config import settings
 from engine.store.models import User
@@ -70,6 +68,8 @@ def viewer(request: Request, session: SessionDep) -> Viewer:
     except BadSignature:
         data, signed_at = None, None
     user = session.get(User, data.get("uid")) if isinstance(data, dict) else None
+    if user is not None and isinstance(data.get("at"), int | float):  # to the microsecond (older cookies: the second)
+        signed_at = datetime.fromtimestamp(data["at"], timezone.utc)
     if user is None or not user.active or not still_valid(user, signed_at):
         raise LoginRequired(str(request.url.path))
     return Viewer(user, actor_of(session, user), csrf_for(request, session, data["sid"]))
@@ -98,22 +98,23 @@ def _safe(next_url: str) -> str:
 
 
 @router.post("/login", response_class=HTMLResponse)
-def login(request: Request, session: SessionDep, username: Annotated[str, Form(max_length=100)],
+async def login(request: Request, session: SessionDep, username: Annotated[str, Form(max_length=100)],
           password: Annotated[str, Form(max_length=200)], csrf: Annotated[str, Form(max_length=100)] = "",
           next: Annotated[str, Form(max_length=500)] = "/"):  # noqa: A002
     sid = request.cookies.get(PRE_COOKIE, "")
-    expected = csrf_for(request, session, "login:" + sid)
+    expected = await run_in_threadpool(csrf_for, request, session, "login:" + sid)
     if not sid or not hmac.compare_digest(csrf, expected):
         return render(request, "login.html", status_code=403, csrf=expected, next=_safe(next),
                       error="页面已过期，请重新登录")
     try:
-        user = authenticate(session=session, name=username.strip(), password=password)
+        user = await security.log_in(request, session, username.strip(), password)
     except (LoginFailed, LoginThrottled) as exc:
         status = 429 if isinstance(exc, LoginThrottled) else 401
         return render(request, "login.html", status_code=status, csrf=expected, next=_safe(next), error=exc.message,
                       username=username)
     response = RedirectResponse(_safe(next), status_code=303)
-    token = _serializer(request, session).dumps({"uid": user.id, "sid": secrets.token_urlsafe(16)})
+    serializer = await run_in_threadpool(_serializer, request, session)
+    token = serializer.dumps({"uid": user.id, "sid": secrets.token_urlsafe(16), "at": time.time()})
     _cookie(response, COOKIE, token, request)
     response.delete_cookie(PRE_COOKIE, path="/")
     return response

@@ -17,7 +17,7 @@ from typing import Any
 
 from sqlmodel import Session, select
 
-from engine.store import db
+from engine.store import cells, db
 from engine.store.models import ChainHead, TransitionRecord
 
 GENESIS = "0" * 64
@@ -179,14 +179,6 @@ def _local(moment: datetime) -> str:
     return local(moment).strftime("%Y-%m-%d %H:%M:%S")
 
 
-FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-
-
-def _inert(value: Any) -> Any:
-    """Text a spreadsheet would run as a formula (a comment starting with =) is shown as text."""
-    return "'" + value if isinstance(value, str) and value.startswith(FORMULA_START) else value
-
-
 def export_csv(session: Session, filters: AuditFilter) -> bytes:
     """CSV with a BOM, so that spreadsheet programs read the Chinese correctly."""
     import csv
@@ -195,7 +187,7 @@ def export_csv(session: Session, filters: AuditFilter) -> bytes:
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     writer.writerow(EXPORT_COLUMNS)
-    writer.writerows([_inert(v) for v in row] for row in export_rows(session, filters))
+    writer.writerows([cells.inert(v) for v in row] for row in export_rows(session, filters))
     return buffer.getvalue().encode("utf-8-sig")
 
 
@@ -210,13 +202,12 @@ def export_xlsx(session: Session, filters: AuditFilter) -> bytes:
     sheet = book.create_sheet("流转记录")
     sheet.append(EXPORT_COLUMNS)
     for row in export_rows(session, filters):
-        cells = []
+        row_cells = []
         for value in row:
             cell = WriteOnlyCell(sheet, value=value)
-            if isinstance(value, str):
-                cell.data_type = "s"  # text stays text: never a formula
-            cells.append(cell)
-        sheet.append(cells)
+            cells.as_text(cell)
+            row_cells.append(cell)
+        sheet.append(row_cells)
     buffer = io.BytesIO()
     book.save(buffer)
     return buffer.getvalue()

@@ -192,8 +192,11 @@ class BpmnImportError(Exception):
                  warnings: list[str] | None = None) -> None:
         lines = [f"{filename}:{u.line}: 不支持的元素 <{u.tag} id=\"{u.id}\">：{u.reason}" for u in unsupported]
         super().__init__("\n".join(lines + [str(p) for p in problems]))
-        self.unsupported, self.problems = unsupported, problems
+        self.filename, self.unsupported, self.problems = filename, unsupported, problems
         self.warnings = warnings or []  # what lenient dropped before the rest was refused
+
+    def __reduce__(self):  # crosses from the limited child process that reads the file
+        return type(self), (self.filename, self.unsupported, self.problems, self.warnings)
 
 
 def _unwrap(condition: str) -> str:

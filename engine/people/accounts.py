@@ -2,22 +2,29 @@
 from __future__ import annotations
 
 import secrets
+from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
+from sqlalchemy import delete, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy import update
 from sqlmodel import Session, select
 
 from engine.calendar import clock
 from engine.store import db
 from engine.store.config import settings
 from engine.store.errors import DomainError
-from engine.store.models import Setting, User
+from engine.store.models import LoginThrottle, Setting, User
 from engine.people.users import check_password, hash_password
 
-FREE_FAILURES = 3          # failures before attempts are slowed down
+FREE_FAILURES = 3          # wrong passwords for one name before its wrong guesses are answered 429
 MAX_WAIT_SECONDS = 300
+CLIENT_FREE_FAILURES = 10  # failed logins one client may make (any names) before it must wait
+CLIENT_MAX_WAIT_SECONDS = 900
+FORGET_AFTER = timedelta(minutes=15)  # a client's failures are forgotten this long after its last one
 _DUMMY_HASH = hash_password("不存在的用户")  # compared against for unknown names, so timing tells nothing
+FAILED = "用户名或密码错误"
 
 
 class LoginFailed(DomainError):
@@ -25,47 +32,115 @@ class LoginFailed(DomainError):
 
 
 class LoginThrottled(DomainError):
-    """Too many failed logins for this user: ``retry_after`` seconds to wait."""
+    """Too many failed logins from this client, or for this name: ``retry_after`` seconds to wait."""
 
     code = "login_throttled"
 
 
-def authenticate(*, session: Session, name: str, password: str) -> User:
-    """The active user ``name`` if ``password`` is theirs.
+@dataclass(frozen=True)
+class Attempt:
+    """A login let through the client gate: whom it names, the hash to check, whether the name is locked."""
 
-    The password is checked outside any write transaction (Argon2 takes a while); only a known
-    user's failure count is written, with one atomic UPDATE, so parallel guesses all count.
+    name: str
+    client: str
+    user_id: int | None
+    password_hash: str
+    name_wait: int  # seconds the name is still locked for (0: not locked)
+
+
+def _wait(failures: int, free: int, longest: int) -> int:
+    return min(longest, 2 ** (failures - free)) if failures >= free else 0
+
+
+def _row(session: Session, key: str) -> LoginThrottle:
+    """The throttle row of ``key``, created if need be and locked (inside a write transaction)."""
+    insert = sqlite_insert if db.is_sqlite(session) else pg_insert
+    session.execute(insert(LoginThrottle).values(key=key, failures=0).on_conflict_do_nothing(index_elements=["key"]))
+    return session.exec(select(LoginThrottle).where(LoginThrottle.key == key).with_for_update()
+                        .execution_options(populate_existing=True)).one()
+
+
+def _seconds_left(row: LoginThrottle, now: datetime) -> int:
+    if row.locked_until is None or clock.local(row.locked_until) <= now:
+        return 0
+    return int((clock.local(row.locked_until) - now).total_seconds()) + 1
+
+
+def admit(*, session: Session, name: str, client: str) -> Attempt:
+    """Check and count one login attempt from ``client`` in one transaction; commits.
+
+    A client over its budget is refused (:class:`LoginThrottled`) before any password is
+    checked. Otherwise the attempt is counted as a failure up front (a success gives it back),
+    so parallel guesses cannot all slip through between a check and a count.
     """
-    name = name.replace("\x00", "")
-    user = session.exec(select(User).where(User.name == name)).first()
-    session.rollback()  # end the read: nothing below holds a lock while Argon2 works
+    name = name.replace("\x00", "")[:100]
     now = clock.now()
-    if user is not None and user.locked_until is not None and clock.local(user.locked_until) > now:
-        wait = int((clock.local(user.locked_until) - now).total_seconds()) + 1
-        raise LoginThrottled(f"登录失败次数过多，请 {wait} 秒后再试", retry_after=wait)
-    if user is None or not user.active:
-        check_password(User(name="", roles=[], password_hash=_DUMMY_HASH), password)
-        raise LoginFailed("用户名或密码错误")
-    if not check_password(user, password):
-        _count_failure(session, user.id, now)
-        raise LoginFailed("用户名或密码错误")
-    if user.failed_logins or user.locked_until:
-        db.begin_write(session)
-        session.execute(update(User).where(User.id == user.id).values(failed_logins=0, locked_until=None)
-                        .execution_options(synchronize_session=False))
-        session.commit()
-    return user
-
-
-def _count_failure(session: Session, user_id: int, now) -> None:
     db.begin_write(session)
-    failures = session.execute(update(User).where(User.id == user_id).values(failed_logins=User.failed_logins + 1)
-                               .returning(User.failed_logins).execution_options(synchronize_session=False)).scalar_one()
-    if failures >= FREE_FAILURES:
-        wait = min(MAX_WAIT_SECONDS, 2 ** (failures - FREE_FAILURES))
-        session.execute(update(User).where(User.id == user_id).values(locked_until=clock.to_db(now + timedelta(seconds=wait)))
-                        .execution_options(synchronize_session=False))
+    gate = _row(session, f"client:{client}"[:200])
+    if gate.last_at is not None and clock.local(gate.last_at) < now - FORGET_AFTER:
+        gate.failures, gate.locked_until = 0, None
+    wait = _seconds_left(gate, now)
+    if wait:
+        session.commit()
+        raise LoginThrottled(f"登录失败次数过多，请 {wait} 秒后再试", retry_after=wait)
+    gate.failures += 1
+    gate.last_at = clock.to_db(now)
+    if gate.failures >= CLIENT_FREE_FAILURES:  # the budget spent: the next attempt waits 1, 2, 4 … seconds
+        gate.locked_until = clock.to_db(now + timedelta(
+            seconds=_wait(gate.failures, CLIENT_FREE_FAILURES, CLIENT_MAX_WAIT_SECONDS)))
+    session.add(gate)
+    lock = session.get(LoginThrottle, f"name:{name}")
+    user = session.exec(select(User).where(User.name == name)).first()
     session.commit()
+    usable = user is not None and user.active and user.password_hash
+    return Attempt(name, client, user.id if usable else None, user.password_hash if usable else _DUMMY_HASH,
+                   _seconds_left(lock, now) if lock is not None else 0)
+
+
+def verify(attempt: Attempt, password: str) -> bool:
+    """Whether ``password`` matches (Argon2: slow on purpose; no database). Unknown names cost the same."""
+    matches = check_password(User(name="", roles=[], password_hash=attempt.password_hash), password)
+    return matches and attempt.user_id is not None
+
+
+def settle(*, session: Session, attempt: Attempt, matched: bool) -> User:
+    """The user, when the password matched; else :class:`LoginFailed` (or 429 while the name is locked). Commits.
+
+    Known and unknown names are answered alike. The right password gets through a name's lock:
+    only the client budget holds a guesser back, so one bad guess per period cannot keep a person out.
+    """
+    now = clock.now()
+    db.begin_write(session)
+    gate = _row(session, f"client:{attempt.client}"[:200])
+    lock = _row(session, f"name:{attempt.name}")
+    if matched:
+        gate.failures = max(0, gate.failures - 1)  # not a failure after all
+        lock.failures, lock.locked_until = 0, None
+        session.add_all([gate, lock])
+        session.commit()
+        return session.get(User, attempt.user_id)
+    lock.failures += 1
+    lock.last_at = clock.to_db(now)
+    wait = _wait(lock.failures, FREE_FAILURES, MAX_WAIT_SECONDS)
+    if wait:
+        lock.locked_until = clock.to_db(now + timedelta(seconds=wait))
+    session.add(lock)
+    session.execute(delete(LoginThrottle).where(LoginThrottle.last_at < clock.to_db(now - timedelta(days=1)))
+                    .execution_options(synchronize_session=False))  # forget old names and clients
+    session.commit()
+    if attempt.name_wait:
+        raise LoginThrottled(f"登录失败次数过多，请 {attempt.name_wait} 秒后再试", retry_after=attempt.name_wait)
+    raise LoginFailed(FAILED)
+
+
+def authenticate(*, session: Session, name: str, password: str, client: str = "local") -> User:
+    """The active user ``name`` if ``password`` is theirs: :func:`admit`, :func:`verify`, :func:`settle` in a row.
+
+    The password is checked outside any transaction (Argon2 takes a while). The web layer runs
+    the same three steps with the check in a bounded pool, off its event loop.
+    """
+    attempt = admit(session=session, name=name, client=client)
+    return settle(session=session, attempt=attempt, matched=verify(attempt, password))
 
 
 def signing_key(session: Session) -> str:
@@ -96,8 +171,12 @@ def end_sessions(*, session: Session, user_id: int) -> None:
 
 
 def still_valid(user: User, issued_at: datetime) -> bool:
-    """Whether something issued at ``issued_at`` (whole seconds) outlives the user's last logout."""
+    """Whether something issued at ``issued_at`` outlives the user's last logout, to the microsecond.
+
+    A stamp in whole seconds (from before sub-second stamps) that falls in the logout's own second
+    counts as earlier: it may have been issued before the logout.
+    """
     if user.sessions_since is None:
         return True
     since = user.sessions_since if user.sessions_since.tzinfo else user.sessions_since.replace(tzinfo=timezone.utc)
-    return issued_at >= since.replace(microsecond=0)
+    return issued_at >= since

@@ -16,6 +16,7 @@ from openpyxl.styles import Alignment, Border, Font, NamedStyle, Side
 from openpyxl.utils import get_column_letter
 from sqlmodel import Session, select
 
+from engine.store.cells import sheet_as_text
 from engine.store.models import Indicator, Plan, Target
 from engine.workflow.targets import parties_for
 
@@ -101,8 +102,7 @@ def write_xlsx(session: Session, plan_id: int, extra: Sequence[tuple[str, Callab
     for row in sheet.iter_rows(min_row=2):
         for cell in row:
             cell.style = "kaoping_cell"
-            if isinstance(cell.value, str) and cell.value.startswith("="):
-                cell.data_type = "s"  # plan text is text, never a formula
+    sheet_as_text(sheet)  # plan text (the title too) is text, never a formula
     for cell in sheet[2]:
         cell.font = Font(bold=True)
     buffer = io.BytesIO()

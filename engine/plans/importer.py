@@ -18,7 +18,7 @@ from engine.calendar import clock
 from engine.calendar.deadlines import DeadlinePhraseError, parse_deadline
 from engine.store.errors import DomainError
 from engine.plans.indicators import IndicatorError, parse_indicator_lines
-from engine.plans.table import EXTRA, LABELS, RawTable
+from engine.plans.table import EXTRA, LABELS, RawTable, read
 
 #: Subtotal and total rows of a table (合  计, 绩效目标考评得分): not targets.
 TOTAL_ROW = re.compile(r"^\s*(合\s*计|小\s*计|总\s*计|绩效目标考评得分)")
@@ -154,6 +154,12 @@ def _year_and_org(table: RawTable, filename: str, plan_year: int | None, org: st
     if not org:
         errors.append(RowError(0, "单位", "无法从文件中看出单位名称，请用 --org 指定"))
     return int(year), org
+
+
+def read_file(data: bytes, filename: str, *, plan_year: int | None = None, org: str | None = None,
+              aliases: dict[str, str] | None = None) -> PlanDraft:
+    """Read and validate a plan file's bytes (what an upload runs in a limited child process)."""
+    return parse(read(data, filename), filename, plan_year=plan_year, org=org, aliases=aliases)
 
 
 def parse(table: RawTable, filename: str, *, plan_year: int | None = None, org: str | None = None,

@@ -116,9 +116,61 @@ def _read_csv(data: bytes, filename: str) -> RawTable:
     return _to_rows(list(csv.reader(io.StringIO(text, newline=""))), filename)
 
 
+#: What a plan's spreadsheet may hold, checked from its zip directory before a cell is read.
+MAX_XLSX_UNPACKED_BYTES = 32 * 1_048_576
+MAX_XLSX_CELLS = 100_000
+MAX_XLSX_PARTS = 1_000
+
+
+def _check_xlsx(data: bytes, filename: str) -> None:
+    """Refuse a spreadsheet that unpacks to more than the limits (a zip bomb) before opening it."""
+    import zipfile
+
+    from lxml import etree
+
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(data))
+        parts = archive.infolist()
+    except (zipfile.BadZipFile, ValueError, OSError) as exc:
+        raise PlanFileError(f"{filename}：不是可读取的 xlsx 文件（{exc}）") from exc
+    unpacked = sum(p.file_size for p in parts)
+    if len(parts) > MAX_XLSX_PARTS or unpacked > MAX_XLSX_UNPACKED_BYTES:
+        raise TableTooLarge(f"{filename}：解压后 {unpacked / 1_048_576:.1f} MiB、{len(parts)} 个部件，"
+                            f"超过上限（{MAX_XLSX_UNPACKED_BYTES // 1_048_576} MiB、{MAX_XLSX_PARTS} 个部件）",
+                            f"xlsx 解压后最多 {MAX_XLSX_UNPACKED_BYTES // 1_048_576} MiB")
+    cells = 0
+    for part in parts:
+        if not (part.filename.startswith("xl/worksheets/") and part.filename.endswith(".xml")):
+            continue
+        try:
+            with archive.open(part) as stream:
+                for _event, element in etree.iterparse(stream, events=("end",), resolve_entities=False,
+                                                       no_network=True, huge_tree=False):
+                    if element.tag.endswith("}c") or element.tag == "c":
+                        cells += 1
+                        if cells > MAX_XLSX_CELLS:
+                            raise TableTooLarge(f"{filename}：单元格超过 {MAX_XLSX_CELLS} 个",
+                                                f"xlsx 最多 {MAX_XLSX_CELLS} 个单元格")
+                    element.clear(keep_tail=False)
+        except (etree.XMLSyntaxError, zipfile.BadZipFile, OSError, EOFError) as exc:
+            raise PlanFileError(f"{filename}：不是可读取的 xlsx 文件（{exc}）") from exc
+
+
+class TableTooLarge(PlanFileError):
+    """A file over a stated size limit (``limit`` says which)."""
+
+    def __init__(self, message: str, limit: str) -> None:
+        super().__init__(message, limit)
+        self.limit = limit
+
+    def __str__(self) -> str:
+        return self.args[0]
+
+
 def _read_xlsx(data: bytes, filename: str) -> RawTable:
     from openpyxl import load_workbook
 
+    _check_xlsx(data, filename)
     try:
         book = load_workbook(io.BytesIO(data), data_only=True)
     except Exception as exc:  # noqa: BLE001 - openpyxl raises many kinds for a broken file

@@ -26,6 +26,10 @@ class Settings(BaseSettings):
     #: Where evidence files are kept (created on first upload).
     files_dir: str = "kaoping-files"
     max_evidence_bytes: int = 10_485_760
+    #: Each uploaded file is read in a child process with these limits, at most this many at once.
+    upload_cpu_seconds: int = 10
+    upload_memory_mib: int = 768
+    upload_workers: int = 2
     smtp_host: str = ""
     smtp_port: int = 587
     smtp_user: str = ""

@@ -64,3 +64,15 @@ class BackupRefused(DomainError):
     """A backup cannot be taken or restored as asked (a missing tool, a newer schema, a database with data …)."""
 
     code = "backup_refused"
+
+
+class TooLarge(DomainError):
+    """A file or request is over a stated size limit (``limit`` names it); refused before it is read."""
+
+    code = "too_large"
+
+
+class LimitExceeded(DomainError):
+    """Reading a file took more CPU time or memory than allowed (``limit`` names the limits)."""
+
+    code = "limit_exceeded"

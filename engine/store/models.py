@@ -331,3 +331,13 @@ class Evidence(SQLModel, table=True):
     stored_as: str = Field(max_length=100, unique=True)
     uploaded_by: str = Field(max_length=100)
     uploaded_at: datetime = Field(default_factory=_now)
+
+
+class LoginThrottle(SQLModel, table=True):
+    """Failed logins counted per client address (``client:…``) and per login name (``name:…``, known or not)."""
+
+    key: str = Field(primary_key=True, max_length=200)
+    failures: int = 0
+    #: Until when this client's attempts are refused, or this name's wrong passwords answered 429.
+    locked_until: datetime | None = None
+    last_at: datetime | None = Field(default=None, index=True)

@@ -63,6 +63,30 @@ def check(upload: Upload) -> str | None:
     return None
 
 
+ZIP_KINDS = (".docx", ".xlsx", ".zip", ".ofd")
+MAX_UNPACKED_BYTES = 512 * 1_048_576  # a zip-based file that unpacks to more is refused (a zip bomb)
+
+
+def inspect(uploads: list[Upload]) -> list[str]:
+    """Why each upload may not be kept, looking inside it (zip directories); run in a limited child process."""
+    import io
+    import zipfile
+
+    problems = [reason for reason in map(check, uploads) if reason]
+    for upload in uploads:
+        name = PurePath(upload.filename or "").name
+        if PurePath(name).suffix.lower() not in ZIP_KINDS or check(upload):
+            continue
+        try:
+            unpacked = sum(part.file_size for part in zipfile.ZipFile(io.BytesIO(upload.data)).infolist())
+        except (zipfile.BadZipFile, ValueError, OSError):
+            problems.append(f"文件“{name}”已损坏（不是完整的压缩文件）")
+            continue
+        if unpacked > MAX_UNPACKED_BYTES:
+            problems.append(f"文件“{name}”解压后超过 {MAX_UNPACKED_BYTES // 1_048_576} MiB")
+    return problems
+
+
 def store(*, session: Session, target_id: int, uploader: str, uploads: list[Upload]) -> list[Evidence]:
     """Check and keep the files (all or none); flushes. The caller's transaction records them."""
     problems = [reason for reason in map(check, uploads) if reason]

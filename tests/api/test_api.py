@@ -34,9 +34,10 @@ def test_login_me_and_throttling(api, password_hash):
     assert me.json() == {"id": me.json()["id"], "name": "洪玮玮", "roles": ["staff"], "sections": ["规划科"]}
     for _ in range(3):
         api.post("/api/v1/auth/token", data={"username": "陈华森", "password": "guess"})
-    slowed = api.post("/api/v1/auth/token", data={"username": "陈华森", "password": PASSWORD})
+    slowed = api.post("/api/v1/auth/token", data={"username": "陈华森", "password": "guess"})
     _problem(slowed, 429, "login_throttled")
     assert int(slowed.headers["Retry-After"]) >= 1
+    assert api.post("/api/v1/auth/token", data={"username": "陈华森", "password": PASSWORD}).status_code == 200
     _problem(api.post("/api/v1/auth/token", data={"username": "无此人", "password": "x"}), 401, "login_failed")
 
 
