@@ -24,7 +24,7 @@ from engine.store.db import make_engine
 PG_ADMIN_URL = os.environ.get("KAOPING_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 PG_TEST_DB = os.environ.get("KAOPING_TEST_PG_DB", "kaoping_test")
 TABLES = [
-    "evidence", "delivery", "escalation", "reminder", "reportschedule", "inboxitem", "setting", "outboxevent", "signature", "indicator", "assignment", "transitionrecord", "target", "milestone",
+    "auditcheckpoint", "evidence", "delivery", "escalation", "reminder", "reportschedule", "inboxitem", "setting", "outboxevent", "signature", "indicator", "assignment", "transitionrecord", "target", "milestone",
     "usersection", "user", "section", "plan", "chainhead",
 ]
 

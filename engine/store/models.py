@@ -326,3 +326,21 @@ class Evidence(SQLModel, table=True):
     stored_as: str = Field(max_length=100, unique=True)
     uploaded_by: str = Field(max_length=100)
     uploaded_at: datetime = Field(default_factory=_now)
+
+
+class AuditCheckpoint(SQLModel, table=True):
+    """A signed statement of the chain head (Ed25519): its length, last hash, time and replayed-state digest.
+
+    Copies live outside the database too (a file, the auditors' inboxes); ``at`` is kept as the
+    exact text that was signed.
+    """
+
+    id: int | None = Field(default=None, primary_key=True)
+    length: int
+    last_hash: str = Field(max_length=64)
+    at: str = Field(max_length=40)
+    state_digest: str = Field(max_length=64)
+    signature: str = Field(max_length=128)
+    key_fingerprint: str = Field(max_length=40)
+    reason: str = Field(default="", max_length=100)
+    created_at: datetime = Field(default_factory=_now)

@@ -6,7 +6,7 @@ from typing import Any
 
 from sqlmodel import Session, select
 
-from engine.audit import chain
+from engine.audit import chain, ledger
 from engine.calendar import clock
 from engine.store import db
 from engine.workflow import definitions, evidence, outbox, payloads, rules
@@ -156,6 +156,8 @@ def _fire(session, target_id, trigger, actor, payload, comment, expected_version
     errors = payloads.check(spec, payload, comment)
     if errors:
         raise InvalidPayload("；".join(e["reason"] for e in errors), errors=errors)
+    if payload.get("evidence"):  # only files the server issued, each with its SHA-256 for the chain
+        payload["evidence"] = evidence.issued(session=session, target_id=target.id, items=payload["evidence"])
 
     now = clock.now()
     ctx = rules.Context(
@@ -187,6 +189,8 @@ def _fire(session, target_id, trigger, actor, payload, comment, expected_version
     session.flush()  # the version check and bump (UPDATE … WHERE version = …) happen here
 
     record_payload = dict(payload)
+    touched = spec.countersign or "clear_signatures" in spec.effects  # the replayed state follows the signatures
+    record_payload["after"] = ledger.target_after(target, signed=ctx.signers if touched else None)
     if spec.countersign:
         record_payload["countersign"] = {"signed": list(ctx.signers), "leaders": list(parties.leaders)}
     record = chain.append(

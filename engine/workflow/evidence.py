@@ -83,6 +83,30 @@ def store(*, session: Session, target_id: int, uploader: str, uploads: list[Uplo
     return kept
 
 
+MAX_REFERENCES = 50  # evidence items one transition may name
+
+
+def issued(*, session: Session, target_id: int, items: list) -> list[dict]:
+    """The evidence a transition names, as ``{id, name, sha256}``: only ids of files stored for this target.
+
+    Made-up lists (file names, foreign or invented ids, thousands of items) are refused.
+    """
+    if len(items) > MAX_REFERENCES:
+        raise InvalidPayload(f"佐证材料最多引用 {MAX_REFERENCES} 个文件",
+                             errors=[{"field": "evidence", "reason": f"最多 {MAX_REFERENCES} 个"}])
+    ids = [item.get("id") if isinstance(item, dict) else item for item in items]
+    if not all(isinstance(i, int) and not isinstance(i, bool) for i in ids):
+        raise InvalidPayload("佐证材料只能引用已上传文件的编号",
+                             errors=[{"field": "evidence", "reason": "只能引用已上传文件的编号"}])
+    rows = {row.id: row for row in session.exec(select(Evidence).where(Evidence.id.in_(ids),
+                                                                        Evidence.target_id == target_id))}
+    unknown = [str(i) for i in ids if i not in rows]
+    if unknown:
+        raise InvalidPayload(f"佐证文件不存在或不属于该目标：{'、'.join(unknown[:10])}",
+                             errors=[{"field": "evidence", "reason": "文件不存在或不属于该目标"}])
+    return [{"id": i, "name": rows[i].filename, "sha256": rows[i].sha256} for i in dict.fromkeys(ids)]
+
+
 def of_target(session: Session, target_id: int) -> list[Evidence]:
     return list(session.exec(select(Evidence).where(Evidence.target_id == target_id).order_by(Evidence.id)))
 
