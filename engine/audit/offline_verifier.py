@@ -32,6 +32,9 @@ TARGET_FIELDS = {"state": "状态", "version": "版本", "self_score": "自评�
                  "supervised": "督办", "escalation_level": "催办级别"}
 USER_FIELDS = {"roles": "角色", "sections": "科室", "active": "启用"}
 MAX_PROBLEMS = 20
+#: How much earlier than a checkpoint a record placed after it may be dated: a transition whose
+#: clock was read just before the checkpoint may commit just after it.
+GRACE_SECONDS = 600
 
 
 def timestamp(moment: Any) -> str:
@@ -92,6 +95,10 @@ def user_view(fields: dict[str, Any]) -> dict[str, Any]:
             "active": bool(fields.get("active", True))}
 
 
+def _seconds(moment: str) -> float:
+    return datetime.fromisoformat(moment).timestamp()
+
+
 def signed_message(checkpoint: dict[str, Any]) -> bytes:
     """The bytes a checkpoint's signature covers."""
     return dumps({k: checkpoint[k] for k in ("length", "last_hash", "at", "state_digest")}).encode("utf-8")
@@ -141,7 +148,7 @@ class Replay:
         if digest(record) != record.hash:
             return self._fail(record.id, "记录内容与其哈希不符（记录被修改）")
         at = timestamp(record.at)
-        if self._passed is not None and at < self._passed["at"]:
+        if self._passed is not None and _seconds(self._passed["at"]) - _seconds(at) > GRACE_SECONDS:
             return self._fail(record.id, f"记录时间 {at} 早于其前面的签名检查点（{self._passed['at']}）：记录是事后补写的")
         if not self._apply(record):
             return False
@@ -203,13 +210,17 @@ class Replay:
                                        f"链中只有 {self.count} 条：末尾记录被删除")
 
 
-def compare(replayed: dict[str, Any], current: dict[str, Any], *, scope: set[str] | None = None) -> list[str]:
+def compare(replayed: dict[str, Any], current: dict[str, Any], *, scope: set[str] | None = None,
+            plan: str | None = None) -> list[str]:
     """How the current state differs from the replayed one, object by object (targets, users, plans, files).
 
-    ``scope``: the target ids to compare (a bundle of one plan); ``None``: all.
+    ``scope``: the target ids to compare (a bundle of ``plan``: its targets now, and those its history created);
+    ``None``: all.
     """
     problems: list[str] = []
     r_targets, c_targets = replayed["targets"], current["targets"]
+    if scope is not None:
+        scope = scope | {k for k, v in r_targets.items() if plan is not None and str(v.get("plan_id")) == plan}
     for key in sorted(set(r_targets) | set(c_targets), key=lambda k: int(k)):
         if scope is not None and key not in scope:
             continue
@@ -318,7 +329,8 @@ def verify_bundle(path: str, extra_checkpoints: list[dict[str, Any]] = ()) -> tu
     state = bundle["state"]
     replay.finish(state.get("head"))
     problem = bad_signature or replay.problem
-    differences = [] if problem else compare(replay.state(), state, scope=set(state["scope"]) if "scope" in state else None)
+    scope = set(state["scope"]) if "scope" in state else None
+    differences = [] if problem else compare(replay.state(), state, scope=scope, plan=state.get("plan"))
     lines = report_lines(count=replay.count, problem=problem, first_bad_id=None if bad_signature else replay.first_bad_id,
                          differences=differences, checkpoints=checkpoints)
     return not problem and not differences, lines
