@@ -58,3 +58,9 @@ class Duplicate(DomainError):
     """Something with the same identity exists already (e.g. a target code within a plan)."""
 
     code = "duplicate"
+
+
+class EvidenceTampered(DomainError):
+    """A stored evidence file no longer matches its recorded SHA-256: refused, never served."""
+
+    code = "evidence_tampered"

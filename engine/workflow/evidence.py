@@ -9,7 +9,7 @@ from pathlib import Path, PurePath
 from sqlmodel import Session, select
 
 from engine.store.config import settings
-from engine.store.errors import InvalidPayload, NotFound
+from engine.store.errors import EvidenceTampered, InvalidPayload, NotFound
 from engine.store.models import Evidence, Target
 
 #: What may be uploaded: the kinds of document a bureau's evidence comes in, by file ending.
@@ -73,7 +73,9 @@ def store(*, session: Session, target_id: int, uploader: str, uploads: list[Uplo
     for upload in uploads:
         name = PurePath(upload.filename).name
         stored_as = secrets.token_hex(16) + PurePath(name).suffix.lower()
-        (_folder() / stored_as).write_bytes(upload.data)
+        path = _folder() / stored_as
+        path.write_bytes(upload.data)
+        path.chmod(0o444)  # kept read-only; its SHA-256 goes into the chain with the transition
         row = Evidence(target_id=target_id, filename=name[:200], content_type=ALLOWED[PurePath(name).suffix.lower()],
                        size=len(upload.data), sha256=hashlib.sha256(upload.data).hexdigest(), stored_as=stored_as,
                        uploaded_by=uploader)
@@ -112,12 +114,49 @@ def of_target(session: Session, target_id: int) -> list[Evidence]:
 
 
 def fetch(*, session: Session, evidence_id: int) -> tuple[Evidence, Path]:
-    """A file's record and where its bytes are; :class:`NotFound` when either is missing."""
+    """A file's record and where its bytes are, re-hashed: :class:`NotFound` when either is missing,
+    :class:`EvidenceTampered` (and an alert to the office, in the chain and the outbox) when the bytes
+    are not the ones recorded."""
     row = session.get(Evidence, evidence_id)
     path = _folder() / row.stored_as if row else None
     if row is None or session.get(Target, row.target_id) is None or not path.is_file():
         raise NotFound(f"文件 {evidence_id} 不存在", evidence_id=evidence_id)
+    if _sha256(path) != row.sha256:
+        _alert(session, row)
+        raise EvidenceTampered(f"文件“{row.filename}”与上传时的校验值不符，已拒绝下载并通知绩效办",
+                               evidence_id=evidence_id)
     return row, path
+
+
+def _sha256(path: Path) -> str:
+    hasher = hashlib.sha256()
+    with path.open("rb") as stream:
+        for block in iter(lambda: stream.read(1 << 20), b""):
+            hasher.update(block)
+    return hasher.hexdigest()
+
+
+def _alert(session: Session, row: Evidence) -> None:
+    """Tell the office, and write the finding to the chain; commits."""
+    from engine.audit import chain
+    from engine.calendar import clock
+    from engine.store import db
+    from engine.store.models import OutboxEvent
+
+    target = session.get(Target, row.target_id)
+    code, target_id, data = target.code, target.id, {"evidence_id": row.id, "filename": row.filename}
+    session.rollback()
+    db.begin_write(session)
+    try:
+        record = chain.append(session, target_id=target_id, kind="system", actor="系统", role="system",
+                              trigger="evidence_mismatch", from_state=None, to_state=None,
+                              at=clock.to_db(clock.now()), comment="佐证文件与记录的校验值不符", payload=data)
+        session.add(OutboxEvent(event_type="evidence.tampered", target_id=target_id, record_id=record.id,
+                                recipients=[{"kind": "role", "name": "office"}], data={**data, "code": code}))
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
 
 
 def discard(rows: list[Evidence]) -> None:
