@@ -24,6 +24,7 @@ STATUS = {
     errors.InvalidTrigger: 409,
     errors.StaleVersion: 409,
     errors.Duplicate: 409,
+    errors.EvidenceTampered: 409,
     errors.InvalidPayload: 422,
     errors.TooLarge: 413,
     errors.LimitExceeded: 422,

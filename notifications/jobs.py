@@ -19,6 +19,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.blocking import BlockingScheduler
 from sqlalchemy import Engine
 
+from engine.audit import checkpoints
 from engine.calendar import clock
 from engine.schedule import escalation, reminders, recurring as reports
 from engine.store.config import settings
@@ -32,6 +33,7 @@ JOBS: dict[str, Callable[[Engine], Any]] = {
     "escalation": lambda bind: escalation.sweep(bind),
     "reminders": lambda bind: reminders.sweep(bind),
     "dispatch": lambda bind: dispatch.dispatch(bind),
+    "checkpoint": lambda bind: checkpoints.scheduled(bind),
 }
 SKIPPED = "skipped: another process holds the lock"
 
@@ -65,6 +67,9 @@ def schedule(scheduler, bind: Engine) -> None:
                       misfire_grace_time=6 * 3600)
     scheduler.add_job(run_job, "cron", hour=0, minute=10, args=[bind, "reports"], id="reports",
                       next_run_time=now, misfire_grace_time=12 * 3600)
+    hour, minute = (int(p) for p in config.checkpoint_time.split(":"))
+    scheduler.add_job(run_job, "cron", hour=hour, minute=minute, args=[bind, "checkpoint"], id="checkpoint",
+                      misfire_grace_time=12 * 3600)
     scheduler.add_job(run_job, "interval", seconds=config.dispatch_seconds, args=[bind, "dispatch"], id="dispatch",
                       misfire_grace_time=max(30, config.dispatch_seconds * 4))
 

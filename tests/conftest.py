@@ -16,11 +16,12 @@ import pytest
 from hypothesis import HealthCheck, settings as hypothesis_settings
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
-from sqlmodel import Session
+from sqlmodel import Session, SQLModel
 
 from engine.calendar import clock
 from engine.store import schema
 from engine.store.db import make_engine
+import engine.store.models  # noqa: F401,E402  (registers every table on the metadata)
 
 # Property tests must not depend on the machine's speed: no deadline per example, no "too slow" check.
 hypothesis_settings.register_profile("kaoping", deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -28,10 +29,8 @@ hypothesis_settings.load_profile("kaoping")
 
 PG_ADMIN_URL = os.environ.get("KAOPING_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 PG_TEST_DB = os.environ.get("KAOPING_TEST_PG_DB", "kaoping_test")
-TABLES = [
-    "evidence", "delivery", "escalation", "reminder", "reportschedule", "inboxitem", "setting", "outboxevent", "signature", "indicator", "assignment", "transitionrecord", "target", "milestone",
-    "usersection", "user", "section", "plan", "chainhead", "loginthrottle",
-]
+#: Every table of the schema, emptied between PostgreSQL tests (new tables join by construction).
+TABLES = [table.name for table in reversed(SQLModel.metadata.sorted_tables)]
 
 
 def pg_url(database: str = PG_TEST_DB) -> str:

@@ -6,6 +6,7 @@ from itertools import count
 
 from sqlmodel import Session, select
 
+from engine.audit import ledger
 from engine.workflow import targets
 from engine.people.actors import Actor
 from engine.store.models import Milestone, Plan, Section, User, UserSection
@@ -36,6 +37,8 @@ def plan(session: Session, *, year: int = 2024) -> Plan:
     session.add(Milestone(plan_id=p.id, key="evaluation", label="绩效办综合评估", phrase="1月上旬",
                           due_date=date(year + 1, 1, 10)))
     session.flush()
+    ledger.milestones_set(session, p.id, {"self_assessment_signed": date(year, 12, 30),
+                                          "evaluation": date(year + 1, 1, 10)}, actor="管理员", role="admin")
     return p
 
 

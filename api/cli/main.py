@@ -11,7 +11,7 @@ from sqlalchemy.engine import make_url
 from sqlmodel import Session
 
 from api.cli import backup as backup_cli, bpmn as bpmn_cli, plans as plan_cli
-from engine.audit import chain as audit
+from api.cli.audit import audit_app
 from engine.workflow import definitions
 from engine.store import schema
 from engine.store.config import settings
@@ -19,7 +19,6 @@ from engine.store.db import make_engine
 
 app = typer.Typer(help="kaoping 考评：绩效目标工作流引擎", no_args_is_help=True, add_completion=False)
 workflows_app = typer.Typer(help="工作流定义", no_args_is_help=True)
-audit_app = typer.Typer(help="流转记录（审计链）", no_args_is_help=True)
 app.add_typer(workflows_app, name="workflows")
 app.add_typer(audit_app, name="audit")
 console = Console()
@@ -51,20 +50,6 @@ def workflows_check(files: Annotated[list[Path], typer.Argument(help="工作流�
             typer.echo(f"{path}: 通过（{d.id} 第 {d.version} 版，{len(d.states)} 个状态，{len(d.transitions)} 个转换）")
     if failed:
         raise typer.Exit(1)
-
-
-@audit_app.command("verify")
-def audit_verify() -> None:
-    """从头到尾校验流转记录的哈希链。"""
-    bind = make_engine()
-    with Session(bind) as session:
-        check = audit.verify(session)
-    bind.dispose()
-    if check.ok:
-        typer.echo(f"审计链完整：共 {check.count} 条记录")
-        return
-    typer.echo(f"审计链校验失败：已校验 {check.count} 条；第一条不符的记录 {check.first_bad_id}：{check.reason}", err=True)
-    raise typer.Exit(1)
 
 
 app.command("import-plan")(plan_cli.import_plan)
@@ -206,7 +191,8 @@ def user_add(
     email: Annotated[str | None, typer.Option(help="电子邮箱")] = None,
 ) -> None:
     """添加用户。"""
-    from engine.people import users
+    from engine.people.actors import Actor
+    from engine.plans import staffing
     from engine.store.errors import DomainError
 
     if password_stdin:
@@ -214,7 +200,8 @@ def user_add(
     bind = make_engine()
     try:
         with Session(bind) as session:
-            users.register(session=session, name=name, roles=role, sections=section, password=password, email=email)
+            staffing.register(session=session, by=Actor.system(), name=name, roles=role, sections=section,
+                              password=password, email=email)
     except DomainError as exc:
         typer.echo(f"未添加：{exc.message}", err=True)
         raise typer.Exit(1) from exc

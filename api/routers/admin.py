@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from api.deps import Id, Limit, Offset, SessionDep, require
+from api.deps import CurrentActor, Id, Limit, Offset, SessionDep, require
 from api.problems import responses
 from api.schemas.users import (
     SectionCreate,
@@ -15,6 +15,7 @@ from api.schemas.users import (
     UserUpdate,
 )
 from engine.people import users
+from engine.plans import staffing
 
 router = APIRouter(prefix="/admin", tags=["admin"], dependencies=[require("admin")])
 
@@ -34,15 +35,15 @@ def list_users(session: SessionDep, limit: Limit = 50,
 
 
 @router.post("/users", response_model=UserPublic, status_code=201, responses=responses(403, 409))
-def add_user(body: UserCreate, session: SessionDep) -> UserPublic:
-    user = users.register(session=session, name=body.name, roles=body.roles, sections=body.sections,
+def add_user(body: UserCreate, session: SessionDep, actor: CurrentActor) -> UserPublic:
+    user = staffing.register(session=session, by=actor, name=body.name, roles=body.roles, sections=body.sections,
                           password=body.password, email=body.email)
     return _public(session, user)
 
 
 @router.patch("/users/{user_id}", response_model=UserPublic, responses=responses(403, 404))
-def update_user(user_id: Id, body: UserUpdate, session: SessionDep) -> UserPublic:
-    user = users.update(session=session, user_id=user_id, roles=body.roles, sections=body.sections,
+def update_user(user_id: Id, body: UserUpdate, session: SessionDep, actor: CurrentActor) -> UserPublic:
+    user = staffing.update(session=session, by=actor, user_id=user_id, roles=body.roles, sections=body.sections,
                         password=body.password, email=body.email, active=body.active)
     return _public(session, user)
 

@@ -82,7 +82,8 @@ def transition(target_id: Id, body: TransitionIn, session: SessionDep, actor: Cu
     """Fire a trigger on the target (the engine's one door), at the version given in If-Match."""
     version = int(if_match.strip().removeprefix("W/").strip('"'))
     fired = commands.fire(session=session, target_id=target_id, trigger=body.trigger, actor=actor, payload=body.payload,
-                          comment=body.comment, expected_version=version)
+                          comment=body.comment, expected_version=version,
+                          override_separation=body.override_separation)
     response.headers["ETag"] = f'"{fired.target.version}"'
     return _detail(session, fired.target, actor)
 

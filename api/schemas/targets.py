@@ -93,6 +93,8 @@ class TransitionIn(BaseModel):
     trigger: str = Field(min_length=1, max_length=60)
     payload: dict[str, Any] = Field(default_factory=dict)
     comment: str = Field(default="", max_length=TEXT_MAX)
+    #: An admin goes past the separation of duties (职责分离); recorded in the transition.
+    override_separation: bool = False
 
 
 def field_public(spec: definitions.FieldSpec) -> FieldPublic:

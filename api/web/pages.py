@@ -26,8 +26,9 @@ from engine.store.errors import DomainError, InvalidPayload, LimitExceeded, Stal
 router = APIRouter(include_in_schema=False)
 PAGE = 50
 SORTS = {"due": None, "code": "code", "state": "state", "weight": "weight"}
-STATUS = {"not_found": 404, "role_forbidden": 403, "out_of_scope": 403, "forbidden": 403, "invalid_trigger": 409,
-          "stale_version": 409, "duplicate": 409, "invalid_payload": 422, "guard_failed": 422}
+STATUS = {"not_found": 404, "role_forbidden": 403, "out_of_scope": 403, "separation_of_duties": 403, "forbidden": 403, "invalid_trigger": 409,
+          "stale_version": 409, "duplicate": 409, "invalid_payload": 422, "guard_failed": 422,
+          "evidence_tampered": 409}
 
 
 def _page(request, viewer, session, name: str, **context):

@@ -9,47 +9,21 @@ two writers never fork the chain.
 """
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Any
 
 from sqlmodel import Session, select
 
+from engine.audit import offline_verifier
 from engine.store import cells, db
 from engine.store.models import ChainHead, TransitionRecord
 
-GENESIS = "0" * 64
+GENESIS = offline_verifier.GENESIS
 
 
-def canonical(record: Any) -> bytes:
-    """The bytes a record's hash covers: every field but the hash, in a fixed form."""
-    content = {
-        "id": record.id,
-        "target_id": record.target_id,
-        "kind": record.kind,
-        "actor": record.actor,
-        "role": record.role,
-        "trigger": record.trigger,
-        "from": record.from_state,
-        "to": record.to_state,
-        "at": _timestamp(record.at),
-        "comment": record.comment,
-        "payload": record.payload,
-        "prev": record.prev_hash,
-    }
-    return json.dumps(content, sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
-
-
-def _timestamp(moment: datetime) -> str:
-    if moment.tzinfo is None:  # a database without time zones gives UTC without an offset
-        moment = moment.replace(tzinfo=timezone.utc)
-    return moment.astimezone(timezone.utc).isoformat(timespec="microseconds")
-
-
-def digest(record: Any) -> str:
-    return hashlib.sha256(canonical(record)).hexdigest()
+canonical, digest, _timestamp = offline_verifier.canonical, offline_verifier.digest, offline_verifier.timestamp
 
 
 def lock_head(session: Session) -> ChainHead:
@@ -65,15 +39,21 @@ def lock_head(session: Session) -> ChainHead:
 
 def append(session: Session, **fields: Any) -> TransitionRecord:
     """Append a record with ``fields`` to the chain; flushes, does not commit."""
+    return extend(session, [fields])[0]
+
+
+def extend(session: Session, entries: list[dict[str, Any]]) -> list[TransitionRecord]:
+    """Append many records (each given by its fields) under one lock of the head; flushes."""
     head = lock_head(session)
-    record = TransitionRecord(id=head.last_id + 1, prev_hash=head.last_hash or GENESIS, hash="", **fields)
-    record.hash = digest(record)
-    session.add(record)
-    head.count += 1
-    head.last_id = record.id
-    head.last_hash = record.hash
+    records = []
+    for fields in entries:
+        record = TransitionRecord(id=head.last_id + 1, prev_hash=head.last_hash or GENESIS, hash="", **fields)
+        record.hash = digest(record)
+        head.count, head.last_id, head.last_hash = head.count + 1, record.id, record.hash
+        records.append(record)
+    session.add_all(records)
     session.flush()
-    return record
+    return records
 
 
 @dataclass(frozen=True)

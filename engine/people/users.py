@@ -97,29 +97,46 @@ def listing(*, session: Session, limit: int, offset: int) -> tuple[list[User], i
 def update(*, session: Session, user_id: int, roles: Sequence[str] | None = None, sections: Sequence[str] | None = None,
            password: str | None = None, email: str | None = None, active: bool | None = None) -> User:
     """Change a user's roles, sections, password, e-mail or whether they may log in; commits."""
+    db.begin_write(session)
+    try:
+        user, _ = change(session=session, user_id=user_id, roles=roles, sections=sections, password=password,
+                         email=email, active=active)
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    return user
+
+
+def change(*, session: Session, user_id: int, roles: Sequence[str] | None = None,
+           sections: Sequence[str] | None = None, password: str | None = None, email: str | None = None,
+           active: bool | None = None) -> tuple[User, list[str]]:
+    """:func:`update` without the commit: the user and the names of what changed; flushes."""
     from engine.store.errors import NotFound
 
-    db.begin_write(session)
     user = session.get(User, user_id)
     if user is None:
-        session.rollback()
         raise NotFound(f"用户 {user_id} 不存在", user_id=user_id)
+    changed = []
     if roles is not None:
         unknown = [r for r in roles if r not in ROLES]
         if unknown or not roles:
-            session.rollback()
             raise InvalidPayload(f"未知角色：{', '.join(unknown)}", errors=[{"field": "roles", "reason": "未知角色"}])
         user.roles = list(dict.fromkeys(roles))
+        changed.append("roles")
     if password:  # a new password also ends the sessions opened with the old one
         from datetime import datetime, timezone
 
         user.password_hash = hash_password(password)
         user.failed_logins, user.locked_until = 0, None
         user.sessions_since = datetime.now(timezone.utc)
+        changed.append("password")
     if email is not None:
         user.email = email or None
+        changed.append("email")
     if active is not None:
         user.active = active
+        changed.append("active")
     session.add(user)
     session.flush()
     if sections is not None:
@@ -129,8 +146,8 @@ def update(*, session: Session, user_id: int, roles: Sequence[str] | None = None
         for name in dict.fromkeys(s.strip() for s in sections if s.strip()):
             session.add(UserSection(user_id=user_id, section_id=section(session, name).id))
         session.flush()
-    session.commit()
-    return user
+        changed.append("sections")
+    return user, changed
 
 
 def list_sections(*, session: Session) -> list[Section]:

@@ -6,7 +6,7 @@ from importlib import resources
 
 from sqlmodel import Session, select
 
-from engine.plans import importer, table as planfile, service as plans
+from engine.plans import importer, staffing, table as planfile, service as plans
 from engine.people import users
 from engine.people.actors import Actor
 from engine.store.models import Assignment, Plan, Target, User
@@ -73,7 +73,8 @@ def set_up(session: Session) -> DemoState:
     added = 0
     for name, (roles, sections) in wanted.items():
         if name not in existing:
-            users.add(session=session, name=name, roles=roles, sections=sections, password=DEMO_PASSWORD)
+            user = users.add(session=session, name=name, roles=roles, sections=sections, password=DEMO_PASSWORD)
+            staffing.record_added(session, user, sections, by=SETUP_ACTOR)
             added += 1
     session.commit()
     return DemoState(plan, imported, added)

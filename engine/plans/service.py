@@ -10,7 +10,7 @@ from typing import Any
 
 from sqlmodel import Session, select
 
-from engine.audit import chain as audit
+from engine.audit import chain as audit, ledger
 from engine.calendar import clock
 from engine.store import db
 from engine.workflow import definitions, targets
@@ -34,7 +34,7 @@ from engine.workflow.targets import parties_of
 NEAR_DUPLICATE = 0.9  # similarity of target texts above which a new dynamic target is warned about
 
 
-def _plan(session: Session, draft: PlanDraft) -> Plan:
+def _plan(session: Session, draft: PlanDraft, actor: Actor) -> Plan:
     plan = session.exec(select(Plan).where(Plan.org == draft.org, Plan.year == draft.year)).first()
     if plan is None:
         plan = Plan(org=draft.org, year=draft.year, title=draft.title)
@@ -43,9 +43,13 @@ def _plan(session: Session, draft: PlanDraft) -> Plan:
     plan.categories = {name: float(points) for name, points in draft.categories.items()}
     session.flush()
     existing = set(session.exec(select(Milestone.key).where(Milestone.plan_id == plan.id)))
+    added = {}
     for key, label, phrase, due in draft.milestones:
         if key not in existing:  # milestones are edited in the plan after import; a re-import keeps them
             session.add(Milestone(plan_id=plan.id, key=key, label=label, phrase=phrase, due_date=due))
+            added[key] = due
+    if added:
+        ledger.milestones_set(session, plan.id, added, actor=actor.name, role=_role(actor))
     rhythm.add_default_schedule(session, plan.id)
     session.flush()
     return plan
@@ -104,7 +108,7 @@ def apply(*, session: Session, draft: PlanDraft, actor: Actor, force: bool = Fal
 
 
 def _apply(session, draft, actor, force, progress) -> ImportResult:
-    plan = _plan(session, draft)
+    plan = _plan(session, draft, actor)
     result = ImportResult(plan_id=plan.id)
     known_sections = set(session.exec(select(Section.name)))
     for name in dict.fromkeys(n for d in draft.targets for n in d.sections):
@@ -130,6 +134,7 @@ def _apply(session, draft, actor, force, progress) -> ImportResult:
         raise ImportRefused(errors)
     session.add_all(t for t, _ in new_targets)
     session.flush()
+    ledger.created(session, [t for t, _ in new_targets], actor=actor.name, role=_role(actor), comment="导入计划")
     for target, d in new_targets:
         session.add_all(targets.assignments(target.id, Parties(tuple(d.sections), tuple(d.leaders), tuple(d.persons))))
         session.add_all(_indicators(target.id, d))
@@ -166,7 +171,7 @@ def _update(session, target: Target, d: TargetDraft, actor: Actor, force: bool, 
     audit.append(session, target_id=target.id, kind="amendment", actor=actor.name, role=_role(actor), trigger="amend",
                  from_state=target.state, to_state=target.state, at=clock.to_db(clock.now()),
                  comment="重新导入计划" + ("（强制）" if force and target.state != definition.initial else ""),
-                 payload={"changes": changes, "forced": force})
+                 payload={"changes": changes, "forced": force, "after": ledger.target_after(target)})
     result.updated += 1
 
 
@@ -279,11 +284,11 @@ def add_dynamic(*, session: Session, plan_id: int, actor: Actor, code: str, text
         target = targets.create(session=session, plan_id=plan_id, code=code, text=text, weight=weight,
                                 deadline_phrase=deadline_phrase, due_date=due, category=category,
                                 indicator=indicator, basis=basis, sections=sections, leaders=leaders, persons=persons,
-                                checkpoints=[c.isoformat() for c in checkpoints])
-        audit.append(session, target_id=target.id, kind="creation", actor=actor.name, role="office", trigger="create",
-                     from_state=None, to_state=target.state, at=clock.to_db(clock.now()), comment=reason.strip(),
-                     payload={"code": code, "text": text, "weight": float(weight), "deadline": deadline_phrase,
-                              "sections": sections, "leaders": leaders, "persons": persons, "warnings": warnings})
+                                checkpoints=[c.isoformat() for c in checkpoints],
+                                actor=actor.name, role="office", comment=reason.strip(),
+                                record={"code": code, "text": text, "weight": float(weight), "deadline": deadline_phrase,
+                                        "sections": sections, "leaders": leaders, "persons": persons,
+                                        "warnings": warnings})
         session.commit()
     except BaseException:
         session.rollback()

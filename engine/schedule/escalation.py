@@ -103,7 +103,8 @@ def escalate(session: Session, target_id: int, today: date) -> list[int]:
                 session, target_id=target_id, kind="system", actor=SYSTEM.name, role=SYSTEM_ROLE, trigger="escalate",
                 from_state=target.state, to_state=target.state, at=clock.to_db(now), comment="",
                 payload={"level": level, "due": target.state_due.isoformat(), "working_days_late": late,
-                         "supervise": spec.supervise, "notify": list(spec.notify)},
+                         "supervise": spec.supervise, "notify": list(spec.notify),
+                         "after": {"escalation_level": max(level, target.escalation_level), "supervised": supervised}},
             )
             session.add(Escalation(target_id=target_id, entry=target.entry, state=target.state, level=level,
                                    due_date=target.state_due, working_days_late=late, record_id=record.id))

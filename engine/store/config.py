@@ -30,6 +30,12 @@ class Settings(BaseSettings):
     upload_cpu_seconds: int = 10
     upload_memory_mib: int = 768
     upload_workers: int = 2
+    #: The Ed25519 key that signs audit checkpoints (created 0600 on first use; keep it off the database server).
+    audit_key_file: str = "kaoping-audit-key.pem"
+    #: Where every checkpoint is also appended, one JSON line each (outside the database).
+    checkpoint_file: str = "kaoping-checkpoints.jsonl"
+    #: When the daily checkpoint is signed (local time).
+    checkpoint_time: str = "23:50"
     smtp_host: str = ""
     smtp_port: int = 587
     smtp_user: str = ""

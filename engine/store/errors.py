@@ -76,3 +76,9 @@ class LimitExceeded(DomainError):
     """Reading a file took more CPU time or memory than allowed (``limit`` names the limits)."""
 
     code = "limit_exceeded"
+
+
+class EvidenceTampered(DomainError):
+    """A stored evidence file no longer matches its recorded SHA-256: refused, never served."""
+
+    code = "evidence_tampered"

@@ -341,3 +341,21 @@ class LoginThrottle(SQLModel, table=True):
     #: Until when this client's attempts are refused, or this name's wrong passwords answered 429.
     locked_until: datetime | None = None
     last_at: datetime | None = Field(default=None, index=True)
+
+
+class AuditCheckpoint(SQLModel, table=True):
+    """A signed statement of the chain head (Ed25519): its length, last hash, time and replayed-state digest.
+
+    Copies live outside the database too (a file, the auditors' inboxes); ``at`` is kept as the
+    exact text that was signed.
+    """
+
+    id: int | None = Field(default=None, primary_key=True)
+    length: int
+    last_hash: str = Field(max_length=64)
+    at: str = Field(max_length=40)
+    state_digest: str = Field(max_length=64)
+    signature: str = Field(max_length=128)
+    key_fingerprint: str = Field(max_length=40)
+    reason: str = Field(default="", max_length=100)
+    created_at: datetime = Field(default_factory=_now)

@@ -6,10 +6,10 @@ from typing import Any
 
 from sqlmodel import Session, select
 
-from engine.audit import chain
+from engine.audit import chain, ledger
 from engine.calendar import clock
 from engine.store import db
-from engine.workflow import definitions, evidence, outbox, payloads, rules
+from engine.workflow import definitions, duties, evidence, outbox, payloads, rules
 from engine.people.actors import Actor, Parties, in_scope, lead_section
 from engine.workflow.definitions import Definition, TransitionSpec
 from engine.workflow.duedates import state_due
@@ -115,6 +115,7 @@ def fire(
     comment: str = "",
     expected_version: int | None = None,
     uploads: list[evidence.Upload] | None = None,
+    override_separation: bool = False,
 ) -> Fired:
     """Fire ``trigger`` on a target as ``actor``, and commit: the only way a state changes.
 
@@ -123,7 +124,7 @@ def fire(
     (:class:`Forbidden`), the required payload fields (:class:`InvalidPayload`) and the
     guards (:class:`GuardFailed`). Then, in one transaction: the new state and version,
     the signature (会签), the chained transition record and the outbox events. On any error
-    nothing is written.
+    nothing is written. ``override_separation``: an admin goes past the separation of duties (recorded).
     """
     payload = dict(payload or {})
     comment = (comment or "").strip()
@@ -131,7 +132,8 @@ def fire(
     kept: list = []
     try:
         with session.no_autoflush:  # one UPDATE of the target, one version bump
-            fired = _fire(session, target_id, trigger, actor, payload, comment, expected_version, uploads or [], kept)
+            fired = _fire(session, target_id, trigger, actor, payload, comment, expected_version, uploads or [], kept,
+                          override_separation)
         session.commit()
     except BaseException:
         session.rollback()
@@ -140,7 +142,8 @@ def fire(
     return fired
 
 
-def _fire(session, target_id, trigger, actor, payload, comment, expected_version, uploads, kept) -> Fired:
+def _fire(session, target_id, trigger, actor, payload, comment, expected_version, uploads, kept,
+          override_separation=False) -> Fired:
     target = _load_for_update(session, target_id)
     if expected_version is not None and expected_version != target.version:
         raise StaleVersion(
@@ -151,6 +154,8 @@ def _fire(session, target_id, trigger, actor, payload, comment, expected_version
     spec = _transition(definition, target, trigger)
     parties = parties_of(session, target.id)
     role = acting_role(actor, spec, parties)
+    overridden = duties.check(session=session, definition=definition, target_id=target.id, trigger=trigger,
+                              actor=actor, override=override_separation)
     if uploads:
         if "evidence" not in {f.name for f in spec.fields}:
             raise InvalidPayload(f"“{spec.label}”不能附带文件", errors=[{"field": "evidence", "reason": "不能附带文件"}])
@@ -159,6 +164,8 @@ def _fire(session, target_id, trigger, actor, payload, comment, expected_version
     errors = payloads.check(spec, payload, comment)
     if errors:
         raise InvalidPayload("；".join(e["reason"] for e in errors), errors=errors)
+    if payload.get("evidence"):  # only files the server issued, each with its SHA-256 for the chain
+        payload["evidence"] = evidence.issued(session=session, target_id=target.id, items=payload["evidence"])
 
     now = clock.now()
     ctx = rules.Context(
@@ -190,6 +197,10 @@ def _fire(session, target_id, trigger, actor, payload, comment, expected_version
     session.flush()  # the version check and bump (UPDATE … WHERE version = …) happen here
 
     record_payload = dict(payload)
+    touched = spec.countersign or "clear_signatures" in spec.effects  # the replayed state follows the signatures
+    record_payload["after"] = ledger.target_after(target, signed=ctx.signers if touched else None)
+    if overridden:
+        record_payload["separation_override"] = overridden
     if spec.countersign:
         record_payload["countersign"] = {"signed": list(ctx.signers), "leaders": list(parties.leaders)}
     record = chain.append(

@@ -90,6 +90,8 @@ class Definition:
     reminder_days: tuple[int, ...] = ()
     reminder_notify: tuple[str, ...] = ()
     escalation: tuple[EscalationLevel, ...] = ()
+    #: Pairs of triggers one person may not both fire on the same target (职责分离).
+    separated: tuple[tuple[str, str], ...] = ()
     source: str = ""
     _index: dict[tuple[str, str], TransitionSpec] = field(default_factory=dict, compare=False, repr=False)
 
@@ -191,6 +193,13 @@ def _meaning_problems(data: dict[str, Any], where: yamlsource.SourceMap, filenam
                 refuse(["states", name], f"状态 '{name}' 从初始状态 '{data['initial']}' 不可达")
     if "reminders" in data:
         problems.extend(_recipient_problems(data["reminders"]["notify"], ["reminders", "notify"], where, filename))
+    triggers = {t["trigger"] for t in data["transitions"]}
+    for i, pair in enumerate(data.get("separation_of_duties", [])):
+        for name in pair:
+            if name not in triggers:
+                refuse(["separation_of_duties", i], f"职责分离中的操作 '{name}' 不存在")
+        if len(set(pair)) < 2:
+            refuse(["separation_of_duties", i], "职责分离应是两个不同的操作")
     levels = data.get("escalation", [])
     for i, level in enumerate(levels):
         problems.extend(_recipient_problems(level["notify"], ["escalation", i, "notify"], where, filename))
@@ -242,6 +251,7 @@ def _build(data: dict[str, Any], filename: str) -> Definition:
         reminder_notify=tuple(reminders.get("notify", [])),
         escalation=tuple(EscalationLevel(lv["level"], lv["after_working_days"], tuple(lv["notify"]),
                                          lv.get("supervise", False)) for lv in data.get("escalation", [])),
+        separated=tuple((a, b) for a, b in data.get("separation_of_duties", [])),
         source=filename,
     )
 

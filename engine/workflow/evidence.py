@@ -10,7 +10,7 @@ from sqlmodel import Session, select
 
 from engine.store.config import settings
 from engine.people.actors import Actor, may_see_evidence
-from engine.store.errors import Forbidden, InvalidPayload, NotFound
+from engine.store.errors import EvidenceTampered, Forbidden, InvalidPayload, NotFound
 from engine.store.models import Evidence, Target
 
 #: What may be uploaded: the kinds of document a bureau's evidence comes in, by file ending.
@@ -98,7 +98,9 @@ def store(*, session: Session, target_id: int, uploader: str, uploads: list[Uplo
     for upload in uploads:
         name = PurePath(upload.filename).name
         stored_as = secrets.token_hex(16) + PurePath(name).suffix.lower()
-        (_folder() / stored_as).write_bytes(upload.data)
+        path = _folder() / stored_as
+        path.write_bytes(upload.data)
+        path.chmod(0o444)  # kept read-only; its SHA-256 goes into the chain with the transition
         row = Evidence(target_id=target_id, filename=name[:200], content_type=ALLOWED[PurePath(name).suffix.lower()],
                        size=len(upload.data), sha256=hashlib.sha256(upload.data).hexdigest(), stored_as=stored_as,
                        uploaded_by=uploader)
@@ -108,15 +110,41 @@ def store(*, session: Session, target_id: int, uploader: str, uploads: list[Uplo
     return kept
 
 
+MAX_REFERENCES = 50  # evidence items one transition may name
+
+
+def issued(*, session: Session, target_id: int, items: list) -> list[dict]:
+    """The evidence a transition names, as ``{id, name, sha256}``: only ids of files stored for this target.
+
+    Made-up lists (file names, foreign or invented ids, thousands of items) are refused.
+    """
+    if len(items) > MAX_REFERENCES:
+        raise InvalidPayload(f"佐证材料最多引用 {MAX_REFERENCES} 个文件",
+                             errors=[{"field": "evidence", "reason": f"最多 {MAX_REFERENCES} 个"}])
+    ids = [item.get("id") if isinstance(item, dict) else item for item in items]
+    if not all(isinstance(i, int) and not isinstance(i, bool) for i in ids):
+        raise InvalidPayload("佐证材料只能引用已上传文件的编号",
+                             errors=[{"field": "evidence", "reason": "只能引用已上传文件的编号"}])
+    rows = {row.id: row for row in session.exec(select(Evidence).where(Evidence.id.in_(ids),
+                                                                        Evidence.target_id == target_id))}
+    unknown = [str(i) for i in ids if i not in rows]
+    if unknown:
+        raise InvalidPayload(f"佐证文件不存在或不属于该目标：{'、'.join(unknown[:10])}",
+                             errors=[{"field": "evidence", "reason": "文件不存在或不属于该目标"}])
+    return [{"id": i, "name": rows[i].filename, "sha256": rows[i].sha256} for i in dict.fromkeys(ids)]
+
+
 def of_target(session: Session, target_id: int) -> list[Evidence]:
     return list(session.exec(select(Evidence).where(Evidence.target_id == target_id).order_by(Evidence.id)))
 
 
 def fetch(*, session: Session, evidence_id: int, actor: Actor, target_id: int | None = None) -> tuple[Evidence, Path]:
-    """A file's record and where its bytes are, for ``actor`` if they may see the target's evidence.
+    """A file's record and where its bytes are, for ``actor`` if they may see the target's evidence, re-hashed.
 
     :class:`NotFound` when the file is missing (or is not ``target_id``'s), :class:`Forbidden`
-    for someone who is not a party of the target, the office or the auditor.
+    for someone who is not a party of the target, the office or the auditor, and
+    :class:`EvidenceTampered` (with an alert to the office, in the chain and the outbox) when the
+    bytes are not the ones recorded.
     """
     from engine.workflow.targets import parties_of
 
@@ -128,7 +156,42 @@ def fetch(*, session: Session, evidence_id: int, actor: Actor, target_id: int | 
     if not may_see_evidence(actor, parties_of(session, row.target_id)):
         raise Forbidden(f"{actor.name} 不是该目标的责任科室、分管领导、绩效办或审计人员，不能查看其佐证材料",
                         code="out_of_scope", evidence_id=evidence_id)
+    if _sha256(path) != row.sha256:
+        _alert(session, row)
+        raise EvidenceTampered(f"文件“{row.filename}”与上传时的校验值不符，已拒绝下载并通知绩效办",
+                               evidence_id=evidence_id)
     return row, path
+
+
+def _sha256(path: Path) -> str:
+    hasher = hashlib.sha256()
+    with path.open("rb") as stream:
+        for block in iter(lambda: stream.read(1 << 20), b""):
+            hasher.update(block)
+    return hasher.hexdigest()
+
+
+def _alert(session: Session, row: Evidence) -> None:
+    """Tell the office, and write the finding to the chain; commits."""
+    from engine.audit import chain
+    from engine.calendar import clock
+    from engine.store import db
+    from engine.store.models import OutboxEvent
+
+    target = session.get(Target, row.target_id)
+    code, target_id, data = target.code, target.id, {"evidence_id": row.id, "filename": row.filename}
+    session.rollback()
+    db.begin_write(session)
+    try:
+        record = chain.append(session, target_id=target_id, kind="system", actor="系统", role="system",
+                              trigger="evidence_mismatch", from_state=None, to_state=None,
+                              at=clock.to_db(clock.now()), comment="佐证文件与记录的校验值不符", payload=data)
+        session.add(OutboxEvent(event_type="evidence.tampered", target_id=target_id, record_id=record.id,
+                                recipients=[{"kind": "role", "name": "office"}], data={**data, "code": code}))
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
 
 
 def discard(rows: list[Evidence]) -> None:

@@ -9,9 +9,11 @@ from decimal import Decimal
 from sqlalchemy import exists, func, or_
 from sqlmodel import Session, delete, select
 
+from engine.audit import ledger
 from engine.calendar import clock
 from engine.workflow import definitions
 from engine.people.actors import Parties
+from engine.people.roles import SYSTEM_ROLE
 from engine.workflow.duedates import state_due
 from engine.store.errors import NotFound
 from engine.store.models import Assignment, Signature, Target
@@ -96,13 +98,16 @@ def new(
 
 
 def create(*, session: Session, sections: Sequence[str] = (), leaders: Sequence[str] = (),
-           persons: Sequence[str] = (), **fields) -> Target:
-    """A new target (see :func:`new` for the fields) with its sections, leaders and persons; flushes."""
+           persons: Sequence[str] = (), actor: str = "系统", role: str = SYSTEM_ROLE, comment: str = "",
+           record: dict | None = None, **fields) -> Target:
+    """A new target (see :func:`new` for the fields) with its sections, leaders and persons, and its
+    creation record (by ``actor`` in ``role``; ``record``: more of its payload); flushes."""
     target = new(session=session, **fields)
     session.add(target)
     session.flush()
     session.add_all(assignments(target.id, Parties(tuple(sections), tuple(leaders), tuple(persons))))
     session.flush()
+    ledger.created(session, [target], actor=actor, role=role, comment=comment, payload=record)
     return target
 
 

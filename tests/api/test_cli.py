@@ -47,14 +47,14 @@ def test_audit_verify_reports_tampering(tmp_path):
         plan = f.plan(session)
         session.commit()
         set_milestone(session=session, plan_id=plan.id, key="evaluation", phrase="1月8日前", actor=f.OFFICE)
-    assert "共 1 条记录" in _run(tmp_path, "audit", "verify").stdout
+    assert "共 2 条记录" in _run(tmp_path, "audit", "verify").stdout  # the plan's milestones, then the change
     with bind.begin() as conn:
         conn.exec_driver_sql("UPDATE transitionrecord SET actor = '他人'")
     bind.dispose()
     bad = _run(tmp_path, "audit", "verify")
     assert bad.returncode == 1 and "第一条不符的记录 1" in bad.stderr and "被修改" in bad.stderr
     with Session(make_engine(f"sqlite:///{tmp_path / 'cli.db'}")) as session:
-        assert session.exec(select(func.count()).select_from(TransitionRecord)).one() == 1
+        assert session.exec(select(func.count()).select_from(TransitionRecord)).one() == 2
 
 
 def test_config_masks_secrets(tmp_path):

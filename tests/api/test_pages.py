@@ -85,6 +85,36 @@ def test_evidence_type_and_size_are_checked_and_nothing_half_done(web, engine_db
     assert "attachment" in download.headers["content-disposition"]
 
 
+def test_a_changed_evidence_file_is_refused_and_the_office_alerted(web, engine_db):
+    import stat
+    from pathlib import Path
+
+    from engine.store.config import settings
+    from engine.store.models import OutboxEvent, TransitionRecord
+
+    client, ids = web
+    login(client, "洪玮玮")
+    target = ids["1-1-1"]
+    page = client.get(f"/targets/{target}").text
+    client.post(f"/targets/{target}/fire", data={"csrf": _csrf(page), "trigger": "start", "version": "1"})
+    form = {"csrf": _csrf(page), "trigger": "report_progress", "version": "2", "note": "过半", "percent": "50"}
+    client.post(f"/targets/{target}/fire", data=form, files={"evidence": ("纪要.pdf", b"%PDF-1.4 ok", "application/pdf")})
+    with Session(engine_db) as session:
+        row = session.exec(select(Evidence)).one()
+        recorded = session.exec(select(TransitionRecord).where(TransitionRecord.trigger == "report_progress")).one()
+    assert recorded.payload["evidence"] == [{"id": row.id, "name": "纪要.pdf", "sha256": row.sha256}]
+    stored = Path(settings().files_dir) / row.stored_as
+    assert stat.S_IMODE(stored.stat().st_mode) == 0o444
+    stored.chmod(0o644)
+    stored.write_bytes(b"%PDF-1.4 replaced")
+    refused = client.get(f"/evidence/{row.id}")
+    assert refused.status_code == 409 and "replaced" not in refused.text and "校验值不符" in refused.text
+    with Session(engine_db) as session:
+        alert = session.exec(select(OutboxEvent).where(OutboxEvent.event_type == "evidence.tampered")).one()
+        assert alert.recipients == [{"kind": "role", "name": "office"}] and alert.data["evidence_id"] == row.id
+        assert session.get(TransitionRecord, alert.record_id).trigger == "evidence_mismatch"
+
+
 def test_escaping_and_error_pages(web):
     client, ids = web
     login(client, "洪玮玮")

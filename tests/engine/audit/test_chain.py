@@ -13,7 +13,7 @@ from tests.engine.lifecycle import drive, step
 
 @pytest.fixture
 def chain(session):
-    """Two targets' histories interleaved: 9 records."""
+    """The plan's milestones, two targets created, and their histories interleaved: 12 records."""
     a, b = f.target(session), f.target(session)
     drive(session, a.id, "verified", staff=f.STAFF, leaders=[f.LEADER], office=f.OFFICE)  # 4 records
     drive(session, b.id, "self_assessed", staff=f.STAFF, leaders=[f.LEADER], office=f.OFFICE)  # 2
@@ -21,7 +21,7 @@ def chain(session):
     step(session, b.id, "return", f.LEADER)
     step(session, b.id, "report_progress", f.STAFF)
     check = audit.verify(session)
-    assert check == audit.ChainCheck(count=9, ok=True)
+    assert check == audit.ChainCheck(count=12, ok=True)
     return session
 
 
@@ -36,30 +36,30 @@ def _sql(session, statement, **params):
     ("payload", '{"score": 2}'), ("prev_hash", "f" * 64), ("hash", "e" * 64),
 ])
 def test_editing_any_field_is_found(chain, column, value):
-    _sql(chain, f'UPDATE transitionrecord SET "{column}" = :v WHERE id = 5', v=value)
+    _sql(chain, f'UPDATE transitionrecord SET "{column}" = :v WHERE id = 8', v=value)
     check = audit.verify(chain)
-    assert not check.ok and check.first_bad_id == 5 and check.count == 4
+    assert not check.ok and check.first_bad_id == 8 and check.count == 7
 
 
 def test_deleting_a_record_is_found(chain):
-    _sql(chain, "DELETE FROM transitionrecord WHERE id = 5")  # b's start: nothing refers to it
+    _sql(chain,  "DELETE FROM transitionrecord WHERE id = 8")  # b's start: nothing refers to it
     check = audit.verify(chain)
-    assert (check.ok, check.first_bad_id, check.count) == (False, 6, 4)
+    assert (check.ok, check.first_bad_id, check.count) == (False, 9, 7)
 
 
 def test_cutting_the_end_is_found(chain):
-    _sql(chain, "DELETE FROM transitionrecord WHERE id = 9")
+    _sql(chain, "DELETE FROM transitionrecord WHERE id = 12")
     check = audit.verify(chain)
-    assert not check.ok and check.count == 8 and "链头" in check.reason
+    assert not check.ok and check.count == 11 and "链头" in check.reason
 
 
 def test_reordering_records_is_found(chain):
-    # Swap the contents of records 6 and 7 (everything but the place in the chain).
+    # Swap the contents of records 9 and 10 (everything but the place in the chain).
     columns = ["target_id", "kind", "actor", "role", "trigger", "from_state", "to_state", "at", "comment",
                "payload", "prev_hash", "hash"]
-    rows = {r.id: r for r in chain.execute(text("SELECT * FROM transitionrecord WHERE id IN (6, 7)"))}
-    chain.execute(text("UPDATE transitionrecord SET hash = 'swapping' WHERE id = 7"))  # hashes are unique
-    for here, there in [(6, 7), (7, 6)]:
+    rows = {r.id: r for r in chain.execute(text("SELECT * FROM transitionrecord WHERE id IN (9, 10)"))}
+    chain.execute(text("UPDATE transitionrecord SET hash = 'swapping' WHERE id = 10"))  # hashes are unique
+    for here, there in [(9, 10), (10, 9)]:
         values = {c: getattr(rows[there], c) for c in columns}
         if isinstance(values["payload"], dict):
             values["payload"] = json.dumps(values["payload"])
@@ -67,12 +67,12 @@ def test_reordering_records_is_found(chain):
         chain.execute(text(f"UPDATE transitionrecord SET {assignments} WHERE id = :id"), {**values, "id": here})
     chain.commit()
     check = audit.verify(chain)
-    assert not check.ok and check.first_bad_id == 6
+    assert not check.ok and check.first_bad_id == 9
 
 
 def test_appending_continues_the_chain(chain):
     step(chain, 1, "reopen", f.OFFICE)
-    assert audit.verify(chain) == audit.ChainCheck(count=10, ok=True)
+    assert audit.verify(chain) == audit.ChainCheck(count=13, ok=True)
 
 
 def test_exports_keep_formulas_as_text(chain):

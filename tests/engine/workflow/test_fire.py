@@ -106,7 +106,7 @@ def test_full_lifecycle_records_and_outbox(session, frozen):
     assert target.self_score == Decimal("1.5") and target.score == Decimal("1.8")
     history = session.exec(select(TransitionRecord).where(TransitionRecord.target_id == target_id)
                            .order_by(TransitionRecord.id)).all()
-    assert [r.trigger for r in history] == ["start", "report_progress", "self_assess", "sign", "verify", "score"]
+    assert [r.trigger for r in history] == ["create", "start", "report_progress", "self_assess", "sign", "verify", "score"]
     assert history[-1].payload["deductions"] == [{"points": 0.2, "reason": "进度滞后一个月"}]
     events = session.exec(select(OutboxEvent).order_by(OutboxEvent.id)).all()
     assert [e.event_type for e in events] == ["target.self_assess", "target.sign", "target.score"]

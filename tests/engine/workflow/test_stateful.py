@@ -65,12 +65,14 @@ def _machine(bind):
         def one_record_per_success(self):
             if not hasattr(self, "ids"):
                 return
-            records = self.session.exec(select(func.count()).select_from(TransitionRecord)).one()
+            records = self.session.exec(select(func.count()).select_from(TransitionRecord)
+                                        .where(TransitionRecord.kind == "transition")).one()
             assert records == self.successes
             for target_id in self.ids:
                 target = self.session.get(Target, target_id)
                 count = self.session.exec(select(func.count()).select_from(TransitionRecord)
-                                          .where(TransitionRecord.target_id == target_id)).one()
+                                          .where(TransitionRecord.target_id == target_id,
+                                                 TransitionRecord.kind == "transition")).one()
                 assert target.version == count + 1
 
         @invariant()

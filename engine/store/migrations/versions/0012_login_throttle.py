@@ -1,7 +1,7 @@
 """login throttle per client and per name
 
 Revision ID: 0012
-Revises: 0008
+Revises: 0011
 """
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from alembic import op
 
 
 revision = '0012'
-down_revision = '0008'
+down_revision = '0011'
 branch_labels = None
 depends_on = None
 

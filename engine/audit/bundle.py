@@ -1,0 +1,85 @@
+"""The offline audit bundle: everything an inspector needs to check one plan's trail on their own machine.
+
+A zip with the whole chain (``records.jsonl``: the hashes need every record), the signed
+checkpoints, the public key, a snapshot of the plan's current state (targets, signatures,
+milestones, evidence hashes; every user's rights), optionally the evidence files, and
+``offline_verifier.py``, which needs Python and ``cryptography`` and nothing of kaoping.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlmodel import Session
+
+from engine.audit import checkpoints, offline_verifier as core, replay
+from engine.calendar import clock
+from engine.store.config import settings
+from engine.store.errors import NotFound
+from engine.store.models import Evidence, Plan
+
+RECORD_FIELDS = ("id", "target_id", "kind", "actor", "role", "trigger", "from_state", "to_state", "at", "comment",
+                 "payload", "prev_hash", "hash")
+README = """审计包（考评系统）
+
+内容：records.jsonl（全部流转记录）、checkpoints.jsonl（签名检查点）、public_key.pem（公钥）、
+state.json（计划 {plan} 的当前状态与佐证文件哈希）、evidence/（佐证文件，如已附带）、offline_verifier.py（校验程序）。
+
+校验（只需 Python 3.11+ 与 cryptography）：
+    python offline_verifier.py 本文件.zip
+    python offline_verifier.py 本文件.zip --checkpoints 您保存的检查点文件
+
+公钥指纹：{fingerprint}
+"""
+
+
+@dataclass(frozen=True)
+class Exported:
+    path: Path
+    records: int
+    checkpoints: int
+    files: int
+
+
+def export(*, session: Session, plan_id: int, path: str | Path, with_files: bool = False) -> Exported:
+    """Write the bundle of plan ``plan_id`` to ``path``; reads only."""
+    plan = session.get(Plan, plan_id)
+    if plan is None:
+        raise NotFound(f"计划 {plan_id} 不存在", plan_id=plan_id)
+    path = Path(path)
+    head = replay.head_of(session)
+    state = replay.current_state(session, plan_id=plan_id, rehash=False)
+    state.update(scope=sorted(state["targets"], key=int), plan=str(plan_id), head=head)
+    kept = replay.stored_checkpoints(session)
+    pem = checkpoints.public_pem() or b""
+    count = files = 0
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as bundle:
+        with bundle.open("records.jsonl", "w") as out:
+            for row in replay.records(session, upto=max(head["last_id"], head["count"])):
+                item = {name: getattr(row, name) for name in RECORD_FIELDS}
+                item["at"] = core.timestamp(item["at"])
+                out.write((core.dumps(item) + "\n").encode("utf-8"))
+                count += 1
+        bundle.writestr("checkpoints.jsonl", "".join(core.dumps(c) + "\n" for c in kept))
+        if pem:
+            bundle.writestr("public_key.pem", pem)
+        if with_files:
+            folder = Path(settings().files_dir)
+            for key in state["evidence"]:
+                stored = folder / session.get(Evidence, int(key)).stored_as
+                if stored.is_file():
+                    bundle.write(stored, f"evidence/{key}")
+                    files += 1
+        bundle.writestr("state.json", json.dumps(state, ensure_ascii=False, indent=1, sort_keys=True))
+        bundle.writestr("offline_verifier.py", Path(core.__file__).read_bytes())
+        bundle.writestr("README.txt", README.format(plan=f"{plan.org}{plan.year}（{plan_id}）",
+                                                    fingerprint=core.key_fingerprint(pem) if pem else "（尚无）"))
+        bundle.writestr("manifest.json", json.dumps({
+            "plan": plan_id, "title": plan.title, "exported_at": core.timestamp(clock.now()), "records": count,
+            "checkpoints": len(kept), "evidence_files": files,
+            "verifier_sha256": hashlib.sha256(Path(core.__file__).read_bytes()).hexdigest()},
+            ensure_ascii=False, indent=1))
+    return Exported(path, count, len(kept), files)

@@ -1,0 +1,147 @@
+"""Signed checkpoints of the chain: the head (length, last hash), the time and the replayed-state digest,
+signed with an Ed25519 key whose private half is a file outside the database.
+
+A checkpoint is kept three times, so that whoever can rewrite the database cannot silently
+rewrite all of them: a row in the database, a line appended to :data:`checkpoint_file` and a
+message to every auditor's inbox (and e-mail, through the outbox). ``audit verify --checkpoints
+FILE`` then finds a consistent rewrite of the chain, a truncation with the head reset, and a
+record slipped in after a checkpoint but dated before it.
+"""
+from __future__ import annotations
+
+import json
+import os
+import stat
+from pathlib import Path
+from typing import Any
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from sqlalchemy import Engine
+from sqlmodel import Session, select
+
+from engine.audit import offline_verifier as core, replay
+from engine.calendar import clock
+from engine.store import db
+from engine.store.config import settings
+from engine.store.errors import DomainError
+from engine.store.models import AuditCheckpoint, Milestone, OutboxEvent
+
+
+class AuditKeyError(DomainError):
+    """The signing key cannot be used (readable by others, unreadable, not an Ed25519 key)."""
+
+    code = "audit_key"
+
+
+class ChainBroken(DomainError):
+    """The chain does not verify: a checkpoint would sign a tampered history."""
+
+    code = "chain_broken"
+
+
+def key_path() -> Path:
+    return Path(settings().audit_key_file)
+
+
+def load_key(*, create: bool = True) -> Ed25519PrivateKey | None:
+    """The private key from :func:`key_path`; created (mode 0600) when missing and ``create``."""
+    path = key_path()
+    if not path.exists():
+        if not create:
+            return None
+        key = Ed25519PrivateKey.generate()
+        pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                serialization.NoEncryption())
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as out:
+            out.write(pem)
+        return key
+    if stat.S_IMODE(path.stat().st_mode) & 0o077:
+        raise AuditKeyError(f"签名私钥文件 {path} 可被其他用户读取，请执行 chmod 600 {path}", path=str(path))
+    try:
+        key = serialization.load_pem_private_key(path.read_bytes(), password=None)
+    except (ValueError, TypeError, OSError) as exc:
+        raise AuditKeyError(f"签名私钥文件 {path} 无法读取：{exc}", path=str(path)) from exc
+    if not isinstance(key, Ed25519PrivateKey):
+        raise AuditKeyError(f"签名私钥文件 {path} 不是 Ed25519 密钥", path=str(path))
+    return key
+
+
+def public_pem(key: Ed25519PrivateKey | None = None) -> bytes | None:
+    """The public half in PEM (``None`` while no key exists)."""
+    key = key or load_key(create=False)
+    if key is None:
+        return None
+    return key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+
+
+def public_key_info() -> dict[str, str] | None:
+    """The public key and its fingerprint, as the audit page and the report show them."""
+    pem = public_pem()
+    return None if pem is None else {"pem": pem.decode(), "fingerprint": core.key_fingerprint(pem)}
+
+
+def read_file(path: str | Path) -> list[dict[str, Any]]:
+    """Checkpoints kept in a file, one JSON object a line."""
+    return [json.loads(line) for line in Path(path).read_text("utf-8").splitlines() if line.strip()]
+
+
+def _append_to_file(checkpoint: dict[str, Any]) -> None:
+    path = Path(settings().checkpoint_file)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    with os.fdopen(fd, "a", encoding="utf-8") as out:
+        out.write(core.dumps(checkpoint) + "\n")
+        out.flush()
+        os.fsync(out.fileno())
+
+
+def take(*, session: Session, reason: str = "手动") -> dict[str, Any]:
+    """Replay the chain, sign its head and keep the checkpoint (database, file, auditors' inboxes); commits.
+
+    Refused (:class:`ChainBroken`) when the chain itself does not verify.
+    """
+    key = load_key()
+    pem = public_pem(key)
+    run, head = replay.replay(session, checkpoints=replay.stored_checkpoints(session))
+    session.rollback()  # end the long read before writing
+    if run.problem:
+        raise ChainBroken(f"审计链校验失败，不签名：第 {run.first_bad_id} 条：{run.problem}", record_id=run.first_bad_id)
+    checkpoint = {"length": run.count, "last_hash": run.prev, "at": core.timestamp(clock.now()),
+                  "state_digest": run.state_digest()}
+    checkpoint["signature"] = key.sign(core.signed_message(checkpoint)).hex()
+    checkpoint["key_fingerprint"] = core.key_fingerprint(pem)
+    checkpoint["reason"] = reason[:100]
+    db.begin_write(session)
+    try:
+        session.add(AuditCheckpoint(**checkpoint))
+        session.add(OutboxEvent(event_type="audit.checkpoint", recipients=[{"kind": "role", "name": "auditor"}],
+                                data={**checkpoint, "fingerprint": core.checkpoint_fingerprint(checkpoint)}))
+        session.flush()
+        _append_to_file(checkpoint)  # before the commit: a checkpoint in the database is always in the file too
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    return checkpoint
+
+
+def latest(session: Session) -> dict[str, Any] | None:
+    """The newest checkpoint with its fingerprint (for the evaluation report and the audit page)."""
+    row = session.exec(select(AuditCheckpoint).order_by(AuditCheckpoint.length.desc(), AuditCheckpoint.id.desc())).first()
+    if row is None:
+        return None
+    found = {name: getattr(row, name) for name in replay.CHECKPOINT_FIELDS}
+    return {**found, "reason": row.reason, "fingerprint": core.checkpoint_fingerprint(found)}
+
+
+def scheduled(bind: Engine) -> dict[str, Any]:
+    """The daily job: a checkpoint, named after the plan milestones due today, if any."""
+    with Session(bind, expire_on_commit=False) as session:
+        today = clock.today()
+        due = list(session.exec(select(Milestone.label).where(Milestone.due_date == today)))
+        reason = ("里程碑：" + "、".join(due)) if due else "每日"
+        found = take(session=session, reason=reason)
+    return {"length": found["length"], "reason": found["reason"]}

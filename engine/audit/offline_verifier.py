@@ -1,0 +1,356 @@
+"""Checking a kaoping audit trail with Python's standard library and ``cryptography`` alone.
+
+This file is the verifier of the offline audit bundle (``kaoping audit export``) and the core
+that the server's own ``kaoping audit verify`` runs: both replay the same chain with the same
+code, so an inspector's result and the server's agree. It imports nothing of kaoping.
+
+Run on a bundle: ``python offline_verifier.py bundle.zip`` (exit status 0: the trail holds).
+
+What is checked, record by record (streaming: memory follows the number of objects, not the
+length of the chain): the place of each record, the previous hash, the record's own hash;
+the replayed state of every target (state, version, scores, signatures, supervision,
+escalation level), user (roles, sections, whether active), plan (milestones) and evidence file
+(SHA-256); a record whose ``from`` state is not the state the history so far gives is refused.
+At the end the replayed state is compared with the current state (the database's, or the
+bundle's snapshot of it), and the chain with signed checkpoints (Ed25519): a checkpoint's
+length and hash must be found in the chain, the chain may not be shorter than a checkpoint,
+and no record placed after a checkpoint may be dated before it.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import sys
+from datetime import datetime, timezone
+from decimal import Decimal, InvalidOperation
+from types import SimpleNamespace
+from typing import Any, Iterable
+
+GENESIS = "0" * 64
+#: What the replay keeps of a target, with the labels a report uses.
+TARGET_FIELDS = {"state": "状态", "version": "版本", "self_score": "自评分", "score": "得分", "signed": "审签人",
+                 "supervised": "督办", "escalation_level": "催办级别"}
+USER_FIELDS = {"roles": "角色", "sections": "科室", "active": "启用"}
+MAX_PROBLEMS = 20
+#: How much earlier than a checkpoint a record placed after it may be dated: a transition whose
+#: clock was read just before the checkpoint may commit just after it.
+GRACE_SECONDS = 600
+
+
+def timestamp(moment: Any) -> str:
+    """A record's time as its hash covers it (UTC, microseconds); text is taken as already in that form."""
+    if isinstance(moment, str):
+        return moment
+    if moment.tzinfo is None:  # a database without time zones gives UTC without an offset
+        moment = moment.replace(tzinfo=timezone.utc)
+    return moment.astimezone(timezone.utc).isoformat(timespec="microseconds")
+
+
+def dumps(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+
+
+def canonical(record: Any) -> bytes:
+    """The bytes a record's hash covers: every field but the hash, in a fixed form."""
+    content = {
+        "id": record.id, "target_id": record.target_id, "kind": record.kind, "actor": record.actor,
+        "role": record.role, "trigger": record.trigger, "from": record.from_state, "to": record.to_state,
+        "at": timestamp(record.at), "comment": record.comment, "payload": record.payload, "prev": record.prev_hash,
+    }
+    return dumps(content).encode("utf-8")
+
+
+def digest(record: Any) -> str:
+    return hashlib.sha256(canonical(record)).hexdigest()
+
+
+def points(value: Any) -> str | None:
+    """Scores in one form (two decimals), whatever the database or JSON made of them."""
+    if value is None:
+        return None
+    try:
+        return format(Decimal(str(value)), ".2f")
+    except InvalidOperation:
+        return str(value)
+
+
+def target_view(fields: dict[str, Any]) -> dict[str, Any]:
+    """The tracked fields of a target in comparable form."""
+    out = {}
+    for name, value in fields.items():
+        if name in ("self_score", "score"):
+            value = points(value)
+        elif name == "signed":
+            value = sorted(value or [])
+        elif name in ("version", "escalation_level"):
+            value = int(value)
+        elif name == "supervised":
+            value = bool(value)
+        out[name] = value
+    return out
+
+
+def user_view(fields: dict[str, Any]) -> dict[str, Any]:
+    return {"roles": sorted(fields.get("roles") or []), "sections": sorted(fields.get("sections") or []),
+            "active": bool(fields.get("active", True))}
+
+
+def _seconds(moment: str) -> float:
+    return datetime.fromisoformat(moment).timestamp()
+
+
+def signed_message(checkpoint: dict[str, Any]) -> bytes:
+    """The bytes a checkpoint's signature covers."""
+    return dumps({k: checkpoint[k] for k in ("length", "last_hash", "at", "state_digest")}).encode("utf-8")
+
+
+def key_fingerprint(public_pem: bytes) -> str:
+    """A short fingerprint of a public key, to read out and compare (SHA-256 of the PEM, 4×4 hex)."""
+    hexed = hashlib.sha256(public_pem.strip()).hexdigest()[:16]
+    return " ".join(hexed[i:i + 4] for i in range(0, 16, 4))
+
+
+def checkpoint_fingerprint(checkpoint: dict[str, Any]) -> str:
+    """A short fingerprint of a checkpoint (its signed content), printed in reports."""
+    hexed = hashlib.sha256(signed_message(checkpoint)).hexdigest()[:16]
+    return " ".join(hexed[i:i + 4] for i in range(0, 16, 4))
+
+
+class Replay:
+    """Feed the records in chain order; :attr:`problem` holds the first that fails."""
+
+    def __init__(self, checkpoints: Iterable[dict[str, Any]] = ()) -> None:
+        self.count, self.prev, self.last_at = 0, GENESIS, ""
+        self.targets: dict[str, dict[str, Any]] = {}
+        self.users: dict[str, dict[str, Any]] = {}
+        self.milestones: dict[str, dict[str, str]] = {}
+        self.evidence: dict[str, dict[str, Any]] = {}
+        self.problem: str | None = None
+        self.first_bad_id: int | None = None
+        self.checkpoints = sorted(checkpoints, key=lambda c: c["length"])
+        self._pending = list(self.checkpoints)
+        self._passed: dict[str, Any] | None = None  # the last checkpoint the chain went past
+
+    def _fail(self, record_id: int | None, reason: str) -> bool:
+        if self.problem is None:
+            self.problem, self.first_bad_id = reason, record_id
+        return False
+
+    def feed(self, record: Any) -> bool:
+        """Check and apply one record; ``False`` (and :attr:`problem`) when it fails."""
+        if self.problem is not None:
+            return False
+        expected = self.count + 1
+        if record.id != expected:
+            return self._fail(record.id, f"记录编号不连续：应为 {expected}，实为 {record.id}（记录被删除或插入）")
+        if record.prev_hash != self.prev:
+            return self._fail(record.id, "前一条记录的哈希不符（记录被删除、插入或重排）")
+        if digest(record) != record.hash:
+            return self._fail(record.id, "记录内容与其哈希不符（记录被修改）")
+        at = timestamp(record.at)
+        if self._passed is not None and _seconds(self._passed["at"]) - _seconds(at) > GRACE_SECONDS:
+            return self._fail(record.id, f"记录时间 {at} 早于其前面的签名检查点（{self._passed['at']}）：记录是事后补写的")
+        if not self._apply(record):
+            return False
+        self.count, self.prev, self.last_at = expected, record.hash, at
+        while self._pending and self._pending[0]["length"] == self.count:
+            checkpoint = self._pending.pop(0)
+            if checkpoint["last_hash"] != self.prev:
+                return self._fail(record.id, f"第 {self.count} 条记录的哈希与签名检查点（{checkpoint['at']}）不符：链被改写")
+            if checkpoint.get("state_digest") and checkpoint["state_digest"] != self.state_digest():
+                return self._fail(record.id, f"重放到第 {self.count} 条记录时的状态与签名检查点（{checkpoint['at']}）不符")
+            self._passed = checkpoint
+        return True
+
+    def _apply(self, record: Any) -> bool:
+        payload = record.payload if isinstance(record.payload, dict) else {}
+        after = payload.get("after")
+        if record.target_id is not None and isinstance(after, dict):
+            key = str(record.target_id)
+            known = self.targets.get(key)
+            if known is None:
+                if record.kind != "creation":
+                    return self._fail(record.id, f"目标 {key} 在其创建记录之前就有记录")
+                known = self.targets[key] = {}
+            elif record.from_state is not None and record.from_state != known.get("state"):
+                return self._fail(record.id, f"记录的原状态“{record.from_state}”与历史重放的状态“{known.get('state')}”不符")
+            if record.to_state is not None and after.get("state", record.to_state) != record.to_state:
+                return self._fail(record.id, "记录的新状态与其内容不符")
+            known.update(target_view(after))
+        for item in payload.get("evidence") or []:
+            if isinstance(item, dict) and item.get("sha256") and item.get("id") is not None:
+                self.evidence[str(item["id"])] = {"sha256": item["sha256"], "target_id": record.target_id}
+        if record.kind == "user" and isinstance(after, dict) and payload.get("user"):
+            self.users[str(payload["user"])] = user_view(after)
+        if record.kind == "plan" and payload.get("plan_id") is not None:
+            plan = self.milestones.setdefault(str(payload["plan_id"]), {})
+            if isinstance(payload.get("milestones"), dict):
+                plan.update(payload["milestones"])
+            elif payload.get("key") and payload.get("to"):
+                plan[str(payload["key"])] = payload["to"]
+        return True
+
+    def state(self) -> dict[str, Any]:
+        return {"targets": self.targets, "users": self.users, "milestones": self.milestones, "evidence": self.evidence}
+
+    def state_digest(self) -> str:
+        """SHA-256 of the replayed state, as a checkpoint signs it."""
+        return hashlib.sha256(dumps(self.state()).encode("utf-8")).hexdigest()
+
+    def finish(self, head: dict[str, Any] | None = None) -> None:
+        """After the last record: the head (when known) and the checkpoints the chain never reached."""
+        if self.problem is not None:
+            return
+        if head is not None and (head["count"] != self.count or (self.count and head["last_hash"] != self.prev)):
+            self._fail(self.count + 1 if head["count"] > self.count else None,
+                       f"链头记载 {head['count']} 条记录，实有 {self.count} 条（末尾记录被删除或链头被改动）")
+        elif self._pending:
+            checkpoint = self._pending[0]
+            self._fail(self.count + 1, f"签名检查点（{checkpoint['at']}）记载 {checkpoint['length']} 条记录，"
+                                       f"链中只有 {self.count} 条：末尾记录被删除")
+
+
+def compare(replayed: dict[str, Any], current: dict[str, Any], *, scope: set[str] | None = None,
+            plan: str | None = None) -> list[str]:
+    """How the current state differs from the replayed one, object by object (targets, users, plans, files).
+
+    ``scope``: the target ids to compare (a bundle of ``plan``: its targets now, and those its history created);
+    ``None``: all.
+    """
+    problems: list[str] = []
+    r_targets, c_targets = replayed["targets"], current["targets"]
+    if scope is not None:
+        scope = scope | {k for k, v in r_targets.items() if plan is not None and str(v.get("plan_id")) == plan}
+    for key in sorted(set(r_targets) | set(c_targets), key=lambda k: int(k)):
+        if scope is not None and key not in scope:
+            continue
+        now, then = c_targets.get(key), r_targets.get(key)
+        name = f"目标 {now.get('code', key) if now else key}（id {key}）"
+        if then is None:
+            problems.append(f"{name}：没有创建记录（未经记录写入）")
+            continue
+        if now is None:
+            problems.append(f"{name}：记录中存在，数据库中已不存在（被删除）")
+            continue
+        now_view = target_view({k: now.get(k) for k in TARGET_FIELDS if k in then or k == "signed"})
+        then_view = {**{"signed": []}, **{k: v for k, v in then.items() if k in TARGET_FIELDS}}
+        for field, label in TARGET_FIELDS.items():
+            if field in now_view and now_view.get(field) != then_view.get(field):
+                problems.append(f"{name}：{label} 记录为 {then_view.get(field)!r}，数据库为 {now_view.get(field)!r}")
+    for key in sorted(set(replayed["users"]) | set(current["users"])):
+        now, then = current["users"].get(key), replayed["users"].get(key)
+        if then is None:
+            problems.append(f"用户 {key}：没有记录（未经记录添加）")
+        elif now is None:
+            problems.append(f"用户 {key}：记录中存在，数据库中已不存在")
+        else:
+            now = user_view(now)
+            problems += [f"用户 {key}：{label} 记录为 {then[f]!r}，数据库为 {now[f]!r}"
+                         for f, label in USER_FIELDS.items() if now[f] != then[f]]
+    for plan in sorted(set(replayed["milestones"]) | set(current["milestones"]), key=lambda k: int(k)):
+        now, then = current["milestones"].get(plan, {}), replayed["milestones"].get(plan, {})
+        if plan not in current["milestones"] and scope is not None:
+            continue
+        for key in sorted(set(now) | set(then)):
+            if now.get(key) != then.get(key):
+                problems.append(f"计划 {plan} 里程碑 {key}：记录为 {then.get(key)!r}，数据库为 {now.get(key)!r}")
+    for key in sorted(set(replayed["evidence"]) | set(current["evidence"]), key=lambda k: int(k)):
+        now, then = current["evidence"].get(key), replayed["evidence"].get(key)
+        if scope is not None and str((now or then or {}).get("target_id")) not in scope:
+            continue
+        if then is None:
+            problems.append(f"佐证文件 {key}：没有记录（未经记录加入）")
+        elif now is None:
+            problems.append(f"佐证文件 {key}：记录中存在，数据库中已不存在")
+        elif now["sha256"] != then["sha256"]:
+            problems.append(f"佐证文件 {key}：数据库中的校验值与记录不符")
+        elif "file_sha256" in now and now["file_sha256"] != then["sha256"]:
+            problems.append(f"佐证文件 {key}（{now.get('filename', '')}）：" + (
+                "文件已不存在" if now["file_sha256"] is None else "文件内容与记录的 SHA-256 不符（文件被替换或修改）"))
+    return problems
+
+
+def check_signatures(checkpoints: list[dict[str, Any]], public_pem: bytes) -> str | None:
+    """Why a checkpoint's Ed25519 signature does not hold, or ``None``."""
+    from cryptography.exceptions import InvalidSignature
+    from cryptography.hazmat.primitives.serialization import load_pem_public_key
+
+    key = load_pem_public_key(public_pem)
+    for checkpoint in checkpoints:
+        try:
+            key.verify(bytes.fromhex(checkpoint["signature"]), signed_message(checkpoint))
+        except (InvalidSignature, ValueError, KeyError):
+            return f"签名检查点（{checkpoint.get('at')}，{checkpoint.get('length')} 条）的签名无效：检查点被伪造或改动"
+    return None
+
+
+def report_lines(*, count: int, problem: str | None, first_bad_id: int | None, differences: list[str],
+                 checkpoints: list[dict[str, Any]]) -> list[str]:
+    """The verdict as both verifiers print it."""
+    lines = []
+    if problem:
+        lines.append(f"审计链校验失败：已校验 {count} 条；第一条不符的记录 {first_bad_id}：{problem}")
+    elif differences:
+        lines.append(f"审计链完整（{count} 条），但当前状态与记录不符：{differences[0]}")
+        lines += [f"  {d}" for d in differences[1:MAX_PROBLEMS]]
+    else:
+        lines.append(f"审计链完整：共 {count} 条记录，当前状态与历史一致")
+    if checkpoints:
+        last = max(checkpoints, key=lambda c: c["length"])
+        lines.append(f"签名检查点 {len(checkpoints)} 个；最近一个：{last['length']} 条，{last['at']}，"
+                     f"指纹 {checkpoint_fingerprint(last)}；其后 {max(0, count - last['length'])} 条记录尚未签名")
+    return lines
+
+
+def _read_bundle(path: str) -> dict[str, Any]:
+    import zipfile
+
+    with zipfile.ZipFile(path) as bundle:
+        names = set(bundle.namelist())
+        state = json.loads(bundle.read("state.json"))
+        checkpoints = [json.loads(line) for line in bundle.read("checkpoints.jsonl").decode().splitlines() if line]
+        public_pem = bundle.read("public_key.pem") if "public_key.pem" in names else b""
+        for key, item in state["evidence"].items():
+            if f"evidence/{key}" in names:
+                item["file_sha256"] = hashlib.sha256(bundle.read(f"evidence/{key}")).hexdigest()
+        return {"state": state, "checkpoints": checkpoints, "public_pem": public_pem,
+                "records": bundle.read("records.jsonl").decode("utf-8").splitlines()}
+
+
+def verify_bundle(path: str, extra_checkpoints: list[dict[str, Any]] = ()) -> tuple[bool, list[str]]:
+    """Verify an audit bundle; the verdict and the report's lines."""
+    bundle = _read_bundle(path)
+    checkpoints = bundle["checkpoints"] + [c for c in extra_checkpoints if c not in bundle["checkpoints"]]
+    bad_signature = check_signatures(checkpoints, bundle["public_pem"]) if checkpoints else None
+    replay = Replay(checkpoints)
+    for line in bundle["records"]:
+        if line and not replay.feed(SimpleNamespace(**json.loads(line))):
+            break
+    state = bundle["state"]
+    replay.finish(state.get("head"))
+    problem = bad_signature or replay.problem
+    scope = set(state["scope"]) if "scope" in state else None
+    differences = [] if problem else compare(replay.state(), state, scope=scope, plan=state.get("plan"))
+    lines = report_lines(count=replay.count, problem=problem, first_bad_id=None if bad_signature else replay.first_bad_id,
+                         differences=differences, checkpoints=checkpoints)
+    return not problem and not differences, lines
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = list(sys.argv[1:] if argv is None else argv)
+    if not args or args[0] in ("-h", "--help"):
+        print("用法：python offline_verifier.py bundle.zip [--checkpoints 检查点文件]")
+        return 2
+    extra = []
+    if "--checkpoints" in args:
+        at = args.index("--checkpoints")
+        with open(args[at + 1], encoding="utf-8") as kept:
+            extra = [json.loads(line) for line in kept if line.strip()]
+        del args[at:at + 2]
+    ok, lines = verify_bundle(args[0], extra)
+    print("\n".join(lines))
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
