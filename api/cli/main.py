@@ -204,7 +204,7 @@ def user_add(
     email: Annotated[str | None, typer.Option(help="电子邮箱")] = None,
 ) -> None:
     """添加用户。"""
-    from engine.people import users
+    from engine.audit import rights
     from engine.store.errors import DomainError
 
     if password_stdin:
@@ -212,7 +212,8 @@ def user_add(
     bind = make_engine()
     try:
         with Session(bind) as session:
-            users.register(session=session, name=name, roles=role, sections=section, password=password, email=email)
+            rights.add_user(session=session, by="命令行", role="system", name=name, roles=role, sections=section,
+                            password=password, email=email)
     except DomainError as exc:
         typer.echo(f"未添加：{exc.message}", err=True)
         raise typer.Exit(1) from exc

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from api.deps import Id, Limit, Offset, SessionDep, require
+from api.deps import CurrentUser, Id, Limit, Offset, SessionDep, require
 from api.problems import responses
 from api.schemas.users import (
     SectionCreate,
@@ -14,6 +14,7 @@ from api.schemas.users import (
     UsersPublic,
     UserUpdate,
 )
+from engine.audit import rights
 from engine.people import users
 
 router = APIRouter(prefix="/admin", tags=["admin"], dependencies=[require("admin")])
@@ -34,15 +35,15 @@ def list_users(session: SessionDep, limit: Limit = 50,
 
 
 @router.post("/users", response_model=UserPublic, status_code=201, responses=responses(403, 409))
-def add_user(body: UserCreate, session: SessionDep) -> UserPublic:
-    user = users.register(session=session, name=body.name, roles=body.roles, sections=body.sections,
+def add_user(body: UserCreate, session: SessionDep, me: CurrentUser) -> UserPublic:
+    user = rights.add_user(session=session, by=me.name, name=body.name, roles=body.roles, sections=body.sections,
                           password=body.password, email=body.email)
     return _public(session, user)
 
 
 @router.patch("/users/{user_id}", response_model=UserPublic, responses=responses(403, 404))
-def update_user(user_id: Id, body: UserUpdate, session: SessionDep) -> UserPublic:
-    user = users.update(session=session, user_id=user_id, roles=body.roles, sections=body.sections,
+def update_user(user_id: Id, body: UserUpdate, session: SessionDep, me: CurrentUser) -> UserPublic:
+    user = rights.update_user(session=session, by=me.name, user_id=user_id, roles=body.roles, sections=body.sections,
                         password=body.password, email=body.email, active=body.active)
     return _public(session, user)
 
@@ -54,6 +55,6 @@ def list_sections(session: SessionDep) -> SectionsPublic:
 
 
 @router.post("/sections", response_model=SectionPublic, status_code=201, responses=responses(403, 409))
-def add_section(body: SectionCreate, session: SessionDep) -> SectionPublic:
-    found = users.add_section(session=session, name=body.name)
+def add_section(body: SectionCreate, session: SessionDep, me: CurrentUser) -> SectionPublic:
+    found = rights.add_section(session=session, by=me.name, name=body.name)
     return SectionPublic(id=found.id, name=found.name)

@@ -39,6 +39,8 @@ def home(request: Request, session: SessionDep, viewer: WebViewer,
     roles = viewer.actor.roles
     if "auditor" in roles and not roles & {"staff", "leader", "office"}:
         return RedirectResponse("/audit", status_code=303)
+    if roles == {"admin"}:
+        return RedirectResponse("/admin/users", status_code=303)
     parts = {}
     if "office" in roles:
         parts["office"] = dashboard.office_home(session, viewer.actor)

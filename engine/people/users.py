@@ -94,20 +94,29 @@ def listing(*, session: Session, limit: int, offset: int) -> tuple[list[User], i
     return list(session.exec(select(User).order_by(User.id).limit(limit).offset(offset))), total
 
 
-def update(*, session: Session, user_id: int, roles: Sequence[str] | None = None, sections: Sequence[str] | None = None,
+def update(*, session: Session, user_id: int, **changes) -> User:
+    """:func:`change` as a command of its own: commits (or, on any error, writes nothing)."""
+    db.begin_write(session)
+    try:
+        user = change(session=session, user_id=user_id, **changes)
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    return user
+
+
+def change(*, session: Session, user_id: int, roles: Sequence[str] | None = None, sections: Sequence[str] | None = None,
            password: str | None = None, email: str | None = None, active: bool | None = None) -> User:
-    """Change a user's roles, sections, password, e-mail or whether they may log in; commits."""
+    """Change a user's roles, sections, password, e-mail or whether they may log in; flushes."""
     from engine.store.errors import NotFound
 
-    db.begin_write(session)
     user = session.get(User, user_id)
     if user is None:
-        session.rollback()
         raise NotFound(f"用户 {user_id} 不存在", user_id=user_id)
     if roles is not None:
         unknown = [r for r in roles if r not in ROLES]
         if unknown or not roles:
-            session.rollback()
             raise InvalidPayload(f"未知角色：{', '.join(unknown)}", errors=[{"field": "roles", "reason": "未知角色"}])
         user.roles = list(dict.fromkeys(roles))
     if password:  # a new password also ends the sessions opened with the old one
@@ -129,7 +138,6 @@ def update(*, session: Session, user_id: int, roles: Sequence[str] | None = None
         for name in dict.fromkeys(s.strip() for s in sections if s.strip()):
             session.add(UserSection(user_id=user_id, section_id=section(session, name).id))
         session.flush()
-    session.commit()
     return user
 
 
@@ -143,9 +151,20 @@ def add_section(*, session: Session, name: str) -> Section:
     if not name:
         raise InvalidPayload("科室名称为空", errors=[{"field": "name", "reason": "科室名称为空"}])
     db.begin_write(session)
-    if session.exec(select(Section).where(Section.name == name)).first():
+    try:
+        found = new_section(session=session, name=name)
+        session.commit()
+    except BaseException:
         session.rollback()
-        raise Duplicate(f"科室“{name}”已存在", name=name)
-    found = section(session, name)
-    session.commit()
+        raise
     return found
+
+
+def new_section(*, session: Session, name: str) -> Section:
+    """A new section; :class:`Duplicate` if the name is taken; flushes."""
+    name = (name or "").strip()
+    if not name or len(name) > NAME_MAX:
+        raise InvalidPayload("科室名称不能为空，且不超过 100 个字符", errors=[{"field": "name", "reason": "科室名称为空或过长"}])
+    if session.exec(select(Section).where(Section.name == name)).first():
+        raise Duplicate(f"科室“{name}”已存在", name=name)
+    return section(session, name)
