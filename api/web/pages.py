@@ -90,6 +90,8 @@ def _target_page(request, session, viewer, target_id: int, *, status_code: int =
     target = targets.get(session=session, target_id=target_id)
     definition = definitions.get(target.workflow)
     item = dashboard.items(session, [target], viewer.actor)[0]
+    if form is None and any(a.spec.trigger == "self_assess" for a in item.actions):
+        form = dashboard.rework_form(session, target.id)  # after a return: the last submission, to amend
     return render(request, "target.html", status_code=status_code, viewer=viewer,
                   unread=dashboard.unread(session, viewer.user.id), error=error, item=item, t=target,
                   definition=definition, diagram=svg(definition, current=target.state),

@@ -4,6 +4,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import timedelta
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import func
@@ -161,6 +162,19 @@ def last_self_assessments(session: Session, target_ids: list[int]) -> dict[int, 
                                    .order_by(TransitionRecord.id)):
             found[record.target_id] = dict(record.payload, at=record.at, actor=record.actor)
     return found
+
+
+def rework_form(session: Session, target_id: int) -> dict[str, str] | None:
+    """The self-assessment form prefilled from the last submission (after a return or a send-back), or None."""
+    last = last_self_assessments(session, [target_id]).get(target_id)
+    if not last:
+        return None
+    return {"trigger": "self_assess", "self_score": _plain(last.get("self_score")),
+            "summary": str(last.get("summary") or ""), "prefilled": "1"}
+
+
+def _plain(value: Any) -> str:
+    return "" if value is None else f"{Decimal(str(value)).normalize():f}"
 
 
 def leader_home(session: Session, actor: Actor) -> dict[str, Any]:

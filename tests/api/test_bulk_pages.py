@@ -5,32 +5,14 @@ import re
 
 from sqlmodel import Session, select
 
-from engine.people.actors import Actor
 from engine.store.models import Target, TransitionRecord
-from engine.workflow.commands import fire
+from tests.api.plan_states import bring
 from tests.api.test_pages import _csrf, login, web  # noqa: F401  (the fixture)
 
-OFFICE = Actor("绩效办", frozenset({"office"}))
 
-
-def _to(client, engine_db, codes, state):
-    """Drive targets of the shipped plan to ``state`` through the door, as their own people would."""
-    from engine.people.actors import actor_of
-    from engine.store.models import User
-    from engine.workflow.targets import parties_of
-
+def _to(_client, engine_db, codes, state):
     with Session(engine_db) as session:
-        for code in codes:
-            t = session.exec(select(Target).where(Target.code == code)).one()
-            parties = parties_of(session, t.id)
-            person = actor_of(session, session.exec(select(User).where(User.name == parties.persons[0])).one())
-            steps = [("start", person, {}), ("self_assess", person, {"self_score": 1, "summary": "已完成"})]
-            steps += [("sign", actor_of(session, session.exec(select(User).where(User.name == n)).one()), {})
-                      for n in parties.leaders]
-            steps += [("verify", OFFICE, {})]
-            order = {"self_assessed": 2, "leader_signed": 2 + len(parties.leaders), "verified": 3 + len(parties.leaders)}
-            for trigger, actor, payload in steps[:order[state]]:
-                fire(session=session, target_id=t.id, trigger=trigger, actor=actor, payload=payload)
+        bring(session, codes, state)
 
 
 def test_office_home_opens_with_its_queues_and_counts(web, engine_db):
