@@ -26,6 +26,8 @@ class Settings(BaseSettings):
     #: Where evidence files are kept (created on first upload).
     files_dir: str = "kaoping-files"
     max_evidence_bytes: int = 10_485_760
+    #: The address people open the pages at (https://kaoping.example.gov.cn): messages link to their target.
+    base_url: str = "http://127.0.0.1:8000"
     smtp_host: str = ""
     smtp_port: int = 587
     smtp_user: str = ""

@@ -229,3 +229,29 @@ def test_admin_adds_a_section_and_a_user_who_logs_in_and_changes_the_password(si
     context, page = _log_in(browser, base, "郑晓", "zheng-2024-b")
     assert page.url == f"{base}/"
     context.close()
+
+
+def test_the_auditor_searches_by_code_state_and_action_in_chinese(site, browser):
+    base, ids, folder = site
+    _bring(folder, ["1-3-1"], "self_assessed")
+    auditor = Person(browser, base, "审计员")
+    auditor.page.fill("input[name=code]", "1-3-1")
+    auditor.page.select_option("select[name=trigger]", label="提交自评")
+    auditor.page.click("text=查询")
+    auditor.page.wait_for_load_state("load")
+    assert "code=1-3-1" in auditor.page.url  # the search stays in the address
+    rows = auditor.page.locator("table.audit tbody tr")
+    assert rows.count() == 1
+    text = rows.first.inner_text()
+    assert "1-3-1" in text and "提交自评" in text and "陈华森" in text and "科室" in text and "已自评" in text
+    auditor.page.select_option("select[name=trigger]", value="")
+    auditor.page.select_option("select[name=state]", label="推进中")
+    auditor.page.click("text=查询")
+    auditor.page.wait_for_load_state("load")
+    assert auditor.page.locator("table.audit tbody tr").count() == 1  # the start, which led to 推进中
+    with auditor.page.expect_download() as download:
+        auditor.page.click("text=导出 CSV")
+    exported = open(download.value.path(), encoding="utf-8-sig").read()
+    assert "1-3-1" in exported and "开始推进" in exported and "推进中" in exported
+    auditor.shot("auditor-search-by-code")
+    auditor.close()
