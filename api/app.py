@@ -93,7 +93,7 @@ def create_app(engine: Engine | None = None, *, scheduler: bool | None = None) -
         if engine is None:
             app.state.engine.dispose()
 
-    app = _App(title="kaoping 考评 API", version="1.0", lifespan=lifespan,
+    app = _App(title="kaoping 考评 API", version="1.0", lifespan=lifespan, docs_url=None, redoc_url=None,
                   description="绩效目标工作流：目标、流转、审计。除登录、/healthz 与文档外，所有接口都需要 Bearer 令牌。")
     app.state.engine = engine
     problems.install(app)

@@ -94,8 +94,16 @@ def expand(bind: Engine, config: Settings | None = None) -> int:
     return count
 
 
-def _message(session: Session, delivery: Delivery, event: OutboxEvent, user: User | None) -> channels.Message:
-    subject, body = messages.render(event.event_type, event.data, user.name if user else "")
+def _message(session: Session, delivery: Delivery, event: OutboxEvent, user: User | None,
+             config: Settings | None = None) -> channels.Message:
+    link, due = "", ""
+    if event.target_id is not None:
+        from engine.store.models import Target
+
+        target = session.get(Target, event.target_id)
+        link = f"{(config or settings()).base_url.rstrip('/')}/targets/{event.target_id}"
+        due = target.state_due.isoformat() if target is not None and target.state_due else ""
+    subject, body = messages.render(event.event_type, event.data, user.name if user else "", link=link, due=due)
     code = event.data.get("code")
     return channels.Message(key=delivery.key, subject=subject, body=body, event_type=event.event_type,
                             to_name=user.name if user else "", to_email=user.email if user else None,
@@ -143,7 +151,7 @@ def deliver(bind: Engine, config: Settings | None = None) -> DispatchResult:
             event = session.get(OutboxEvent, delivery.event_id)
             user = session.get(User, delivery.user_id) if delivery.user_id else None
             try:
-                message = _message(session, delivery, event, user)
+                message = _message(session, delivery, event, user, config)
                 if delivery.channel == "inbox":
                     _to_inbox(session, delivery, event, message)
                 else:

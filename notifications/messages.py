@@ -26,8 +26,14 @@ def has_template(event_type: str) -> bool:
     return True
 
 
-def render(event_type: str, data: dict[str, Any], recipient: str) -> tuple[str, str]:
-    """(subject, body) for an event: the template's first line is the subject, the rest the body."""
+def render(event_type: str, data: dict[str, Any], recipient: str, *, link: str = "", due: str = "") -> tuple[str, str]:
+    """(subject, body) for an event: the template's first line is the subject, the rest the body; then where to
+    act (``link``, the target's page) and by when (``due``), above the signature."""
     text = environment().get_template(template_name(event_type)).render(**data, recipient=recipient or "您")
     subject, _, body = text.partition("\n")
-    return subject.strip(), body.strip() + "\n"
+    body = body.strip()
+    extra = ([f"本阶段期限：{due}"] if due else []) + ([f"查看和办理：{link}"] if link else [])
+    if extra:
+        head, sign, tail = body.rpartition("\n——")
+        body = "\n".join([head if sign else body, *extra]) + (f"\n\n——{tail}" if sign else "")
+    return subject.strip(), body + "\n"

@@ -55,6 +55,6 @@ def list_sections(session: SessionDep) -> SectionsPublic:
 
 
 @router.post("/sections", response_model=SectionPublic, status_code=201, responses=responses(403, 409))
-def add_section(body: SectionCreate, session: SessionDep) -> SectionPublic:
-    found = users.add_section(session=session, name=body.name)
+def add_section(body: SectionCreate, session: SessionDep, actor: CurrentActor) -> SectionPublic:
+    found = staffing.add_section(session=session, by=actor, name=body.name)
     return SectionPublic(id=found.id, name=found.name)

@@ -11,6 +11,7 @@ from api.problems import responses
 from api.schemas.audit import ChainCheckPublic, RecordsPublic, record_public
 from engine.audit import chain as audit
 from engine.calendar import clock
+from engine.workflow import definitions
 
 router = APIRouter(prefix="/audit", tags=["audit"], dependencies=[require("office", "auditor")])
 
@@ -59,7 +60,7 @@ def export(session: SessionDep, format: Literal["csv", "xlsx"] = "csv", actor: T
            until: datetime | None = None) -> Response:
     """The matching records as a CSV or XLSX file."""
     media, write = EXPORTS[format]
-    data = write(session, _filters(actor, section, trigger, target, since, until))
+    data = write(session, _filters(actor, section, trigger, target, since, until), definitions.audit_labels())
     name = f"audit-{clock.now():%Y%m%d-%H%M%S}.{format}"
     return Response(data, media_type=media, headers={"Content-Disposition": f'attachment; filename="{name}"'})
 

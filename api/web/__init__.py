@@ -10,11 +10,11 @@ from fastapi.staticfiles import StaticFiles
 
 def install(app: FastAPI) -> None:
     """Mount the pages, the static files, and the handlers that turn page errors into pages."""
-    from api.web import auth, office, pages
+    from api.web import admin, auth, bulk, docs, office, pages
     from api.web.render import render
 
     app.mount("/static", StaticFiles(directory=str(resources.files("api").joinpath("static"))), name="static")
-    for module in (auth, pages, office):
+    for module in (auth, pages, office, bulk, admin, docs):
         app.include_router(module.router)
 
     @app.exception_handler(auth.LoginRequired)
@@ -24,6 +24,10 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(auth.CsrfRejected)
     async def _csrf(request: Request, _exc: auth.CsrfRejected):
         return render(request, "error.html", status_code=403, message="表单已失效或来源不明（CSRF 校验未通过），请刷新页面后重试")
+
+    @app.exception_handler(admin.AdminOnly)
+    async def _admin_only(request: Request, _exc: admin.AdminOnly):
+        return render(request, "error.html", status_code=403, message="只有管理员可以管理用户和科室")
 
     @app.exception_handler(office.NotAllowed)
     async def _not_allowed(request: Request, _exc: office.NotAllowed):

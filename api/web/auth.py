@@ -87,7 +87,9 @@ def check_csrf(viewer: Viewer, token: str | None) -> None:
 @router.get("/login", response_class=HTMLResponse)
 def login_page(request: Request, session: SessionDep, next: str = "/") -> HTMLResponse:  # noqa: A002
     sid = secrets.token_urlsafe(16)
-    response = render(request, "login.html", csrf=csrf_for(request, session, "login:" + sid), next=_safe(next))
+    notice = "密码已修改，请用新密码重新登录" if request.query_params.get("done") == "password" else ""
+    response = render(request, "login.html", csrf=csrf_for(request, session, "login:" + sid), next=_safe(next),
+                      notice=notice)
     _cookie(response, PRE_COOKIE, sid, request)
     return response
 

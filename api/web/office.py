@@ -54,25 +54,28 @@ def _when(text: str | None, end: bool = False) -> datetime | None:
     return moment.replace(tzinfo=clock.ZONE) if moment.tzinfo is None else moment
 
 
-def _filters(actor, section, trigger, target, since, until) -> audit.AuditFilter:
+def _filters(actor, section, trigger, target, since, until, code=None, state=None) -> audit.AuditFilter:
     return audit.AuditFilter(actor=actor or None, section=section or None, trigger=trigger or None,
                              target_id=int(target) if target and re.fullmatch(r"[0-9]{1,9}", target) else None,
-                             since=_when(since), until=_when(until, end=True))
+                             since=_when(since), until=_when(until, end=True), code=code or None, state=state or None)
 
 
 @router.get("/audit", response_class=HTMLResponse)
 def audit_page(request: Request, session: SessionDep, viewer: WebViewer, actor: Text = None, section: Text = None,
                trigger: Text = None, target: Text = None, since: Text = None, until: Text = None,
+               code: Text = None, state: Text = None,
                page: Annotated[int, Query(ge=1, le=MAX_ID // PAGE)] = 1, check: bool = False):
     _office_or_auditor(viewer)
-    filters = _filters(actor, section, trigger, target, since, until)
+    filters = _filters(actor, section, trigger, target, since, until, code, state)
     records, count = audit.search(session=session, filters=filters, limit=PAGE, offset=(page - 1) * PAGE)
     query = "&".join(f"{k}={quote(v)}" for k, v in request.query_params.items() if k not in ("page", "check"))
     return _page(request, viewer, session, "audit.html", records=records, count=count, page=page,
                  pages=max(1, -(-count // PAGE)), query=query,
                  values={"actor": actor or "", "section": section or "", "trigger": trigger or "",
-                         "target": target or "", "since": since or "", "until": until or ""},
-                 chain=audit.verify(session) if check else None, codes=audit.target_codes(session, records))
+                         "target": target or "", "since": since or "", "until": until or "", "code": code or "",
+                         "state": state or ""},
+                 chain=audit.verify(session) if check else None, codes=audit.target_codes(session, records),
+                 labels=definitions.audit_labels())
 
 
 @router.post("/audit/verify")
@@ -86,10 +89,10 @@ async def verify(request: Request, viewer: WebViewer):
 @router.get("/audit/export")
 def export(session: SessionDep, viewer: WebViewer, format: Annotated[str, Query(pattern="^(csv|xlsx)$")] = "csv",
            actor: Text = None, section: Text = None, trigger: Text = None, target: Text = None, since: Text = None,
-           until: Text = None):
+           until: Text = None, code: Text = None, state: Text = None):
     _office_or_auditor(viewer)
-    filters = _filters(actor, section, trigger, target, since, until)
-    data = audit.export_csv(session, filters) if format == "csv" else audit.export_xlsx(session, filters)
+    filters, labels = _filters(actor, section, trigger, target, since, until, code, state), definitions.audit_labels()
+    data = audit.export_csv(session, filters, labels) if format == "csv" else audit.export_xlsx(session, filters, labels)
     media = "text/csv; charset=utf-8" if format == "csv" else \
         "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
     name = f"audit-{clock.now():%Y%m%d-%H%M%S}.{format}"

@@ -36,10 +36,14 @@ def _page(request, viewer, session, name: str, **context):
 
 
 @router.get("/", response_class=HTMLResponse)
-def home(request: Request, session: SessionDep, viewer: WebViewer):
+def home(request: Request, session: SessionDep, viewer: WebViewer,
+         q: Annotated[str, Query(max_length=200)] = "", section: Annotated[str, Query(max_length=100)] = "",
+         code: Annotated[str, Query(max_length=120)] = ""):
     roles = viewer.actor.roles
     if "auditor" in roles and not roles & {"staff", "leader", "office"}:
         return RedirectResponse("/audit", status_code=303)
+    if roles == {"admin"}:
+        return RedirectResponse("/admin/users", status_code=303)
     parts = {}
     if "office" in roles:
         parts["office"] = dashboard.office_home(session, viewer.actor)
@@ -47,8 +51,17 @@ def home(request: Request, session: SessionDep, viewer: WebViewer):
         parts["leader"] = dashboard.leader_home(session, viewer.actor)
     if "staff" in roles:
         parts["staff"] = dashboard.staff_home(session, viewer.actor)
+    for part in parts.values():
+        part["queues"] = dashboard.narrow(part["queues"], q=q, section=section)
+    if "leader" in parts:
+        parts["leader"]["waiting"] = parts["leader"]["queues"][0].items
     messages, _, _ = inbox.items(session=session, user_id=viewer.user.id, unread_only=True, limit=5)
-    return _page(request, viewer, session, "home.html", parts=parts, messages=messages)
+    done = request.query_params.get("done", "")
+    notice = f"已{done} {code}".strip() if done else ""
+    if done and "leader" in parts:
+        notice += f"；待我审签还剩 {len(parts['leader']['waiting'])} 项"
+    return _page(request, viewer, session, "home.html", parts=parts, messages=messages, notice=notice,
+                 narrowed={"q": q, "section": section}, section_names=targets.section_names(session))
 
 
 @router.get("/targets", response_class=HTMLResponse)
@@ -84,6 +97,8 @@ def _target_page(request, session, viewer, target_id: int, *, status_code: int =
     # Right after the office adds a target, what it was warned about (kept in the creation record).
     warnings = [w for r in history if r.kind == "creation" for w in r.payload.get("warnings", [])] \
         if request.query_params.get("done") == "create" else []
+    if form is None and any(a.spec.trigger == "self_assess" for a in item.actions):
+        form = dashboard.rework_form(session, target.id)  # after a return: the last submission, to amend
     return render(request, "target.html", status_code=status_code, viewer=viewer,
                   unread=dashboard.unread(session, viewer.user.id), error=error, item=item, t=target,
                   definition=definition, diagram=svg(definition, current=target.state), warnings=warnings,
@@ -142,6 +157,8 @@ def _fire(request, session, viewer, target_id: int, form, uploads, refused=()):
         except DomainError:
             return _error(request, session, viewer, exc)
     label = fired.record.trigger
+    if form.get("back") == "/":  # acted from a home queue: back to it, with what is left
+        return RedirectResponse(f"/?done={quote(spec.label)}&code={quote(fired.target.code)}", status_code=303)
     return RedirectResponse(f"/targets/{target_id}?done={quote(label)}", status_code=303)
 
 

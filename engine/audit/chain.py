@@ -10,7 +10,7 @@ two writers never fork the chain.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -99,6 +99,17 @@ class AuditFilter:
     target_id: int | None = None
     since: datetime | None = None
     until: datetime | None = None
+    code: str | None = None  # the target's code as the plan writes it (1-2-1)
+    state: str | None = None  # the state the record led to
+
+
+@dataclass(frozen=True)
+class Labels:
+    """Words for the codes of a record (actions, states, roles), for the table and the exports."""
+
+    triggers: dict[str, str] = field(default_factory=dict)
+    states: dict[str, str] = field(default_factory=dict)
+    roles: dict[str, str] = field(default_factory=dict)
 
 
 def _filtered(filters: AuditFilter):
@@ -114,6 +125,12 @@ def _filtered(filters: AuditFilter):
         query = query.where(TransitionRecord.trigger == filters.trigger)
     if filters.target_id is not None:
         query = query.where(TransitionRecord.target_id == filters.target_id)
+    if filters.code:
+        from engine.store.models import Target
+
+        query = query.where(exists().where(Target.id == TransitionRecord.target_id, Target.code == filters.code.strip()))
+    if filters.state:
+        query = query.where(TransitionRecord.to_state == filters.state)
     if filters.section:
         query = query.where(exists().where(Assignment.target_id == TransitionRecord.target_id,
                                            Assignment.kind == "section", Assignment.name == filters.section))
@@ -144,12 +161,14 @@ def history(*, session: Session, target_id: int) -> list[TransitionRecord]:
 EXPORT_COLUMNS = ("序号", "时间", "目标编号", "操作人", "角色", "操作", "原状态", "新状态", "意见", "内容", "哈希", "前一哈希")
 
 
-def export_rows(session: Session, filters: AuditFilter) -> list[list[Any]]:
-    """The matching records as table rows (local time, target codes), for CSV or XLSX export."""
+def export_rows(session: Session, filters: AuditFilter, labels: Labels | None = None) -> list[list[Any]]:
+    """The matching records as table rows (local time, target codes, words for the codes), for CSV or XLSX export."""
     records, _ = search(session=session, filters=filters, limit=None)
     codes = target_codes(session, records)
-    return [[r.id, _local(r.at), codes.get(r.target_id, ""), r.actor, r.role, r.trigger, r.from_state or "",
-             r.to_state or "", r.comment, json.dumps(r.payload, ensure_ascii=False, sort_keys=True), r.hash, r.prev_hash]
+    words = labels or Labels()
+    state = lambda name: words.states.get(name, name) if name else ""  # noqa: E731
+    return [[r.id, _local(r.at), codes.get(r.target_id, ""), r.actor, words.roles.get(r.role, r.role),
+             words.triggers.get(r.trigger, r.trigger), state(r.from_state), state(r.to_state), r.comment, json.dumps(r.payload, ensure_ascii=False, sort_keys=True), r.hash, r.prev_hash]
             for r in records]
 
 
@@ -159,7 +178,7 @@ def _local(moment: datetime) -> str:
     return local(moment).strftime("%Y-%m-%d %H:%M:%S")
 
 
-def export_csv(session: Session, filters: AuditFilter) -> bytes:
+def export_csv(session: Session, filters: AuditFilter, labels: Labels | None = None) -> bytes:
     """CSV with a BOM, so that spreadsheet programs read the Chinese correctly."""
     import csv
     import io
@@ -167,11 +186,11 @@ def export_csv(session: Session, filters: AuditFilter) -> bytes:
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     writer.writerow(EXPORT_COLUMNS)
-    writer.writerows([cells.inert(v) for v in row] for row in export_rows(session, filters))
+    writer.writerows([cells.inert(v) for v in row] for row in export_rows(session, filters, labels))
     return buffer.getvalue().encode("utf-8-sig")
 
 
-def export_xlsx(session: Session, filters: AuditFilter) -> bytes:
+def export_xlsx(session: Session, filters: AuditFilter, labels: Labels | None = None) -> bytes:
     import io
 
     from openpyxl import Workbook
@@ -181,7 +200,7 @@ def export_xlsx(session: Session, filters: AuditFilter) -> bytes:
     book = Workbook(write_only=True)
     sheet = book.create_sheet("流转记录")
     sheet.append(EXPORT_COLUMNS)
-    for row in export_rows(session, filters):
+    for row in export_rows(session, filters, labels):
         row_cells = []
         for value in row:
             cell = WriteOnlyCell(sheet, value=value)

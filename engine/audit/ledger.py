@@ -45,11 +45,13 @@ def user_after(user: User, sections: Iterable[str]) -> dict[str, Any]:
 
 
 def user_changed(session: Session, user: User, sections: Iterable[str], *, actor: str, role: str, trigger: str,
-                 changes: Sequence[str] = ()) -> TransitionRecord:
-    """The record of a user added or changed (roles, sections, whether active; never a password)."""
+                 changes: Sequence[str] = (), comment: str = "", details: dict[str, Any] | None = None) -> TransitionRecord:
+    """The record of a user added or changed (roles, sections, whether active; never a password);
+    ``details`` say what changed in words the audit page shows (``{"roles": {"from": …, "to": …}}``)."""
     return chain.append(session, target_id=None, kind="user", actor=actor, role=role, trigger=trigger,
-                        from_state=None, to_state=None, at=clock.to_db(clock.now()), comment="",
-                        payload={"user": user.name, "changes": list(changes), "after": user_after(user, sections)})
+                        from_state=None, to_state=None, at=clock.to_db(clock.now()), comment=comment,
+                        payload={**(details or {}), "user": user.name, "changes": list(changes),
+                                 "after": user_after(user, sections)})
 
 
 def milestones_set(session: Session, plan_id: int, milestones: dict[str, Any], *, actor: str, role: str,

@@ -160,9 +160,20 @@ def add_section(*, session: Session, name: str) -> Section:
     if not name:
         raise InvalidPayload("科室名称为空", errors=[{"field": "name", "reason": "科室名称为空"}])
     db.begin_write(session)
-    if session.exec(select(Section).where(Section.name == name)).first():
+    try:
+        found = new_section(session=session, name=name)
+        session.commit()
+    except BaseException:
         session.rollback()
-        raise Duplicate(f"科室“{name}”已存在", name=name)
-    found = section(session, name)
-    session.commit()
+        raise
     return found
+
+
+def new_section(*, session: Session, name: str) -> Section:
+    """A new section; :class:`Duplicate` if the name is taken; flushes."""
+    name = (name or "").strip()
+    if not name or len(name) > NAME_MAX:
+        raise InvalidPayload("科室名称不能为空，且不超过 100 个字符", errors=[{"field": "name", "reason": "科室名称为空或过长"}])
+    if session.exec(select(Section).where(Section.name == name)).first():
+        raise Duplicate(f"科室“{name}”已存在", name=name)
+    return section(session, name)

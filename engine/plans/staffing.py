@@ -1,60 +1,143 @@
-"""The admin's changes to users, each written to the chain (roles, sections, whether active).
+"""The admin's changes to people, each written to the chain in the same transaction: users, their
+roles and sections, whether they may log in, passwords (never their text), sections.
 
 A user's rights are part of what ``audit verify`` replays: a role given outside these
-commands (an edit in the database) shows up as a difference.
+commands (an edit in the database) shows up as a difference. The CLI, the API and the admin
+pages all call these; each commits once.
 """
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
 
 from sqlmodel import Session
 
-from engine.audit import ledger
+from engine.audit import chain, ledger
+from engine.calendar import clock
 from engine.people import users
 from engine.people.actors import Actor
+from engine.people.roles import PEOPLE_ACTIONS as ACTIONS
 from engine.store import db
-from engine.store.models import User
+from engine.store.errors import InvalidPayload
+from engine.store.models import Section, User
+
+PASSWORD_MIN = 8
+T = TypeVar("T")
 
 
 def _role(by: Actor) -> str:
     return "admin" if "admin" in by.roles else next(iter(sorted(by.roles)), "admin")
 
 
+def _user_record(session: Session, user: User, sections: Sequence[str], *, by: Actor, trigger: str,
+                 changes: Sequence[str], **details: Any) -> None:
+    """A change of a user's rights, with the state it leaves (what the replay checks) and its details."""
+    ledger.user_changed(session, user, sections, actor=by.name, role=_role(by), trigger=trigger, changes=changes,
+                        comment=ACTIONS[trigger], details=details)
+
+
+def _system_record(session: Session, *, by: Actor, trigger: str, payload: dict[str, Any]) -> None:
+    """A change that is no one's rights (a password set, a section added)."""
+    chain.append(session, target_id=None, kind="system", actor=by.name, role=_role(by), trigger=trigger,
+                 at=clock.to_db(clock.now()), comment=ACTIONS[trigger], payload=payload)
+
+
+def _committed(session: Session, work: Callable[[], T]) -> T:
+    db.begin_write(session)
+    try:
+        result = work()
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    return result
+
+
+def _check_password(password: str | None, field: str = "password") -> None:
+    if password is not None and len(password) < PASSWORD_MIN:
+        raise InvalidPayload(f"密码至少 {PASSWORD_MIN} 位", errors=[{"field": field, "reason": f"密码至少 {PASSWORD_MIN} 位"}])
+
+
 def record_added(session: Session, user: User, sections: Sequence[str], *, by: Actor) -> None:
     """The record of a user just added (flushed); flushes."""
-    names = [s.strip() for s in sections if s.strip()]
-    ledger.user_changed(session, user, names, actor=by.name, role=_role(by), trigger="add_user",
-                        changes=["roles", "sections"])
+    names = list(dict.fromkeys(s.strip() for s in sections if s.strip()))
+    _user_record(session, user, names, by=by, trigger="user_add", changes=["roles", "sections"],
+                 roles=list(user.roles), sections=names, email=user.email or "",
+                 password_set=bool(user.password_hash))
 
 
 def register(*, session: Session, by: Actor, name: str, roles: Sequence[str], sections: Sequence[str] = (),
              password: str | None = None, email: str | None = None) -> User:
     """Add a user and record it, in one transaction; commits."""
-    db.begin_write(session)
-    try:
+    _check_password(password)
+
+    def work() -> User:
         user = users.add(session=session, name=name, roles=roles, sections=sections, password=password, email=email)
         record_added(session, user, sections, by=by)
-        session.commit()
-    except BaseException:
-        session.rollback()
-        raise
-    return user
+        return user
+
+    return _committed(session, work)
 
 
 def update(*, session: Session, by: Actor, user_id: int, roles: Sequence[str] | None = None,
            sections: Sequence[str] | None = None, password: str | None = None, email: str | None = None,
            active: bool | None = None) -> User:
-    """Change a user (see :func:`engine.people.users.change`); a change of rights is recorded; commits."""
-    db.begin_write(session)
-    try:
+    """Change a user (see :func:`engine.people.users.change`); each kind of change is recorded as what it
+    was (修改用户, 停用/启用用户, 重置密码); commits."""
+    _check_password(password)
+
+    def work() -> User:
+        before = session.get(User, user_id)
+        was = (list(before.roles), users.sections_of(session, [user_id])[user_id]) if before else ([], [])
         user, changed = users.change(session=session, user_id=user_id, roles=roles, sections=sections,
                                      password=password, email=email, active=active)
-        if {"roles", "sections", "active"} & set(changed):
-            current = users.sections_of(session, [user.id])[user.id]
-            ledger.user_changed(session, user, current, actor=by.name, role=_role(by), trigger="change_user",
-                                changes=changed)
-        session.commit()
-    except BaseException:
-        session.rollback()
-        raise
-    return user
+        now = users.sections_of(session, [user.id])[user.id]
+        details: dict[str, Any] = {}
+        if "roles" in changed and list(user.roles) != was[0]:
+            details["roles"] = {"from": was[0], "to": list(user.roles)}
+        if "sections" in changed and now != was[1]:
+            details["sections"] = {"from": was[1], "to": now}
+        if "email" in changed:
+            details["email"] = user.email or ""
+        if details:
+            _user_record(session, user, now, by=by, trigger="user_update", changes=list(details), **details)
+        if "active" in changed:
+            _user_record(session, user, now, by=by, trigger="user_enable" if user.active else "user_disable",
+                         changes=["active"])
+        if password:
+            _system_record(session, by=by, trigger="password_reset", payload={"user": user.name})
+        return user
+
+    return _committed(session, work)
+
+
+def add_section(*, session: Session, by: Actor, name: str) -> Section:
+    """A new section, audited; commits."""
+    def work() -> Section:
+        found = users.new_section(session=session, name=name)
+        _system_record(session, by=by, trigger="section_add", payload={"section": found.name})
+        return found
+
+    return _committed(session, work)
+
+
+def change_own_password(*, session: Session, user_id: int, current: str, new: str) -> User:
+    """A user changes their own password, knowing the current one; ends their other sessions; commits."""
+    user = session.get(User, user_id)
+    problems = []
+    if user is None or not users.check_password(user, current):
+        problems.append({"field": "current", "reason": "当前密码不正确"})
+    if len(new or "") < PASSWORD_MIN:
+        problems.append({"field": "new", "reason": f"新密码至少 {PASSWORD_MIN} 位"})
+    elif user is not None and new == current:
+        problems.append({"field": "new", "reason": "新密码不能与当前密码相同"})
+    if problems:
+        raise InvalidPayload("；".join(p["reason"] for p in problems), errors=problems)
+
+    def work() -> User:
+        changed, _ = users.change(session=session, user_id=user_id, password=new)
+        _system_record(session, by=Actor(name=changed.name, roles=frozenset(changed.roles or ["staff"])),
+                       trigger="password_change", payload={"user": changed.name})
+        return changed
+
+    return _committed(session, work)

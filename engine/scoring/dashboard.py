@@ -4,12 +4,14 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import timedelta
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import func
 from sqlmodel import Session, select
 
 from engine.calendar import clock
+from engine.calendar.workdays import workdays_between
 from engine.workflow import commands, definitions, rules
 from engine.people import inbox
 from engine.people.actors import Actor, Parties
@@ -33,6 +35,56 @@ class Item:
     actions: list[commands.Action] = field(default_factory=list)
     signed: list[str] = field(default_factory=list)
     self_assessment: dict[str, Any] = field(default_factory=dict)
+    left: str = ""  # 还剩 3 个工作日 / 已逾期 12 个工作日 / 今天到期 / 长期
+
+
+def days_left(target: Target, today) -> str:
+    """How long the target's current stay has left, in working days, as people say it."""
+    due = target.state_due
+    if due is None:
+        return "长期" if not definitions.get(target.workflow).states[target.state].final else ""
+    if due < today:
+        return f"已逾期 {max(1, workdays_between(due, today))} 个工作日"
+    if due == today:
+        return "今天到期"
+    return f"还剩 {workdays_between(today, due)} 个工作日"
+
+
+@dataclass
+class Queue:
+    """One of a person's work queues as the home page opens with it: a key (the anchor), a label, its items."""
+
+    key: str
+    label: str
+    items: list[Item]
+    empty: str = "无"
+
+    @property
+    def count(self) -> int:
+        return len(self.items)
+
+
+def narrow(queues: list[Queue], *, q: str = "", section: str = "") -> list[Queue]:
+    """The queues with only the items that match a code or words (``q``) and a section (the home filter bar)."""
+    q, section = (q or "").strip(), (section or "").strip()
+
+    def keep(item: Item) -> bool:
+        return (not q or q in item.target.code or q in item.target.text) and \
+            (not section or section in item.parties.sections)
+
+    return [Queue(x.key, x.label, [i for i in x.items if keep(i)], x.empty) for x in queues] if q or section else queues
+
+
+def _returned(session: Session, target_ids: list[int]) -> set[int]:
+    """Targets whose latest transition sent them back (退回 by a leader or the office)."""
+    last: dict[int, str] = {}
+    if target_ids:
+        for target_id, trigger in session.exec(
+                select(TransitionRecord.target_id, TransitionRecord.trigger)
+                .where(TransitionRecord.target_id.in_(target_ids), TransitionRecord.kind == "transition")
+                .order_by(TransitionRecord.id)):
+            last[target_id] = trigger
+    return {i for i, trigger in last.items() if trigger in ("return", "send_back")}
 
 
 def awaiting(target: Target, parties: Parties, signed: list[str]) -> str:
@@ -67,7 +119,7 @@ def items(session: Session, found: list[Target], actor: Actor | None = None) -> 
                         awaiting(t, parties[t.id], signatures[t.id]),
                         commands.available(session=session, target=t, actor=actor, parties=parties[t.id],
                                            signers=signatures[t.id]) if actor else [],
-                        signatures[t.id]))
+                        signatures[t.id], left=days_left(t, today)))
     return out
 
 
@@ -82,7 +134,16 @@ def staff_home(session: Session, actor: Actor) -> dict[str, Any]:
     targets = items(session, [t for t in mine if t.workflow == "target"], actor)
     reports = items(session, [t for t in mine if t.workflow != "target" and t.state != "accepted"], actor)
     order = list(definitions.get("target").states)
+    returned = _returned(session, [i.target.id for i in targets if i.target.state == "in_progress"])
+    going = [i for i in targets if i.target.state == "in_progress" and i.target.id not in returned]
     return {
+        "queues": [
+            Queue("to-start", "待开始", [i for i in targets if i.target.state == "assigned"], "没有待开始的目标。"),
+            Queue("going", "推进中", [i for i in going if not (i.overdue or i.due_soon)], "没有推进中的目标。"),
+            Queue("to-assess", "待自评", [i for i in going if i.overdue or i.due_soon],
+                  f"没有 {DUE_SOON_DAYS} 天内到期、需要自评的目标。"),
+            Queue("returned", "被退回", [i for i in targets if i.target.id in returned], "没有被退回的目标。"),
+        ],
         "by_state": [(definitions.get("target").state_label(s), [i for i in targets if i.target.state == s])
                      for s in order],
         "overdue": [i for i in targets if i.overdue],
@@ -103,6 +164,19 @@ def last_self_assessments(session: Session, target_ids: list[int]) -> dict[int, 
     return found
 
 
+def rework_form(session: Session, target_id: int) -> dict[str, str] | None:
+    """The self-assessment form prefilled from the last submission (after a return or a send-back), or None."""
+    last = last_self_assessments(session, [target_id]).get(target_id)
+    if not last:
+        return None
+    return {"trigger": "self_assess", "self_score": _plain(last.get("self_score")),
+            "summary": str(last.get("summary") or ""), "prefilled": "1"}
+
+
+def _plain(value: Any) -> str:
+    return "" if value is None else f"{Decimal(str(value)).normalize():f}"
+
+
 def leader_home(session: Session, actor: Actor) -> dict[str, Any]:
     """待我审签: self-assessments waiting for my signature, with what was submitted; my targets' progress."""
     mine = list(session.exec(select(Target).where(Target.id.in_(_of("leader", [actor.name])))
@@ -113,7 +187,7 @@ def leader_home(session: Session, actor: Actor) -> dict[str, Any]:
     for item in waiting:
         item.self_assessment = submitted.get(item.target.id, {})
     counts = Counter(i.state_label for i in dressed if i.target.workflow == "target")
-    return {"waiting": waiting, "progress": list(counts.items()), "mine": [i for i in dressed if i.target.workflow == "target"]}
+    return {"queues": [Queue("to-sign", "待我审签", waiting, "没有待审签的目标。")], "waiting": waiting, "progress": list(counts.items()), "mine": [i for i in dressed if i.target.workflow == "target"]}
 
 
 def office_home(session: Session, actor: Actor) -> dict[str, Any]:
@@ -133,14 +207,19 @@ def office_home(session: Session, actor: Actor) -> dict[str, Any]:
         query = select(Target).where(*conditions).order_by(Target.state_due.is_(None), Target.state_due, Target.id)
         return items(session, list(session.exec(query.limit(LIST_LIMIT))), actor)
 
+    verify = listed(Target.workflow == "target", Target.state == "leader_signed")
+    score = listed(Target.workflow == "target", Target.state == "verified")
+    overdue = listed(Target.state_due < clock.today())
+    supervised = listed(Target.supervised == True)  # noqa: E712
+    dynamic = listed(Target.workflow == "target", Target.category == "动态工作目标")
     return {
+        "queues": [Queue("verify", "待核验", verify, "没有待核验的目标。"), Queue("score", "待评分", score, "没有待评分的目标。"),
+                   Queue("overdue", "逾期", overdue, "没有逾期的目标。"), Queue("supervised", "督办", supervised, "没有督办的目标。"),
+                   Queue("dynamic", "新增动态目标", dynamic, "尚未新增动态目标。")],
         "states": [(s, d.state_label(s), by_state.get(s, 0)) for s in d.states],
         "sections": sorted(sections.items()),
         "state_names": list(d.states),
-        "overdue": listed(Target.state_due < clock.today()),
-        "supervised": listed(Target.supervised == True),  # noqa: E712
-        "verify": listed(Target.workflow == "target", Target.state == "leader_signed"),
-        "score": listed(Target.workflow == "target", Target.state == "verified"),
+        "overdue": overdue, "supervised": supervised, "verify": verify, "score": score,
         "plans": list(session.exec(select(Plan).order_by(Plan.year.desc()))),
     }
 

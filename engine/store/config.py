@@ -36,6 +36,8 @@ class Settings(BaseSettings):
     checkpoint_file: str = "kaoping-checkpoints.jsonl"
     #: When the daily checkpoint is signed (local time).
     checkpoint_time: str = "23:50"
+    #: The address people open the pages at (https://kaoping.example.gov.cn): messages link to their target.
+    base_url: str = "http://127.0.0.1:8000"
     smtp_host: str = ""
     smtp_port: int = 587
     smtp_user: str = ""

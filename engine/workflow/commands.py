@@ -57,6 +57,22 @@ def _transition(definition: Definition, target: Target, trigger: str) -> Transit
     return spec
 
 
+def _only_countersigned_since(session: Session, target: Target, trigger: str, actor: Actor, seen: int) -> bool:
+    """Whether all that happened since version ``seen`` is other leaders' countersignatures (会签) of this stay.
+
+    Each countersignature bumps the version, yet it changes nothing a co-signer decides on: a leader
+    who signs the version they saw, while another signed a moment before, is not in conflict.
+    """
+    behind = target.version - seen
+    spec = definitions.get(target.workflow).transition(target.state, trigger)
+    if behind <= 0 or spec is None or not spec.countersign:
+        return False
+    recent = session.exec(select(TransitionRecord).where(TransitionRecord.target_id == target.id)
+                          .order_by(TransitionRecord.id.desc()).limit(behind)).all()
+    return len(recent) == behind and all(
+        r.trigger == trigger and r.from_state == r.to_state == target.state and r.actor != actor.name for r in recent)
+
+
 def acting_role(actor: Actor, spec: TransitionSpec, parties: Parties) -> str:
     """The role in which ``actor`` may fire ``spec`` on a target of ``parties``, or :class:`Forbidden`."""
     roles = [role for role in spec.roles if role in actor.roles]
@@ -145,7 +161,8 @@ def fire(
 def _fire(session, target_id, trigger, actor, payload, comment, expected_version, uploads, kept,
           override_separation=False) -> Fired:
     target = _load_for_update(session, target_id)
-    if expected_version is not None and expected_version != target.version:
+    if expected_version is not None and expected_version != target.version \
+            and not _only_countersigned_since(session, target, trigger, actor, expected_version):
         raise StaleVersion(
             f"目标已被他人修改（您看到的是第 {expected_version} 版，当前为第 {target.version} 版），请刷新后重试",
             expected_version=expected_version, version=target.version,
@@ -209,6 +226,12 @@ def _fire(session, target_id, trigger, actor, payload, comment, expected_version
     )
     if spec.countersign:
         session.add(Signature(target_id=target.id, signer=actor.name, record_id=record.id, signed_at=clock.to_db(now)))
+    if ctx.voided and "leaders" not in spec.notify:  # a return voids the others' signatures: they must sign again
+        outbox.emit(session, event_type=f"{definition.id}.signatures_voided", target_id=target.id,
+                    record_id=record.id, notify=["leaders"],
+                    parties=Parties(leaders=tuple(n for n in ctx.voided if n != actor.name)),
+                    data={"code": target.code, "text": target.text, "actor": actor.name, "comment": comment,
+                          "label": spec.label, "to_label": definition.state_label(target.state)})
     if spec.notify and (moved or not spec.countersign):
         outbox.emit(
             session, event_type=f"{definition.id}.{trigger}", target_id=target.id, record_id=record.id,

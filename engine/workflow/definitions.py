@@ -306,3 +306,22 @@ def source_text(workflow_id: str) -> str:
 def get(workflow_id: str) -> Definition:
     """A shipped definition by id; ``KeyError`` if there is none."""
     return shipped()[workflow_id]
+
+
+#: Records that no definition describes: the plan's own and the scheduler's.
+OTHER_ACTIONS = {"create": "新增目标", "amend": "修改目标", "set_milestone": "设置节点", "escalate": "督办升级",
+                 "import": "导入计划"}
+
+
+def audit_labels():
+    """Chinese words for every action, state and role the audit may show (the table, CSV and Excel)."""
+    from engine.audit.chain import Labels
+    from engine.people.roles import PEOPLE_ACTIONS, ROLES, SYSTEM_ROLE
+
+    triggers, states = {**OTHER_ACTIONS, **PEOPLE_ACTIONS}, {}
+    for d in shipped().values():
+        for t in d.transitions:
+            triggers.setdefault(t.trigger, t.label)
+        for s in d.states.values():
+            states.setdefault(s.name, s.label)
+    return Labels(triggers, states, {**ROLES, SYSTEM_ROLE: "系统"})

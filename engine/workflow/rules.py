@@ -49,6 +49,7 @@ class Context:
     at: datetime
     leaders: list[str] = field(default_factory=list)
     signers: list[str] = field(default_factory=list)
+    voided: list[str] = field(default_factory=list)  # signatures an effect cleared
 
 
 Guard = Callable[[Context], str | None]
@@ -229,6 +230,7 @@ def _clear_score(ctx: Context) -> None:
 
 @effect("clear_signatures")
 def _clear_signatures(ctx: Context) -> None:
+    ctx.voided = signers_of(ctx.session, ctx.target.id)
     ctx.session.exec(delete(Signature).where(Signature.target_id == ctx.target.id))
     ctx.signers.clear()
 

@@ -76,6 +76,19 @@ def test_countersign_by_eight_leaders_at_once(db_url, session):
     assert audit.verify(session).ok
 
 
+def test_countersign_at_once_by_leaders_who_saw_the_same_version(db_url, session):
+    """Two (and more) leaders sign the page they opened together: none of them gets a stale-version error."""
+    leaders = [Actor(f"领导{i}", frozenset({"leader"})) for i in range(3)]
+    t = f.target(session, leaders=[leader.name for leader in leaders])
+    drive(session, t.id, "self_assessed", staff=f.STAFF, leaders=leaders, office=f.OFFICE)
+    seen = session.get(Target, t.id).version
+    outcomes = _race(db_url, session, [(t.id, "sign", leader, seen) for leader in leaders])
+    assert outcomes == ["ok"] * 3
+    target, _ = _history_matches(session, t.id)
+    assert target.state == "leader_signed"
+    assert audit.verify(session).ok
+
+
 def test_sign_and_verify_race_on_several_targets(db_url, session):
     """Leaders sign while the office verifies: each target is verified once, the chain never forks."""
     ts = [f.target(session) for _ in range(4)]

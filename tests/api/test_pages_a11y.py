@@ -1,0 +1,120 @@
+"""Every page in Chromium at 1366 px and 375 px: axe-core finds nothing serious or critical, and no page (nor the
+API docs) asks for anything but the server itself."""
+from __future__ import annotations
+
+import re
+
+import pytest
+from sqlmodel import Session, select
+
+from engine.plans.demo import DEMO_PASSWORD
+from engine.store.db import make_engine
+from engine.store.models import User
+from tests.api.plan_states import bring
+from tests.api.test_pages_e2e import ARTIFACTS, browser, pytestmark, site  # noqa: F401  (fixtures)
+
+WIDTHS = (1366, 375)
+OUTSIDE: list[str] = []
+
+
+def _pages(ids, admin_id):
+    """(who, path) for every page a person can reach."""
+    office = ["/", "/targets", "/targets?overdue=true&sort=code", f"/targets/{ids['1-4-1']}", f"/targets/{ids['1-2-1']}",
+              "/workflows", "/workflows/target", "/inbox", "/audit", "/audit?check=true", "/plans/1/scores",
+              "/plans/1/report", "/account/password", "/targets/999999"]
+    return ([(None, "/login")] + [("绩效办", p) for p in office] + [("林长华", "/"), ("林长华", f"/targets/{ids['1-1-1']}")]
+            + [("洪玮玮", "/"), ("洪玮玮", f"/targets/{ids['1-1-2']}"), ("审计员", "/audit")]
+            + [("管理员", "/admin/users"), ("管理员", f"/admin/users/{admin_id}"), ("管理员", "/admin/sections")])
+
+
+@pytest.fixture(scope="module")
+def prepared(site):
+    base, ids, folder = site
+    bind = make_engine(f"sqlite:///{folder / 'site.db'}")
+    with Session(bind) as session:
+        bring(session, ["1-1-1"], "self_assessed")
+        bring(session, ["1-1-2"], "in_progress")
+        bring(session, ["1-2-1"], "leader_signed")
+        bring(session, ["1-4-1"], "verified")
+        admin_id = session.exec(select(User).where(User.name == "洪玮玮")).one().id
+    bind.dispose()
+    return base, ids, admin_id
+
+
+def _context(browser, base, who, width):
+    context = browser.new_context(viewport={"width": width, "height": 900}, locale="zh-CN")
+
+    def only_the_server(route):
+        url = route.request.url
+        if url.startswith(base + "/") or url.startswith(("data:", "blob:")):
+            route.continue_()
+        else:
+            OUTSIDE.append(url)
+            route.abort()
+
+    context.route("**/*", only_the_server)
+    page = context.new_page()
+    if who:
+        page.goto(f"{base}/login")
+        page.fill("input[name=username]", who)
+        page.fill("input[name=password]", DEMO_PASSWORD)
+        page.click("button[type=submit]")
+        page.wait_for_load_state("load")
+    return context, page
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_axe_finds_nothing_serious_on_any_page(prepared, browser, width):
+    from axe_playwright_python.sync_playwright import Axe
+
+    base, ids, admin_id = prepared
+    axe, contexts, problems, moderate = Axe(), {}, [], 0
+    try:
+        for who, path in _pages(ids, admin_id):
+            if who not in contexts:
+                contexts[who] = _context(browser, base, who, width)
+            page = contexts[who][1]
+            page.goto(f"{base}{path}")
+            assert page.locator("h1").count() == 1, f"{path} as {who}: one <h1> per page"
+            assert page.locator("main").count() == 1, f"{path} as {who}: a <main> landmark"
+            found = axe.run(page).response["violations"]
+            for v in found:
+                if v["impact"] in ("serious", "critical"):
+                    problems.append(f"{who} {path} @{width}: {v['id']} ({v['impact']}) "
+                                    + "; ".join(n["target"][0] if n["target"] else "" for n in v["nodes"][:3]))
+                elif v["impact"] == "moderate":
+                    moderate += len(v["nodes"])
+            if width == 375:
+                scroll = page.evaluate("document.documentElement.scrollWidth")
+                assert scroll <= 376, f"{path} as {who} is {scroll}px wide on a 375px screen"
+    finally:
+        for context, _ in contexts.values():
+            context.close()
+    print(f"\naxe at {width}px: {len(_pages(ids, admin_id))} pages, {moderate} moderate findings")
+    assert not problems, "\n".join(problems)
+    assert not OUTSIDE, OUTSIDE
+
+
+def test_no_page_nor_the_docs_asks_for_anything_but_the_server(prepared, browser):
+    base, ids, admin_id = prepared
+    context, page = _context(browser, base, None, 1366)
+    page.goto(f"{base}/docs")
+    page.locator(".swagger-ui .info .title").wait_for()
+    assert "kaoping" in page.locator(".swagger-ui .info .title").inner_text()
+    page.screenshot(path=str(ARTIFACTS / "docs.png"))
+    page.goto(f"{base}/redoc")
+    page.locator("redoc h1, [role=main] h1, .api-info h1").first.wait_for()
+    page.screenshot(path=str(ARTIFACTS / "redoc.png"))
+    context.close()
+    seen = []
+    for width in WIDTHS:
+        contexts = {}
+        for who, path in _pages(ids, admin_id):
+            if who not in contexts:
+                contexts[who] = _context(browser, base, who, width)
+            contexts[who][1].goto(f"{base}{path}")
+            seen.append(path)
+        for c, _ in contexts.values():
+            c.close()
+    assert seen and not OUTSIDE, OUTSIDE
+    assert not [u for u in OUTSIDE if not re.match(re.escape(base), u)]
