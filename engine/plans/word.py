@@ -17,7 +17,7 @@ from typing import Any
 from engine.plans.table import HEADER_SCAN_ROWS, LABELS, REQUIRED, PlanFileError, RawTable, _header_map, _to_rows
 
 #: A heading that names a plan's year: 泉州市教育局2024年度绩效工作方案, 泉港区2017年教育工作要点.
-TITLE = re.compile(r"^\s*\S.{0,60}?20\d{2}\s*年.{0,40}$")
+TITLE = re.compile(r"^\s*.{0,60}?20\d{2}\s*年.{0,40}$")
 TITLE_WORDS = re.compile(r"方案|要点|计划|考评表|目标表|批复表|任务")
 HEADERS_LOOKED_FOR = "、".join(LABELS[key] for key in REQUIRED)
 
