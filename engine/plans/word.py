@@ -44,7 +44,9 @@ def document_title(lines: list[str]) -> str:
     """The first heading that names a year and says what the document is; else the first with a year."""
     candidates = [line.strip() for line in lines if line.strip() and TITLE.match(line.strip())]
     named = [line for line in candidates if TITLE_WORDS.search(line) and not re.search(r"[。；]$", line)]
-    return (named or candidates or [""])[0]
+    # A notice that forwards the plan (关于印发《…》的通知) names it; the plan's own heading is the title.
+    own = [line for line in named if not re.search(r"《|关于|通知$", line)]
+    return (own or named or candidates or [""])[0]
 
 
 def table_matrix(table: Any) -> list[list[str]]:
