@@ -26,7 +26,7 @@ from api.schemas.plans import (
     plan_summary,
 )
 from api.schemas.scores import ScoresPublic, scores_public
-from engine.plans import importer
+from engine.plans import importer, indicator_table
 from engine.plans import service as plans
 from engine.plans import table as planfile
 from engine.scoring import report as report_data
@@ -59,10 +59,13 @@ def get_plan(plan_id: Id, session: SessionDep, _user: CurrentUser) -> PlanPublic
              dependencies=[require("office", "admin")])
 async def import_plan(
     session: SessionDep, actor: CurrentActor,
-    file: Annotated[UploadFile, File(description="考评表：.xlsx、.csv 或 .yaml")],
+    file: Annotated[UploadFile, File(description="考评表：.xlsx、.xls、.docx、.csv 或 .yaml")],
     dry_run: Annotated[bool, Form()] = False, force: Annotated[bool, Form()] = False,
     plan_year: Annotated[int | None, Form(ge=2000, le=2100)] = None,
     org: Annotated[str | None, Form(max_length=200)] = None,
+    weights: Annotated[str | None, Form(max_length=200, description="三级指标表：equal 或 产出=50,效益=30,满意度=20")] = None,
+    leader: Annotated[str | None, Form(max_length=100, description="三级指标表：审签的分管领导")] = None,
+    section: Annotated[str | None, Form(max_length=100, description="三级指标表：责任科室")] = None,
 ) -> ImportOutcome:
     """Import an assessment table; all or nothing. Row errors come back as a list (422)."""
     data = await file.read(settings().max_upload_bytes + 1)
@@ -72,7 +75,7 @@ async def import_plan(
         raise HTTPException(413, f"文件超过 {settings().max_upload_bytes // 1_048_576} MiB")
     name = file.filename or "plan"
     try:
-        table = planfile.read(data, name)
+        table = indicator_table.complete(planfile.read(data, name), weights=weights, leader=leader, section=section)
     except planfile.PlanFileError as exc:
         raise InvalidPayload(str(exc), errors=[{"row": 0, "column": "文件", "reason": str(exc)}]) from exc
     draft = importer.parse(table, name, plan_year=plan_year, org=org)

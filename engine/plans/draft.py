@@ -118,3 +118,43 @@ def to_table(rows: list[dict[str, str]], title: str) -> RawTable:
     kept = [RawRow(n, {c: (row.get(c) or "").strip() for c in COLUMNS})
             for n, row in enumerate(rows, start=1) if any((row.get(c) or "").strip() for c in COLUMNS)]
     return RawTable(kept, title)
+
+
+def from_upload(data: bytes, filename: str, *, plan_year: int | None = None, weights: str | None = None,
+                leader: str | None = None, section: str | None = None) -> Draft:
+    """Any plan file as rows to review: a table's cells as read, or a prose document's draft.
+
+    A .txt is prose; a .docx is read as a table first and as prose when it holds no assessment
+    table; the other kinds are tables (a three-level table takes its weights from ``weights``).
+    """
+    import re
+
+    from engine.plans import indicator_table
+    from engine.plans.table import read
+
+    lower = filename.lower()
+    if lower.endswith(".txt"):
+        return from_document(data, filename, plan_year=plan_year)
+    try:
+        table = indicator_table.complete(read(data, filename), weights=weights, leader=leader, section=section)
+    except PlanFileError as exc:
+        if not lower.endswith(".docx") or "三级指标" in str(exc) or "--weights" in str(exc):
+            raise
+        try:
+            return from_document(data, filename, plan_year=plan_year)
+        except PlanFileError as prose_error:
+            raise PlanFileError(f"{exc}；按工作要点读取也不成：{prose_error}") from prose_error
+    rows = []
+    for raw in table.rows:
+        cells = {c: _cell(raw.cells.get(c)) for c in COLUMNS}
+        rows.append(DraftRow(cells, {c: READ for c in COLUMNS if cells[c]}))
+    found = re.search(r"(20\d{2})\s*年", table.title)
+    org = (table.meta.get("plan") or {}).get("org") or ""
+    year = plan_year or (table.meta.get("plan") or {}).get("year") or (int(found.group(1)) if found else 0)
+    return Draft(table.title, str(org), int(year or 0), rows)
+
+
+def _cell(value) -> str:
+    if isinstance(value, list):  # a YAML plan's indicators: [{name, value}, …]
+        return "\n".join(f"{i.get('name', '')}：{i.get('value', '')}" for i in value if isinstance(i, dict))
+    return "" if value is None else str(value)
