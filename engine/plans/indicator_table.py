@@ -66,6 +66,12 @@ def _meta(rows: list[list[Any]]) -> tuple[str, str]:
     return org, title
 
 
+def levels_of(name: str) -> tuple[str, ...]:
+    """An indicator name's levels: (一级, 二级, 三级) for a three-level table's indicator, else (name,)."""
+    parts = tuple(part.strip() for part in name.split(LEVEL_SEPARATOR))
+    return parts if len(parts) == 3 and all(parts) else (name,)
+
+
 def titled(org: str, title: str) -> str:
     """The plan title: the table's title, with the unit in front when the title does not name it."""
     return title if not org or title.startswith(org) else f"{org}{title}"

@@ -50,7 +50,7 @@ def test_the_office_drafts_a_prose_document_fixes_it_and_imports_it(web, engine_
         assert session.exec(select(func.count()).select_from(Target).where(Target.plan_id == plan.id)).one() == 40
 
 
-def test_a_three_level_table_needs_its_weight_rule_and_only_the_office_imports(web):  # noqa: F811
+def test_a_three_level_table_needs_its_weight_rule_and_shows_its_levels(web, engine_db):  # noqa: F811
     client, _ = web
     login(client, "绩效办")
     token = _csrf(client.get("/plans/import").text)
@@ -60,5 +60,15 @@ def test_a_three_level_table_needs_its_weight_rule_and_only_the_office_imports(w
                         files={"file": ("批复表.docx", _budget_docx())})
     assert shown.status_code == 200 and "6 个目标" in shown.text
     assert "产出指标/数量指标/创新创业课程开设数量：≥560个" in shown.text
+    done = client.post("/plans/import/apply", data=_fields(shown.text))
+    assert done.status_code == 200 and "新增 6" in done.text, done.text
+    with Session(engine_db) as session:
+        plan = session.exec(select(Plan).where(Plan.org == "潢源县教育局")).one()
+        first = session.exec(select(Target).where(Target.plan_id == plan.id, Target.code == "职能1")).one()
+    target = client.get(f"/targets/{first.id}").text
+    assert "<th>一级指标</th><th>二级指标</th><th>三级指标</th>" in target
+    assert "<td>产出指标</td><td>数量指标</td><td>创新创业课程开设数量</td>" in target
+    report = client.get(f"/plans/{plan.id}/report").text
+    assert "八、量化指标" in report and "<td>职能1</td><td>产出指标</td><td>数量指标</td><td>创新创业课程开设数量</td>" in report
     login(client, "黄洺鋆")  # staff: only the office and admins import
     assert client.get("/plans/import").status_code == 403
