@@ -93,10 +93,10 @@ def write_xlsx(draft: Draft) -> bytes:
         cell.font = Font(bold=True)
     fills = {kind: PatternFill("solid", fgColor=color) for kind, color in FILLS.items()}
     wrap = Alignment(wrap_text=True, vertical="top")
-    for row in draft.rows:
+    for number, row in enumerate(draft.rows, start=3):
         sheet.append([row.cells[c] for c in COLUMNS] + [row.note()])
         for index, column in enumerate(COLUMNS, start=1):
-            cell = sheet.cell(row=sheet.max_row, column=index)
+            cell = sheet.cell(row=number, column=index)
             cell.alignment = wrap
             if row.how.get(column) in fills:
                 cell.fill = fills[row.how[column]]

@@ -17,9 +17,9 @@ from engine.plans.indicators import IndicatorError, parse_indicator
 CN_NUMBER = "一二三四五六七八九十"
 PART = re.compile(rf"^([{CN_NUMBER}]+)\s*[、.．]\s*(.+)$")
 GROUP = re.compile(rf"^[（(]\s*([{CN_NUMBER}]+)\s*[）)]\s*(.+)$")
-TASK = re.compile(r"^(\d{1,3})\s*[.．、]\s*(?!\d)(.*)$", re.S)
+TASK = re.compile(r"^(\d{1,4})\s*[.．、]\s*(?!\d)(.*)$", re.S)
 #: "19加强体卫艺教育。": a number run into the text; taken only when it continues the numbering.
-BARE_TASK = re.compile(r"^(\d{1,3})(?=[\u4e00-\u9fff])(?![年月日个所名万亿元届期次号])(.*)$", re.S)
+BARE_TASK = re.compile(r"^(\d{1,4})(?=[\u4e00-\u9fff])(?![年月日个所名万亿元届期次号])(.*)$", re.S)
 TASK_PART = re.compile(r"具体任务|主要任务|重点任务|工作任务|重点工作|主要工作|工作措施")
 ORG_LINE = re.compile(r"^(\S{2,30}?(?:教育局|局|委员会|委|厅|办公室|政府))$")
 ORG_NOTICE = re.compile(r"^(\S{2,30}?(?:教育局|局|委员会|厅|政府))关于")

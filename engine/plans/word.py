@@ -50,16 +50,53 @@ def document_title(lines: list[str]) -> str:
 
 
 def table_matrix(table: Any) -> list[list[str]]:
-    """Every row of a Word table as its cells' text; a merged cell repeats in every cell it covers."""
-    matrix = []
-    for row in table.rows:
-        matrix.append([_cell_text(cell) for cell in row.cells])
+    """Every row of a Word table as its cells' text; a merged cell repeats in every cell it covers.
+
+    Walks the grid once with lxml (python-docx's own ``row.cells`` looks up each vertically
+    merged cell from the top of the table: half a minute for a thousand rows).
+    """
+    from docx.oxml.ns import qn
+
+    tr_tag, tc_tag, val = qn("w:tr"), qn("w:tc"), qn("w:val")
+    matrix: list[list[str]] = []
+    above: dict[int, str] = {}  # grid column → the text of the merged cell that covers it
+    for tr in table._tbl.iterchildren(tr_tag):
+        before = tr.find(f"{_W}trPr/{_W}gridBefore")
+        row: list[str] = [""] * (int(before.get(val)) if before is not None else 0)
+        for tc in tr.iterchildren(tc_tag):
+            span = tc.find(f"{_W}tcPr/{_W}gridSpan")
+            merge = tc.find(f"{_W}tcPr/{_W}vMerge")
+            if merge is not None and merge.get(val, "continue") == "continue":
+                text = above.get(len(row), "")
+            else:
+                text = _cell_text(tc)
+            for _ in range(int(span.get(val)) if span is not None else 1):
+                above[len(row)] = text
+                row.append(text)
+        matrix.append(row)
     return matrix
 
 
-def _cell_text(cell: Any) -> str:
+_W = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
+_BREAKS = {f"{_W}br", f"{_W}cr"}
+
+
+def _paragraph_text(p: Any) -> str:
+    parts = []
+    for node in p.iter(f"{_W}t", f"{_W}br", f"{_W}cr", f"{_W}tab"):
+        if node.tag == f"{_W}t":
+            parts.append(node.text or "")
+        elif node.tag in _BREAKS:
+            parts.append("\n")
+        else:
+            parts.append("\t")
+    return "".join(parts)
+
+
+def _cell_text(tc: Any) -> str:
     # Paragraphs and line breaks both start a new line; blank lines inside a cell are dropped.
-    lines = [line.strip() for line in cell.text.splitlines() if line.strip()]
+    text = "\n".join(_paragraph_text(p) for p in tc.iter(f"{_W}p"))
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
     # A narrow column written top to bottom (重/点/工/作/目/标/︵/68分/︶) is one word, not a list.
     if len(lines) >= 3 and sum(len(line) == 1 for line in lines) * 3 >= len(lines) * 2:
         return "".join(lines)
