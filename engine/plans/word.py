@@ -115,7 +115,8 @@ def read_docx(data: bytes, filename: str) -> RawTable:
 def rows_of_tables(matrices: list[list[list[str]]], filename: str, title: str) -> RawTable:
     """The first table with an assessment header, continued by the tables after it that repeat it."""
     if not matrices:
-        raise PlanFileError(f"{filename}：文档中没有表格（查找的是表头含{HEADERS_LOOKED_FOR}的考评表）")
+        raise PlanFileError(f"{filename}：文档中没有表格（查找的是表头含{HEADERS_LOOKED_FOR}的考评表）；"
+                            "文字版的工作要点请先用 kaoping draft-plan 整理成考评表草稿")
     if not any(any(cell for cell in row) for m in matrices for row in m):
         raise PlanFileError(f"{filename}：文档中的表格都是空的（查找的是表头含{HEADERS_LOOKED_FOR}的考评表）")
     from engine.plans import indicator_table
