@@ -1,9 +1,14 @@
 """Import benchmark: time and peak memory to import a generated 10,000-target plan.
 
     python bench/import.py [--targets 10000] [--pg postgresql://postgres@127.0.0.1:5432/test]
+        [--document-targets 1000]
 
 The plan is written as .xlsx and .csv in the assessment table's layout (10 categories, 100
 indicators, names lists in cells); each import runs in a fresh process on a fresh database.
+The documents are a Word plan of ``--document-targets`` targets (the same table, merged
+categories and indicators, cells with several lines), imported like the others, and a
+work-point document in prose with as many numbered tasks (10 groups), drafted into the
+draft table (.xlsx) in a fresh process (no database).
 """
 from __future__ import annotations
 
@@ -83,6 +88,42 @@ def write_files(count: int, folder: Path) -> dict[str, Path]:
     return {"csv": csv_path, "xlsx": xlsx_path}
 
 
+def write_documents(count: int, folder: Path) -> dict[str, Path]:
+    """A Word plan (merged 类别/一级指标/依据, multi-line cells) and a prose work-point document."""
+    from tests.engine.plans import docmaker
+
+    data = rows(count)
+    body = [HEADER] + data
+    merge = [(c, a + 1, b + 1) for c, a, b in docmaker.merge_runs(data, (1, 2, 3))]
+    word = folder / "bench-2024.docx"
+    word.write_bytes(docmaker.docx_bytes(before=["基准单位2024年度绩效工作方案"],
+                                         tables=[{"rows": body, "merge": merge, "paragraph_columns": {7}}]))
+    groups, lines = 10, ["基准区教育局", "基准区2024年教育工作要点", "一、指导思想", "坚持立德树人。", "二、具体任务"]
+    for g in range(groups):
+        lines.append(f"（{'一二三四五六七八九十'[g]}）第{g + 1}组重点工作")
+        for n in range(g * (count // groups) + 1, (g + 1) * (count // groups) + 1):
+            lines.append(f"{n}.推进第{n}项工作。9月底前新增学位{n}个，覆盖率达到100%，招聘3名教师。"
+                         f"（牵头单位：{SECTIONS[n % len(SECTIONS)]}；配合单位：{SECTIONS[(n + 1) % len(SECTIONS)]}）")
+    prose = folder / "bench-2024-要点.docx"
+    prose.write_bytes(docmaker.docx_bytes(before=lines))
+    return {"docx": word, "draft": prose}
+
+
+def child_draft(path: str) -> dict:
+    """In a fresh process: read a prose document, draft its table and write the draft .xlsx."""
+    from engine.plans import draft as drafts
+
+    baseline = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    started = time.perf_counter()
+    found = drafts.from_document(Path(path).read_bytes(), Path(path).name)
+    drafted = time.perf_counter()
+    data = drafts.write_xlsx(found)
+    written = time.perf_counter()
+    return {"targets": len(found.rows), "read_validate_s": drafted - started, "write_s": written - drafted,
+            "total_s": written - started, "baseline_mib": baseline, "bytes": len(data),
+            "maxrss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+
+
 def child(url: str, path: str) -> dict:
     """In a fresh process: read, validate and write the plan; time each part; peak memory (max RSS)."""
     baseline = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
@@ -106,13 +147,31 @@ def main() -> None:
     parser.add_argument("--targets", type=int, default=10_000)
     parser.add_argument("--pg", default=os.environ.get("KAOPING_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test"))
     parser.add_argument("--backends", default="sqlite,postgres")
+    parser.add_argument("--document-targets", type=int, default=1_000)
+    parser.add_argument("--formats", default="xlsx,csv,docx,draft")
     parser.add_argument("--child", nargs=2, metavar=("URL", "FILE"))
+    parser.add_argument("--child-draft", metavar="FILE")
     args = parser.parse_args()
     if args.child:
         print(json.dumps(child(*args.child)))
         return
+    if args.child_draft:
+        print(json.dumps(child_draft(args.child_draft)))
+        return
     folder = Path(tempfile.mkdtemp(prefix="kaoping-import-bench-"))
-    files = write_files(args.targets, folder)
+    formats = args.formats.split(",")
+    files = {**(write_files(args.targets, folder) if {"xlsx", "csv"} & set(formats) else {}),
+             **(write_documents(args.document_targets, folder) if {"docx", "draft"} & set(formats) else {})}
+    files = {fmt: path for fmt, path in files.items() if fmt in formats}
+    if "draft" in files:
+        out = subprocess.run([sys.executable, __file__, "--child-draft", str(files.pop("draft"))], capture_output=True,
+                             text=True)
+        if out.returncode:
+            raise SystemExit(out.stderr)
+        r = json.loads(out.stdout)
+        print(f"draft   docx: {r['targets']:,} numbered tasks drafted in {r['total_s']:.1f} s (read+draft "
+              f"{r['read_validate_s']:.1f} s, write .xlsx {r['write_s']:.1f} s, {r['bytes'] / 1024:.0f} KiB); "
+              f"peak memory (max RSS) {r['maxrss_mib']:.0f} MiB")
     for kind in args.backends.split(","):
         for fmt, path in files.items():
             url = fresh_database(kind, args.pg)

@@ -13,7 +13,7 @@ from rich.table import Table
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session, select
 
-from engine.plans import importer, names, table as planfile, service
+from engine.plans import importer, indicator_table, names, table as planfile, service
 from engine.people.actors import Actor
 from engine.store.db import make_engine
 from engine.store.models import Plan
@@ -50,16 +50,21 @@ def summary(draft: importer.PlanDraft) -> list[Table]:
 
 
 def import_plan(
-    file: Annotated[Path, typer.Argument(help="考评表文件：.xlsx、.csv（UTF-8 或 GB18030）或 .yaml", exists=True, dir_okay=False)],
+    file: Annotated[Path, typer.Argument(help="考评表文件：.xlsx、.xls、.docx、.csv（UTF-8 或 GB18030）或 .yaml",
+                                         exists=True, dir_okay=False)],
     plan_year: Annotated[int | None, typer.Option("--plan-year", help="计划年度（默认从文件中识别）")] = None,
     org: Annotated[str | None, typer.Option("--org", help="单位名称（默认从标题中识别）")] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="只校验，不写入")] = False,
     force: Annotated[bool, typer.Option("--force", help="允许修改已开始流转的目标（记入审计）")] = False,
     alias: Annotated[list[str] | None, typer.Option("--alias", help="科室别名“简称=全称”，可重复：--alias 民管=民管科")] = None,
+    weights: Annotated[str | None, typer.Option("--weights", help="三级指标表的权重规则：equal，或 产出=50,效益=30,满意度=20")] = None,
+    leader: Annotated[str | None, typer.Option("--leader", help="三级指标表：审签各职能目标的分管领导")] = None,
+    section: Annotated[str | None, typer.Option("--section", help="三级指标表：责任科室（默认为表中的部门名称）")] = None,
 ) -> None:
     """导入绩效目标考评表：先逐行校验，全部通过才写入；重复导入按编号更新。"""
     try:
-        table = planfile.read(file.read_bytes(), file.name)
+        table = indicator_table.complete(planfile.read(file.read_bytes(), file.name), weights=weights, leader=leader,
+                                         section=section)
     except planfile.PlanFileError as exc:
         console.print(f"[red]{exc}[/red]")
         raise typer.Exit(2) from exc

@@ -62,11 +62,14 @@ def get_plan(plan_id: Id, session: SessionDep, _user: CurrentUser) -> PlanPublic
              dependencies=[require("office", "admin")])
 async def import_plan(
     session: SessionDep, actor: CurrentActor,
-    file: Annotated[UploadFile, File(description="考评表：.xlsx、.csv 或 .yaml")],
+    file: Annotated[UploadFile, File(description="考评表：.xlsx、.xls、.docx、.csv 或 .yaml")],
     dry_run: Annotated[bool, Form()] = False, force: Annotated[bool, Form()] = False,
     plan_year: Annotated[int | None, Form(ge=2000, le=2100)] = None,
     org: Annotated[str | None, Form(max_length=200)] = None,
     aliases: Annotated[str | None, Form(max_length=4000, description="科室别名，每行或逗号分隔一条“简称=全称”")] = None,
+    weights: Annotated[str | None, Form(max_length=200, description="三级指标表：equal 或 产出=50,效益=30,满意度=20")] = None,
+    leader: Annotated[str | None, Form(max_length=100, description="三级指标表：审签的分管领导")] = None,
+    section: Annotated[str | None, Form(max_length=100, description="三级指标表：责任科室")] = None,
 ) -> ImportOutcome:
     """Import an assessment table; all or nothing. Row errors come back as a list (422)."""
     data = await file.read(settings().max_upload_bytes + 1)
@@ -77,7 +80,8 @@ async def import_plan(
     try:  # read in a limited child process, off the event loop: a hostile file freezes nothing
         draft = await to_thread.run_sync(partial(isolation.run, importer.read_file, data, name,
                                                  plan_year=plan_year, org=org,
-                                                 aliases=importer.parse_aliases([aliases or ""])))
+                                                 aliases=importer.parse_aliases([aliases or ""]),
+                                                 weights=weights, leader=leader, section=section))
     except planfile.TableTooLarge as exc:
         raise TooLarge(str(exc), limit=exc.limit) from exc
     except planfile.PlanFileError as exc:

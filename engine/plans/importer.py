@@ -157,9 +157,14 @@ def _year_and_org(table: RawTable, filename: str, plan_year: int | None, org: st
 
 
 def read_file(data: bytes, filename: str, *, plan_year: int | None = None, org: str | None = None,
-              aliases: dict[str, str] | None = None) -> PlanDraft:
-    """Read and validate a plan file's bytes (what an upload runs in a limited child process)."""
-    return parse(read(data, filename), filename, plan_year=plan_year, org=org, aliases=aliases)
+              aliases: dict[str, str] | None = None, weights: str | None = None, leader: str | None = None,
+              section: str | None = None) -> PlanDraft:
+    """Read and validate a plan file's bytes (what an upload runs in a limited child process);
+    ``weights``, ``leader`` and ``section`` complete a three-level indicator table."""
+    from engine.plans import indicator_table
+
+    table = indicator_table.complete(read(data, filename), weights=weights, leader=leader, section=section)
+    return parse(table, filename, plan_year=plan_year, org=org, aliases=aliases)
 
 
 def parse(table: RawTable, filename: str, *, plan_year: int | None = None, org: str | None = None,

@@ -77,6 +77,11 @@ def _to_rows(matrix: list[list[Any]], filename: str) -> RawTable:
         if {"code", "text"} <= set(mapping.values()):
             break
     else:
+        from engine.plans import indicator_table  # 一级/二级/三级指标 and 指标值: the other kind of table
+
+        levels = indicator_table.from_matrix(matrix, filename)
+        if levels is not None:
+            return levels
         raise PlanFileError(f"{filename}：前 {HEADER_SCAN_ROWS} 行中找不到表头（至少需要“编号”和“年度目标”两列）")
     missing = [LABELS[key] for key in REQUIRED if key not in mapping.values()]
     if missing:
@@ -223,12 +228,25 @@ def _yaml_cell(value: Any) -> str:
     return _text(value)
 
 
-READERS = {".csv": _read_csv, ".xlsx": _read_xlsx, ".yaml": _read_yaml, ".yml": _read_yaml}
+def _read_docx(data: bytes, filename: str) -> RawTable:
+    from engine.plans.word import read_docx
+
+    return read_docx(data, filename)
+
+
+def _read_xls(data: bytes, filename: str) -> RawTable:
+    from engine.plans.xls import read_xls
+
+    return read_xls(data, filename)
+
+
+READERS = {".csv": _read_csv, ".xlsx": _read_xlsx, ".yaml": _read_yaml, ".yml": _read_yaml, ".docx": _read_docx,
+           ".xls": _read_xls}
 
 
 def read(data: bytes, filename: str) -> RawTable:
     """The rows of a plan file; the type follows the file name's ending."""
     reader = READERS.get(Path(filename).suffix.lower())
     if reader is None:
-        raise PlanFileError(f"{filename}：不支持的文件类型（支持 .xlsx、.csv、.yaml）")
+        raise PlanFileError(f"{filename}：不支持的文件类型（支持 .xlsx、.xls、.docx、.csv、.yaml）")
     return reader(data, filename)

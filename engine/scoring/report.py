@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
@@ -25,6 +25,13 @@ class Report:
     bonus: list[tuple[Line, dict[str, Any]]]
     not_met: list[Line]                                # scored below full weight, or with indicators not met
     unscored: list[Line]
+    #: Every quantitative indicator: code, its levels (一级, 二级, 三级 — or only a name), value, actual, met.
+    indicators: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def leveled(self) -> bool:
+        return any(len(i["levels"]) == 3 for i in self.indicators)
+
     overdue_now: int = 0                               # targets overdue as the report is taken
 
     @property
@@ -110,7 +117,26 @@ def build(*, session: Session, plan_id: int) -> Report:
         not_met=[line for line in s.lines if (line.scored and line.score < Decimal(str(line.target.weight))) or line.unmet],
         unscored=[line for line in s.lines if not line.scored],
         overdue_now=sum(1 for line in s.lines if is_overdue(line.target)),
+        indicators=_indicators(session, s),
     )
+
+
+def _indicators(session: Session, s: Sheet) -> list[dict[str, Any]]:
+    from engine.plans.indicator_table import levels_of
+    from engine.plans.indicators import IndicatorError, is_met, parse_indicator
+    from engine.store.models import Indicator
+
+    codes = {line.target.id: line.target.code for line in s.lines}
+    out = []
+    for row in session.exec(select(Indicator).where(Indicator.target_id.in_(list(codes)))
+                            .order_by(Indicator.target_id, Indicator.position)) if codes else []:
+        try:
+            met = is_met(parse_indicator(row.raw, s.plan.year), row.actual)
+        except IndicatorError:
+            met = None
+        out.append({"code": codes[row.target_id], "levels": levels_of(row.name), "raw": row.raw, "actual": row.actual,
+                    "met": met})
+    return out
 
 
 def _top(level: int) -> bool:
