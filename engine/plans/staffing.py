@@ -29,10 +29,11 @@ def _role(by: Actor) -> str:
     return "admin" if "admin" in by.roles else next(iter(sorted(by.roles)), "admin")
 
 
-def _user_record(session: Session, user: User, sections: Sequence[str], *, by: Actor, trigger: str,
+def _user_record(session: Session, user: User, now_in: Sequence[str], /, *, by: Actor, trigger: str,
                  changes: Sequence[str], **details: Any) -> None:
-    """A change of a user's rights, with the state it leaves (what the replay checks) and its details."""
-    ledger.user_changed(session, user, sections, actor=by.name, role=_role(by), trigger=trigger, changes=changes,
+    """A change of a user's rights, with the state it leaves (``now_in``: their sections; what the replay
+    checks) and its details."""
+    ledger.user_changed(session, user, now_in, actor=by.name, role=_role(by), trigger=trigger, changes=changes,
                         comment=ACTIONS[trigger], details=details)
 
 
