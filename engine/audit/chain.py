@@ -15,9 +15,10 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
+from sqlalchemy import insert, update
 from sqlmodel import Session, select
 
-from engine.store import db
+from engine.store import db, rows
 from engine.store.models import ChainHead, TransitionRecord
 
 GENESIS = "0" * 64
@@ -74,6 +75,33 @@ def append(session: Session, **fields: Any) -> TransitionRecord:
     head.last_hash = record.hash
     session.flush()
     return record
+
+
+_RECORDS = TransitionRecord.__table__
+_INSERT_RECORD = insert(_RECORDS)
+_HEADS = ChainHead.__table__
+_MOVE_HEAD = update(_HEADS).where(_HEADS.c.id == 1)
+
+
+def append_at(session: Session, head: ChainHead, *, connection=None, **fields: Any) -> TransitionRecord:
+    """Append a record to the chain whose head the caller read under the chain lock (see
+    :func:`engine.workflow.targets.load_for_fire`): one INSERT, one UPDATE of the head, no
+    unit of work. ``head`` moves on with it. Does not commit."""
+    values = {"id": head.last_id + 1, "prev_hash": head.last_hash or GENESIS, **fields}
+    values["hash"] = hashlib.sha256(canonical(_Fields(values))).hexdigest()
+    connection = connection or session.connection()
+    connection.execute(_INSERT_RECORD, values)
+    moved = {"count": head.count + 1, "last_id": values["id"], "last_hash": values["hash"]}
+    connection.execute(_MOVE_HEAD, moved)
+    rows.committed(head, moved)
+    return rows.known_or_detached(session, TransitionRecord, values)
+
+
+class _Fields:
+    """A record's values as attributes, for :func:`canonical`."""
+
+    def __init__(self, values: dict[str, Any]) -> None:
+        self.__dict__.update(values)
 
 
 @dataclass(frozen=True)
