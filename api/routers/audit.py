@@ -6,7 +6,7 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Response
 
-from api.deps import IdQuery, Limit, Offset, SessionDep, require
+from api.deps import MAX_ID, IdQuery, Limit, Offset, SessionDep, require
 from api.problems import responses
 from api.schemas.audit import ChainCheckPublic, RecordsPublic, record_public
 from engine.audit import chain as audit
@@ -39,11 +39,19 @@ Text = Annotated[str | None, Query(max_length=100)]
 @router.get("", response_model=RecordsPublic, responses=responses(403))
 def search(session: SessionDep, actor: Text = None, section: Text = None, trigger: Text = None,
            target: IdQuery = None, since: datetime | None = None, until: datetime | None = None,
-           limit: Limit = 50, offset: Offset = 0) -> RecordsPublic:
-    """Transition records matching the filters, oldest first (since inclusive, until exclusive)."""
-    records, count = audit.search(session=session, filters=_filters(actor, section, trigger, target, since, until),
-                                  limit=limit, offset=offset)
-    return RecordsPublic(data=[record_public(r) for r in records], count=count)
+           limit: Limit = 50, offset: Offset = 0, after: Annotated[int | None, Query(ge=0, le=MAX_ID)] = None,
+           ) -> RecordsPublic:
+    """Transition records matching the filters, oldest first (since inclusive, until exclusive).
+
+    With ``after`` (a record id; 0 for the start): keyset paging, the records after it and
+    ``next_after`` for the next page, at the same cost at any depth and without a count."""
+    filters = _filters(actor, section, trigger, target, since, until)
+    if after is not None:
+        records, next_after = audit.page_after(session=session, filters=filters, after=after, limit=limit)
+        return RecordsPublic(data=[record_public(r) for r in records], count=None, next_after=next_after)
+    records, count = audit.search(session=session, filters=filters, limit=limit, offset=offset)
+    return RecordsPublic(data=[record_public(r) for r in records], count=count,
+                         next_after=records[-1].id if records and offset + len(records) < count else None)
 
 
 EXPORTS = {

@@ -60,13 +60,20 @@ def _filters(actor, section, trigger, target, since, until) -> audit.AuditFilter
 @router.get("/audit", response_class=HTMLResponse)
 def audit_page(request: Request, session: SessionDep, viewer: WebViewer, actor: Text = None, section: Text = None,
                trigger: Text = None, target: Text = None, since: Text = None, until: Text = None,
-               page: Annotated[int, Query(ge=1, le=MAX_ID // PAGE)] = 1, check: bool = False):
+               page: Annotated[int, Query(ge=1, le=MAX_ID // PAGE)] = 1, check: bool = False,
+               after: Annotated[int | None, Query(ge=0, le=MAX_ID)] = None):
     _office_or_auditor(viewer)
     filters = _filters(actor, section, trigger, target, since, until)
-    records, count = audit.search(session=session, filters=filters, limit=PAGE, offset=(page - 1) * PAGE)
-    query = "&".join(f"{k}={quote(v)}" for k, v in request.query_params.items() if k not in ("page", "check"))
+    query = "&".join(f"{k}={quote(v)}" for k, v in request.query_params.items() if k not in ("page", "check", "after"))
+    if after is not None:  # keyset paging: the same cost at any depth, no count
+        records, next_after = audit.page_after(session=session, filters=filters, after=after, limit=PAGE)
+        count, pages = None, None
+    else:
+        records, count = audit.search(session=session, filters=filters, limit=PAGE, offset=(page - 1) * PAGE)
+        pages = max(1, -(-count // PAGE))
+        next_after = records[-1].id if records and page < pages else None
     return _page(request, viewer, session, "audit.html", records=records, count=count, page=page,
-                 pages=max(1, -(-count // PAGE)), query=query,
+                 pages=pages, query=query, next_after=next_after, after=after,
                  values={"actor": actor or "", "section": section or "", "trigger": trigger or "",
                          "target": target or "", "since": since or "", "until": until or ""},
                  chain=audit.verify(session) if check else None, codes=audit.target_codes(session, records))

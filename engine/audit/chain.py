@@ -172,16 +172,37 @@ def _filtered(filters: AuditFilter):
     return query
 
 
-def search(*, session: Session, filters: AuditFilter, limit: int | None, offset: int = 0) -> tuple[list[TransitionRecord], int]:
-    """Records matching ``filters``, oldest first, and how many there are in all."""
+def _unfiltered(filters: AuditFilter) -> bool:
+    return not any(vars(filters).values())
+
+
+def count(*, session: Session, filters: AuditFilter) -> int:
+    """How many records match ``filters``: without filters the chain head's count (no scan)."""
     from sqlalchemy import func
 
-    query = _filtered(filters)
-    total = session.exec(select(func.count()).select_from(query.subquery())).one()
-    page = query.order_by(TransitionRecord.id).offset(offset)
+    if _unfiltered(filters):
+        head = session.get(ChainHead, 1, populate_existing=True)
+        return head.count if head else 0
+    return session.exec(select(func.count()).select_from(_filtered(filters).subquery())).one()
+
+
+def search(*, session: Session, filters: AuditFilter, limit: int | None, offset: int = 0) -> tuple[list[TransitionRecord], int]:
+    """Records matching ``filters``, oldest first, and how many there are in all."""
+    total = count(session=session, filters=filters)
+    page = _filtered(filters).order_by(TransitionRecord.id).offset(offset)
     if limit is not None:
         page = page.limit(limit)
     return list(session.exec(page)), total
+
+
+def page_after(*, session: Session, filters: AuditFilter, after: int, limit: int) -> tuple[list[TransitionRecord], int | None]:
+    """Keyset paging: up to ``limit`` matching records with an id above ``after``, oldest first, and
+    the ``after`` of the next page (``None`` on the last). Costs the same at any depth; counts nothing."""
+    rows = list(session.exec(_filtered(filters).where(TransitionRecord.id > after)
+                             .order_by(TransitionRecord.id).limit(limit + 1)))
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return rows, (rows[-1].id if more else None)
 
 
 def history(*, session: Session, target_id: int) -> list[TransitionRecord]:
