@@ -8,9 +8,10 @@ from urllib.parse import quote
 
 from fastapi import APIRouter, Query, Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
 
 from api.deps import MAX_ID, Id, SessionDep
+from api.routers.audit import audit_csv_stream
 from api.web.auth import Viewer, WebViewer, check_csrf
 from api.web.diagram import svg
 from api.web.pages import STATUS, _page
@@ -93,11 +94,13 @@ def export(session: SessionDep, viewer: WebViewer, format: Annotated[str, Query(
            until: Text = None):
     _office_or_auditor(viewer)
     filters = _filters(actor, section, trigger, target, since, until)
-    data = audit.export_csv(session, filters) if format == "csv" else audit.export_xlsx(session, filters)
-    media = "text/csv; charset=utf-8" if format == "csv" else \
-        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
     name = f"audit-{clock.now():%Y%m%d-%H%M%S}.{format}"
-    return Response(data, media_type=media, headers={"Content-Disposition": f'attachment; filename="{name}"'})
+    headers = {"Content-Disposition": f'attachment; filename="{name}"'}
+    if format == "csv":
+        return StreamingResponse(audit_csv_stream(session.get_bind(), filters), media_type="text/csv; charset=utf-8",
+                                 headers=headers)
+    return Response(audit.export_xlsx(session, filters), headers=headers,
+                    media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
 
 
 @router.get("/workflows", response_class=HTMLResponse)
