@@ -138,7 +138,8 @@ _INSERT_SIGNATURE = insert(Signature.__table__)
 
 
 def _fire(session, connection, target_id, trigger, actor, payload, comment, expected_version, uploads, kept) -> Fired:
-    loaded = load_for_fire(session, target_id, connection=connection)  # target, parties, signers, milestones, chain head: one statement
+    # The target, its parties, signers and plan milestones, and the chain head: one statement.
+    loaded = load_for_fire(session, target_id, connection=connection)
     target = loaded.target
     if expected_version is not None and expected_version != target.version:
         raise StaleVersion(
@@ -190,12 +191,13 @@ def _fire(session, connection, target_id, trigger, actor, payload, comment, expe
     if spec.countersign:
         record_payload["countersign"] = {"signed": list(ctx.signers), "leaders": list(parties.leaders)}
     record = chain.append_at(
-        session, loaded.head, connection=connection, target_id=target.id, kind="transition", actor=actor.name, role=role, trigger=trigger,
-        from_state=from_state, to_state=target.state, at=clock.to_db(now), comment=comment, payload=record_payload,
+        session, loaded.head, connection=connection, target_id=target.id, kind="transition", actor=actor.name,
+        role=role, trigger=trigger, from_state=from_state, to_state=target.state, at=clock.to_db(now),
+        comment=comment, payload=record_payload,
     )
     if spec.countersign:
-        connection.execute(_INSERT_SIGNATURE, {"target_id": target.id, "signer": actor.name,
-                                                         "record_id": record.id, "signed_at": clock.to_db(now)})
+        connection.execute(_INSERT_SIGNATURE, {"target_id": target.id, "signer": actor.name, "record_id": record.id,
+                                               "signed_at": clock.to_db(now)})
     if spec.notify and (moved or not spec.countersign):
         outbox.write(
             session, event_type=f"{definition.id}.{trigger}", target_id=target.id, record_id=record.id,

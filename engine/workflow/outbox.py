@@ -52,25 +52,16 @@ def emit(
     return event
 
 
-def write(
-    session: Session,
-    *,
-    event_type: str,
-    target_id: int | None,
-    record_id: int | None,
-    notify: tuple[str, ...] | list[str],
-    parties: Parties,
-    data: dict[str, Any],
-    connection=None,
-) -> bool:
-    """:func:`emit` as one INSERT, now, without the unit of work (the one door's way); ``False``
-    when nobody is to be told."""
-    to = recipients(notify, parties)
+def write(session: Session, *, connection=None, **event: Any) -> bool:
+    """:func:`emit` (the same keyword arguments) as one INSERT, now, without the unit of work — the
+    one door's way; ``False`` when nobody is to be told."""
+    to = recipients(event["notify"], event["parties"])
     if not to:
         return False
     now = clock.to_db(clock.now())
     (connection or session.connection()).execute(_INSERT, {
-        "event_type": event_type, "target_id": target_id, "record_id": record_id, "recipients": to, "data": data,
-        "status": "pending", "attempts": 0, "available_at": now, "last_error": "", "created_at": now,
+        "event_type": event["event_type"], "target_id": event["target_id"], "record_id": event["record_id"],
+        "recipients": to, "data": event["data"], "status": "pending", "attempts": 0, "available_at": now,
+        "last_error": "", "created_at": now,
     })
     return True
