@@ -1,9 +1,10 @@
-"""API benchmark: a real ``kaoping serve`` on loopback, 32 concurrent clients, full lifecycles.
+"""API benchmark: a real ``kaoping serve`` on loopback, 1, 8 and 32 concurrent clients, full lifecycles.
 
-    python bench/api.py [--clients 32] [--targets 640] [--workers 2] [--pg postgresql://postgres@127.0.0.1:5432/test]
+    python bench/api.py [--clients 1,8,32] [--targets 640] [--workers 2] [--pg postgresql://postgres@127.0.0.1:5432/test]
 
-Prints transitions per second, p50 and p99 latency for SQLite and PostgreSQL, and the ratio
-to the in-process engine rate (fire() without HTTP) measured in the same run.
+Prints transitions per second, p50, p95 and p99 latency for SQLite and PostgreSQL at each
+number of clients, and the ratio to the in-process engine rate (fire() without HTTP)
+measured in the same run.
 """
 from __future__ import annotations
 
@@ -94,29 +95,32 @@ def serve(url: str, workers: int) -> tuple[subprocess.Popen, str]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--clients", type=int, default=32)
+    parser.add_argument("--clients", default="1,8,32", help="numbers of concurrent clients, one run each")
     parser.add_argument("--targets", type=int, default=640)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--pg", default=os.environ.get("KAOPING_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test"))
     parser.add_argument("--backends", default="sqlite,postgres")
     args = parser.parse_args()
+    counts = [int(n) for n in args.clients.split(",")]
     for kind in args.backends.split(","):
         url = fresh_database(kind, args.pg)
-        ids = load_targets(url, args.targets * 2)
+        ids = load_targets(url, args.targets * (len(counts) + 1))
         add_people(url)
-        engine_rate = run_lifecycles(url, ids[args.targets:])  # in process, same database, other targets
+        engine_rate = run_lifecycles(url, ids[-args.targets:])  # in process, same database, other targets
         proc, base = serve(url, args.workers)
         try:
-            elapsed, latencies = asyncio.run(drive(base, ids[:args.targets], args.clients))
+            for number, clients in enumerate(counts):
+                chunk = ids[number * args.targets:(number + 1) * args.targets]
+                elapsed, latencies = asyncio.run(drive(base, chunk, clients))
+                rate = len(latencies) / elapsed
+                cuts = statistics.quantiles(latencies, n=100)
+                print(f"{kind}: {clients:>2} clients: {rate:,.0f} transitions/s over HTTP ({args.workers} workers, "
+                      f"{len(latencies):,} transitions); p50 {cuts[49] * 1000:.1f} ms, p95 {cuts[94] * 1000:.1f} ms, "
+                      f"p99 {cuts[98] * 1000:.1f} ms; in-process engine {engine_rate:,.0f}/s; "
+                      f"HTTP/engine = {rate / engine_rate:.2f}")
         finally:
             proc.terminate()
             proc.wait(timeout=30)
-        rate = len(latencies) / elapsed
-        cuts = statistics.quantiles(latencies, n=100)
-        print(f"{kind}: {rate:,.0f} transitions/s over HTTP ({args.clients} clients, {args.workers} workers, "
-              f"{len(latencies):,} transitions); p50 {cuts[49] * 1000:.1f} ms, p99 {cuts[98] * 1000:.1f} ms; "
-              f"in-process engine {engine_rate:,.0f}/s; HTTP/engine = {rate / engine_rate:.2f}")
-
 
 if __name__ == "__main__":
     main()

@@ -1,12 +1,15 @@
 """The audit log: search, export, verify (office and auditor only)."""
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Response
+from fastapi.responses import StreamingResponse
+from sqlmodel import Session
 
-from api.deps import IdQuery, Limit, Offset, SessionDep, require
+from api.deps import MAX_ID, IdQuery, Limit, Offset, SessionDep, require
 from api.problems import responses
 from api.schemas.audit import ChainCheckPublic, RecordsPublic, record_public
 from engine.audit import chain as audit
@@ -40,11 +43,19 @@ Text = Annotated[str | None, Query(max_length=100)]
 @router.get("", response_model=RecordsPublic, responses=responses(403))
 def search(session: SessionDep, actor: Text = None, section: Text = None, trigger: Text = None,
            target: IdQuery = None, since: datetime | None = None, until: datetime | None = None,
-           limit: Limit = 50, offset: Offset = 0) -> RecordsPublic:
-    """Transition records matching the filters, oldest first (since inclusive, until exclusive)."""
-    records, count = audit.search(session=session, filters=_filters(actor, section, trigger, target, since, until),
-                                  limit=limit, offset=offset)
-    return RecordsPublic(data=[record_public(r) for r in records], count=count)
+           limit: Limit = 50, offset: Offset = 0, after: Annotated[int | None, Query(ge=0, le=MAX_ID)] = None,
+           ) -> RecordsPublic:
+    """Transition records matching the filters, oldest first (since inclusive, until exclusive).
+
+    With ``after`` (a record id; 0 for the start): keyset paging, the records after it and
+    ``next_after`` for the next page, at the same cost at any depth and without a count."""
+    filters = _filters(actor, section, trigger, target, since, until)
+    if after is not None:
+        records, next_after = audit.page_after(session=session, filters=filters, after=after, limit=limit)
+        return RecordsPublic(data=[record_public(r) for r in records], count=None, next_after=next_after)
+    records, count = audit.search(session=session, filters=filters, limit=limit, offset=offset)
+    return RecordsPublic(data=[record_public(r) for r in records], count=count,
+                         next_after=records[-1].id if records and offset + len(records) < count else None)
 
 
 EXPORTS = {
@@ -58,11 +69,20 @@ EXPORTS = {
 def export(session: SessionDep, format: Literal["csv", "xlsx"] = "csv", actor: Text = None, section: Text = None,
            trigger: Text = None, target: IdQuery = None, since: datetime | None = None,
            until: datetime | None = None) -> Response:
-    """The matching records as a CSV or XLSX file."""
+    """The matching records as a CSV (streamed) or XLSX file."""
     media, write = EXPORTS[format]
-    data = write(session, _filters(actor, section, trigger, target, since, until), definitions.audit_labels())
+    filters, labels = _filters(actor, section, trigger, target, since, until), definitions.audit_labels()
     name = f"audit-{clock.now():%Y%m%d-%H%M%S}.{format}"
-    return Response(data, media_type=media, headers={"Content-Disposition": f'attachment; filename="{name}"'})
+    headers = {"Content-Disposition": f'attachment; filename="{name}"'}
+    if format == "csv":
+        return StreamingResponse(audit_csv_stream(session.get_bind(), filters, labels), media_type=media, headers=headers)
+    return Response(write(session, filters, labels), media_type=media, headers=headers)
+
+
+def audit_csv_stream(bind, filters: audit.AuditFilter, labels: audit.Labels | None = None) -> Iterator[bytes]:
+    """The CSV export in pieces, read in a session of its own (the request's is closed by then)."""
+    with Session(bind) as session:
+        yield from audit.stream_csv(session, filters, labels)
 
 
 @router.get("/verify", response_model=ChainCheckPublic, responses=responses(403))

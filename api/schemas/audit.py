@@ -28,7 +28,10 @@ class RecordPublic(BaseModel):
 
 class RecordsPublic(BaseModel):
     data: list[RecordPublic]
-    count: int
+    #: How many match in all; not counted on keyset pages (``after`` given).
+    count: int | None
+    #: The ``after`` that asks for the next page; ``None`` on the last page.
+    next_after: int | None = None
 
 
 class ChainCheckPublic(BaseModel):

@@ -8,10 +8,11 @@ from urllib.parse import quote
 
 from fastapi import APIRouter, Query, Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
 from starlette.datastructures import UploadFile
 
 from api.deps import MAX_ID, Id, SessionDep
+from api.routers.audit import audit_csv_stream
 from api.web.auth import Viewer, WebViewer, check_csrf
 from api.web.diagram import svg
 from api.web.pages import STATUS, _page
@@ -64,13 +65,20 @@ def _filters(actor, section, trigger, target, since, until, code=None, state=Non
 def audit_page(request: Request, session: SessionDep, viewer: WebViewer, actor: Text = None, section: Text = None,
                trigger: Text = None, target: Text = None, since: Text = None, until: Text = None,
                code: Text = None, state: Text = None,
-               page: Annotated[int, Query(ge=1, le=MAX_ID // PAGE)] = 1, check: bool = False):
+               page: Annotated[int, Query(ge=1, le=MAX_ID // PAGE)] = 1, check: bool = False,
+               after: Annotated[int | None, Query(ge=0, le=MAX_ID)] = None):
     _office_or_auditor(viewer)
     filters = _filters(actor, section, trigger, target, since, until, code, state)
-    records, count = audit.search(session=session, filters=filters, limit=PAGE, offset=(page - 1) * PAGE)
-    query = "&".join(f"{k}={quote(v)}" for k, v in request.query_params.items() if k not in ("page", "check"))
+    query = "&".join(f"{k}={quote(v)}" for k, v in request.query_params.items() if k not in ("page", "check", "after"))
+    if after is not None:  # keyset paging: the same cost at any depth, no count
+        records, next_after = audit.page_after(session=session, filters=filters, after=after, limit=PAGE)
+        count, pages = None, None
+    else:
+        records, count = audit.search(session=session, filters=filters, limit=PAGE, offset=(page - 1) * PAGE)
+        pages = max(1, -(-count // PAGE))
+        next_after = records[-1].id if records and page < pages else None
     return _page(request, viewer, session, "audit.html", records=records, count=count, page=page,
-                 pages=max(1, -(-count // PAGE)), query=query,
+                 pages=pages, query=query, next_after=next_after, after=after,
                  values={"actor": actor or "", "section": section or "", "trigger": trigger or "",
                          "target": target or "", "since": since or "", "until": until or "", "code": code or "",
                          "state": state or ""},
@@ -92,11 +100,13 @@ def export(session: SessionDep, viewer: WebViewer, format: Annotated[str, Query(
            until: Text = None, code: Text = None, state: Text = None):
     _office_or_auditor(viewer)
     filters, labels = _filters(actor, section, trigger, target, since, until, code, state), definitions.audit_labels()
-    data = audit.export_csv(session, filters, labels) if format == "csv" else audit.export_xlsx(session, filters, labels)
-    media = "text/csv; charset=utf-8" if format == "csv" else \
-        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
     name = f"audit-{clock.now():%Y%m%d-%H%M%S}.{format}"
-    return Response(data, media_type=media, headers={"Content-Disposition": f'attachment; filename="{name}"'})
+    headers = {"Content-Disposition": f'attachment; filename="{name}"'}
+    if format == "csv":
+        return StreamingResponse(audit_csv_stream(session.get_bind(), filters, labels),
+                                 media_type="text/csv; charset=utf-8", headers=headers)
+    return Response(audit.export_xlsx(session, filters, labels), headers=headers,
+                    media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
 
 
 @router.get("/workflows", response_class=HTMLResponse)

@@ -10,14 +10,16 @@ two writers never fork the chain.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import insert, update
 from sqlmodel import Session, select
 
 from engine.audit import offline_verifier
-from engine.store import cells, db
+from engine.store import cells, db, rows
 from engine.store.models import ChainHead, TransitionRecord
 
 GENESIS = offline_verifier.GENESIS
@@ -54,6 +56,33 @@ def extend(session: Session, entries: list[dict[str, Any]]) -> list[TransitionRe
     session.add_all(records)
     session.flush()
     return records
+
+
+_RECORDS = TransitionRecord.__table__
+_INSERT_RECORD = insert(_RECORDS)
+_HEADS = ChainHead.__table__
+_MOVE_HEAD = update(_HEADS).where(_HEADS.c.id == 1)
+
+
+def append_at(session: Session, head: ChainHead, *, connection=None, **fields: Any) -> TransitionRecord:
+    """Append a record to the chain whose head the caller read under the chain lock (see
+    :func:`engine.workflow.targets.load_for_fire`): one INSERT, one UPDATE of the head, no
+    unit of work. ``head`` moves on with it. Does not commit."""
+    values = {"id": head.last_id + 1, "prev_hash": head.last_hash or GENESIS, **fields}
+    values["hash"] = hashlib.sha256(canonical(_Fields(values))).hexdigest()
+    connection = connection or session.connection()
+    connection.execute(_INSERT_RECORD, values)
+    moved = {"count": head.count + 1, "last_id": values["id"], "last_hash": values["hash"]}
+    connection.execute(_MOVE_HEAD, moved)
+    rows.committed(head, moved)
+    return rows.known_or_detached(session, TransitionRecord, values)
+
+
+class _Fields:
+    """A record's values as attributes, for :func:`canonical`."""
+
+    def __init__(self, values: dict[str, Any]) -> None:
+        self.__dict__.update(values)
 
 
 @dataclass(frozen=True)
@@ -141,16 +170,37 @@ def _filtered(filters: AuditFilter):
     return query
 
 
-def search(*, session: Session, filters: AuditFilter, limit: int | None, offset: int = 0) -> tuple[list[TransitionRecord], int]:
-    """Records matching ``filters``, oldest first, and how many there are in all."""
+def _unfiltered(filters: AuditFilter) -> bool:
+    return not any(vars(filters).values())
+
+
+def count(*, session: Session, filters: AuditFilter) -> int:
+    """How many records match ``filters``: without filters the chain head's count (no scan)."""
     from sqlalchemy import func
 
-    query = _filtered(filters)
-    total = session.exec(select(func.count()).select_from(query.subquery())).one()
-    page = query.order_by(TransitionRecord.id).offset(offset)
+    if _unfiltered(filters):
+        head = session.get(ChainHead, 1, populate_existing=True)
+        return head.count if head else 0
+    return session.exec(select(func.count()).select_from(_filtered(filters).subquery())).one()
+
+
+def search(*, session: Session, filters: AuditFilter, limit: int | None, offset: int = 0) -> tuple[list[TransitionRecord], int]:
+    """Records matching ``filters``, oldest first, and how many there are in all."""
+    total = count(session=session, filters=filters)
+    page = _filtered(filters).order_by(TransitionRecord.id).offset(offset)
     if limit is not None:
         page = page.limit(limit)
     return list(session.exec(page)), total
+
+
+def page_after(*, session: Session, filters: AuditFilter, after: int, limit: int) -> tuple[list[TransitionRecord], int | None]:
+    """Keyset paging: up to ``limit`` matching records with an id above ``after``, oldest first, and
+    the ``after`` of the next page (``None`` on the last). Costs the same at any depth; counts nothing."""
+    rows = list(session.exec(_filtered(filters).where(TransitionRecord.id > after)
+                             .order_by(TransitionRecord.id).limit(limit + 1)))
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return rows, (rows[-1].id if more else None)
 
 
 def history(*, session: Session, target_id: int) -> list[TransitionRecord]:
@@ -163,13 +213,22 @@ EXPORT_COLUMNS = ("序号", "时间", "目标编号", "操作人", "角色", "�
 
 def export_rows(session: Session, filters: AuditFilter, labels: Labels | None = None) -> list[list[Any]]:
     """The matching records as table rows (local time, target codes, words for the codes), for CSV or XLSX export."""
-    records, _ = search(session=session, filters=filters, limit=None)
-    codes = target_codes(session, records)
+    return list(iter_export_rows(session, filters, labels))
+
+
+def iter_export_rows(session: Session, filters: AuditFilter, labels: Labels | None = None, *,
+                     batch: int = 2000) -> Iterator[list[Any]]:
+    """:func:`export_rows` one batch of records at a time (keyset): memory stays flat however many match."""
     words = labels or Labels()
     state = lambda name: words.states.get(name, name) if name else ""  # noqa: E731
-    return [[r.id, _local(r.at), codes.get(r.target_id, ""), r.actor, words.roles.get(r.role, r.role),
-             words.triggers.get(r.trigger, r.trigger), state(r.from_state), state(r.to_state), r.comment, json.dumps(r.payload, ensure_ascii=False, sort_keys=True), r.hash, r.prev_hash]
-            for r in records]
+    after: int | None = 0
+    while after is not None:
+        records, after = page_after(session=session, filters=filters, after=after, limit=batch)
+        codes = target_codes(session, records)
+        for r in records:
+            yield [r.id, _local(r.at), codes.get(r.target_id, ""), r.actor, words.roles.get(r.role, r.role),
+                   words.triggers.get(r.trigger, r.trigger), state(r.from_state), state(r.to_state), r.comment,
+                   json.dumps(r.payload, ensure_ascii=False, sort_keys=True), r.hash, r.prev_hash]
 
 
 def _local(moment: datetime) -> str:
@@ -180,14 +239,28 @@ def _local(moment: datetime) -> str:
 
 def export_csv(session: Session, filters: AuditFilter, labels: Labels | None = None) -> bytes:
     """CSV with a BOM, so that spreadsheet programs read the Chinese correctly."""
+    return b"".join(stream_csv(session, filters, labels))
+
+
+def stream_csv(session: Session, filters: AuditFilter, labels: Labels | None = None, *,
+               batch: int = 2000) -> Iterator[bytes]:
+    """:func:`export_csv` in pieces of about ``batch`` rows, for a streamed download."""
     import csv
     import io
 
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     writer.writerow(EXPORT_COLUMNS)
-    writer.writerows([cells.inert(v) for v in row] for row in export_rows(session, filters, labels))
-    return buffer.getvalue().encode("utf-8-sig")
+    first, count = True, 0
+    for row in iter_export_rows(session, filters, labels, batch=batch):
+        writer.writerow([cells.inert(v) for v in row])
+        count += 1
+        if count % batch == 0:
+            yield buffer.getvalue().encode("utf-8-sig" if first else "utf-8")
+            buffer.seek(0)
+            buffer.truncate()
+            first = False
+    yield buffer.getvalue().encode("utf-8-sig" if first else "utf-8")
 
 
 def export_xlsx(session: Session, filters: AuditFilter, labels: Labels | None = None) -> bytes:
@@ -200,7 +273,7 @@ def export_xlsx(session: Session, filters: AuditFilter, labels: Labels | None = 
     book = Workbook(write_only=True)
     sheet = book.create_sheet("流转记录")
     sheet.append(EXPORT_COLUMNS)
-    for row in export_rows(session, filters, labels):
+    for row in iter_export_rows(session, filters, labels):
         row_cells = []
         for value in row:
             cell = WriteOnlyCell(sheet, value=value)

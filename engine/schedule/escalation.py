@@ -62,35 +62,58 @@ def levels_due(definition: Definition, due: date, today: date) -> list[int]:
     return [lv.level for lv in definition.escalation if today > due and late >= lv.after_working_days]
 
 
-def sweep(bind: Engine, *, today: date | None = None) -> SweepResult:
-    """Escalate every overdue target as far as its lateness asks; idempotent."""
+#: Targets escalated in one transaction by the sweep, each inside its own savepoint.
+BATCH = 100
+
+
+def sweep(bind: Engine, *, today: date | None = None, batch: int = BATCH) -> SweepResult:
+    """Escalate every overdue target as far as its lateness asks; idempotent.
+
+    The targets are escalated ``batch`` at a time in one transaction (one commit per batch), each
+    inside a savepoint of its own: a target whose escalation fails leaves nothing, the others stay."""
     today = today or clock.today()
     result = SweepResult()
     with Session(bind, expire_on_commit=False) as session:
         for definition in definitions.shipped().values():
-            for target_id, due, reached in overdue(session, definition, today):
-                result.checked += 1
-                if any(level > reached for level in levels_due(definition, due, today)):
-                    result.fired += [(target_id, lv) for lv in escalate(session, target_id, today)]
+            found = overdue(session, definition, today)
+            result.checked += len(found)
+            due_now = [target_id for target_id, due, reached in found
+                       if any(level > reached for level in levels_due(definition, due, today))]
+            for start in range(0, len(due_now), batch):
+                db.begin_write(session)
+                try:
+                    for target_id in due_now[start:start + batch]:
+                        result.fired += [(target_id, lv) for lv in escalate(session, target_id, today, savepoint=True)]
+                except Exception:
+                    session.commit()  # the targets escalated before the failing one stay escalated, as one by one
+                    raise
+                except BaseException:
+                    session.rollback()
+                    raise
+                session.commit()
     return result
 
 
-def escalate(session: Session, target_id: int, today: date) -> list[int]:
-    """Fire the levels the target is due for in its current stay; commits; returns the levels fired."""
-    db.begin_write(session)
+def escalate(session: Session, target_id: int, today: date, *, savepoint: bool = False) -> list[int]:
+    """Fire the levels the target is due for in its current stay; commits (with ``savepoint``: only
+    releases a savepoint in the caller's transaction); returns the levels fired."""
+    step = session.begin_nested() if savepoint else None
+    if step is None:
+        db.begin_write(session)
+    session_or_step = step or session
     try:
         query = select(Target).where(Target.id == target_id).execution_options(populate_existing=True)
         target = session.exec(query if db.is_sqlite(session) else query.with_for_update()).one()
         definition = definitions.get(target.workflow)
         if target.state_due is None or not definition.states[target.state].deadline:
-            session.rollback()
+            session_or_step.rollback()
             return []
         wanted = levels_due(definition, target.state_due, today)
         done = set(session.exec(select(Escalation.level).where(Escalation.target_id == target_id,
                                                                Escalation.entry == target.entry)))
         fired = [level for level in wanted if level not in done]
         if not fired:
-            session.rollback()
+            session_or_step.rollback()
             return []
         parties = parties_of(session, target_id)
         now = clock.now()
@@ -117,11 +140,11 @@ def escalate(session: Session, target_id: int, today: date) -> list[int]:
         session.exec(update(Target).where(Target.id == target_id)
                      .values(escalation_level=max(fired + [target.escalation_level]), supervised=supervised)
                      .execution_options(synchronize_session=False))
-        session.commit()
+        session_or_step.commit()
     except IntegrityError:  # another sweeper recorded this level first: nothing to add
-        session.rollback()
+        session_or_step.rollback()
         return []
     except BaseException:
-        session.rollback()
+        session_or_step.rollback()
         raise
     return fired

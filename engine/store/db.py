@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlmodel import Session
 
@@ -62,18 +62,18 @@ def is_sqlite(session_or_engine) -> bool:
     return bind.dialect.name == "sqlite"
 
 
-def begin_write(session: Session) -> None:
+def begin_write(session: Session) -> Connection:
     """Start the session's transaction as a write transaction.
 
     A command that changes state calls this first. An open read-only transaction is ended
     first (it holds no changes); pending changes are a programming error, because the
-    command commits and would commit them too.
+    command commits and would commit them too. Returns the transaction's connection.
     """
     if session.in_transaction():
         if session.new or session.dirty or session.deleted:
             raise RuntimeError("begin_write() on a session with uncommitted changes")
         session.commit()
-    session.connection(execution_options={WRITE: True})
+    return session.connection(execution_options={WRITE: True})
 
 
 @contextlib.contextmanager

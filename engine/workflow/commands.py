@@ -4,6 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from sqlalchemy import bindparam, insert, update
 from sqlmodel import Session, select
 
 from engine.audit import chain, ledger
@@ -18,12 +19,12 @@ from engine.store.errors import (
     GuardFailed,
     InvalidPayload,
     InvalidTrigger,
-    NotFound,
     StaleVersion,
 )
 from engine.workflow.machines import machine_for
+from engine.store import rows
 from engine.store.models import Signature, Target, TransitionRecord
-from engine.workflow.targets import parties_of
+from engine.workflow.targets import load_for_fire, parties_of
 
 
 @dataclass(frozen=True)
@@ -33,16 +34,6 @@ class Fired:
     target: Target
     record: TransitionRecord
     moved: bool  # False when the state stayed (a progress report, a countersignature short of the last)
-
-
-def _load_for_update(session: Session, target_id: int) -> Target:
-    query = select(Target).where(Target.id == target_id).execution_options(populate_existing=True)
-    if not db.is_sqlite(session):
-        query = query.with_for_update()
-    target = session.exec(query).first()
-    if target is None:
-        raise NotFound(f"目标 {target_id} 不存在", target_id=target_id)
-    return target
 
 
 def _transition(definition: Definition, target: Target, trigger: str) -> TransitionSpec:
@@ -144,12 +135,12 @@ def fire(
     """
     payload = dict(payload or {})
     comment = (comment or "").strip()
-    db.begin_write(session)
+    connection = db.begin_write(session)
     kept: list = []
     try:
         with session.no_autoflush:  # one UPDATE of the target, one version bump
-            fired = _fire(session, target_id, trigger, actor, payload, comment, expected_version, uploads or [], kept,
-                          override_separation)
+            fired = _fire(session, connection, target_id, trigger, actor, payload, comment, expected_version,
+                          uploads or [], kept, override_separation)
         session.commit()
     except BaseException:
         session.rollback()
@@ -158,9 +149,20 @@ def fire(
     return fired
 
 
-def _fire(session, target_id, trigger, actor, payload, comment, expected_version, uploads, kept,
+_TARGETS = Target.__table__
+#: What a transition may change on a target; anything else an effect changes is written too.
+_MOVING = ("state", "state_entered_at", "state_due", "entry", "escalation_level", "supervised", "progress",
+           "self_score", "score", "updated_at")
+_UPDATE_TARGET = (update(_TARGETS).where(_TARGETS.c.id == bindparam("_id"), _TARGETS.c.version == bindparam("_version"))
+                  .values({name: bindparam(name) for name in (*_MOVING, "version")}))
+_INSERT_SIGNATURE = insert(Signature.__table__)
+
+
+def _fire(session, connection, target_id, trigger, actor, payload, comment, expected_version, uploads, kept,
           override_separation=False) -> Fired:
-    target = _load_for_update(session, target_id)
+    # The target, its parties, signers and plan milestones, and the chain head: one statement.
+    loaded = load_for_fire(session, target_id, connection=connection)
+    target = loaded.target
     if expected_version is not None and expected_version != target.version \
             and not _only_countersigned_since(session, target, trigger, actor, expected_version):
         raise StaleVersion(
@@ -169,7 +171,7 @@ def _fire(session, target_id, trigger, actor, payload, comment, expected_version
         )
     definition = definitions.get(target.workflow)
     spec = _transition(definition, target, trigger)
-    parties = parties_of(session, target.id)
+    parties = loaded.parties
     role = acting_role(actor, spec, parties)
     overridden = duties.check(session=session, definition=definition, target_id=target.id, trigger=trigger,
                               actor=actor, override=override_separation)
@@ -188,7 +190,7 @@ def _fire(session, target_id, trigger, actor, payload, comment, expected_version
     ctx = rules.Context(
         session=session, target=target, definition=definition, transition=spec, actor=actor, role=role,
         payload=payload, comment=comment, at=now, leaders=list(parties.leaders),
-        signers=rules.signers_of(session, target.id) if spec.countersign or "not_signed_yet" in spec.guards else [],
+        signers=list(loaded.signers) if spec.countersign or "not_signed_yet" in spec.guards else [],
     )
     for name in spec.guards:
         reason = rules.GUARDS[name](ctx)
@@ -205,13 +207,12 @@ def _fire(session, target_id, trigger, actor, payload, comment, expected_version
         rules.EFFECTS[name](ctx)
     if moved:  # a new stay in a state: its own deadline, reminders and escalation ladder
         target.state_entered_at = clock.to_db(now)
-        target.state_due = state_due(session, target, definition, target.state, now.date())
+        target.state_due = state_due(session, target, definition, target.state, now.date(), loaded.milestones)
         target.entry += 1
         target.escalation_level = 0
         target.supervised = False
     target.updated_at = clock.to_db(now)
-    session.add(target)
-    session.flush()  # the version check and bump (UPDATE … WHERE version = …) happen here
+    _write_target(connection, target)
 
     record_payload = dict(payload)
     touched = spec.countersign or "clear_signatures" in spec.effects  # the replayed state follows the signatures
@@ -220,12 +221,14 @@ def _fire(session, target_id, trigger, actor, payload, comment, expected_version
         record_payload["separation_override"] = overridden
     if spec.countersign:
         record_payload["countersign"] = {"signed": list(ctx.signers), "leaders": list(parties.leaders)}
-    record = chain.append(
-        session, target_id=target.id, kind="transition", actor=actor.name, role=role, trigger=trigger,
-        from_state=from_state, to_state=target.state, at=clock.to_db(now), comment=comment, payload=record_payload,
+    record = chain.append_at(
+        session, loaded.head, connection=connection, target_id=target.id, kind="transition", actor=actor.name,
+        role=role, trigger=trigger, from_state=from_state, to_state=target.state, at=clock.to_db(now),
+        comment=comment, payload=record_payload,
     )
     if spec.countersign:
-        session.add(Signature(target_id=target.id, signer=actor.name, record_id=record.id, signed_at=clock.to_db(now)))
+        connection.execute(_INSERT_SIGNATURE, {"target_id": target.id, "signer": actor.name, "record_id": record.id,
+                                               "signed_at": clock.to_db(now)})
     if ctx.voided and "leaders" not in spec.notify:  # a return voids the others' signatures: they must sign again
         outbox.emit(session, event_type=f"{definition.id}.signatures_voided", target_id=target.id,
                     record_id=record.id, notify=["leaders"],
@@ -233,13 +236,31 @@ def _fire(session, target_id, trigger, actor, payload, comment, expected_version
                     data={"code": target.code, "text": target.text, "actor": actor.name, "comment": comment,
                           "label": spec.label, "to_label": definition.state_label(target.state)})
     if spec.notify and (moved or not spec.countersign):
-        outbox.emit(
+        outbox.write(
             session, event_type=f"{definition.id}.{trigger}", target_id=target.id, record_id=record.id,
             notify=spec.notify, parties=parties,
             data={"code": target.code, "text": target.text, "trigger": trigger, "label": spec.label,
                   "actor": actor.name, "role": role, "from": from_state, "to": target.state,
                   "from_label": definition.state_label(from_state), "to_label": definition.state_label(target.state),
                   "comment": comment, "payload": payload},
+            connection=connection,
         )
-    session.flush()
+    if session.new or session.deleted or session.dirty:  # what an effect or the evidence left to the unit of work
+        session.flush()
     return Fired(target=target, record=record, moved=moved)
+
+
+def _write_target(connection, target: Target) -> None:
+    """The target's new values and version: one UPDATE … WHERE version = the version read."""
+    changed = rows.changes(target)
+    version = target.version
+    values = {name: getattr(target, name) for name in _MOVING}
+    other = {name: value for name, value in changed.items() if name not in values}
+    statement = _UPDATE_TARGET if not other else _UPDATE_TARGET.values(
+        {name: bindparam(name) for name in other})
+    result = connection.execute(statement, {**values, **other, "version": version + 1,
+                                                      "_id": target.id, "_version": version})
+    if result.rowcount != 1:
+        raise StaleVersion(f"目标已被他人修改（第 {version} 版已不是当前版本），请刷新后重试",
+                           expected_version=version, version=None)
+    rows.committed(target, {**changed, "version": version + 1})

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
-from sqlalchemy import exists, func, or_
+from sqlalchemy import JSON, Connection, Integer, String, column, exists, func, or_, text
 from sqlmodel import Session, delete, select
 
 from engine.audit import ledger
@@ -15,8 +15,9 @@ from engine.workflow import definitions
 from engine.people.actors import Parties
 from engine.people.roles import SYSTEM_ROLE
 from engine.workflow.duedates import state_due
+from engine.store import rows
 from engine.store.errors import NotFound
-from engine.store.models import Assignment, Signature, Target
+from engine.store.models import Assignment, ChainHead, Signature, Target
 
 KINDS = ("section", "leader", "person")
 
@@ -46,6 +47,80 @@ def parties_for(session: Session, target_ids: Sequence[int]) -> dict[int, Partie
         for target_id, kind, name in rows:
             found[target_id][kind].append(name)
     return {i: Parties(tuple(p["section"]), tuple(p["leader"]), tuple(p["person"])) for i, p in found.items()}
+
+
+@dataclass(frozen=True)
+class Loaded:
+    """What one transition needs, read in one statement: the target (locked on PostgreSQL),
+    its parties, the leaders who signed, the plan's milestones and the chain head (locked)."""
+
+    target: Target
+    parties: Parties
+    signers: list[str]
+    milestones: dict[str, date]
+    head: ChainHead
+
+
+_COLUMNS = list(Target.__table__.columns)
+_AGGREGATES = {
+    "sqlite": ("(SELECT json_group_array(json_array(kind, name)) FROM (SELECT kind, name FROM assignment "
+               "WHERE target_id = t.id ORDER BY kind, position))",
+               "(SELECT json_group_array(signer) FROM (SELECT signer FROM signature WHERE target_id = t.id ORDER BY id))",
+               "(SELECT json_group_object(key, due_date) FROM milestone WHERE plan_id = t.plan_id)", ""),
+    "postgresql": ("(SELECT json_agg(json_build_array(kind, name) ORDER BY kind, position) FROM assignment "
+                   "WHERE target_id = t.id)",
+                   "(SELECT json_agg(signer ORDER BY id) FROM signature WHERE target_id = t.id)",
+                   "(SELECT json_object_agg(key, due_date) FROM milestone WHERE plan_id = t.plan_id)",
+                   # rows are locked in the order of FROM: the target first, then the head, as every writer does
+                   " FOR UPDATE OF t, h"),
+}
+_LOADS: dict[str, object] = {}
+
+
+def _load_statement(dialect: str):
+    if dialect not in _LOADS:
+        parties, signers, milestones, lock = _AGGREGATES[dialect]
+        names = ", ".join(f't."{c.name}"' for c in _COLUMNS)
+        _LOADS[dialect] = text(
+            f"SELECT {names}, h.count AS head_count, h.last_id AS head_last_id, h.last_hash AS head_last_hash, "
+            f"{parties} AS parties, {signers} AS signers, {milestones} AS milestones, "
+            f"(SELECT version FROM target WHERE id = t.id) AS seen_version "
+            f"FROM target AS t, chainhead AS h WHERE t.id = :target_id AND h.id = 1{lock}"
+        ).columns(*_COLUMNS, column("head_count", Integer), column("head_last_id", Integer),
+                  column("head_last_hash", String), column("parties", JSON), column("signers", JSON),
+                  column("milestones", JSON), column("seen_version", Integer))  # all by position: the result's description is cached
+    return _LOADS[dialect]
+
+
+def load_for_fire(session: Session, target_id: int, *, connection: Connection | None = None) -> Loaded:
+    """The target and all a transition reads about it, in one round trip; :class:`NotFound` if there is none.
+
+    The target is the session's object for that row, with the values just read. The chain
+    head is read under the write lock (SQLite's, taken at BEGIN IMMEDIATE) or locked with the
+    target (PostgreSQL), so the caller may append to the chain from it.
+    """
+    connection = connection or session.connection()
+    statement = _load_statement(connection.dialect.name)
+    row = connection.execute(statement, {"target_id": target_id}).first()
+    if row is not None and row.seen_version != row.version:
+        # PostgreSQL waited for the lock while another transition committed: the locked row is
+        # the new one, but the subqueries saw the database as it was when the statement began.
+        # Read again, under the locks now held (a fresh snapshot, no wait).
+        row = connection.execute(statement, {"target_id": target_id}).first()
+    if row is None:
+        if session.get(ChainHead, 1) is None:
+            raise RuntimeError("the audit chain has no head row: run `kaoping init` to set up the database")
+        raise NotFound(f"目标 {target_id} 不存在", target_id=target_id)
+    values = row._mapping
+    target = rows.persistent(session, Target, {c.name: values[c.name] for c in _COLUMNS})
+    found: dict[str, list[str]] = {kind: [] for kind in KINDS}
+    for kind, name in values["parties"] or ():
+        found[kind].append(name)
+    head = rows.known_or_detached(session, ChainHead, {"id": 1, "count": values["head_count"], "last_id": values["head_last_id"],
+                                     "last_hash": values["head_last_hash"]})
+    milestones = {key: date.fromisoformat(str(due)[:10]) for key, due in (values["milestones"] or {}).items()}
+    return Loaded(target, Parties(tuple(found["section"]), tuple(found["leader"]), tuple(found["person"])),
+                  list(values["signers"] or ()), milestones, head)
 
 
 def assignments(target_id: int, parties: Parties) -> list[Assignment]:
