@@ -69,7 +69,7 @@ def append_at(session: Session, head: ChainHead, *, connection=None, **fields: A
     :func:`engine.workflow.targets.load_for_fire`): one INSERT, one UPDATE of the head, no
     unit of work. ``head`` moves on with it. Does not commit."""
     values = {"id": head.last_id + 1, "prev_hash": head.last_hash or GENESIS, **fields}
-    values["hash"] = hashlib.sha256(canonical(_Fields(values))).hexdigest()
+    values["hash"] = digest(_Fields(values))
     connection = connection or session.connection()
     connection.execute(_INSERT_RECORD, values)
     moved = {"count": head.count + 1, "last_id": values["id"], "last_hash": values["hash"]}
