@@ -73,6 +73,8 @@ def test_deductions_never_exceed_the_weight(session):
     ("扣０．５分　佐证材料缺失", {"points": 0.5, "reason": "佐证材料缺失"}),
     ("1 未按时报送", {"points": 1, "reason": "未按时报送"}),
     ("签到表不全", {"points": "签到表不全", "reason": ""}),  # no points: kept whole, for the guard to refuse
+    ("3月未报送，扣0.2分", {"points": 0.2, "reason": "3月未报送"}),
+    ("3月未报送", {"points": "3月未报送", "reason": ""}),
 ])
 def test_a_deduction_line_keeps_points_and_reason_apart(line, item):
     spec = definitions.get("target").transition("verified", "score")
