@@ -44,6 +44,7 @@ class TotalPublic(BaseModel):
     scored: int
     rate: float | None
     grade: str
+    provisional: bool  # 暂定: a grade while some of its targets are not scored yet
 
 
 class ScoresPublic(BaseModel):
@@ -65,7 +66,7 @@ def _f(value) -> float | None:
 def _total(t) -> TotalPublic:
     return TotalPublic(name=t.name, points=_f(t.points), weight=float(t.weight), scored_weight=float(t.scored_weight),
                        score=float(t.score), bonus=float(t.bonus), targets=t.targets, scored=t.scored,
-                       rate=_f(t.rate), grade=t.grade)
+                       rate=_f(t.rate), grade=t.grade, provisional=t.rate is not None and t.scored < t.targets)
 
 
 def _items(items) -> list[PointsItem]:

@@ -18,6 +18,7 @@ def test_the_sheet_and_every_report_format_answer(api, engine_db):
     scores = api.get(f"/api/v1/plans/{plan_id}/scores", headers=staff)
     assert scores.status_code == 200
     assert [line["code"] for line in scores.json()["lines"]][-4:] == ["2-动态-1", "D-1", "D.2", "动态1"]
+    assert scores.json()["total"]["provisional"] is True  # 1 of 8 targets scored
     for fmt, start in (("html", b"<!doctype html>"), ("pdf", b"%PDF"), ("xlsx", b"PK")):
         answer = api.get(f"/api/v1/plans/{plan_id}/report?format={fmt}", headers=staff)
         assert answer.status_code == 200 and answer.content.startswith(start), fmt
