@@ -81,7 +81,8 @@ def scores_public(sheet) -> ScoresPublic:
                                sections=list(line.parties.sections), shared=line.shared, state=line.target.state,
                                state_label=line.state_label, scored=line.scored, self_score=_f(line.self_score),
                                score=_f(line.score), deductions=_items(line.deductions), deducted=float(line.deducted),
-                               by_deductions=float(line.by_deductions), score_reason=line.score_reason, bonus=_items(line.bonus),
+                               by_deductions=float(line.by_deductions), score_reason=line.score_reason,
+                               bonus=_items(line.bonus),
                                indicator_score=_f(line.indicator_score), unmet_indicators=line.unmet)
                for line in sheet.lines],
         categories=[_total(t) for t in sheet.categories], indicators=[_total(t) for t in sheet.indicators],

@@ -55,6 +55,11 @@ def test_a_different_score_needs_a_reason_kept_in_the_chain(session):
     assert verify(session).ok
     line = next(x for x in scoring.sheet(session=session, plan_id=fired.target.plan_id).lines if x.target.id == target_id)
     assert line.score_reason == "年度重点任务仅完成一半，按比例计分" and line.by_deductions == Decimal("1.7")
+    from api import report_render
+    from engine.scoring import report
+
+    page = report_render.html(report.build(session=session, plan_id=fired.target.plan_id))
+    assert "年度重点任务仅完成一半，按比例计分" in page
 
 
 def test_deductions_never_exceed_the_weight(session):
