@@ -44,6 +44,7 @@ class TotalPublic(BaseModel):
     scored: int
     rate: float | None
     grade: str
+    provisional: bool  # 暂定: a grade while some of its targets are not scored yet
 
 
 class ScoresPublic(BaseModel):
@@ -65,7 +66,7 @@ def _f(value) -> float | None:
 def _total(t) -> TotalPublic:
     return TotalPublic(name=t.name, points=_f(t.points), weight=float(t.weight), scored_weight=float(t.scored_weight),
                        score=float(t.score), bonus=float(t.bonus), targets=t.targets, scored=t.scored,
-                       rate=_f(t.rate), grade=t.grade)
+                       rate=_f(t.rate), grade=t.grade, provisional=t.rate is not None and t.scored < t.targets)
 
 
 def _items(items) -> list[PointsItem]:
@@ -80,7 +81,8 @@ def scores_public(sheet) -> ScoresPublic:
                                sections=list(line.parties.sections), shared=line.shared, state=line.target.state,
                                state_label=line.state_label, scored=line.scored, self_score=_f(line.self_score),
                                score=_f(line.score), deductions=_items(line.deductions), deducted=float(line.deducted),
-                               by_deductions=float(line.by_deductions), score_reason=line.score_reason, bonus=_items(line.bonus),
+                               by_deductions=float(line.by_deductions), score_reason=line.score_reason,
+                               bonus=_items(line.bonus),
                                indicator_score=_f(line.indicator_score), unmet_indicators=line.unmet)
                for line in sheet.lines],
         categories=[_total(t) for t in sheet.categories], indicators=[_total(t) for t in sheet.indicators],

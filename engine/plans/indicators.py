@@ -29,6 +29,7 @@ from datetime import date, datetime
 from decimal import Decimal
 
 from engine.calendar.deadlines import DeadlinePhraseError, parse_deadline
+from engine.workflow import rules
 
 __all__ = ["COMPARATORS", "IndicatorError", "IndicatorSpec", "UnitMismatch", "in_target_unit", "is_met",
            "parse_indicator", "parse_indicator_lines", "split_unit"]
@@ -368,3 +369,22 @@ def parse_indicator_lines(cell: str, plan_year: int) -> list[tuple[str, Indicato
             raise IndicatorError(line, exc.reason or f"无法识别的指标值“{exc.text}”", subject="量化指标") from None
         result.append((name, spec))
     return result
+
+
+def unit_problem(raw: str, actual: object, plan_year: int) -> str | None:
+    """Why a reported ``actual`` for the target value ``raw`` cannot stand: its unit is not the
+    target's (the door refuses it, naming both); None otherwise — other unreadable reports are
+    shown beside the indicator instead."""
+    if actual is None or (isinstance(actual, str) and not actual.strip()):
+        return None
+    try:
+        is_met(parse_indicator(raw, plan_year), actual)
+    except UnitMismatch as exc:
+        return str(exc)
+    except IndicatorError:
+        return None
+    return None
+
+
+if unit_problem not in rules.INDICATOR_READERS:  # the door refuses a report in another unit
+    rules.INDICATOR_READERS.append(unit_problem)

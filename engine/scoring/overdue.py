@@ -65,9 +65,10 @@ def overdue_at(*, session: Session, targets: list[Target], days: list[date]) -> 
                 continue  # the target did not exist yet
             entered, state = stays[index]
             rule = definition.states[state].deadline or {}
-            key = (target.id, state) if rule.get("target_deadline") else (target.plan_id, state, clock.local(entered).date())
+            entered_on = clock.local(entered).date()
+            key = (target.id, state) if rule.get("target_deadline") else (target.plan_id, state, entered_on)
             if key not in dues:
-                dues[key] = state_due(session, target, definition, state, clock.local(entered).date())
+                dues[key] = state_due(session, target, definition, state, entered_on)
             due = dues[key]
             if due is not None and due < day:
                 counts[i] += 1

@@ -136,7 +136,8 @@ _WIDTH = {code: code - 0xFEE0 for code in range(0xFF01, 0xFF5F)} | {0x3000: 0x20
 _POINTS = r"(?P<points>[0-9]+(?:\.[0-9]+)?)"
 _SEP = r"[\s，,、：:；;。.]*"
 # "0.5 进度滞后", "扣0.3分，签到表不全", "-0.5分：…" — or the reason first: "签到表不全，扣0.3分".
-_POINTS_FIRST = re.compile(rf"^[扣减加+-]?\s*{_POINTS}\s*分?{_SEP}(?P<reason>.*)$")
+# The points end in 分 or a separator: "3月未报送" is a reason, not 3 points for "月未报送".
+_POINTS_FIRST = re.compile(rf"^[扣减加+-]?\s*{_POINTS}(?:\s*分|(?=[\s，,、：:；;]|$)){_SEP}(?P<reason>.*)$")
 _POINTS_LAST = re.compile(rf"^(?P<reason>.*?){_SEP}[扣减加+-]\s*{_POINTS}\s*分{_SEP}$")
 
 
@@ -147,7 +148,7 @@ def _deduction(line: str) -> dict[str, Any]:
     A line without readable points keeps the whole line as its points, so the guard refuses it
     naming the text, and nothing typed is lost."""
     text = line.translate(_WIDTH).strip()
-    found = _POINTS_FIRST.match(text) or _POINTS_LAST.match(text)
+    found = _POINTS_LAST.match(text) or _POINTS_FIRST.match(text)
     if found is None:
         return {"points": line.strip(), "reason": ""}
     value = float(found["points"])

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from sqlmodel import Session, delete, select
 
 from engine.people.roles import ACTING_ROLES, ROLES, SYSTEM_ROLE  # noqa: F401  (re-exported for definitions)
-from engine.store.models import Indicator, Signature, Target
+from engine.store.models import Indicator, Plan, Signature, Target
 
 if TYPE_CHECKING:
     from engine.people.actors import Actor
@@ -178,18 +178,31 @@ def _reported_indicators(ctx: Context) -> dict[str, Any]:
     return ctx.payload.get("indicators") or {}
 
 
+#: Readers of reported indicator values, registered by the wing that knows indicators
+#: (``engine.plans.indicators``): (target value as written, reported value, plan year) → why
+#: the report cannot stand (a unit other than the target's), or None.
+INDICATOR_READERS: list[Callable[[str, Any, int], str | None]] = []
+
+
 @guard("indicators_known")
 def _indicators_known(ctx: Context) -> str | None:
     reported = _reported_indicators(ctx)
     if not reported:
         return None
-    names = set(ctx.session.exec(select(Indicator.name).where(Indicator.target_id == ctx.target.id)))
+    raws = dict(ctx.session.exec(select(Indicator.name, Indicator.raw).where(Indicator.target_id == ctx.target.id)).all())
+    names = set(raws)
     unknown = [name for name in reported if name not in names]
     if unknown:
         return f"该目标没有指标：{'、'.join(unknown)}（已有：{'、'.join(sorted(names)) or '无'}）"
     too_long = [name for name, value in reported.items() if len(str(value)) > 200]
     if too_long:
         return f"指标实际值过长：{'、'.join(too_long)}"
+    year = ctx.session.get(Plan, ctx.target.plan_id).year if INDICATOR_READERS else 0
+    for name, value in reported.items():
+        for read in INDICATOR_READERS:
+            problem = read(raws[name], value, year)
+            if problem:
+                return f"指标“{name}”：{problem}"
     return None
 
 

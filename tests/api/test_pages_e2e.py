@@ -218,7 +218,8 @@ def test_pages_on_a_phone_and_every_page_renders(site, browser):
     phone.close()
     desktop = Person(browser, base, "绩效办")
     desktop.open("/plans/1/report")
-    assert desktop.page.locator("[data-testid=grade]").inner_text() in ("优秀", "良好", "合格", "不合格", "未评定")
+    grade = desktop.page.locator("[data-testid=grade]").inner_text()  # 暂定 until every target is scored
+    assert grade.removesuffix("（暂定）") in ("优秀", "良好", "合格", "不合格", "未评定")
     assert "合计得分" in desktop.page.locator("main, body").first.inner_text()
     assert desktop.page.locator("svg").count() == 3  # the charts, drawn on the server
     desktop.shot("report")

@@ -98,21 +98,25 @@ def test_qualitative_indicators_are_met_by_their_words(raw, met, unmet):
 
 
 def test_the_sheet_measures_an_unmet_value_in_the_targets_unit(session):
-    from sqlmodel import select
-
-    from engine.people.actors import Actor
     from engine.scoring import sheet as scoring
-    from engine.store.models import Target
-    from tests.engine.lifecycle import step
-    from tests.engine.scoring.test_sheet import TABLE, _import
+    from tests.engine.scoring.test_sheet import reported
 
-    text = TABLE.replace("科室责任人: 洪玮玮}", "科室责任人: 洪玮玮, 量化指标: \"新增学位：≥2.5万个\\n验收：通过验收\"}", 1)
-    plan_id = _import(session, text)
-    t = session.exec(select(Target).where(Target.code == "1-1")).one()
-    staff = Actor("洪玮玮", frozenset({"staff"}), frozenset({"规划科"}))
-    step(session, t.id, "start", staff)
-    step(session, t.id, "report_progress", staff,
-         payload={"note": "年底", "percent": 100, "indicators": {"新增学位": "2万个", "验收": "已通过验收"}})
+    plan_id = reported(session, "新增学位：≥2.5万个\\n验收：通过验收", {"新增学位": "2万个", "验收": "已通过验收"})
     line = next(x for x in scoring.sheet(session=session, plan_id=plan_id).lines if x.target.code == "1-1")
     # Weight 30, two indicators of 15: 验收 met (15); 新增学位 reached 20 000 of 25 000 (12).
     assert (line.indicator_score, line.unmet) == (D(27), ["新增学位"])
+
+
+def test_a_report_in_another_unit_is_refused_at_the_door(session):
+    from sqlmodel import select
+
+    from engine.store.errors import GuardFailed
+    from engine.store.models import Indicator, Target
+    from tests.engine.scoring.test_sheet import reported
+
+    with pytest.raises(GuardFailed, match=r"指标“新增学位”：.*单位“人”与指标值“≥2.5万个”的单位“个”不一致"):
+        reported(session, "新增学位：≥2.5万个", {"新增学位": "3人"})
+    session.rollback()
+    target = session.exec(select(Target).where(Target.code == "1-1")).one()
+    assert target.state == "in_progress"  # started; the report did not go through
+    assert session.exec(select(Indicator.actual).where(Indicator.target_id == target.id)).one() is None

@@ -55,6 +55,11 @@ def test_a_different_score_needs_a_reason_kept_in_the_chain(session):
     assert verify(session).ok
     line = next(x for x in scoring.sheet(session=session, plan_id=fired.target.plan_id).lines if x.target.id == target_id)
     assert line.score_reason == "年度重点任务仅完成一半，按比例计分" and line.by_deductions == Decimal("1.7")
+    from api import report_render
+    from engine.scoring import report
+
+    page = report_render.html(report.build(session=session, plan_id=fired.target.plan_id))
+    assert "年度重点任务仅完成一半，按比例计分" in page
 
 
 def test_deductions_never_exceed_the_weight(session):
@@ -73,6 +78,8 @@ def test_deductions_never_exceed_the_weight(session):
     ("扣０．５分　佐证材料缺失", {"points": 0.5, "reason": "佐证材料缺失"}),
     ("1 未按时报送", {"points": 1, "reason": "未按时报送"}),
     ("签到表不全", {"points": "签到表不全", "reason": ""}),  # no points: kept whole, for the guard to refuse
+    ("3月未报送，扣0.2分", {"points": 0.2, "reason": "3月未报送"}),
+    ("3月未报送", {"points": "3月未报送", "reason": ""}),
 ])
 def test_a_deduction_line_keeps_points_and_reason_apart(line, item):
     spec = definitions.get("target").transition("verified", "score")

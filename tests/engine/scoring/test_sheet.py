@@ -100,14 +100,19 @@ def test_bad_grade_bands_are_refused(session):
         scoring.set_rules(session=session, plan_id=plan_id, indicator_rule="guess")
 
 
-def test_indicator_rule(session):
-    text = TABLE.replace("科室责任人: 洪玮玮}", "科室责任人: 洪玮玮, 量化指标: \"新增学位：≥25000个\\n安全事故：≤5次\\n满意度：≥90%\"}", 1)
+def reported(session, cell: str, values: dict) -> int:
+    """The hand-worked plan with indicators ``cell`` (one "名称：值" per line) on 1-1, ``values`` reported; its id."""
+    text = TABLE.replace("科室责任人: 洪玮玮}", f"科室责任人: 洪玮玮, 量化指标: \"{cell}\"}}", 1)
     plan_id = _import(session, text)
     t = session.exec(select(Target).where(Target.code == "1-1")).one()
     staff = Actor("洪玮玮", frozenset({"staff"}), frozenset({"规划科"}))
     step(session, t.id, "start", staff)
-    step(session, t.id, "report_progress", staff,
-         payload={"note": "年底", "percent": 100, "indicators": {"新增学位": "20000个", "安全事故": 3}})
+    step(session, t.id, "report_progress", staff, payload={"note": "年底", "percent": 100, "indicators": values})
+    return plan_id
+
+
+def test_indicator_rule(session):
+    plan_id = reported(session, "新增学位：≥25000个\\n安全事故：≤5次\\n满意度：≥90%", {"新增学位": "20000个", "安全事故": 3})
     line = next(x for x in scoring.sheet(session=session, plan_id=plan_id).lines if x.target.code == "1-1")
     # Weight 30, three indicators of 10 each: 安全事故 met (10); 新增学位 reached 20000/25000 (8); 满意度 not reported (0).
     assert (line.indicator_score, line.unmet) == (D(18), ["新增学位", "满意度"])
