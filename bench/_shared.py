@@ -36,16 +36,16 @@ LIFECYCLE = [
 BENCH_PG_DB = "kaoping_bench"
 
 
-def fresh_database(kind: str, pg_admin: str) -> str:
+def fresh_database(kind: str, pg_admin: str, name: str = BENCH_PG_DB) -> str:
     if kind == "sqlite":
         url = f"sqlite:///{tempfile.mkdtemp(prefix='kaoping-bench-')}/bench.db"
     else:
         admin = make_engine(pg_admin, isolation_level="AUTOCOMMIT")
         with admin.connect() as conn:
-            conn.execute(text(f"DROP DATABASE IF EXISTS {BENCH_PG_DB} WITH (FORCE)"))
-            conn.execute(text(f"CREATE DATABASE {BENCH_PG_DB}"))
+            conn.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+            conn.execute(text(f"CREATE DATABASE {name}"))
         admin.dispose()
-        url = make_url(pg_admin).set(database=BENCH_PG_DB).render_as_string(hide_password=False)
+        url = make_url(pg_admin).set(database=name).render_as_string(hide_password=False)
     schema.upgrade(url)
     return url
 

@@ -46,8 +46,12 @@ def timestamp(moment: Any) -> str:
     return moment.astimezone(timezone.utc).isoformat(timespec="microseconds")
 
 
+_ENCODER = json.JSONEncoder(sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+
+
 def dumps(value: Any) -> str:
-    return json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    """JSON in the one fixed form hashes and signatures cover."""
+    return _ENCODER.encode(value)
 
 
 def canonical(record: Any) -> bytes:
