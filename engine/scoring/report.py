@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlmodel import Session, select
 
+from engine.audit import checkpoints
 from engine.workflow import definitions
 from engine.store.models import Escalation, Target
 from engine.plans.exporter import write_xlsx
@@ -23,6 +24,9 @@ class Report:
     bonus: list[tuple[Line, dict[str, Any]]]
     not_met: list[Line]                                # scored below full weight, or with indicators not met
     unscored: list[Line]
+    #: The audit trail's signing key fingerprint and newest checkpoint (``None`` while there is none).
+    audit_key: dict[str, str] | None = None
+    checkpoint: dict[str, Any] | None = None
 
     @property
     def summary(self) -> str:
@@ -65,6 +69,7 @@ def build(*, session: Session, plan_id: int) -> Report:
         bonus=[(line, item) for line in s.lines for item in line.bonus],
         not_met=[line for line in s.lines if (line.scored and line.score < Decimal(str(line.target.weight))) or line.unmet],
         unscored=[line for line in s.lines if not line.scored],
+        audit_key=checkpoints.public_key_info(), checkpoint=checkpoints.latest(session),
     )
 
 

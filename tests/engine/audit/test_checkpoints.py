@@ -177,3 +177,13 @@ def test_the_offline_verifier_finds_each_tampering(session, built, frozen, tmp_p
     server = _server(session, checkpoints.read_file(kept))
     assert done.returncode == 1 and not server.ok, done.stdout
     assert done.stdout.splitlines()[0] == server.lines[0]
+
+
+def test_the_evaluation_report_prints_the_fingerprints(session, built, frozen):
+    from api import report_render
+    from engine.scoring import report
+
+    assert "尚无签名检查点" in report_render.html(report.build(session=session, plan_id=1))
+    found = trail.checkpoint(session, frozen)
+    page = report_render.html(report.build(session=session, plan_id=1))
+    assert offline_verifier.checkpoint_fingerprint(found) in page and found["key_fingerprint"] in page
