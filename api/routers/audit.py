@@ -11,8 +11,8 @@ from sqlmodel import Session
 
 from api.deps import MAX_ID, IdQuery, Limit, Offset, SessionDep, require
 from api.problems import responses
-from api.schemas.audit import ChainCheckPublic, RecordsPublic, record_public
-from engine.audit import chain as audit
+from api.schemas.audit import AuditKeyPublic, ChainCheckPublic, RecordsPublic, record_public
+from engine.audit import chain as audit, checkpoints, replay
 from engine.calendar import clock
 from engine.workflow import definitions
 
@@ -87,6 +87,17 @@ def audit_csv_stream(bind, filters: audit.AuditFilter, labels: audit.Labels | No
 
 @router.get("/verify", response_model=ChainCheckPublic, responses=responses(403))
 def verify(session: SessionDep) -> ChainCheckPublic:
-    """Check the whole hash chain: the count, and the first record that does not match, if any."""
-    check = audit.verify(session)
-    return ChainCheckPublic(count=check.count, ok=check.ok, first_bad_id=check.first_bad_id, reason=check.reason)
+    """Replay the whole chain (hashes, checkpoints) and compare every target, user, milestone and evidence
+    file with it: the count, the first record that does not match, the objects that disagree."""
+    check = replay.verify(session=session, public_pem=checkpoints.public_pem())
+    return ChainCheckPublic(count=check.count, ok=check.ok, first_bad_id=check.first_bad_id,
+                            reason=check.problem or (check.differences[0] if check.differences else ""),
+                            differences=check.differences, report=check.lines)
+
+
+@router.get("/key", response_model=AuditKeyPublic, responses=responses(403))
+def key(session: SessionDep) -> AuditKeyPublic:
+    """The public key that checks the signed checkpoints, its fingerprint, and the newest checkpoint."""
+    info = checkpoints.public_key_info() or {}
+    return AuditKeyPublic(public_key=info.get("pem"), fingerprint=info.get("fingerprint"),
+                          latest_checkpoint=checkpoints.latest(session))

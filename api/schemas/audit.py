@@ -39,6 +39,17 @@ class ChainCheckPublic(BaseModel):
     ok: bool
     first_bad_id: int | None
     reason: str
+    #: Objects whose current state is not what the replayed history says (first first).
+    differences: list[str] = []
+    report: list[str] = []
+
+
+class AuditKeyPublic(BaseModel):
+    """The public half of the checkpoint signing key, and the newest checkpoint."""
+
+    public_key: str | None
+    fingerprint: str | None
+    latest_checkpoint: dict[str, Any] | None
 
 
 def record_public(record: TransitionRecord) -> RecordPublic:

@@ -17,7 +17,7 @@ from api.web.auth import Viewer, WebViewer, check_csrf
 from api.web.diagram import svg
 from api.web.pages import STATUS, _page
 from api.web.render import render
-from engine.audit import chain as audit
+from engine.audit import chain as audit, checkpoints, replay
 from engine.calendar import clock
 from engine.scoring import dashboard
 from engine.workflow import definitions
@@ -82,8 +82,9 @@ def audit_page(request: Request, session: SessionDep, viewer: WebViewer, actor: 
                  values={"actor": actor or "", "section": section or "", "trigger": trigger or "",
                          "target": target or "", "since": since or "", "until": until or "", "code": code or "",
                          "state": state or ""},
-                 chain=audit.verify(session) if check else None, codes=audit.target_codes(session, records),
-                 labels=definitions.audit_labels())
+                 chain=replay.verify(session=session, public_pem=checkpoints.public_pem()) if check else None,
+                 codes=audit.target_codes(session, records), labels=definitions.audit_labels(),
+                 key=checkpoints.public_key_info(), checkpoint=checkpoints.latest(session))
 
 
 @router.post("/audit/verify")

@@ -46,8 +46,12 @@ def timestamp(moment: Any) -> str:
     return moment.astimezone(timezone.utc).isoformat(timespec="microseconds")
 
 
+_ENCODER = json.JSONEncoder(sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+
+
 def dumps(value: Any) -> str:
-    return json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    """JSON in the one fixed form hashes and signatures cover."""
+    return _ENCODER.encode(value)
 
 
 def canonical(record: Any) -> bytes:
@@ -270,6 +274,14 @@ def compare(replayed: dict[str, Any], current: dict[str, Any], *, scope: set[str
     return problems
 
 
+def merged(*lists: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Checkpoints from several places, each once (by its signature)."""
+    found: dict[str, dict[str, Any]] = {}
+    for checkpoint in (c for group in lists for c in group):
+        found.setdefault(str(checkpoint.get("signature")), checkpoint)
+    return list(found.values())
+
+
 def check_signatures(checkpoints: list[dict[str, Any]], public_pem: bytes) -> str | None:
     """Why a checkpoint's Ed25519 signature does not hold, or ``None``."""
     from cryptography.exceptions import InvalidSignature
@@ -320,7 +332,7 @@ def _read_bundle(path: str) -> dict[str, Any]:
 def verify_bundle(path: str, extra_checkpoints: list[dict[str, Any]] = ()) -> tuple[bool, list[str]]:
     """Verify an audit bundle; the verdict and the report's lines."""
     bundle = _read_bundle(path)
-    checkpoints = bundle["checkpoints"] + [c for c in extra_checkpoints if c not in bundle["checkpoints"]]
+    checkpoints = merged(bundle["checkpoints"], extra_checkpoints)
     bad_signature = check_signatures(checkpoints, bundle["public_pem"]) if checkpoints else None
     replay = Replay(checkpoints)
     for line in bundle["records"]:

@@ -131,7 +131,7 @@ def verify(*, session: Session, checkpoints: list[dict[str, Any]] = (), public_p
     """Replay the chain against the stored checkpoints and ``checkpoints`` (an auditor's copies), then
     compare the tables with the replay. Reads only."""
     kept = stored_checkpoints(session)
-    every = kept + [c for c in checkpoints if c not in kept]
+    every = core.merged(kept, checkpoints)
     problem = core.check_signatures(every, public_pem) if every and public_pem else None
     if every and not public_pem:
         problem = "有签名检查点，但找不到公钥，无法核对其签名"

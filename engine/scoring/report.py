@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlmodel import Session, select
 
+from engine.audit import checkpoints
 from engine.workflow import definitions
 from engine.store.models import Escalation, Target
 from engine.plans.exporter import write_xlsx
@@ -55,6 +56,9 @@ class Report:
         if self.unscored:
             return f"已评分的 {t.scored} 项目标均已达成；尚有 {len(self.unscored)} 项未评分，是否达成待评分后确定。"
         return "全部目标均已达成。"
+    #: The audit trail's signing key fingerprint and newest checkpoint (``None`` while there is none).
+    audit_key: dict[str, str] | None = None
+    checkpoint: dict[str, Any] | None = None
 
     @property
     def summary(self) -> str:
@@ -118,6 +122,7 @@ def build(*, session: Session, plan_id: int) -> Report:
         unscored=[line for line in s.lines if not line.scored],
         overdue_now=sum(1 for line in s.lines if is_overdue(line.target)),
         indicators=_indicators(session, s),
+        audit_key=checkpoints.public_key_info(), checkpoint=checkpoints.latest(session),
     )
 
 

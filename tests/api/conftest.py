@@ -8,6 +8,8 @@ from sqlmodel import Session, select
 from api import security
 from api.app import create_app
 from engine.people import users
+from engine.people.actors import Actor
+from engine.plans import staffing
 from engine.people.accounts import signing_key
 from engine.store.models import User
 from tests import factories as f
@@ -33,7 +35,9 @@ def password_hash() -> str:
 def api(engine_db, password_hash):
     with Session(engine_db) as session:
         for name, (roles, sections) in PEOPLE.items():
-            users.add(session=session, name=name, roles=roles, sections=sections).password_hash = password_hash
+            user = users.add(session=session, name=name, roles=roles, sections=sections)
+            user.password_hash = password_hash
+            staffing.record_added(session, user, sections, by=Actor.system())
         session.commit()
     with TestClient(create_app(engine_db), raise_server_exceptions=False) as client:
         yield client

@@ -117,7 +117,7 @@ def test_target_lists_filters_detail_and_history(api, two_targets, frozen):
     assert api.get(f"/api/v1/targets/{theirs}", headers=staff).json()["available_triggers"] == []
     api.post(f"/api/v1/targets/{mine}/transitions", headers={**staff, "If-Match": '"1"'}, json={"trigger": "start"})
     history = api.get(f"/api/v1/targets/{mine}/history", headers=staff).json()
-    assert history["count"] == 1 and history["data"][0]["trigger"] == "start"
+    assert history["count"] == 2 and [r["trigger"] for r in history["data"]] == ["create", "start"]
 
 
 def test_audit_is_for_office_and_auditor(api, two_targets):
@@ -128,14 +128,16 @@ def test_audit_is_for_office_and_auditor(api, two_targets):
         _problem(api.get(path, headers=staff), 403, "forbidden")
     found = api.get("/api/v1/audit?actor=洪玮玮&trigger=start&section=规划科", headers=auditor).json()
     assert found["count"] == 1 and found["data"][0]["comment"] == "开始"
-    assert api.get("/api/v1/audit?section=思政科", headers=auditor).json()["count"] == 0
+    assert api.get("/api/v1/audit?section=思政科&trigger=start", headers=auditor).json()["count"] == 0
     assert api.get("/api/v1/audit?since=2999-01-01T00:00:00", headers=auditor).json()["count"] == 0
-    assert api.get("/api/v1/audit/verify", headers=auditor).json() == {"count": 1, "ok": True, "first_bad_id": None,
-                                                                       "reason": ""}
-    exported = api.get("/api/v1/audit/export?format=csv", headers=auditor)
+    verified = api.get("/api/v1/audit/verify", headers=auditor).json()
+    assert (verified["ok"], verified["first_bad_id"], verified["reason"], verified["differences"]) == (True, None, "", [])
+    assert "当前状态与历史一致" in verified["report"][0]
+    assert api.get("/api/v1/audit/key", headers=auditor).json()["latest_checkpoint"] is None
+    exported = api.get("/api/v1/audit/export?format=csv&actor=洪玮玮", headers=auditor)
     rows = list(csv.reader(io.StringIO(exported.content.decode("utf-8-sig"))))
     assert rows[0][:3] == ["序号", "时间", "目标编号"] and rows[1][3] == "洪玮玮" and len(rows) == 2
-    xlsx = api.get("/api/v1/audit/export?format=xlsx", headers=auditor)
+    xlsx = api.get("/api/v1/audit/export?format=xlsx&actor=洪玮玮", headers=auditor)
     sheet = load_workbook(io.BytesIO(xlsx.content)).active
     assert [c.value for c in sheet[2]][3] == "洪玮玮"
 

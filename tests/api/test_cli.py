@@ -94,3 +94,38 @@ def test_report_command(tmp_path):
         assert out.read_bytes().startswith(magic)
     missing = _run(tmp_path, "report", "9", "-o", str(tmp_path / "x.pdf"))
     assert missing.returncode == 1 and "不存在" in missing.stderr
+
+
+def test_audit_checkpoint_verify_and_export(tmp_path):
+    import zipfile
+
+    from tests import factories as f
+
+    env = {**os.environ, "KAOPING_DATABASE_URL": f"sqlite:///{tmp_path / 'cli.db'}",
+           "KAOPING_AUDIT_KEY_FILE": str(tmp_path / "key.pem"), "KAOPING_CHECKPOINT_FILE": str(tmp_path / "kept.jsonl")}
+
+    def run(*args):
+        return subprocess.run([sys.executable, "-m", "api.cli", *args], capture_output=True, text=True, env=env,
+                              timeout=300)
+
+    assert run("init").returncode == 0
+    assert run("user", "add", "审计员", "--role", "auditor").returncode == 0
+    bind = make_engine(env["KAOPING_DATABASE_URL"])
+    with Session(bind) as session:
+        f.target(session)
+    bind.dispose()
+    signed = run("audit", "checkpoint")
+    assert signed.returncode == 0 and "已签名检查点：3 条记录" in signed.stdout, signed.stderr
+    checked = run("audit", "verify", "--checkpoints", str(tmp_path / "kept.jsonl"))
+    assert checked.returncode == 0 and "当前状态与历史一致" in checked.stdout and "签名检查点 1 个" in checked.stdout
+    exported = run("audit", "export", "--plan", "1", "-o", str(tmp_path / "bundle.zip"))
+    assert exported.returncode == 0 and "3 条记录，1 个检查点" in exported.stdout
+    with zipfile.ZipFile(tmp_path / "bundle.zip") as bundle:
+        bundle.extract("offline_verifier.py", tmp_path)
+    offline = subprocess.run([sys.executable, "-I", str(tmp_path / "offline_verifier.py"), str(tmp_path / "bundle.zip")],
+                             capture_output=True, text=True, env={"PATH": os.environ["PATH"]}, timeout=300)
+    assert offline.returncode == 0 and offline.stdout.splitlines()[0] == checked.stdout.splitlines()[0]
+    with bind.begin() as conn:
+        conn.exec_driver_sql("UPDATE target SET state = 'scored'")
+    bad = run("audit", "verify")
+    assert bad.returncode == 1 and "状态 记录为 'assigned'，数据库为 'scored'" in bad.stderr

@@ -9,7 +9,6 @@ import stat
 import subprocess
 import sys
 import zipfile
-from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -17,7 +16,7 @@ from sqlmodel import select
 
 from engine.audit import bundle, checkpoints, offline_verifier, replay
 from engine.store.config import settings
-from engine.store.models import AuditCheckpoint, Evidence, InboxItem, Target, User
+from engine.store.models import AuditCheckpoint, Evidence, InboxItem, User
 from notifications import dispatch
 from tests import factories as f
 from tests.engine.audit import trail
@@ -138,34 +137,9 @@ def _tamper_file(session, built):
     (Path(settings().files_dir) / row.stored_as).write_bytes(b"%PDF-1.4 forged")
 
 
-def _tamper_truncate(session, built):
-    records = trail.rows(session)
-    trail.sql(session, "DELETE FROM transitionrecord WHERE id = :n", n=len(records))
-    trail.sql(session, "UPDATE chainhead SET count = :n, last_id = :n, last_hash = :h",
-              n=records[-2]["id"], h=records[-2]["hash"])
-    trail.sql(session, "UPDATE target SET version = version - 1, progress = 40 WHERE id = :t", t=built.c)
-
-
-def _tamper_rewrite(session, built):
-    records = trail.rows(session)
-    scored = next(r for r in records if r["trigger"] == "score")
-    scored["payload"] = {**scored["payload"], "after": {**scored["payload"]["after"], "score": "2.00"}}
-    trail.rewrite(session, records, start=scored["id"])
-    trail.sql(session, "UPDATE target SET score = 2 WHERE id = :t", t=built.a)
-
-
-def _tamper_forged(session, built):
-    target = session.get(Target, built.b)
-    trail.append_forged(session, {
-        "target_id": built.b, "kind": "transition", "actor": f.OFFICE.name, "role": "office", "trigger": "score",
-        "from_state": "verified", "to_state": "scored", "at": trail.rows(session)[-1]["at"] - timedelta(days=1),
-        "comment": "", "payload": {"score": 2, "after": {"state": "scored", "version": target.version + 1,
-                                                         "score": "2.00"}}})
-    trail.sql(session, "UPDATE target SET state = 'scored', score = 2, version = version + 1 WHERE id = :t", t=built.b)
-
-
-@pytest.mark.parametrize("tamper", [_tamper_state, _tamper_signature, _tamper_roles, _tamper_file, _tamper_truncate,
-                                    _tamper_rewrite, _tamper_forged], ids=lambda t: t.__name__.removeprefix("_tamper_"))
+@pytest.mark.parametrize("tamper", [_tamper_state, _tamper_signature, _tamper_roles, _tamper_file, trail.truncate,
+                                    trail.rewrite_score, trail.renumber, trail.forge_score],
+                         ids=lambda t: t.__name__.removeprefix("_tamper_"))
 def test_the_offline_verifier_finds_each_tampering(session, built, frozen, tmp_path, tamper):
     trail.checkpoint(session, frozen)
     kept = tmp_path / "my-checkpoints.jsonl"
@@ -177,3 +151,13 @@ def test_the_offline_verifier_finds_each_tampering(session, built, frozen, tmp_p
     server = _server(session, checkpoints.read_file(kept))
     assert done.returncode == 1 and not server.ok, done.stdout
     assert done.stdout.splitlines()[0] == server.lines[0]
+
+
+def test_the_evaluation_report_prints_the_fingerprints(session, built, frozen):
+    from api import report_render
+    from engine.scoring import report
+
+    assert "尚无签名检查点" in report_render.html(report.build(session=session, plan_id=1))
+    found = trail.checkpoint(session, frozen)
+    page = report_render.html(report.build(session=session, plan_id=1))
+    assert offline_verifier.checkpoint_fingerprint(found) in page and found["key_fingerprint"] in page

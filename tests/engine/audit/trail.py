@@ -10,7 +10,7 @@ from engine.audit import chain, checkpoints
 from engine.people.actors import Actor
 from engine.plans import staffing
 from engine.store.config import settings
-from engine.store.models import ChainHead, TransitionRecord
+from engine.store.models import ChainHead, Target, TransitionRecord
 from engine.workflow import evidence
 from engine.workflow.commands import fire
 from tests import factories as f
@@ -93,3 +93,44 @@ def append_forged(session, item: dict) -> None:
     session.execute(insert(TABLE).values(**item))
     _move_head(session, item["id"], item["hash"])
     session.commit()
+
+
+# Consistent tamperings: the tables are fixed up to match, so only checkpoints kept elsewhere tell.
+
+def truncate(session, built) -> None:
+    """Delete the last record, reset the head, and undo its effect on the target."""
+    records = rows(session)
+    sql(session, "DELETE FROM transitionrecord WHERE id = :n", n=len(records))
+    _move_head(session, records[-2]["id"], records[-2]["hash"])
+    sql(session, "UPDATE target SET version = version - 1, progress = 40 WHERE id = :t", t=built.c)
+
+
+def rewrite_score(session, built) -> None:
+    """Change a score in its record, recompute every hash after it and the head, and the target's score."""
+    records = rows(session)
+    scored = next(r for r in records if r["trigger"] == "score")
+    scored["payload"] = {**scored["payload"], "score": 2.0, "after": {**scored["payload"]["after"], "score": "2.00"}}
+    rewrite(session, records, start=scored["id"])
+    sql(session, "UPDATE target SET score = 2 WHERE id = :t", t=built.a)
+
+
+def renumber(session, built) -> None:
+    """Delete the second-last record, renumber the last and recompute the hashes, and fix the target."""
+    records = rows(session)
+    gone = records.pop(-2)
+    sql(session, "DELETE FROM transitionrecord WHERE id = :n", n=gone["id"])
+    records[-1]["payload"]["after"]["version"] -= 1
+    rewrite(session, records, start=gone["id"])
+    sql(session, "UPDATE target SET version = version - 1 WHERE id = :t", t=built.c)
+
+
+def forge_score(session, built) -> None:
+    """Append a score record dated a day back (into the scoring days), and score the target to match."""
+    target = session.get(Target, built.b)
+    append_forged(session, {
+        "target_id": built.b, "kind": "transition", "actor": f.OFFICE.name, "role": "office", "trigger": "score",
+        "from_state": "verified", "to_state": "scored", "at": rows(session)[-1]["at"] - timedelta(days=1),
+        "comment": "", "payload": {"score": 2, "after": {"state": "scored", "version": target.version + 1,
+                                                         "score": "2.00"}}})
+    sql(session, "UPDATE target SET state = 'scored', score = 2, version = version + 1 WHERE id = :t", t=built.b)
+
