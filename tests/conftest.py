@@ -30,7 +30,7 @@ PG_ADMIN_URL = os.environ.get("KAOPING_TEST_PG_URL", "postgresql+psycopg://postg
 PG_TEST_DB = os.environ.get("KAOPING_TEST_PG_DB", "kaoping_test")
 TABLES = [
     "evidence", "delivery", "escalation", "reminder", "reportschedule", "inboxitem", "setting", "outboxevent", "signature", "indicator", "assignment", "transitionrecord", "target", "milestone",
-    "usersection", "user", "section", "plan", "chainhead",
+    "usersection", "user", "section", "plan", "chainhead", "calendarday",
 ]
 
 
