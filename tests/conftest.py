@@ -45,20 +45,25 @@ def _sqlite_template(tmp_path_factory) -> str:
     return str(path)
 
 
-@pytest.fixture(scope="session")
-def _pg_database() -> str:
-    """A fresh, migrated PostgreSQL database for this test session."""
+def _fresh_pg_database(database: str) -> str:
+    """Drop and create ``database`` on the test server; skip (fail under CI) when it cannot be reached."""
     try:
         admin = make_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
         with admin.connect() as conn:
-            conn.execute(text(f"DROP DATABASE IF EXISTS {PG_TEST_DB} WITH (FORCE)"))
-            conn.execute(text(f"CREATE DATABASE {PG_TEST_DB}"))
+            conn.execute(text(f"DROP DATABASE IF EXISTS {database} WITH (FORCE)"))
+            conn.execute(text(f"CREATE DATABASE {database}"))
         admin.dispose()
     except Exception as exc:  # noqa: BLE001 - any failure to reach the server
         if os.environ.get("CI") == "true":
             pytest.fail(f"PostgreSQL is required in CI and could not be reached at {PG_ADMIN_URL}: {exc}")
         pytest.skip(f"PostgreSQL not reachable at {PG_ADMIN_URL}: {exc}")
-    url = pg_url()
+    return pg_url(database)
+
+
+@pytest.fixture(scope="session")
+def _pg_database() -> str:
+    """A fresh, migrated PostgreSQL database for this test session."""
+    url = _fresh_pg_database(PG_TEST_DB)
     schema.upgrade(url)
     return url
 
@@ -87,18 +92,7 @@ def blank_database(kind: str, tmp_path, name: str) -> str:
     """The URL of a new database without any schema: a SQLite file, or a PostgreSQL database ``<test db>_<name>``."""
     if kind == "sqlite":
         return f"sqlite:///{tmp_path / f'{name}.db'}"
-    database = f"{PG_TEST_DB}_{name}"
-    try:
-        admin = make_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-        with admin.connect() as conn:
-            conn.execute(text(f"DROP DATABASE IF EXISTS {database} WITH (FORCE)"))
-            conn.execute(text(f"CREATE DATABASE {database}"))
-        admin.dispose()
-    except Exception as exc:  # noqa: BLE001 - any failure to reach the server
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"PostgreSQL is required in CI and could not be reached at {PG_ADMIN_URL}: {exc}")
-        pytest.skip(f"PostgreSQL not reachable at {PG_ADMIN_URL}: {exc}")
-    return pg_url(database)
+    return _fresh_pg_database(f"{PG_TEST_DB}_{name}")
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])

@@ -14,7 +14,7 @@ from engine.store.errors import DomainError
 
 def _summary(manifest: backup.Manifest) -> str:
     rows = sum(manifest.counts.values())
-    last = manifest.chain_last_hash[:12] + "…" if manifest.chain_last_hash else "—"
+    last = manifest.chain_last_hash[:12] + "…" if manifest.chain_count else "—"
     return (f"数据库结构修订 {manifest.revision}，审计链 {manifest.chain_count} 条（末条哈希 {last}），"
             f"{len(manifest.counts)} 张表共 {rows} 行，证据文件 {len(manifest.files)} 个；"
             f"{manifest.created_at} 由 kaoping {manifest.version} 备份")

@@ -10,7 +10,7 @@ from rich.console import Console
 from sqlalchemy.engine import make_url
 from sqlmodel import Session
 
-from api.cli import backup as backup_cli, bpmn as bpmn_cli, drafts as draft_cli, plans as plan_cli
+from api.cli import backup as backup_cli, bpmn as bpmn_cli, drafts as draft_cli, holidays as holidays_cli, plans as plan_cli
 from api.cli.audit import audit_app
 from engine.workflow import definitions
 from engine.store import schema
@@ -21,6 +21,7 @@ app = typer.Typer(help="kaoping 考评：绩效目标工作流引擎", no_args_i
 workflows_app = typer.Typer(help="工作流定义", no_args_is_help=True)
 app.add_typer(workflows_app, name="workflows")
 app.add_typer(audit_app, name="audit")
+app.add_typer(holidays_cli.app, name="calendar")
 console = Console()
 
 
@@ -95,6 +96,7 @@ def jobs_run(at: Annotated[str | None, typer.Option("--at", help="按此时间�
             raise typer.Exit(2) from exc
     bind = make_engine()
     try:
+        holidays_cli.warn_for(bind, moment)
         for name, result in run_all(bind, moment).items():
             typer.echo(f"{name}: {result}")
     finally:

@@ -6,16 +6,22 @@ Make-up working days (调休, e.g. a Sunday worked before National Day) count as
 working days. For years it does not cover we fall back to Monday–Friday and log a
 warning once per such year, so that a stale package is noticed but not noisy.
 
-Each year is turned into a small table once (cached), so that the escalation sweep
-can ask about thousands of targets cheaply.
+Overrides come first: days the office has entered from the State Council's notice
+(``kaoping calendar set|import``), kept in the database. This wing cannot read the database;
+the store installs them here (:func:`use_overrides`, from :mod:`engine.store.calendardays`)
+before the work that counts working days, and every process reads them afresh that way.
+
+Each year is turned into a small table once (cached, per set of overrides), so that the
+escalation sweep can ask about thousands of targets cheaply.
 """
 from __future__ import annotations
 
 import logging
 from bisect import bisect_left, bisect_right
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from functools import lru_cache
+from types import MappingProxyType
 
 import chinese_calendar
 
@@ -23,6 +29,10 @@ logger = logging.getLogger("kaoping.workdays")
 
 # Years for which the Monday–Friday fallback has already been announced.
 _warned_years: set[int] = set()
+# The overrides as one pair (generation, day → worked), replaced whole, never changed in place:
+# a reader takes both at once, so a table built from an old set is never filed under a new one.
+_state: tuple[int, Mapping[date, bool]] = (0, MappingProxyType({}))
+_tables: dict[tuple[int, int], _Year] = {}  # (year, generation) → table
 
 
 @dataclass(frozen=True)
@@ -42,14 +52,45 @@ def _official_workday(day: date) -> bool | None:
         return None
 
 
-@lru_cache(maxsize=None)
+def library_covers(year: int) -> bool:
+    """Whether the calendar package knows the official arrangements of ``year``."""
+    return _official_workday(date(year, 1, 1)) is not None
+
+
+def use_overrides(days: Mapping[date, bool]) -> bool:
+    """Make ``days`` (day → worked or not) the overrides; returns whether they changed."""
+    global _state
+    fresh = {_check(day): bool(worked) for day, worked in days.items()}
+    generation, current = _state
+    if fresh == dict(current):
+        return False
+    _state = (generation + 1, MappingProxyType(fresh))
+    return True
+
+
+def overrides() -> Mapping[date, bool]:
+    """The overrides in use."""
+    return _state[1]
+
+
 def _year(year: int) -> _Year:
+    generation, overrides = _state
+    table = _tables.get((year, generation))
+    if table is None:
+        if len(_tables) > 256:  # old generations and far-off years
+            _tables.clear()
+        table = _tables[(year, generation)] = _build_year(year, overrides)
+    return table
+
+
+def _build_year(year: int, overrides: Mapping[date, bool]) -> _Year:
     first = date(year, 1, 1)
     length = (date(year + 1, 1, 1) - first).days if year < 9999 else 365
     days = [first + timedelta(days=i) for i in range(length)]
+    own = {day: worked for day, worked in overrides.items() if day.year == year}
     # Probe once: the package covers whole years or nothing.
     if _official_workday(first) is None:
-        if year not in _warned_years:
+        if year not in _warned_years and not own:
             _warned_years.add(year)
             logger.warning(
                 "chinesecalendar has no holiday data for %d; counting Monday–Friday as working days", year
@@ -57,6 +98,8 @@ def _year(year: int) -> _Year:
         flags = tuple(d.weekday() < 5 for d in days)
     else:
         flags = tuple(bool(_official_workday(d)) for d in days)
+    if own:
+        flags = tuple(own.get(d, flag) for d, flag in zip(days, flags))
     return _Year(first, flags, tuple(i for i, f in enumerate(flags) if f))
 
 
@@ -138,5 +181,6 @@ def workdays_between(start: date, end: date) -> int:
 
 def _reset_for_tests() -> None:
     """Forget cached years and announced fallbacks (tests only)."""
-    _year.cache_clear()
+    _tables.clear()
     _warned_years.clear()
+    use_overrides({})

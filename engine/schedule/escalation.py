@@ -19,7 +19,7 @@ from sqlmodel import Session, select
 
 from engine.audit import chain
 from engine.calendar import clock
-from engine.store import db
+from engine.store import calendardays, db
 from engine.workflow import definitions, outbox
 from engine.people.actors import Actor
 from engine.workflow.definitions import Definition
@@ -74,6 +74,7 @@ def sweep(bind: Engine, *, today: date | None = None, batch: int = BATCH) -> Swe
     today = today or clock.today()
     result = SweepResult()
     with Session(bind, expire_on_commit=False) as session:
+        calendardays.install(session)  # the office's holidays count, whichever process entered them
         for definition in definitions.shipped().values():
             found = overdue(session, definition, today)
             result.checked += len(found)

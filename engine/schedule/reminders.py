@@ -8,7 +8,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
 from engine.calendar import clock
-from engine.store import db
+from engine.store import calendardays, db
 from engine.workflow import definitions, outbox
 from engine.store.models import Reminder, Target
 from engine.workflow.targets import parties_of
@@ -20,6 +20,7 @@ def sweep(bind: Engine, *, today: date | None = None) -> list[tuple[int, int]]:
     today = today or clock.today()
     sent: list[tuple[int, int]] = []
     with Session(bind, expire_on_commit=False) as session:
+        calendardays.install(session)  # the office's holidays count, whichever process entered them
         for definition in definitions.shipped().values():
             if not definition.reminder_days:
                 continue

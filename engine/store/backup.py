@@ -220,7 +220,7 @@ def read_manifest(path: Path) -> Manifest:
         with tarfile.open(path, "r:gz") as archive:
             member = archive.getmember(MANIFEST)
             return Manifest.from_json(archive.extractfile(member).read())
-    except (tarfile.TarError, KeyError, OSError, ValueError) as exc:
+    except (tarfile.TarError, KeyError, OSError, ValueError, TypeError, AttributeError) as exc:
         raise BackupRefused(f"{path} 不是 kaoping 备份文件：{exc}") from exc
 
 

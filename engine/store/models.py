@@ -359,3 +359,17 @@ class AuditCheckpoint(SQLModel, table=True):
     key_fingerprint: str = Field(max_length=40)
     reason: str = Field(default="", max_length=100)
     created_at: datetime = Field(default_factory=_now)
+
+
+class CalendarDay(SQLModel, table=True):
+    """A day whose official status the office entered (国务院办公厅放假通知): a holiday, or a make-up working day.
+
+    Overrides what the calendar package says, and is all there is for years it does not cover.
+    """
+
+    id: int | None = Field(default=None, primary_key=True)
+    day: date = Field(unique=True)
+    kind: str = Field(max_length=10)  # holiday | workday
+    name: str = Field(default="", max_length=60)  # 国庆节, 国庆节调休 …
+    set_by: str = Field(max_length=100)
+    set_at: datetime = Field(default_factory=_now)

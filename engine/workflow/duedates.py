@@ -5,6 +5,7 @@ from datetime import date
 
 from sqlmodel import Session, select
 
+from engine.store import calendardays
 from engine.workflow.definitions import Definition
 from engine.store.models import Milestone, Target
 from engine.calendar.workdays import add_workdays
@@ -29,5 +30,6 @@ def state_due(session: Session, target: Target, definition: Definition, state: s
             select(Milestone.due_date).where(Milestone.plan_id == target.plan_id, Milestone.key == rule["milestone"])
         ).first()
     if "working_days" in rule:
+        calendardays.install(session)  # the office's holidays count, whichever process entered them
         return add_workdays(entered_on, rule["working_days"])
     return None

@@ -49,6 +49,7 @@ VALUES: dict[str, dict[str, Any]] = {
     "evidence": {"filename": lambda i: f"佐证材料{i}.pdf", "content_type": "application/pdf", "size": 1024,
                  "sha256": lambda i: f"{i:064x}", "stored_as": lambda i: f"{i:032x}.pdf", "uploaded_by": "洪玮玮0"},
     "setting": {"key": lambda i: f"setting_{i}", "value": lambda i: f"值{i}"},
+    "calendarday": {"kind": lambda i: ["holiday", "workday"][i % 2], "name": "国庆节", "set_by": "绩效办"},
 }
 
 MOMENT = datetime(2024, 6, 3, 1, 0, 0, 123456, tzinfo=timezone.utc)

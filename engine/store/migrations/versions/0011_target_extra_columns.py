@@ -1,7 +1,7 @@
 """target extra columns and checkpoints
 
 Revision ID: 0011
-Revises: 0008
+Revises: 0009
 
 The columns of an imported table the engine does not read (考评依据, 备注 …) and the earlier
 dates of a deadline phrase that names several, kept with each target. Adding columns with a
@@ -14,7 +14,7 @@ from alembic import op
 
 
 revision = '0011'
-down_revision = '0008'
+down_revision = '0009'
 branch_labels = None
 depends_on = None
 
