@@ -185,6 +185,7 @@ def _fire(session, target_id, trigger, actor, payload, comment, expected_version
         target.entry += 1
         target.escalation_level = 0
         target.supervised = False
+        target.supervised_against = []
     target.updated_at = clock.to_db(now)
     session.add(target)
     session.flush()  # the version check and bump (UPDATE … WHERE version = …) happen here
