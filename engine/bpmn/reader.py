@@ -75,6 +75,7 @@ class State:
     label_en: str = ""
     final: bool = False
     deadline: dict[str, Any] | None = None
+    escalate_to: list[list[str]] = field(default_factory=list)
     note: str = ""  # where the deadline came from, written as a comment
     roles: list[str] = field(default_factory=list)
     countersign: bool = False
@@ -185,6 +186,7 @@ class _Importer:
             state.countersign = task.find(q(BPMN, "multiInstanceLoopCharacteristics")) is not None
             if (deadline := extension(task, "deadline")) is not None:
                 state.deadline = read_deadline(deadline)
+                state.escalate_to = [level.split() for level in deadline.get("escalateTo", "").split(";") if level.strip()]
             if not state.final:
                 state.roles = self.roles(ident, task)
             self.states[state.name] = state
@@ -346,7 +348,7 @@ def _data(process: etree._Element, importer: _Importer) -> dict[str, Any]:
                             "initial": importer.initial, "states": {}, "transitions": []}
     for s in importer.states.values():
         data["states"][s.name] = {"label": _label(s.label, s.label_en)} | ({"final": True} if s.final else {}) | (
-            {"deadline": s.deadline} if s.deadline else {})
+            {"deadline": s.deadline} if s.deadline else {}) | ({"escalate_to": s.escalate_to} if s.escalate_to else {})
     for t in importer.transitions:
         item = {"trigger": t.trigger, "label": _label(t.label, t.label_en),
                 "from": t.sources[0] if len(t.sources) == 1 else t.sources, "to": t.dest, "roles": t.roles}

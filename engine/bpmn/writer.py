@@ -149,7 +149,9 @@ def _flow_node(process: etree._Element, node: _Node, definition: Definition) -> 
     if state.deadline:
         ext = etree.SubElement(element, q(BPMN, "extensionElements"))
         (kind, value), = state.deadline.items()
-        etree.SubElement(ext, q(KAOPING, "deadline"), kind=kind, value=str(value).lower())
+        deadline = etree.SubElement(ext, q(KAOPING, "deadline"), kind=kind, value=str(value).lower())
+        if state.escalate_to:  # levels separated by ";", recipients by spaces
+            deadline.set("escalateTo", ";".join(words(names) for names in state.escalate_to))
 
 
 def _sequence_flow(process: etree._Element, flow: _Flow) -> None:

@@ -32,6 +32,8 @@ COLUMNS: dict[str, tuple[str, ...]] = {
 }
 REQUIRED = ("code", "text", "weight", "deadline")
 EXTRA = "extra"  # a row's cells under headers of no column above: {header: text}
+#: Columns the system computes and writes into its own tables (the report's scores): never plan data.
+RESULT_COLUMNS = ("状态", "自评分", "得分", "扣分", "扣分理由", "加分", "指标计分")
 LABELS = {key: names[0] for key, names in COLUMNS.items()}
 HEADER_SCAN_ROWS = 10
 
@@ -60,6 +62,7 @@ def _norm(header: Any) -> str:
 
 
 _ALIASES = {_norm(name): key for key, names in COLUMNS.items() for name in names}
+_RESULTS = {_norm(name) for name in RESULT_COLUMNS}
 
 
 def _header_map(row: list[Any]) -> dict[int, str]:
@@ -90,7 +93,7 @@ def _to_rows(matrix: list[list[Any]], filename: str) -> RawTable:
     title = " ".join(dict.fromkeys(str(c).strip() for r in matrix[:header_index] for c in r if c not in (None, "")))
     # Columns the engine does not read (考评依据, 备注 …) are kept with the target as written.
     extras = {index: str(cell).strip() for index, cell in enumerate(matrix[header_index])
-              if index not in mapping and _text(cell)}
+              if index not in mapping and _text(cell) and _norm(cell) not in _RESULTS}
     rows = []
     for offset, row in enumerate(matrix[header_index + 1:], start=header_index + 2):
         cells: dict[str, Any] = {key: _text(row[index]) if index < len(row) else "" for index, key in mapping.items()}

@@ -148,7 +148,9 @@ def staff_home(session: Session, actor: Actor) -> dict[str, Any]:
                      for s in order],
         "overdue": [i for i in targets if i.overdue],
         "due_soon": [i for i in targets if i.due_soon],
-        "supervised": [i for i in targets if i.target.supervised],
+        # 督办 against my sections (a leader's late signature is the leader's, not ours).
+        "supervised": [i for i in targets if i.target.supervised
+                       and (not i.target.supervised_against or actor.sections & set(i.target.supervised_against))],
         "reports": reports,
     }
 

@@ -116,6 +116,9 @@ class Target(SQLModel, table=True):
                                                                                  server_default="{}"))
     #: Earlier dates of a deadline phrase naming several (3月25日、9月25日前: 3月25日), ISO dates.
     checkpoints: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False, server_default="[]"))
+    #: Whom the 督办 is against while ``supervised``: whoever was late (sections, leaders or 绩效办).
+    supervised_against: list[str] = Field(default_factory=list,
+                                          sa_column=Column(JSON, nullable=False, server_default="[]"))
 
     __table_args__ = (
         UniqueConstraint("plan_id", "code", name="uq_target_plan_code"),

@@ -211,6 +211,7 @@ def _fire(session, connection, target_id, trigger, actor, payload, comment, expe
         target.entry += 1
         target.escalation_level = 0
         target.supervised = False
+        target.supervised_against = []
     target.updated_at = clock.to_db(now)
     _write_target(connection, target)
 

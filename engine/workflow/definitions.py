@@ -48,6 +48,9 @@ class StateSpec:
     label_en: str = ""
     final: bool = False
     deadline: dict[str, Any] | None = None
+    #: Who each escalation level tells while the target is late in this state (level 1 first);
+    #: levels not named follow who must act here (see :mod:`engine.schedule.escalation`).
+    escalate_to: tuple[tuple[str, ...], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -181,6 +184,10 @@ def _meaning_problems(data: dict[str, Any], where: yamlsource.SourceMap, filenam
         deadline = state.get("deadline") or {}
         if state.get("final") and deadline:
             refuse(["states", name, "deadline"], f"终止状态 '{name}' 不应有期限")
+        for i, names in enumerate(state.get("escalate_to", [])):
+            problems.extend(_recipient_problems(names, ["states", name, "escalate_to", i], where, filename))
+        if len(state.get("escalate_to", [])) > len(data.get("escalation", [])):
+            refuse(["states", name, "escalate_to"], f"状态 '{name}' 的 escalate_to 多于督办级别数")
     if data["initial"] in states:
         reached = {data["initial"]}
         queue = deque(reached)
@@ -225,7 +232,8 @@ def _label(value: dict[str, str] | None) -> tuple[str, str]:
 
 def _build(data: dict[str, Any], filename: str) -> Definition:
     states = {
-        name: StateSpec(name, *_label(spec["label"]), final=spec.get("final", False), deadline=spec.get("deadline"))
+        name: StateSpec(name, *_label(spec["label"]), final=spec.get("final", False), deadline=spec.get("deadline"),
+                        escalate_to=tuple(tuple(names) for names in spec.get("escalate_to", [])))
         for name, spec in data["states"].items()
     }
     transitions = []

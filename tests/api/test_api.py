@@ -163,7 +163,7 @@ def test_plan_import_upload(api):
     bad[1][6] = "某时"
     refused = _problem(api.post("/api/v1/plans/import", headers=office, data={"org": "泉州市教育局"},
                                 files={"file": ("plan-2024.csv", _csv(bad), "text/csv")}), 422, "import_refused")
-    assert refused["errors"] == [{"row": 3, "column": "完成时限", "reason": "无法识别的完成时限：“某时”"}]
+    assert refused["errors"] == [{"row": 3, "column": "完成时限", "reason": "无法识别的完成时限：“某时”（可写作“12月底前”）"}]
     odd = _problem(api.post("/api/v1/plans/import", headers=office, files={"file": ("p.pdf", b"%PDF", "application/pdf")}),
                    422, "invalid_payload")
     assert "不支持的文件类型" in odd["detail"]

@@ -113,8 +113,9 @@ def test_unknown_phrases(phrase: str) -> None:
     with pytest.raises(DeadlinePhraseError) as err:
         parse_deadline(phrase, Y)
     assert err.value.phrase == phrase
-    assert str(err.value) == f"无法识别的完成时限：“{phrase}”"
+    assert str(err.value) == f"无法识别的完成时限：“{phrase}”（可写作“{err.value.suggestion}”）"
     assert err.value.reason is None
+    parse_deadline(err.value.suggestion, Y)  # the suggestion is itself accepted
 
 
 def test_unknown_phrase_message_is_chinese() -> None:
@@ -284,4 +285,4 @@ def test_anything_else_is_a_phrase_error(text: str) -> None:
     except DeadlinePhraseError as err:
         assert err.phrase == text
     else:
-        assert deadline.phrase == text and deadline.kind in ("date", "range", "ongoing", "monthly")
+        assert deadline.phrase == text and deadline.kind in ("date", "range", "ongoing", "monthly", "quarterly")
