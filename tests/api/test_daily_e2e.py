@@ -9,6 +9,7 @@ from sqlmodel import Session, select
 from engine.plans.demo import DEMO_PASSWORD
 from engine.store.db import make_engine
 from engine.store.models import Target
+from tests.api.browsing import log_in
 from tests.api.plan_states import bring
 from tests.api.test_pages_e2e import CHROMIUM, Person, browser, pytestmark, site  # noqa: F401  (fixtures)
 
@@ -181,14 +182,7 @@ def test_rework_after_a_return_starts_from_the_last_submission(site, browser):
 
 
 def _log_in(browser, base, name, password):
-    context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="zh-CN")
-    page = context.new_page()
-    page.goto(f"{base}/login")
-    page.fill("input[name=username]", name)
-    page.fill("input[name=password]", password)
-    page.click("button[type=submit]")
-    page.wait_for_load_state("load")
-    return context, page
+    return log_in(browser, base, name, password=password)
 
 
 def test_admin_adds_a_section_and_a_user_who_logs_in_and_changes_the_password(site, browser):

@@ -7,9 +7,9 @@ import re
 import pytest
 from sqlmodel import Session, select
 
-from engine.plans.demo import DEMO_PASSWORD
 from engine.store.db import make_engine
 from engine.store.models import User
+from tests.api.browsing import log_in
 from tests.api.plan_states import bring
 from tests.api.test_pages_e2e import ARTIFACTS, browser, pytestmark, site  # noqa: F401  (fixtures)
 
@@ -42,25 +42,7 @@ def prepared(site):
 
 
 def _context(browser, base, who, width):
-    context = browser.new_context(viewport={"width": width, "height": 900}, locale="zh-CN")
-
-    def only_the_server(route):
-        url = route.request.url
-        if url.startswith(base + "/") or url.startswith(("data:", "blob:")):
-            route.continue_()
-        else:
-            OUTSIDE.append(url)
-            route.abort()
-
-    context.route("**/*", only_the_server)
-    page = context.new_page()
-    if who:
-        page.goto(f"{base}/login")
-        page.fill("input[name=username]", who)
-        page.fill("input[name=password]", DEMO_PASSWORD)
-        page.click("button[type=submit]")
-        page.wait_for_load_state("load")
-    return context, page
+    return log_in(browser, base, who, width=width, outside=OUTSIDE)
 
 
 @pytest.mark.parametrize("width", WIDTHS)
