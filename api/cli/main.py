@@ -207,7 +207,7 @@ def user_add(
     email: Annotated[str | None, typer.Option(help="电子邮箱")] = None,
 ) -> None:
     """添加用户。"""
-    from engine.audit import rights
+    from engine.workflow import rights
     from engine.store.errors import DomainError
 
     if password_stdin:

@@ -14,7 +14,7 @@ from api.schemas.users import (
     UsersPublic,
     UserUpdate,
 )
-from engine.audit import rights
+from engine.workflow import rights
 from engine.people import users
 
 router = APIRouter(prefix="/admin", tags=["admin"], dependencies=[require("admin")])

@@ -11,7 +11,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from api.deps import Id, SessionDep
 from api.web.auth import Viewer, WebViewer, checked_form
 from api.web.pages import STATUS, _page
-from engine.audit import rights
+from engine.workflow import rights
 from engine.people import users
 from engine.people.roles import ROLES
 from engine.store.errors import DomainError

@@ -303,7 +303,7 @@ OTHER_ACTIONS = {"create": "新增目标", "amend": "修改目标", "set_milesto
 def audit_labels():
     """Chinese words for every action, state and role the audit may show (the table, CSV and Excel)."""
     from engine.audit.chain import Labels
-    from engine.audit.rights import ACTIONS
+    from engine.workflow.rights import ACTIONS
     from engine.people.roles import ROLES, SYSTEM_ROLE
 
     triggers, states = {**OTHER_ACTIONS, **ACTIONS}, {}

@@ -100,3 +100,21 @@ def test_no_page_nor_the_docs_asks_for_anything_but_the_server(prepared, browser
             c.close()
     assert seen and not OUTSIDE, OUTSIDE
     assert not [u for u in OUTSIDE if not re.match(re.escape(base), u)]
+
+
+def test_on_a_phone_the_actions_are_on_the_first_screen_and_lists_are_cards(prepared, browser):
+    base, ids, _ = prepared
+    context, page = log_in(browser, base, "绩效办", width=375)
+    page.goto(f"{base}/targets/{ids['1-2-1']}")  # leader-signed: the office may verify or send back
+    bar = page.locator("nav.mobile-actions")
+    assert bar.is_visible()
+    box = bar.bounding_box()
+    assert box["y"] + box["height"] <= 900 and "核验" in bar.inner_text()
+    bar.locator("a").first.click()
+    assert page.locator("#actions").is_visible()
+    page.goto(f"{base}/targets")
+    row = page.locator("table.targets tbody tr").first
+    assert page.evaluate("getComputedStyle(document.querySelector('table.targets tbody tr')).display") == "block"
+    assert row.bounding_box()["width"] <= 375
+    page.screenshot(path=str(ARTIFACTS / "phone-targets-cards.png"), full_page=False)
+    context.close()

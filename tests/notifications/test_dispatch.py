@@ -186,6 +186,8 @@ def test_webhook(session, engine_db, people, kind):
     assert key.endswith(":webhook")
     text = body["subject"] if kind == "json" else body["text"]["content"]
     assert "目标 4-1 已提交自评" in text
+    words = body["body"] if kind == "json" else body["text"]["content"]
+    assert "林长华，您好" in words and "您，您好" not in words  # the group robot names the people concerned
 
 
 def test_every_event_of_every_shipped_workflow_has_a_template_and_renders(session, engine_db, people, frozen):

@@ -1,4 +1,5 @@
-"""Changes of people's rights as audited commands: users, their roles and sections, sections, passwords.
+"""Changes of people's rights as audited commands (users, their roles and sections, sections, passwords): in
+this wing because it is the lowest that sees both the people and the audit chain.
 
 The CLI, the API and the admin pages all call these; each writes one chained record (who did what
 to whom, never a password) in the same transaction as the change, and commits once.
