@@ -103,11 +103,20 @@ def _message(session: Session, delivery: Delivery, event: OutboxEvent, user: Use
         target = session.get(Target, event.target_id)
         link = f"{(config or settings()).base_url.rstrip('/')}/targets/{event.target_id}"
         due = target.state_due.isoformat() if target is not None and target.state_due else ""
-    subject, body = messages.render(event.event_type, event.data, user.name if user else "", link=link, due=due)
+    subject, body = messages.render(event.event_type, event.data, user.name if user else _concerned(event),
+                                    link=link, due=due)
     code = event.data.get("code")
     return channels.Message(key=delivery.key, subject=subject, body=body, event_type=event.event_type,
                             to_name=user.name if user else "", to_email=user.email if user else None,
                             target_code=code, data=event.data)
+
+
+def _concerned(event: OutboxEvent) -> str:
+    """Whom a message to a group (the robot of a group chat) speaks to: the people, sections and roles it names."""
+    from engine.people.roles import ROLES
+
+    names = [ROLES.get(r["name"], r["name"]) if r["kind"] == "role" else r["name"] for r in event.recipients or []]
+    return "、".join(dict.fromkeys(names))
 
 
 def _claim(session: Session, delivery_id: int, now) -> Delivery | None:

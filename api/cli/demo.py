@@ -13,12 +13,16 @@ from engine.plans.demo import DEMO_PASSWORD, STAFF_USERS, people, set_up
 
 
 def run(console: Console) -> None:
-    """Set up the demo database (once) and print what it holds."""
+    """Set up the demo database (once) and print what it holds, saying what it does meanwhile."""
+    console.print("1/4 建立或升级数据库……")
     schema.upgrade()
     bind = make_engine()
     with Session(bind, expire_on_commit=False) as session:
+        console.print("2/4 导入内置计划并添加演示用户（首次约需半分钟）……")
         state = set_up(session)
+        console.print("3/4 整理人员名单……")
         everyone = people(session, state.plan.id)
+        console.print("4/4 校验审计链……")
         check = chain.verify(session)
     bind.dispose()
     console.print(f"数据库：{settings().database_url}")

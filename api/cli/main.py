@@ -72,6 +72,9 @@ def serve(
     """启动 API 服务（uvicorn）。"""
     import uvicorn
 
+    from api.cli.ports import ensure_free
+
+    ensure_free(host, port, "kaoping serve")
     schema.upgrade()
     uvicorn.run("api.app:create_app", factory=True, host=host, port=port, workers=workers, log_level="info")
 
@@ -222,7 +225,10 @@ def demo(
 ) -> None:
     """建立演示数据库（内置 SQLite 文件）：2024 年计划与其人员，然后启动网页服务。"""
     from api.cli.demo import run
+    from api.cli.ports import ensure_free
 
+    if serve_pages:
+        ensure_free(host, port, "kaoping demo")
     run(console)
     if serve_pages:
         console.print(f"请在浏览器中打开 http://{host}:{port}/ ，用上表中的用户名和密码 kaoping2024 登录。按 Ctrl+C 停止。")

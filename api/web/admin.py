@@ -9,7 +9,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse
 
 from api.deps import Id, SessionDep
-from api.web.auth import Viewer, WebViewer, check_csrf
+from api.web.auth import Viewer, WebViewer, checked_form
 from api.web.pages import STATUS, _page
 from engine.plans import staffing
 from engine.people import users
@@ -57,8 +57,7 @@ def users_page(request: Request, session: SessionDep, viewer: WebViewer,
 @router.post("/admin/users", response_class=HTMLResponse)
 async def add_user(request: Request, session: SessionDep, viewer: WebViewer):
     _admin(viewer)
-    form = await request.form()
-    check_csrf(viewer, form.get("csrf"))
+    form = await checked_form(request, viewer)
     return await run_in_threadpool(_add_user, request, session, viewer, form)
 
 
@@ -95,8 +94,7 @@ def user_page(request: Request, session: SessionDep, viewer: WebViewer, user_id:
 @router.post("/admin/users/{user_id}", response_class=HTMLResponse)
 async def edit_user(request: Request, session: SessionDep, viewer: WebViewer, user_id: Id):
     _admin(viewer)
-    form = await request.form()
-    check_csrf(viewer, form.get("csrf"))
+    form = await checked_form(request, viewer)
     return await run_in_threadpool(_edit_user, request, session, viewer, user_id, form)
 
 
@@ -135,8 +133,7 @@ def sections_page(request: Request, session: SessionDep, viewer: WebViewer,
 @router.post("/admin/sections", response_class=HTMLResponse)
 async def add_section(request: Request, session: SessionDep, viewer: WebViewer):
     _admin(viewer)
-    form = await request.form()
-    check_csrf(viewer, form.get("csrf"))
+    form = await checked_form(request, viewer)
     name = str(form.get("name", ""))[:200]
     try:
         await run_in_threadpool(staffing.add_section, session=session, by=viewer.actor, name=name)
@@ -155,8 +152,7 @@ def password_page(request: Request, session: SessionDep, viewer: WebViewer,
 
 @router.post("/account/password", response_class=HTMLResponse)
 async def change_password(request: Request, session: SessionDep, viewer: WebViewer):
-    form = await request.form()
-    check_csrf(viewer, form.get("csrf"))
+    form = await checked_form(request, viewer)
     new, again = str(form.get("new", ""))[:200], str(form.get("again", ""))[:200]
     if new != again:
         return _page(request, viewer, session, "password.html", status_code=422, error="两次输入的新密码不一致",

@@ -84,6 +84,13 @@ def check_csrf(viewer: Viewer, token: str | None) -> None:
         raise CsrfRejected()
 
 
+async def checked_form(request: Request, viewer: Viewer):
+    """The posted form, once its CSRF token is the viewer's."""
+    form = await request.form()
+    check_csrf(viewer, form.get("csrf"))
+    return form
+
+
 @router.get("/login", response_class=HTMLResponse)
 def login_page(request: Request, session: SessionDep, next: str = "/") -> HTMLResponse:  # noqa: A002
     sid = secrets.token_urlsafe(16)

@@ -8,7 +8,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse
 
 from api.deps import Id, SessionDep
-from api.web.auth import WebViewer, check_csrf
+from api.web.auth import WebViewer, checked_form
 from api.web.pages import _page
 from engine.scoring import entry
 from engine.scoring import sheet as sheets
@@ -26,8 +26,7 @@ def _int(text) -> int | None:
 
 @router.post("/bulk", response_class=HTMLResponse)
 async def bulk_action(request: Request, session: SessionDep, viewer: WebViewer):
-    form = await request.form()
-    check_csrf(viewer, form.get("csrf"))
+    form = await checked_form(request, viewer)
     return await run_in_threadpool(_bulk, request, session, viewer, form)
 
 
@@ -63,8 +62,7 @@ def _sheet_page(request, session, viewer, plan_id: int, *, typed=None, problems=
 
 @router.post("/plans/{plan_id}/scores", response_class=HTMLResponse)
 async def enter_scores(request: Request, session: SessionDep, viewer: WebViewer, plan_id: Id):
-    form = await request.form()
-    check_csrf(viewer, form.get("csrf"))
+    form = await checked_form(request, viewer)
     return await run_in_threadpool(_enter, request, session, viewer, plan_id, form)
 
 

@@ -11,7 +11,7 @@ from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse
 from starlette.datastructures import UploadFile
 
 from api.deps import MAX_ID, Id, SessionDep
-from api.web.auth import WebViewer, check_csrf
+from api.web.auth import WebViewer, check_csrf, checked_form
 from api.web.diagram import svg
 from api.web.render import render
 from engine.audit import chain as audit
@@ -97,9 +97,12 @@ def _target_page(request, session, viewer, target_id: int, *, status_code: int =
     # Right after the office adds a target, what it was warned about (kept in the creation record).
     warnings = [w for r in history if r.kind == "creation" for w in r.payload.get("warnings", [])] \
         if request.query_params.get("done") == "create" else []
+    done = request.query_params.get("done", "")
+    label = next((t.label for t in definition.transitions if t.trigger == done), "")
+    notice = f"已{label}，{dashboard.next_step(item)}" if label else ""  # 已提交自评，等待李自坚、庄映峰审签
     if form is None and any(a.spec.trigger == "self_assess" for a in item.actions):
         form = dashboard.rework_form(session, target.id)  # after a return: the last submission, to amend
-    return render(request, "target.html", status_code=status_code, viewer=viewer,
+    return render(request, "target.html", status_code=status_code, viewer=viewer, notice=notice,
                   unread=dashboard.unread(session, viewer.user.id), error=error, item=item, t=target,
                   definition=definition, diagram=svg(definition, current=target.state), warnings=warnings,
                   history=history,
@@ -174,10 +177,20 @@ def download(request: Request, session: SessionDep, viewer: WebViewer, evidence_
 
 @router.get("/inbox", response_class=HTMLResponse)
 def inbox_page(request: Request, session: SessionDep, viewer: WebViewer,
-               page: Annotated[int, Query(ge=1, le=MAX_ID // PAGE)] = 1):
-    found, count, unread = inbox.items(session=session, user_id=viewer.user.id, limit=PAGE, offset=(page - 1) * PAGE)
+               page: Annotated[int, Query(ge=1, le=MAX_ID // PAGE)] = 1, unread_only: bool = False,
+               q: Annotated[str, Query(max_length=100)] = ""):
+    found, count, unread = inbox.items(session=session, user_id=viewer.user.id, limit=PAGE, offset=(page - 1) * PAGE,
+                                       unread_only=unread_only, words=q)
     return render(request, "inbox.html", viewer=viewer, unread=unread, messages=found, count=count, page=page,
-                  pages=max(1, -(-count // PAGE)))
+                  pages=max(1, -(-count // PAGE)), unread_only=unread_only, q=q, notice=request.query_params.get("done", ""),
+                  query=f"unread_only={'true' if unread_only else 'false'}&q={quote(q)}")
+
+
+@router.post("/inbox/read-all")
+async def read_all(request: Request, session: SessionDep, viewer: WebViewer):
+    await checked_form(request, viewer)
+    done = await run_in_threadpool(inbox.mark_all_read, session=session, user_id=viewer.user.id)
+    return RedirectResponse(f"/inbox?done={quote(f'已将 {done} 条消息标为已读')}", status_code=303)
 
 
 @router.post("/inbox/{item_id}/read")

@@ -20,11 +20,14 @@ def deliver(*, session: Session, user_id: int, subject: str, body: str, event_id
 
 
 def items(*, session: Session, user_id: int, unread_only: bool = False, limit: int = 50,
-          offset: int = 0) -> tuple[list[InboxItem], int, int]:
-    """A page of the user's messages, newest first; the total, and how many are unread."""
+          offset: int = 0, words: str = "") -> tuple[list[InboxItem], int, int]:
+    """A page of the user's messages, newest first (only those whose subject holds ``words``, if given);
+    the total, and how many are unread."""
     query = select(InboxItem).where(InboxItem.user_id == user_id)
     if unread_only:
         query = query.where(InboxItem.read_at.is_(None))
+    if words.strip():
+        query = query.where(InboxItem.subject.contains(words.strip().replace("\x00", ""), autoescape=True))
     total = session.exec(select(func.count()).select_from(query.subquery())).one()
     page = session.exec(query.order_by(InboxItem.id.desc()).limit(limit).offset(offset)).all()
     return list(page), total, unread_count(session=session, user_id=user_id)
@@ -47,3 +50,19 @@ def mark_read(*, session: Session, user_id: int, item_id: int) -> InboxItem:
         session.add(item)
     session.commit()
     return item
+
+
+def mark_all_read(*, session: Session, user_id: int) -> int:
+    """Mark every unread message of the user read (全部已读); how many were; commits."""
+    from sqlalchemy import update
+
+    db.begin_write(session)
+    try:
+        done = session.execute(update(InboxItem).where(InboxItem.user_id == user_id, InboxItem.read_at.is_(None))
+                               .values(read_at=clock.to_db(clock.now()))
+                               .execution_options(synchronize_session=False)).rowcount
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    return done

@@ -101,6 +101,21 @@ def awaiting(target: Target, parties: Parties, signed: list[str]) -> str:
     return text
 
 
+def next_step(item: Item) -> str:
+    """Who is to act next, by name where the plan names them (feedback after an action)."""
+    d = definitions.get(item.target.workflow)
+    onward = [t for t in d.triggers_from(item.target.state) if t.dest != item.target.state and not t.comment_required]
+    if not onward:
+        return item.awaiting
+    spec = onward[0]
+    if spec.countersign and item.parties.leaders:
+        waiting = [name for name in item.parties.leaders if name not in item.signed]
+        return f"等待{'、'.join(waiting)}{spec.label}" if waiting else item.awaiting
+    if "staff" in spec.roles and item.parties.persons:
+        return f"等待{'、'.join(item.parties.persons)}{spec.label}"
+    return item.awaiting
+
+
 def items(session: Session, found: list[Target], actor: Actor | None = None) -> list[Item]:
     """Dress a list of targets for display (three queries for the whole list, not three per row)."""
     ids = [t.id for t in found]
@@ -214,7 +229,16 @@ def office_home(session: Session, actor: Actor) -> dict[str, Any]:
     overdue = listed(Target.state_due < clock.today())
     supervised = listed(Target.supervised == True)  # noqa: E712
     dynamic = listed(Target.workflow == "target", Target.category == "动态工作目标")
+    later = list(d.states)[2:]  # self-assessed and beyond
+    months = Counter(f"{i.target.state_due.year}年{i.target.state_due.month}月" for i in overdue if i.target.state_due)
+    charts = {
+        "states": [(d.state_label(s), by_state.get(s, 0)) for s in d.states],
+        "sections": [(name, round(100 * sum(c[s] for s in later) / max(1, sum(c.values())))) for name, c in
+                     sorted(sections.items())],
+        "overdue": sorted(months.items()),
+    }
     return {
+        "charts": charts,
         "queues": [Queue("verify", "待核验", verify, "没有待核验的目标。"), Queue("score", "待评分", score, "没有待评分的目标。"),
                    Queue("overdue", "逾期", overdue, "没有逾期的目标。"), Queue("supervised", "督办", supervised, "没有督办的目标。"),
                    Queue("dynamic", "新增动态目标", dynamic, "尚未新增动态目标。")],

@@ -24,6 +24,9 @@ def test_office_home_opens_with_its_queues_and_counts(web, engine_db):
     assert first_queue < html.index("全局概况")
     assert re.search(r'data-testid="queue-verify">待核验 <b>2</b>', html)
     assert "个工作日" in html and "<progress" in html
+    charts = html[html.index('data-testid="chart-states"'):html.index('data-testid="state-counts"')]
+    assert charts.count("<svg") == 3 and "<script" not in charts  # drawn on the server
+    assert "领导已审签 2 项" in charts and re.search(r"规划科 [1-9][0-9]?%", charts)
     narrowed = client.get("/", params={"q": "1-1-2"}).text  # the filter bar keeps its state in the URL
     assert re.search(r'data-testid="queue-verify">待核验 <b>1</b>', narrowed) and 'value="1-1-2"' in narrowed
 

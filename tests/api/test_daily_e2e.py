@@ -9,12 +9,14 @@ from sqlmodel import Session, select
 from engine.plans.demo import DEMO_PASSWORD
 from engine.store.db import make_engine
 from engine.store.models import Target
+from tests.api.browsing import log_in
 from tests.api.plan_states import bring
-from tests.api.test_pages_e2e import CHROMIUM, Person, browser, pytestmark, site  # noqa: F401  (fixtures)
+from tests.api.test_pages_e2e import Person, browser, pytestmark, site  # noqa: F401  (fixtures)
 
 SIGN_THREE = ["1-1-1", "1-1-2", "1-1-3"]  # 林长华 signs these alone
 TOGETHER = "1-2-1"  # 李自坚 and 庄映峰 countersign
 REWORK = "1-4-1"  # 组织科 王毅樟, signed by 庄映峰
+AUDITED = "1-3-1"  # 思政科 陈华森
 FIGURES: dict[str, str] = {}
 
 
@@ -65,7 +67,7 @@ class Counted:
 
 def test_office_verifies_and_scores_the_whole_plan_from_two_pages(site, browser):
     base, ids, folder = site
-    rest = [c for c in ids if c not in SIGN_THREE + [TOGETHER, REWORK]]
+    rest = [c for c in ids if c not in SIGN_THREE + [TOGETHER, REWORK, AUDITED]]
     _bring(folder, rest, "leader_signed")
     office = Person(browser, base, "绩效办")
     counted = Counted(office)
@@ -181,14 +183,7 @@ def test_rework_after_a_return_starts_from_the_last_submission(site, browser):
 
 
 def _log_in(browser, base, name, password):
-    context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="zh-CN")
-    page = context.new_page()
-    page.goto(f"{base}/login")
-    page.fill("input[name=username]", name)
-    page.fill("input[name=password]", password)
-    page.click("button[type=submit]")
-    page.wait_for_load_state("load")
-    return context, page
+    return log_in(browser, base, name, password=password)
 
 
 def test_admin_adds_a_section_and_a_user_who_logs_in_and_changes_the_password(site, browser):
@@ -233,7 +228,7 @@ def test_admin_adds_a_section_and_a_user_who_logs_in_and_changes_the_password(si
 
 def test_the_auditor_searches_by_code_state_and_action_in_chinese(site, browser):
     base, ids, folder = site
-    _bring(folder, ["1-3-1"], "self_assessed")
+    _bring(folder, [AUDITED], "self_assessed")
     auditor = Person(browser, base, "审计员")
     auditor.page.fill("input[name=code]", "1-3-1")
     auditor.page.select_option("select[name=trigger]", label="提交自评")

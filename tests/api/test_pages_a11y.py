@@ -7,9 +7,9 @@ import re
 import pytest
 from sqlmodel import Session, select
 
-from engine.plans.demo import DEMO_PASSWORD
 from engine.store.db import make_engine
 from engine.store.models import User
+from tests.api.browsing import log_in
 from tests.api.plan_states import bring
 from tests.api.test_pages_e2e import ARTIFACTS, browser, pytestmark, site  # noqa: F401  (fixtures)
 
@@ -42,25 +42,7 @@ def prepared(site):
 
 
 def _context(browser, base, who, width):
-    context = browser.new_context(viewport={"width": width, "height": 900}, locale="zh-CN")
-
-    def only_the_server(route):
-        url = route.request.url
-        if url.startswith(base + "/") or url.startswith(("data:", "blob:")):
-            route.continue_()
-        else:
-            OUTSIDE.append(url)
-            route.abort()
-
-    context.route("**/*", only_the_server)
-    page = context.new_page()
-    if who:
-        page.goto(f"{base}/login")
-        page.fill("input[name=username]", who)
-        page.fill("input[name=password]", DEMO_PASSWORD)
-        page.click("button[type=submit]")
-        page.wait_for_load_state("load")
-    return context, page
+    return log_in(browser, base, who, width=width, outside=OUTSIDE)
 
 
 @pytest.mark.parametrize("width", WIDTHS)
@@ -118,3 +100,21 @@ def test_no_page_nor_the_docs_asks_for_anything_but_the_server(prepared, browser
             c.close()
     assert seen and not OUTSIDE, OUTSIDE
     assert not [u for u in OUTSIDE if not re.match(re.escape(base), u)]
+
+
+def test_on_a_phone_the_actions_are_on_the_first_screen_and_lists_are_cards(prepared, browser):
+    base, ids, _ = prepared
+    context, page = log_in(browser, base, "绩效办", width=375)
+    page.goto(f"{base}/targets/{ids['1-2-1']}")  # leader-signed: the office may verify or send back
+    bar = page.locator("nav.mobile-actions")
+    assert bar.is_visible()
+    box = bar.bounding_box()
+    assert box["y"] + box["height"] <= 900 and "核验" in bar.inner_text()
+    bar.locator("a").first.click()
+    assert page.locator("#actions").is_visible()
+    page.goto(f"{base}/targets")
+    row = page.locator("table.targets tbody tr").first
+    assert page.evaluate("getComputedStyle(document.querySelector('table.targets tbody tr')).display") == "block"
+    assert row.bounding_box()["width"] <= 375
+    page.screenshot(path=str(ARTIFACTS / "phone-targets-cards.png"), full_page=False)
+    context.close()

@@ -65,7 +65,8 @@ def test_email_through_a_real_smtp_server(session, engine_db, people):
     try:
         t = f.target(session, code="1-2-1")
         drive(session, t.id, "self_assessed", staff=f.STAFF, leaders=[], office=f.OFFICE)
-        config = Settings(smtp_host=HOST, smtp_port=port, smtp_starttls=False, smtp_from="kaoping@bureau.gov.cn")
+        config = Settings(smtp_host=HOST, smtp_port=port, smtp_starttls=False, smtp_from="kaoping@bureau.gov.cn",
+                          base_url="https://kaoping.example.gov.cn/")
         assert dispatch.dispatch(engine_db, config).sent == 2  # inbox + e-mail
     finally:
         controller.stop()
@@ -74,6 +75,11 @@ def test_email_through_a_real_smtp_server(session, engine_db, people):
     received = mailbox_message(envelope)
     assert received["Subject"] == "【待审签】目标 1-2-1 已提交自评"
     assert "林长华，您好" in received.get_content() and "自评分：1.5" in received.get_content()
+    # where to act and by when, above the signature
+    body = received.get_content()
+    assert f"查看和办理：https://kaoping.example.gov.cn/targets/{t.id}" in body
+    session.refresh(t)
+    assert f"本阶段期限：{t.state_due.isoformat()}" in body and body.rstrip().endswith("—— 考评系统")
 
 
 def mailbox_message(envelope):
@@ -180,6 +186,8 @@ def test_webhook(session, engine_db, people, kind):
     assert key.endswith(":webhook")
     text = body["subject"] if kind == "json" else body["text"]["content"]
     assert "目标 4-1 已提交自评" in text
+    words = body["body"] if kind == "json" else body["text"]["content"]
+    assert "林长华，您好" in words and "您，您好" not in words  # the group robot names the people concerned
 
 
 def test_every_event_of_every_shipped_workflow_has_a_template_and_renders(session, engine_db, people, frozen):

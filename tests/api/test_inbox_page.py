@@ -1,0 +1,27 @@
+"""The inbox page: filters that stay in the URL, and 全部已读."""
+from __future__ import annotations
+
+from sqlmodel import Session
+
+from engine.store.config import Settings
+from notifications import dispatch
+from tests.api.plan_states import bring
+from tests.api.test_pages import _csrf, login, web  # noqa: F401  (the fixture)
+
+
+def test_filters_and_mark_all_read(web, engine_db):
+    client, _ = web
+    with Session(engine_db) as session:
+        bring(session, ["1-1-1", "1-1-2"], "self_assessed")  # 林长华 is told twice
+    dispatch.dispatch(engine_db, Settings(smtp_host="", webhook_url=""))
+    login(client, "林长华")
+    page = client.get("/inbox")
+    assert "未读 2 条" in page.text and 'data-testid="read-all"' in page.text
+    narrowed = client.get("/inbox", params={"q": "1-1-2", "unread_only": "true"})
+    assert "共 1 条" in narrowed.text and 'value="1-1-2"' in narrowed.text
+    done = client.post("/inbox/read-all", data={"csrf": _csrf(page.text)})
+    assert done.status_code == 303
+    after = client.get(done.headers["location"])
+    assert "已将 2 条消息标为已读" in after.text and "未读 0 条" in after.text
+    assert "共 0 条" in client.get("/inbox", params={"unread_only": "true"}).text
+    assert client.post("/inbox/read-all", data={"csrf": "forged"}).status_code == 403
