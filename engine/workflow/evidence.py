@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import secrets
 from dataclasses import dataclass
 from pathlib import Path, PurePath
@@ -42,8 +43,14 @@ def read_limit() -> int:
 
 def _folder() -> Path:
     folder = Path(settings().files_dir)
-    folder.mkdir(parents=True, exist_ok=True)
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)  # evidence is for the people of the target only
     return folder
+
+
+def _write_private(path: Path, data: bytes) -> None:
+    """Write a new file readable by its owner only (0600)."""
+    with os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "wb") as out:
+        out.write(data)
 
 
 def check(upload: Upload) -> str | None:
@@ -97,7 +104,7 @@ def store(*, session: Session, target_id: int, uploader: str, uploads: list[Uplo
     for upload in uploads:
         name = PurePath(upload.filename).name
         stored_as = secrets.token_hex(16) + PurePath(name).suffix.lower()
-        (_folder() / stored_as).write_bytes(upload.data)
+        _write_private(_folder() / stored_as, upload.data)
         row = Evidence(target_id=target_id, filename=name[:200], content_type=ALLOWED[PurePath(name).suffix.lower()],
                        size=len(upload.data), sha256=hashlib.sha256(upload.data).hexdigest(), stored_as=stored_as,
                        uploaded_by=uploader)
