@@ -10,7 +10,7 @@ from rich.console import Console
 from sqlalchemy.engine import make_url
 from sqlmodel import Session
 
-from api.cli import bpmn as bpmn_cli, plans as plan_cli
+from api.cli import bpmn as bpmn_cli, keys as key_cli, plans as plan_cli
 from engine.audit import chain as audit
 from engine.workflow import definitions
 from engine.store import schema
@@ -68,6 +68,7 @@ def audit_verify() -> None:
 
 
 app.command("import-plan")(plan_cli.import_plan)
+app.command("rotate-key")(key_cli.rotate_key)
 workflows_app.command("import-bpmn")(bpmn_cli.import_bpmn_command)
 workflows_app.command("export-bpmn")(bpmn_cli.export_bpmn_command)
 user_app = typer.Typer(help="用户", no_args_is_help=True)
