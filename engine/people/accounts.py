@@ -19,6 +19,7 @@ from engine.store import db
 from engine.store.config import settings
 from engine.store.errors import DomainError
 from engine.store.models import LoginThrottle, Setting, User
+from engine.people import names
 from engine.people.users import check_password, hash_password
 
 FREE_FAILURES = 3          # wrong passwords for one name before its wrong guesses are answered 429
@@ -76,7 +77,7 @@ def admit(*, session: Session, name: str, client: str) -> Attempt:
     checked. Otherwise the attempt is counted as a failure up front (a success gives it back),
     so parallel guesses cannot all slip through between a check and a count.
     """
-    name = name.replace("\x00", "")[:100]
+    name = names.clean(name.replace("\x00", ""))[:100]  # as names are kept
     now = clock.now()
     db.begin_write(session)
     gate = _row(session, f"client:{client}"[:200])
