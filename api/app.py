@@ -42,19 +42,32 @@ class BodyLimit:
         declared = dict(scope.get("headers") or []).get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > limit:
             return await self._refuse(scope, receive, send, limit)
-        seen = 0
+        seen, over, started = 0, False, False
 
         async def counted():
-            nonlocal seen
+            nonlocal seen, over
+            if over:
+                return {"type": "http.disconnect"}
             message = await receive()
             seen += len(message.get("body", b""))
-            if seen > limit:
-                raise _TooLarge
+            if seen > limit:  # a body without Content-Length (chunked) that grows past the limit
+                over = True
+                return {"type": "http.disconnect"}  # the app stops reading; whatever it answers is replaced
             return message
 
+        async def guarded_send(message):
+            nonlocal started
+            if over:
+                return
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
         try:
-            await self.app(scope, counted, send)
-        except _TooLarge:
+            await self.app(scope, counted, guarded_send)
+        except Exception:
+            if not over:
+                raise
+        if over and not started:
             await self._refuse(scope, receive, send, limit)
 
     @staticmethod
@@ -65,10 +78,6 @@ class BodyLimit:
         else:
             response = problems.page(413, detail)
         await response(scope, receive, send)
-
-
-class _TooLarge(Exception):
-    pass
 
 
 def create_app(engine: Engine | None = None, *, scheduler: bool | None = None) -> FastAPI:

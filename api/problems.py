@@ -1,6 +1,7 @@
 """Errors as ``application/problem+json`` (RFC 9457), everywhere: domain errors, validation, 404, 500."""
 from __future__ import annotations
 
+import json
 import logging
 from html import escape
 from typing import Any
@@ -55,7 +56,13 @@ def problem(status: int, code: str, detail: str = "", headers: dict[str, str] | 
     body = {"type": f"https://kaoping.invalid/problems/{code}", "title": TITLES.get(status, "错误"), "status": status,
             "detail": detail, "code": code}
     body.update({key: value for key, value in extra.items() if value is not None})
-    return JSONResponse(body, status_code=status, media_type=MEDIA_TYPE, headers=headers)
+    return _ProblemResponse(body, status_code=status, media_type=MEDIA_TYPE, headers=headers)
+
+
+class _ProblemResponse(JSONResponse):
+    def render(self, content: Any) -> bytes:
+        # A problem may quote what was sent; a lone surrogate in it becomes "?" rather than a 500.
+        return json.dumps(content, ensure_ascii=False, separators=(",", ":")).encode("utf-8", "replace")
 
 
 def page(status: int, detail: str) -> HTMLResponse:

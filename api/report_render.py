@@ -29,6 +29,11 @@ def _svg(figure) -> str:
     return text[text.index("<svg"):]  # inline: drop the XML declaration and doctype
 
 
+def _plain(text: str) -> str:
+    """A person's text as a chart label: ``$`` escaped, so that matplotlib never reads it as mathtext."""
+    return text.replace("$", r"\$")
+
+
 def charts(report: Report) -> dict[str, str]:
     """Three charts as inline SVG: score rate by section, targets by state, overdue and supervised by month."""
     figure_class = _matplotlib()
@@ -37,7 +42,7 @@ def charts(report: Report) -> dict[str, str]:
     fig = figure_class(figsize=(7, max(2.2, 0.28 * len(sections) + 1)))
     ax = fig.add_subplot()
     if sections:
-        names = [s.name for s in sections][::-1]
+        names = [_plain(s.name) for s in sections][::-1]
         ax.barh(names, [float(s.rate) for s in sections][::-1], color=BLUE)
         ax.set_xlim(0, 100)
     else:

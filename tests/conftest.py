@@ -120,6 +120,14 @@ def session(engine_db):
         yield s
 
 
+@pytest.fixture(autouse=True)
+def _key_file(tmp_path, monkeypatch):
+    """Each test's signing key file in its own folder, never in the working directory."""
+    from engine.store.config import settings
+
+    monkeypatch.setattr(settings(), "secret_key_file", str(tmp_path / "keys" / "kaoping.key"))
+
+
 @pytest.fixture
 def frozen():
     """Time stands still at 2024-06-03 09:00 Asia/Shanghai (a Monday) until moved."""

@@ -149,11 +149,17 @@ async def new_target(request: Request, session: SessionDep, viewer: WebViewer):
     return await run_in_threadpool(_new_target, request, session, viewer, form)
 
 
+def _plan_id(raw) -> int:
+    """The plan a form names; 0 (no such plan) for anything but a plain id a database integer holds."""
+    text = str(raw or "")
+    return int(text) if re.fullmatch(r"[0-9]{1,9}", text) else 0
+
+
 def _new_target(request, session, viewer, form):
     names = lambda key: split_names(str(form.get(key, "")))  # noqa: E731 - 各县(市、区)教育局 stays one
     try:
         added = plans.add_dynamic(
-            session=session, plan_id=int(form.get("plan_id") or 0), actor=viewer.actor,
+            session=session, plan_id=_plan_id(form.get("plan_id")), actor=viewer.actor,
             code=str(form.get("code", "")).strip()[:40], text=str(form.get("text", "")).strip()[:4000],
             weight=str(form.get("weight", "")).strip()[:20], reason=str(form.get("reason", "")).strip()[:2000],
             deadline_phrase=str(form.get("deadline", "")).strip()[:60], sections=names("sections"),

@@ -141,6 +141,14 @@ class Labels:
     roles: dict[str, str] = field(default_factory=dict)
 
 
+def _in_utc(moment: datetime) -> datetime:
+    """A bound in UTC; one at the very ends of the calendar (9999-12-31 at -14:00) stays at the end."""
+    try:
+        return moment.astimezone(timezone.utc)
+    except OverflowError:
+        return (datetime.max if moment.year > 1 else datetime.min).replace(tzinfo=timezone.utc)
+
+
 def _filtered(filters: AuditFilter):
     from sqlalchemy import exists
 
@@ -164,9 +172,9 @@ def _filtered(filters: AuditFilter):
         query = query.where(exists().where(Assignment.target_id == TransitionRecord.target_id,
                                            Assignment.kind == "section", Assignment.name == filters.section))
     if filters.since:
-        query = query.where(TransitionRecord.at >= filters.since)
+        query = query.where(TransitionRecord.at >= _in_utc(filters.since))
     if filters.until:
-        query = query.where(TransitionRecord.at < filters.until)
+        query = query.where(TransitionRecord.at < _in_utc(filters.until))
     return query
 
 

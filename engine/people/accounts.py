@@ -1,9 +1,12 @@
 """Logging in: passwords, slowing down repeated failures, and the installation's signing key."""
 from __future__ import annotations
 
+import hashlib
+import os
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 
 from sqlalchemy import delete, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -16,6 +19,7 @@ from engine.store import db
 from engine.store.config import settings
 from engine.store.errors import DomainError
 from engine.store.models import LoginThrottle, Setting, User
+from engine.people import names
 from engine.people.users import check_password, hash_password
 
 FREE_FAILURES = 3          # wrong passwords for one name before its wrong guesses are answered 429
@@ -73,7 +77,7 @@ def admit(*, session: Session, name: str, client: str) -> Attempt:
     checked. Otherwise the attempt is counted as a failure up front (a success gives it back),
     so parallel guesses cannot all slip through between a check and a count.
     """
-    name = name.replace("\x00", "")[:100]
+    name = names.clean(name.replace("\x00", ""))[:100]  # as names are kept
     now = clock.now()
     db.begin_write(session)
     gate = _row(session, f"client:{client}"[:200])
@@ -144,19 +148,54 @@ def authenticate(*, session: Session, name: str, password: str, client: str = "l
 
 
 def signing_key(session: Session) -> str:
-    """The key that signs tokens: ``KAOPING_SECRET_KEY``, or one generated once and shared via the database."""
+    """The key that signs tokens and cookies: ``KAOPING_SECRET_KEY``, else the key file (``KAOPING_SECRET_KEY_FILE``).
+
+    The file is created on first use (0600). The database keeps only the key's fingerprint; a key
+    an older version kept in the database moves to the file (sessions stay valid) and leaves the
+    database. A key file whose fingerprint differs from the recorded one was rotated: recorded anew.
+    """
     if settings().secret_key:
         return settings().secret_key
-    found = session.get(Setting, "secret_key")
-    if found is None:
+    path = Path(settings().secret_key_file)
+    legacy = session.get(Setting, "secret_key")
+    if not path.exists():
+        write_key_file(path, legacy.value if legacy else secrets.token_urlsafe(48))
+    key = path.read_text(encoding="utf-8").strip()
+    if not key:
+        raise RuntimeError(f"签名密钥文件 {path} 是空的")
+    recorded = session.get(Setting, "secret_key_fingerprint")
+    if legacy is not None or recorded is None or recorded.value != fingerprint(key):
         try:
             db.begin_write(session)
-            session.add(Setting(key="secret_key", value=secrets.token_urlsafe(48)))
+            session.execute(delete(Setting).where(Setting.key.in_(["secret_key", "secret_key_fingerprint"])))
+            session.add(Setting(key="secret_key_fingerprint", value=fingerprint(key)))
             session.commit()
-        except IntegrityError:  # another process generated it first: use theirs
+        except IntegrityError:  # another process recorded it first
             session.rollback()
-        found = session.get(Setting, "secret_key")
-    return found.value
+    return key
+
+
+def fingerprint(key: str) -> str:
+    """What the database keeps of the key: enough to tell keys apart, nothing to sign with."""
+    return "sha256:" + hashlib.sha256(key.encode()).hexdigest()[:16]
+
+
+def write_key_file(path: Path, key: str) -> None:
+    """Write ``key`` to ``path`` readable by its owner only (0600), replacing it atomically; another
+    process creating the file at the same moment wins."""
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    fresh = path.with_name(f".{path.name}.{secrets.token_hex(4)}")
+    with os.fdopen(os.open(fresh, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w", encoding="utf-8") as out:
+        out.write(key + "\n")
+    try:
+        if path.exists():
+            os.replace(fresh, path)  # a rotation: the new key replaces the old one
+        else:
+            os.link(fresh, path)  # first use: fails if another process was first
+    except FileExistsError:
+        pass
+    finally:
+        fresh.unlink(missing_ok=True)
 
 
 def end_sessions(*, session: Session, user_id: int) -> None:

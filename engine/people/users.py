@@ -10,6 +10,7 @@ from sqlmodel import Session, select
 from engine.store import db
 from engine.store.errors import Duplicate, InvalidPayload
 from engine.store.models import Section, User, UserSection
+from engine.people import names
 from engine.people.roles import ROLES
 
 _hasher = PasswordHasher()
@@ -31,7 +32,8 @@ def check_password(user: User, password: str) -> bool:
 
 
 def section(session: Session, name: str) -> Section:
-    """The section called ``name``, created if it does not exist yet; flushes."""
+    """The section called ``name`` (cleaned: NFKC, no invisible characters), created if need be; flushes."""
+    name = names.clean(name)
     found = session.exec(select(Section).where(Section.name == name)).first()
     if found is None:
         found = Section(name=name)
@@ -42,8 +44,11 @@ def section(session: Session, name: str) -> Section:
 
 def add(*, session: Session, name: str, roles: Sequence[str], sections: Sequence[str] = (),
         password: str | None = None, email: str | None = None) -> User:
-    """A new user with ``roles`` and membership of ``sections``; flushes, does not commit."""
-    name = (name or "").strip()
+    """A new user with ``roles`` and membership of ``sections``; flushes, does not commit.
+
+    The name is cleaned (:func:`names.clean`); one that could be taken for an existing user's is refused.
+    """
+    name = names.clean(name)
     problems = []
     if not name or len(name) > NAME_MAX:
         problems.append({"field": "name", "reason": f"用户名不能为空，且不超过 {NAME_MAX} 个字符"})
@@ -52,13 +57,16 @@ def add(*, session: Session, name: str, roles: Sequence[str], sections: Sequence
         problems.append({"field": "roles", "reason": f"角色应为 {', '.join(ROLES)} 之一，收到：{', '.join(unknown) or '无'}"})
     if problems:
         raise InvalidPayload("；".join(p["reason"] for p in problems), errors=problems)
-    if session.exec(select(User).where(User.name == name)).first():
-        raise Duplicate(f"用户“{name}”已存在", name=name)
+    email = names.email_address(email)
+    taken = names.confusable_with(name, session.exec(select(User.name)))
+    if taken is not None:
+        raise Duplicate(f"用户“{name}”已存在" if taken == name else f"用户名“{name}”与已有用户“{taken}”难以区分",
+                        name=name)
     user = User(name=name, roles=list(dict.fromkeys(roles)), email=email,
                 password_hash=hash_password(password) if password else None)
     session.add(user)
     session.flush()
-    for section_name in dict.fromkeys(s.strip() for s in sections if s.strip()):
+    for section_name in dict.fromkeys(names.clean(s) for s in sections if names.clean(s)):
         session.add(UserSection(user_id=user.id, section_id=section(session, section_name).id))
     session.flush()
     return user
@@ -114,6 +122,8 @@ def change(*, session: Session, user_id: int, roles: Sequence[str] | None = None
     """:func:`update` without the commit: the user and the names of what changed; flushes."""
     from engine.store.errors import NotFound
 
+    if email is not None:
+        email = names.email_address(email) or ""  # checked before anything is written; "" clears it
     user = session.get(User, user_id)
     if user is None:
         raise NotFound(f"用户 {user_id} 不存在", user_id=user_id)
@@ -143,7 +153,7 @@ def change(*, session: Session, user_id: int, roles: Sequence[str] | None = None
         for link in session.exec(select(UserSection).where(UserSection.user_id == user_id)):
             session.delete(link)
         session.flush()
-        for name in dict.fromkeys(s.strip() for s in sections if s.strip()):
+        for name in dict.fromkeys(names.clean(s) for s in sections if names.clean(s)):
             session.add(UserSection(user_id=user_id, section_id=section(session, name).id))
         session.flush()
         changed.append("sections")
@@ -156,7 +166,7 @@ def list_sections(*, session: Session) -> list[Section]:
 
 def add_section(*, session: Session, name: str) -> Section:
     """A new section; :class:`Duplicate` if the name is taken; commits."""
-    name = (name or "").strip()
+    name = names.clean(name)
     if not name:
         raise InvalidPayload("科室名称为空", errors=[{"field": "name", "reason": "科室名称为空"}])
     db.begin_write(session)
@@ -170,10 +180,12 @@ def add_section(*, session: Session, name: str) -> Section:
 
 
 def new_section(*, session: Session, name: str) -> Section:
-    """A new section; :class:`Duplicate` if the name is taken; flushes."""
-    name = (name or "").strip()
+    """A new section; :class:`Duplicate` if the name is taken, or looks like one that is; flushes."""
+    name = names.clean(name)
     if not name or len(name) > NAME_MAX:
         raise InvalidPayload("科室名称不能为空，且不超过 100 个字符", errors=[{"field": "name", "reason": "科室名称为空或过长"}])
-    if session.exec(select(Section).where(Section.name == name)).first():
-        raise Duplicate(f"科室“{name}”已存在", name=name)
+    taken = names.confusable_with(name, session.exec(select(Section.name)))
+    if taken is not None:
+        raise Duplicate(f"科室“{name}”已存在" if taken == name else f"科室名称“{name}”与已有科室“{taken}”难以区分",
+                        name=name)
     return section(session, name)

@@ -15,8 +15,10 @@ class Settings(BaseSettings):
 
     database_url: str = "sqlite:///kaoping.db"
     timezone: str = "Asia/Shanghai"
-    #: Signs access tokens and session cookies. Empty: generated on first run and kept in the database.
+    #: Signs access tokens and session cookies. Empty: the key in ``secret_key_file``.
     secret_key: str = ""
+    #: The key file, created (0600) with a random key on first run; the database keeps only a fingerprint.
+    secret_key_file: str = "kaoping.key"
     token_minutes: int = 30
     #: Mark the session cookie Secure. Unset: when the request came over https (behind a proxy,
     #: run uvicorn with its proxy headers, or set this to true).

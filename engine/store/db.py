@@ -9,7 +9,9 @@ PostgreSQL uses row locks (``SELECT … FOR UPDATE``) instead.
 from __future__ import annotations
 
 import contextlib
+import os
 from collections.abc import Iterator
+from pathlib import Path
 
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
@@ -32,11 +34,23 @@ def make_engine(url: str | None = None, **kwargs) -> Engine:
     """An engine for ``url`` (default: ``KAOPING_DATABASE_URL``), set up for this engine's needs."""
     url = normalise_url(url or settings().database_url)
     if url.startswith("sqlite"):
+        _private_file(make_url(url).database)
         engine = create_engine(url, connect_args={"timeout": 60, "check_same_thread": False}, **kwargs)
         _set_up_sqlite(engine)
     else:
         engine = create_engine(url, pool_pre_ping=True, **kwargs)
     return engine
+
+
+def _private_file(database: str | None) -> None:
+    """Create a new SQLite file readable by its owner only (0600); SQLite gives its -wal and -shm files the same mode."""
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return
+    path = Path(database)
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with contextlib.suppress(FileExistsError):
+            os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
 
 
 def _set_up_sqlite(engine: Engine) -> None:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import secrets
 from dataclasses import dataclass
 from pathlib import Path, PurePath
@@ -43,8 +44,14 @@ def read_limit() -> int:
 
 def _folder() -> Path:
     folder = Path(settings().files_dir)
-    folder.mkdir(parents=True, exist_ok=True)
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)  # evidence is for the people of the target only
     return folder
+
+
+def _write_private(path: Path, data: bytes) -> None:
+    """Write a new file readable by its owner only (0600)."""
+    with os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "wb") as out:
+        out.write(data)
 
 
 def check(upload: Upload) -> str | None:
@@ -99,8 +106,8 @@ def store(*, session: Session, target_id: int, uploader: str, uploads: list[Uplo
         name = PurePath(upload.filename).name
         stored_as = secrets.token_hex(16) + PurePath(name).suffix.lower()
         path = _folder() / stored_as
-        path.write_bytes(upload.data)
-        path.chmod(0o444)  # kept read-only; its SHA-256 goes into the chain with the transition
+        _write_private(path, upload.data)
+        path.chmod(0o400)  # its owner reads it, nobody writes it; its SHA-256 goes into the chain with the transition
         row = Evidence(target_id=target_id, filename=name[:200], content_type=ALLOWED[PurePath(name).suffix.lower()],
                        size=len(upload.data), sha256=hashlib.sha256(upload.data).hexdigest(), stored_as=stored_as,
                        uploaded_by=uploader)

@@ -4,6 +4,7 @@ from __future__ import annotations
 import math
 import re
 from datetime import date
+from decimal import Decimal
 from typing import Any
 
 from engine.workflow.definitions import FieldSpec, TransitionSpec
@@ -39,12 +40,29 @@ def _type_ok(spec: FieldSpec, value: Any) -> bool:
 
 
 def _has_nul(value: Any) -> bool:
+    """A NUL, or a lone surrogate (``"\\ud800"`` in JSON: no UTF-8 for it, no database stores it)."""
     if isinstance(value, str):
-        return "\x00" in value
+        return "\x00" in value or not value.isascii() and any("\ud800" <= c <= "\udfff" for c in value)
     if isinstance(value, dict):
         return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
     if isinstance(value, list):
         return any(_has_nul(v) for v in value)
+    return False
+
+
+#: Scores and points are kept to two decimals (Numeric(7, 2)); more is refused, never rounded silently.
+SCORE_DECIMALS = 2
+NUMBER_LIMIT = 99_999.99  # the most a Numeric(7, 2) column holds
+
+
+def _has_non_finite(value: Any) -> bool:
+    """NaN or Infinity anywhere inside (JSON has no such numbers; PostgreSQL refuses them)."""
+    if isinstance(value, float):
+        return not math.isfinite(value)
+    if isinstance(value, dict):
+        return any(_has_non_finite(v) for v in value.values())
+    if isinstance(value, list):
+        return any(_has_non_finite(v) for v in value)
     return False
 
 
@@ -53,11 +71,17 @@ def _field_error(spec: FieldSpec, value: Any) -> str | None:
     if not _type_ok(spec, value):
         return f"{label}应为{_TYPE_NAMES[spec.type]}"
     if _has_nul(value):
-        return f"{label}含有不可见的控制字符"
+        return f"{label}含有不可见的控制字符或无效的字符"
+    if _has_non_finite(value):
+        return f"{label}含有无效的数字（NaN 或无穷大）"
     if spec.type in ("string", "text"):
         limit = spec.max_length or DEFAULT_MAX_LENGTH[spec.type]
         if len(value) > limit:
             return f"{label}不能超过 {limit} 个字符"
+    if spec.type == "number" and Decimal(str(value)).as_tuple().exponent < -SCORE_DECIMALS:
+        return f"{label}最多保留 {SCORE_DECIMALS} 位小数"  # as the column keeps it: record and column say the same
+    if spec.type == "number" and abs(value) > NUMBER_LIMIT:
+        return f"{label}不能超过 {NUMBER_LIMIT}"
     if spec.type in ("integer", "number"):
         if spec.min is not None and value < spec.min:
             return f"{label}不能小于 {spec.min:g}"

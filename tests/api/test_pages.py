@@ -104,7 +104,7 @@ def test_a_changed_evidence_file_is_refused_and_the_office_alerted(web, engine_d
         recorded = session.exec(select(TransitionRecord).where(TransitionRecord.trigger == "report_progress")).one()
     assert recorded.payload["evidence"] == [{"id": row.id, "name": "纪要.pdf", "sha256": row.sha256}]
     stored = Path(settings().files_dir) / row.stored_as
-    assert stat.S_IMODE(stored.stat().st_mode) == 0o444
+    assert stat.S_IMODE(stored.stat().st_mode) == 0o400  # its owner reads it; nobody writes it
     stored.chmod(0o644)
     stored.write_bytes(b"%PDF-1.4 replaced")
     refused = client.get(f"/evidence/{row.id}")
