@@ -14,7 +14,19 @@ import re
 import zipfile
 from typing import Any
 
-from engine.plans.table import HEADER_SCAN_ROWS, LABELS, REQUIRED, PlanFileError, RawTable, _header_map, _to_rows
+from engine.plans import indicator_table
+from engine.plans.table import (
+    _ALIASES,
+    HEADER_SCAN_ROWS,
+    LABELS,
+    REQUIRED,
+    PlanFileError,
+    RawRow,
+    RawTable,
+    _header_map,
+    _norm,
+    _to_rows,
+)
 
 #: A heading that names a plan's year: 泉州市教育局2024年度绩效工作方案, 泉港区2017年教育工作要点.
 TITLE = re.compile(r"^\s*.{0,60}?20\d{2}\s*年.{0,40}$")
@@ -108,8 +120,7 @@ def read_docx(data: bytes, filename: str) -> RawTable:
     document = open_docx(data, filename)
     matrices = [table_matrix(t) for t in document.tables]
     title = document_title(paragraphs(document))
-    table = rows_of_tables(matrices, filename, title)
-    return table
+    return rows_of_tables(matrices, filename, title)
 
 
 def rows_of_tables(matrices: list[list[list[str]]], filename: str, title: str) -> RawTable:
@@ -119,8 +130,6 @@ def rows_of_tables(matrices: list[list[list[str]]], filename: str, title: str) -
                             "文字版的工作要点请先用 kaoping draft-plan 整理成考评表草稿")
     if not any(any(cell for cell in row) for m in matrices for row in m):
         raise PlanFileError(f"{filename}：文档中的表格都是空的（查找的是表头含{HEADERS_LOOKED_FOR}的考评表）")
-    from engine.plans import indicator_table
-
     problems = []
     for index, matrix in enumerate(matrices):
         try:
@@ -155,15 +164,11 @@ def _header_row(matrix: list[list[str]]) -> list[str]:
 
 def _repeats_header(cells: dict[str, Any]) -> bool:
     """A header row repeated inside the table (where it crosses a page): every cell is its own label."""
-    from engine.plans.table import _ALIASES, _norm
-
     filled = [(key, value) for key, value in cells.items() if value]
     return bool(filled) and all(_ALIASES.get(_norm(value)) == key for key, value in filled)
 
 
-def _continuation(matrix: list[list[str]], header: list[str], width: int, offset: int) -> list | None:
-    from engine.plans.table import RawRow
-
+def _continuation(matrix: list[list[str]], header: list[str], width: int, offset: int) -> list[RawRow] | None:
     if not matrix:
         return []
     mapping = _header_map(header)
