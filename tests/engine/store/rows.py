@@ -8,6 +8,7 @@ migration that adds a table or a column is covered without touching this file.
 """
 from __future__ import annotations
 
+import hashlib
 import json
 from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
@@ -46,8 +47,9 @@ VALUES: dict[str, dict[str, Any]] = {
     "escalation": {"state": "in_progress", "level": lambda i: i + 1, "entry": 1, "working_days_late": lambda i: 3 * i},
     "reminder": {"entry": 1, "days_before": lambda i: [5, 1, 3][i % 3]},
     "reportschedule": {"key": lambda i: f"monthly_{i}", "label": "月度工作进展", "phrase": "每月25日前", "lead_days": 10},
-    "evidence": {"filename": lambda i: f"佐证材料{i}.pdf", "content_type": "application/pdf", "size": 1024,
-                 "sha256": lambda i: f"{i:064x}", "stored_as": lambda i: f"{i:032x}.pdf", "uploaded_by": "洪玮玮0"},
+    "evidence": {"filename": lambda i: f"佐证材料{i}.pdf", "content_type": "application/pdf",
+                 "size": lambda i: len(evidence_bytes(i)), "sha256": lambda i: hashlib.sha256(evidence_bytes(i)).hexdigest(),
+                 "stored_as": lambda i: f"{i:032x}.pdf", "uploaded_by": "洪玮玮0"},
     "setting": {"key": lambda i: f"setting_{i}", "value": lambda i: f"值{i}"},
     "calendarday": {"kind": lambda i: ["holiday", "workday"][i % 2], "name": "国庆节", "set_by": "绩效办"},
 }
@@ -177,3 +179,15 @@ def _plain(value: Any) -> Any:
         except ValueError:
             return value
     return value
+
+
+def evidence_bytes(i: int) -> bytes:
+    """The content of the ``i``-th evidence file the fill names (its row carries this file's SHA-256)."""
+    return f"%PDF-1.4 佐证材料{i}".encode("utf-8")
+
+
+def write_evidence(connection: Connection, folder) -> None:
+    """Put every evidence file the filled rows name into ``folder``, as their uploads would have."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for (stored_as,) in connection.execute(sa.text("SELECT stored_as FROM evidence")):
+        (folder / stored_as).write_bytes(evidence_bytes(int(stored_as.split(".")[0], 16)))
