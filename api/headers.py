@@ -5,10 +5,11 @@ from __future__ import annotations
 POLICY = ("default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
           "font-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; "
           "frame-ancestors 'none'")
-#: The interactive API docs load Swagger UI / ReDoc from their CDN with an inline bootstrap script.
-DOCS_POLICY = ("default-src 'self'; script-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; "
-               "style-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; img-src 'self' data: https:; "
-               "worker-src 'self' blob:; object-src 'none'; base-uri 'none'; frame-ancestors 'none'")
+#: The interactive API docs run the vendored Swagger UI / ReDoc (api/static/vendor): nothing from elsewhere,
+#: no inline script; their own inline styles and ReDoc's blob workers stay allowed.
+DOCS_POLICY = ("default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
+               "font-src 'self' data:; worker-src 'self' blob:; object-src 'none'; base-uri 'none'; "
+               "frame-ancestors 'none'")
 DOCS = ("/docs", "/redoc", "/docs/oauth2-redirect")
 HSTS = b"max-age=31536000; includeSubDomains"
 
