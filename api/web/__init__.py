@@ -10,11 +10,11 @@ from fastapi.staticfiles import StaticFiles
 
 def install(app: FastAPI) -> None:
     """Mount the pages, the static files, and the handlers that turn page errors into pages."""
-    from api.web import admin, auth, bulk, docs, drafts, office, pages
+    from api.web import admin, auth, bulk, calendar, docs, drafts, office, pages
     from api.web.render import render
 
     app.mount("/static", StaticFiles(directory=str(resources.files("api").joinpath("static"))), name="static")
-    for module in (auth, pages, office, drafts, bulk, admin, docs):
+    for module in (auth, pages, office, drafts, bulk, admin, calendar, docs):
         app.include_router(module.router)
 
     @app.exception_handler(auth.LoginRequired)
@@ -32,3 +32,7 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(office.NotAllowed)
     async def _not_allowed(request: Request, _exc: office.NotAllowed):
         return render(request, "error.html", status_code=403, message="只有绩效办和审计人员可以查看审计记录")
+
+    @app.exception_handler(calendar.CalendarNotAllowed)
+    async def _calendar_not_allowed(request: Request, _exc: calendar.CalendarNotAllowed):
+        return render(request, "error.html", status_code=403, message="只有绩效办和管理员可以录入节假日与调休")

@@ -16,6 +16,7 @@ from api.web.diagram import svg
 from api.web.render import render
 from engine.audit import chain as audit
 from engine.workflow import commands, definitions, evidence, payloads, targets
+from engine.schedule import holidays
 from engine.scoring import dashboard
 from engine.people import inbox
 from engine.plans import service
@@ -60,8 +61,10 @@ def home(request: Request, session: SessionDep, viewer: WebViewer,
     notice = f"已{done} {code}".strip() if done else ""
     if done and "leader" in parts:
         notice += f"；待我审签还剩 {len(parts['leader']['waiting'])} 项"
+    warnings = holidays.warnings(session=session) if "office" in roles else []  # years the calendar does not know
     return _page(request, viewer, session, "home.html", parts=parts, messages=messages, notice=notice,
-                 narrowed={"q": q, "section": section}, section_names=targets.section_names(session))
+                 narrowed={"q": q, "section": section}, section_names=targets.section_names(session),
+                 warnings=warnings)
 
 
 @router.get("/targets", response_class=HTMLResponse)

@@ -163,7 +163,7 @@ class Gap:
     def message(self) -> str:
         when = f"{self.year} 年 1 月" if self.january_only else f"{self.year} 年"
         return (f"{when}的法定节假日和调休未知：日历库只含到 {_last_library_year()} 年，也未录入该年的放假通知，"
-                f"工作日暂按周一至周五计算。请用 kaoping calendar import 录入国务院办公厅的放假通知。")
+                f"工作日暂按周一至周五计算。请在“节假日”页面或用 kaoping calendar import 录入国务院办公厅的放假通知。")
 
 
 def _last_library_year() -> int:
