@@ -122,10 +122,15 @@ def session(engine_db):
 
 @pytest.fixture(autouse=True)
 def _key_file(tmp_path, monkeypatch):
-    """Each test's signing key file in its own folder, never in the working directory."""
+    """Each test's signing keys and checkpoint file in its own folder, never in the working directory
+    (also for the processes a test starts, through the environment)."""
     from engine.store.config import settings
 
-    monkeypatch.setattr(settings(), "secret_key_file", str(tmp_path / "keys" / "kaoping.key"))
+    keys = tmp_path / "keys"
+    for name, file in (("secret_key_file", "kaoping.key"), ("audit_key_file", "audit.pem"),
+                       ("checkpoint_file", "checkpoints.jsonl")):
+        monkeypatch.setattr(settings(), name, str(keys / file))
+        monkeypatch.setenv(f"KAOPING_{name.upper()}", str(keys / file))
 
 
 @pytest.fixture
