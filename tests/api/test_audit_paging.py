@@ -5,6 +5,7 @@ import re
 
 from sqlmodel import Session
 
+from engine.audit import chain
 from engine.people.actors import actor_for
 from engine.store.models import Target
 from tests import factories as f
@@ -16,21 +17,22 @@ from tests.engine.lifecycle import step
 def test_audit_api_pages_by_keyset(api, engine_db, two_targets, frozen):
     mine, _ = two_targets
     with Session(engine_db, expire_on_commit=False) as session:
+        base = chain.verify(session).count  # the targets' creation records and the plan's milestones
         step(session, mine, "start", f.STAFF)
         for _ in range(4):
             step(session, mine, "report_progress", f.STAFF)
     auditor = token(api, "审计员")
     first = api.get("/api/v1/audit?limit=2", headers=auditor).json()
-    assert first["count"] == 5 and [r["id"] for r in first["data"]] == [1, 2] and first["next_after"] == 2
+    assert first["count"] == base + 5 and [r["id"] for r in first["data"]] == [1, 2] and first["next_after"] == 2
     seen, after = [], 0
     while after is not None:
         page = api.get(f"/api/v1/audit?limit=2&after={after}", headers=auditor).json()
         assert page["count"] is None
         seen += [r["id"] for r in page["data"]]
         after = page["next_after"]
-    assert seen == [1, 2, 3, 4, 5]
-    page = api.get("/api/v1/audit?after=3&trigger=report_progress", headers=auditor).json()
-    assert [r["id"] for r in page["data"]] == [4, 5] and page["next_after"] is None
+    assert seen == list(range(1, base + 6))
+    page = api.get(f"/api/v1/audit?after={base + 3}&trigger=report_progress", headers=auditor).json()
+    assert [r["id"] for r in page["data"]] == [base + 4, base + 5] and page["next_after"] is None
     assert api.get("/api/v1/audit?after=-1", headers=auditor).status_code == 422
 
 
@@ -42,34 +44,34 @@ def test_audit_page_follows_next_after(web, engine_db):
         step(session, target.id, "start", staff)
         for _ in range(60):  # more than a page of 50
             step(session, target.id, "report_progress", staff)
+        total = chain.verify(session).count  # the demo's own records and these 61
     assert login(client, "审计员").status_code == 303
     first = client.get("/audit")
-    assert first.status_code == 200 and "共 61 条" in first.text and 'after=50"' in first.text
-    deep = client.get("/audit?after=50")
-    assert deep.status_code == 200 and "第 51 号记录起" in deep.text and "共 61 条" not in deep.text
-    assert [int(n) for n in re.findall(r"<tr><td>(\d+)</td>", deep.text)] == list(range(51, 62))
+    assert first.status_code == 200 and f"共 {total} 条" in first.text and 'after=50"' in first.text
+    deep = client.get(f"/audit?after={total - 11}")
+    assert deep.status_code == 200 and f"第 {total - 10} 号记录起" in deep.text and f"共 {total} 条" not in deep.text
+    assert [int(n) for n in re.findall(r"<tr><td>(\d+)</td>", deep.text)] == list(range(total - 10, total + 1))
     assert 'data-testid="next"' not in deep.text
 
 
 def test_csv_export_streams_every_record_in_order(api, engine_db, two_targets, frozen, monkeypatch):
-    from engine.audit import chain
-
     mine, _ = two_targets
     with Session(engine_db, expire_on_commit=False) as session:
+        base = chain.verify(session).count
         step(session, mine, "start", f.STAFF)
         for _ in range(6):
             step(session, mine, "report_progress", f.STAFF)
     real = chain.stream_csv
     pieces = []
 
-    def small_batches(session, filters, batch=2000):
-        for piece in real(session, filters, batch=3):  # several pieces, several keyset reads
+    def small_batches(session, filters, labels=None, batch=2000):
+        for piece in real(session, filters, labels, batch=3):  # several pieces, several keyset reads
             pieces.append(piece)
             yield piece
 
     monkeypatch.setattr(chain, "stream_csv", small_batches)
     exported = api.get("/api/v1/audit/export?format=csv", headers=token(api, "审计员"))
     assert exported.status_code == 200 and exported.headers["content-type"].startswith("text/csv")
-    assert len(pieces) == 3 and exported.content.startswith("\ufeff".encode()) and exported.content.count(b"\xef\xbb\xbf") == 1
+    assert len(pieces) == (base + 7) // 3 + 1 and exported.content.startswith("\ufeff".encode()) and exported.content.count(b"\xef\xbb\xbf") == 1
     lines = exported.content.decode("utf-8-sig").splitlines()
-    assert lines[0].startswith("序号,") and [int(line.split(",")[0]) for line in lines[1:]] == list(range(1, 8))
+    assert lines[0].startswith("序号,") and [int(line.split(",")[0]) for line in lines[1:]] == list(range(1, base + 8))
