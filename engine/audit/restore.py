@@ -4,12 +4,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from sqlmodel import Session
+from sqlmodel import Session, select
 
 from engine.audit import chain
 from engine.store import backup
 from engine.store.db import make_engine
-from engine.store.models import ChainHead
+from engine.store.models import TransitionRecord
 
 
 @dataclass(frozen=True)
@@ -32,19 +32,23 @@ def restore(*, path: Path, url: str, files_dir: Path, force: bool = False) -> Re
     try:
         with Session(bind) as session:
             check = chain.verify(session)
-            head = session.get(ChainHead, 1)
+            last = session.get(TransitionRecord, manifest.chain_count) if manifest.chain_count else None
+            # An upgrade of an older backup may append baseline records (what was there); nothing else.
+            appended = session.exec(select(TransitionRecord.trigger).where(TransitionRecord.id > manifest.chain_count)).all()
             with bind.connect() as connection:
                 counts = backup.describe(connection)["counts"]
     finally:
         bind.dispose()
+    baseline = sum(1 for trigger in appended if trigger == "baseline")
     problems = []
     if not check.ok:
         problems.append(f"审计链校验失败：第 {check.first_bad_id} 条记录，{check.reason}")
-    if check.count != manifest.chain_count:
-        problems.append(f"审计链有 {check.count} 条记录，备份清单记载 {manifest.chain_count} 条")
-    if manifest.chain_count and (head is None or head.last_hash != manifest.chain_last_hash):
+    if check.count - baseline != manifest.chain_count or baseline != len(appended):
+        problems.append(f"审计链有 {check.count} 条记录（升级补记 {baseline} 条），备份清单记载 {manifest.chain_count} 条")
+    if manifest.chain_count and (last is None or last.hash != manifest.chain_last_hash):
         problems.append("审计链末条哈希与备份清单不符")
     for table, expected in sorted(manifest.counts.items()):
-        if counts.get(table) != expected:
+        found = counts.get(table, 0) - (baseline if table == "transitionrecord" else 0)
+        if found != expected:
             problems.append(f"表 {table} 有 {counts.get(table, 0)} 行，备份清单记载 {expected} 行")
     return Restored(manifest, check, problems)

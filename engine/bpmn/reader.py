@@ -356,7 +356,7 @@ def _data(process: etree._Element, importer: _Importer) -> dict[str, Any]:
                   "countersign": t.countersign or None,
                   "scope": t.scope if t.scope != "parties" else None, "guards": t.guards, "effects": t.effects, "notify": t.notify}
         data["transitions"].append(item | {k: v for k, v in extras.items() if v})
-    data |= {k: ours[k] for k in ("reminders", "escalation") if k in ours}
+    data |= {k: ours[k] for k in ("separation_of_duties", "reminders", "escalation") if k in ours}
     if importer.timed and "escalation" not in data:  # a timer is a deadline someone must be told about
         data["escalation"] = [{"level": 1, "after_working_days": 0, "notify": ["office"]}]
     return data

@@ -124,6 +124,8 @@ def _definition_extensions(ext: etree._Element, definition: Definition) -> None:
         etree.SubElement(ext, q(KAOPING, "escalation"), level=str(level.level),
                          afterWorkingDays=str(level.after_working_days), notify=words(level.notify),
                          supervise=str(level.supervise).lower())
+    for first, second in definition.separated:  # separation of duties: one person may not do both
+        etree.SubElement(ext, q(KAOPING, "separated"), first=first, second=second)
 
 
 def _acting_roles(definition: Definition, state: str) -> list[str]:
@@ -203,6 +205,9 @@ def read_process(process: etree._Element) -> dict[str, Any]:
         found["escalation"] = [{"level": int(e.get("level", "1")), "after_working_days": int(e.get("afterWorkingDays", "0")),
                                 "notify": e.get("notify", "").split()}
                                | ({"supervise": True} if e.get("supervise") == "true" else {}) for e in levels]
+    pairs = ext.findall(q(KAOPING, "separated")) if ext is not None else []
+    if pairs:
+        found["separation_of_duties"] = [[e.get("first", ""), e.get("second", "")] for e in pairs]
     return found
 
 

@@ -5,6 +5,7 @@ from datetime import date
 from decimal import Decimal
 
 from alembic import command
+from alembic.script import ScriptDirectory
 from sqlalchemy import text
 from sqlmodel import Session
 
@@ -15,9 +16,13 @@ from engine.store.models import Milestone, Plan, Section, Signature, Target, Use
 from tests.conftest import pg_url
 
 
+#: The revision just before the baseline (0013): the newest schema without it.
+BEFORE_BASELINE = ScriptDirectory.from_config(schema.alembic_config("sqlite://")).get_revision("0013").down_revision
+
+
 def _legacy(url: str) -> None:
-    """A database at 0008 with a plan, a signed target, a user in a section, and a record without ``after``."""
-    command.upgrade(schema.alembic_config(url), "0008")
+    """A database just before 0013 with a plan, a signed target, a user in a section, and a record without ``after``."""
+    command.upgrade(schema.alembic_config(url), BEFORE_BASELINE)
     bind = make_engine(url)
     with Session(bind) as session:
         plan = Plan(org="泉州市教育局", year=2024, title="2024年度")
