@@ -1,7 +1,8 @@
 """Scores typed on the plan-wide score sheet (评分表录入), turned into ``score`` orders for the one door.
 
 A row carries a score, or a deduction (points and reason), or both. Without a score, the score is
-the weight less the deduction (满分扣减); with both, the score stands and the deduction is its reason.
+the weight less the deduction (满分扣减); a score other than that needs the reason box filled, which
+becomes its 得分说明 (kept in the chain).
 A row left blank is not scored. What cannot be read is said beside the row, in words.
 """
 from __future__ import annotations
@@ -54,7 +55,11 @@ def order_for(target: Target, row: Row) -> tuple[Order | None, str]:
         score = weight - points
     if not 0 <= score <= weight:
         return None, f"评分应在 0 到满分 {weight:f} 分之间"
+    if score != weight - points and not row.reason.strip():  # 得分 = 权重 − Σ扣分, or a stated reason
+        return None, f"评分 {score:f} 不等于满分减扣分（{weight - points:f}），须在理由栏写明得分说明"
     payload: dict = {"score": float(score)}
     if points:
         payload["deductions"] = [{"points": float(points), "reason": row.reason.strip()[:2000]}]
+    if score != weight - points:
+        payload["score_reason"] = row.reason.strip()[:2000]
     return Order(target.id, "score", payload, expected_version=row.version), ""

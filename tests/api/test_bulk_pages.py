@@ -94,7 +94,7 @@ def test_score_sheet_scores_rows_with_a_score_or_a_deduction(web, engine_db):
     token = _csrf(page.text)
     a, b, c = (t[k] for k in ("1-1-1", "1-1-2", "1-1-3"))
     saved = client.post(f"/plans/{plan_id}/scores", data={
-        "csrf": token, f"s{a.id}": "1.5", f"v{a.id}": a.version,
+        "csrf": token, f"s{a.id}": "1.5", f"r{a.id}": "两项任务未按期完成", f"v{a.id}": a.version,
         f"s{b.id}": "", f"p{b.id}": "0.5", f"r{b.id}": "进度滞后", f"v{b.id}": b.version,
         f"s{c.id}": "", f"p{c.id}": "0.3", f"r{c.id}": "", f"v{c.id}": c.version})
     assert "成功 2 项，未能办理 1 项" in saved.text
@@ -107,3 +107,7 @@ def test_score_sheet_scores_rows_with_a_score_or_a_deduction(web, engine_db):
         deductions = session.exec(select(TransitionRecord.payload).where(
             TransitionRecord.target_id == b.id, TransitionRecord.trigger == "score")).one()["deductions"]
     assert deductions == [{"points": 0.5, "reason": "进度滞后"}]
+    with Session(engine_db) as session:
+        why = session.exec(select(TransitionRecord.payload).where(
+            TransitionRecord.target_id == a.id, TransitionRecord.trigger == "score")).one()["score_reason"]
+    assert why == "两项任务未按期完成"  # a score other than 权重 − Σ扣分 keeps its reason in the chain
