@@ -174,9 +174,10 @@ def _new_target(request, session, viewer, form):
     return RedirectResponse(f"/targets/{added.target.id}?done=create", status_code=303)
 
 
-@router.post("/plans/import", response_class=HTMLResponse)
+@router.post("/plans/import/table", response_class=HTMLResponse)
 async def import_plan(request: Request, session: SessionDep, viewer: WebViewer):
-    """The office imports an assessment table; the page shows what to check (warnings) and every row error."""
+    """The office imports an assessment table at once (the home page's form; /plans/import reviews a draft
+    first); the page shows what to check (warnings) and every row error."""
     form = await request.form()
     check_csrf(viewer, form.get("csrf"))
     if not viewer.actor.roles & {"office", "admin"}:

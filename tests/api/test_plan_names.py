@@ -56,19 +56,19 @@ def test_the_office_imports_on_its_page_and_sees_the_warnings(engine_db):
     client = _web(engine_db)
     try:
         home = client.get("/").text
-        assert 'action="/plans/import"' in home
+        assert 'action="/plans/import/table"' in home
         files = {"file": ("plan-2024.csv", _csv(ROWS), "text/csv")}
         data = {"csrf": _csrf(home), "dry_run": "1", "org": "泉州市教育局"}
-        checked = client.post("/plans/import", files=files, data=data)
+        checked = client.post("/plans/import/table", files=files, data=data)
         assert checked.status_code == 200 and "校验通过（未写入）" in checked.text
         assert "“陈军宣”、“蔡玉霖”连写" in checked.text and "请核对" in checked.text
-        done = client.post("/plans/import", files=files, data={"csrf": _csrf(home), "aliases": "民管=民管科", "org": "泉州市教育局"})
+        done = client.post("/plans/import/table", files=files, data={"csrf": _csrf(home), "aliases": "民管=民管科", "org": "泉州市教育局"})
         assert done.status_code == 200 and "新增 3" in done.text
         with Session(engine_db) as session:
             target = session.exec(select(Target).where(Target.code == "1-1")).one()
         page = client.get(f"/targets/{target.id}").text
         assert "考评依据" in page and "泉委发〔2024〕4号" in page
-        bad = client.post("/plans/import", data={"csrf": _csrf(home), "org": "泉州市教育局"},
+        bad = client.post("/plans/import/table", data={"csrf": _csrf(home), "org": "泉州市教育局"},
                           files={"file": ("plan-2024.csv", _csv([["1-9", "", "x", "某时", "", "", "", "", ""]]), "text/csv")})
         assert bad.status_code == 422 and "计划未导入" in bad.text and "某时" in bad.text
     finally:
@@ -79,7 +79,7 @@ def test_a_dynamic_target_warning_is_shown_on_the_page_not_only_in_the_address(e
     client = _web(engine_db)
     try:
         home = client.get("/").text
-        client.post("/plans/import", files={"file": ("plan-2024.csv", _csv(ROWS), "text/csv")},
+        client.post("/plans/import/table", files={"file": ("plan-2024.csv", _csv(ROWS), "text/csv")},
                     data={"csrf": _csrf(home), "aliases": "民管=民管科", "org": "泉州市教育局"})
         with Session(engine_db) as session:
             plan_id = session.exec(select(Target.plan_id)).first()
