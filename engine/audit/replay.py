@@ -7,7 +7,6 @@ names the first object that disagrees with the replay, and how.
 """
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -17,6 +16,7 @@ from sqlmodel import Session
 
 from engine.audit import offline_verifier as core
 from engine.store.config import settings
+from engine.store.digests import file_sha256
 from engine.store.models import (
     AuditCheckpoint,
     ChainHead,
@@ -77,13 +77,7 @@ def replay(session: Session, *, checkpoints: list[dict[str, Any]] = (), batch: i
 
 
 def _file_sha256(path: Path) -> str | None:
-    if not path.is_file():
-        return None
-    hasher = hashlib.sha256()
-    with path.open("rb") as stream:
-        for block in iter(lambda: stream.read(1 << 20), b""):
-            hasher.update(block)
-    return hasher.hexdigest()
+    return file_sha256(path) if path.is_file() else None
 
 
 def current_state(session: Session, *, plan_id: int | None = None, rehash: bool = True) -> dict[str, Any]:

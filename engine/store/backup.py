@@ -13,7 +13,6 @@ the chain check that ends a restore is the audit wing's (:mod:`engine.audit.rest
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
@@ -33,6 +32,7 @@ from engine.calendar import clock
 from engine.store import schema
 from engine.store.db import make_engine, normalise_url
 from engine.store.errors import BackupRefused
+from engine.store.digests import file_sha256
 
 FORMAT = 1
 MANIFEST = "manifest.json"
@@ -107,7 +107,7 @@ def create(*, url: str, path: Path, files_dir: Path) -> Manifest:
         for name in described.pop("stored"):
             source = _inside(Path(files_dir), name)
             if source.is_file():
-                files[name] = _sha256(source)
+                files[name] = file_sha256(source)
             else:
                 missing.append(name)
         manifest = Manifest(dialect=dialect, **described, files=files, missing_files=sorted(missing),
@@ -187,12 +187,6 @@ def _pg_dump(url: str, dump: Path) -> dict:
     return described
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as stream:
-        for chunk in iter(lambda: stream.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def _inside(folder: Path, name: str) -> Path:
@@ -266,7 +260,7 @@ def load(*, path: Path, url: str, files_dir: Path, force: bool = False) -> Manif
             target = _inside(Path(files_dir), name)
             target.parent.mkdir(parents=True, exist_ok=True)
             _extract(archive, f"{FILES}/{name}", target)
-            if _sha256(target) != sha256:
+            if file_sha256(target) != sha256:
                 raise BackupRefused(f"证据文件 {name} 与备份清单的哈希不符")
     schema.upgrade(url)
     return manifest

@@ -13,6 +13,7 @@ from engine.store.config import settings
 from engine.people.actors import Actor, may_see_evidence
 from engine.store.errors import EvidenceTampered, Forbidden, InvalidPayload, NotFound
 from engine.store.models import Evidence, Target
+from engine.store.digests import file_sha256
 
 #: What may be uploaded: the kinds of document a bureau's evidence comes in, by file ending.
 ALLOWED = {
@@ -163,19 +164,13 @@ def fetch(*, session: Session, evidence_id: int, actor: Actor, target_id: int | 
     if not may_see_evidence(actor, parties_of(session, row.target_id)):
         raise Forbidden(f"{actor.name} 不是该目标的责任科室、分管领导、绩效办或审计人员，不能查看其佐证材料",
                         code="out_of_scope", evidence_id=evidence_id)
-    if _sha256(path) != row.sha256:
+    if file_sha256(path) != row.sha256:
         _alert(session, row)
         raise EvidenceTampered(f"文件“{row.filename}”与上传时的校验值不符，已拒绝下载并通知绩效办",
                                evidence_id=evidence_id)
     return row, path
 
 
-def _sha256(path: Path) -> str:
-    hasher = hashlib.sha256()
-    with path.open("rb") as stream:
-        for block in iter(lambda: stream.read(1 << 20), b""):
-            hasher.update(block)
-    return hasher.hexdigest()
 
 
 def _alert(session: Session, row: Evidence) -> None:
