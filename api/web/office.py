@@ -20,7 +20,7 @@ from api.web.render import render
 from engine.audit import chain as audit, checkpoints, replay
 from engine.calendar import clock
 from engine.scoring import dashboard
-from engine.workflow import definitions
+from engine.workflow import definitions, targets
 from engine.plans import importer, names as plan_names, service as plans, table as planfile
 from engine.plans.importer import split_names
 from engine.store.config import settings
@@ -169,7 +169,8 @@ def _new_target(request, session, viewer, form):
         message = exc.message if isinstance(exc, DomainError) else "填写有误"
         return _page(request, viewer, session, "home.html", status_code=STATUS.get(getattr(exc, "code", ""), 422),
                      parts={"office": dashboard.office_home(session, viewer.actor)}, messages=[], error=message,
-                     new_form={k: v for k, v in form.items() if isinstance(v, str)})
+                     new_form={k: v for k, v in form.items() if isinstance(v, str)},
+                     narrowed={"q": "", "section": ""}, section_names=targets.section_names(session))
     # The warnings are kept in the creation record; the target's page shows them from there.
     return RedirectResponse(f"/targets/{added.target.id}?done=create", status_code=303)
 
