@@ -32,6 +32,7 @@ class HealthWatch:
     def __init__(self, base: str) -> None:
         self.base, self.slowest, self.failures, self.polls = base, 0.0, [], 0
         self._stop = threading.Event()
+        self._polled = threading.Condition()
         self._thread = threading.Thread(target=self._poll, daemon=True)
 
     def _poll(self) -> None:
@@ -43,10 +44,18 @@ class HealthWatch:
                 except httpx.HTTPError as exc:
                     status = repr(exc)
                 took = time.monotonic() - started
-                self.slowest, self.polls = max(self.slowest, took), self.polls + 1
-                if status != 200:
-                    self.failures.append(status)
+                with self._polled:
+                    self.slowest, self.polls = max(self.slowest, took), self.polls + 1
+                    if status != 200:
+                        self.failures.append(status)
+                    self._polled.notify_all()
                 self._stop.wait(0.05)
+
+    def more_polls(self, count: int) -> None:
+        """Wait until ``count`` more polls have answered (an event, not a time)."""
+        with self._polled:
+            wanted = self.polls + count
+            assert self._polled.wait_for(lambda: self.polls >= wanted, timeout=120), "/healthz stopped being polled"
 
     def __enter__(self):
         self._thread.start()
@@ -73,7 +82,7 @@ def test_a_bomb_is_refused_while_the_server_keeps_answering(server, name, data, 
     headers = {"Authorization": f"Bearer {login.json()['access_token']}"}
     with HealthWatch(server) as watch:
         response = _upload(server, headers, name, data)
-        time.sleep(0.3)  # a few polls after the answer too
+        watch.more_polls(3)  # a few polls after the answer too
     assert response.status_code == status, response.text
     assert response.headers["content-type"].startswith("application/problem+json")
     assert limit in response.json()["detail"]
