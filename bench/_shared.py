@@ -17,6 +17,7 @@ from sqlalchemy import insert, text  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
 from sqlmodel import Session, select  # noqa: E402
 
+from engine.people import organisations
 from engine.audit import chain  # noqa: E402
 from engine.calendar import clock
 from engine.workflow import definitions
@@ -79,14 +80,15 @@ def load_targets(url: str, count: int) -> list[int]:
     definition = definitions.get("target")
     now = clock.to_db(clock.now())
     with Session(bind) as session:
-        plan = Plan(org="泉州市教育局", year=2024, title="基准测试")
+        organisation, _ = organisations.for_plan(session, "泉州市教育局")
+        plan = Plan(org_id=organisation.id, org="泉州市教育局", year=2024, title="基准测试")
         session.add(plan)
         session.flush()
         session.add(Milestone(plan_id=plan.id, key="self_assessment_signed", label="自评", due_date=date(2024, 12, 30)))
         session.add(Milestone(plan_id=plan.id, key="evaluation", label="评估", due_date=date(2025, 1, 10)))
         batch = 5000
         for start in range(0, count, batch):
-            rows = [dict(plan_id=plan.id, workflow="target", code=f"B-{i}", text="基准目标", weight=Decimal(2),
+            rows = [dict(plan_id=plan.id, org_id=plan.org_id, workflow="target", code=f"B-{i}", text="基准目标", weight=Decimal(2),
                          deadline_phrase="12月底前", due_date=date(2024, 12, 31), state=definition.initial,
                          state_due=date(2024, 12, 31), state_entered_at=now, version=1, supervised=False,
                          progress=0, created_at=now, updated_at=now, category="", indicator="", basis="")

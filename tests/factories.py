@@ -8,6 +8,7 @@ from sqlmodel import Session, select
 
 from engine.audit import ledger
 from engine.workflow import targets
+from engine.people import organisations
 from engine.people.actors import Actor
 from engine.store.models import Milestone, Plan, Section, User, UserSection
 
@@ -29,7 +30,8 @@ def plan(session: Session, *, year: int = 2024) -> Plan:
     found = session.exec(select(Plan).where(Plan.org == "泉州市教育局", Plan.year == year)).first()
     if found:
         return found
-    p = Plan(org="泉州市教育局", year=year, title=f"{year}年度绩效目标考评表")
+    organisation, _ = organisations.for_plan(session, "泉州市教育局")
+    p = Plan(org_id=organisation.id, org="泉州市教育局", year=year, title=f"{year}年度绩效目标考评表")
     session.add(p)
     session.flush()
     session.add(Milestone(plan_id=p.id, key="self_assessment_signed", label="自评结果经分管领导审签后报送",
@@ -56,13 +58,15 @@ def target(session: Session, *, leaders=("林长华",), sections=("规划科",),
 
 
 def user(session: Session, name: str, roles: list[str], sections: list[str] = ()) -> User:
-    u = User(name=name, roles=roles)
+    organisation = organisations.default(session)
+    u = User(org_id=organisation.id, name=name, login=name, roles=roles)
     session.add(u)
     session.flush()
     for section_name in sections:
-        section = session.exec(select(Section).where(Section.name == section_name)).first()
+        section = session.exec(select(Section).where(Section.org_id == organisation.id,
+                                                     Section.name == section_name)).first()
         if section is None:
-            section = Section(name=section_name)
+            section = Section(org_id=organisation.id, name=section_name)
             session.add(section)
             session.flush()
         session.add(UserSection(user_id=u.id, section_id=section.id))

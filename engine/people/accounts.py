@@ -94,7 +94,7 @@ def admit(*, session: Session, name: str, client: str) -> Attempt:
             seconds=_wait(gate.failures, CLIENT_FREE_FAILURES, CLIENT_MAX_WAIT_SECONDS)))
     session.add(gate)
     lock = session.get(LoginThrottle, f"name:{name}")
-    user = session.exec(select(User).where(User.name == name)).first()
+    user = session.exec(select(User).where(User.login == name)).first()
     session.commit()
     usable = user is not None and user.active and user.password_hash
     return Attempt(name, client, user.id if usable else None, user.password_hash if usable else _DUMMY_HASH,
@@ -103,7 +103,7 @@ def admit(*, session: Session, name: str, client: str) -> Attempt:
 
 def verify(attempt: Attempt, password: str) -> bool:
     """Whether ``password`` matches (Argon2: slow on purpose; no database). Unknown names cost the same."""
-    matches = check_password(User(name="", roles=[], password_hash=attempt.password_hash), password)
+    matches = check_password(User(name="", login="", roles=[], password_hash=attempt.password_hash), password)
     return matches and attempt.user_id is not None
 
 

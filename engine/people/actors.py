@@ -18,6 +18,8 @@ class Actor:
     roles: frozenset[str]
     sections: frozenset[str] = frozenset()
     user_id: int | None = None
+    #: The organisation the person belongs to (``None``: the system, which acts in every organisation).
+    org_id: int | None = None
 
     @classmethod
     def system(cls) -> Actor:
@@ -68,8 +70,8 @@ def lead_section(parties: Parties) -> Parties:
 
 
 def actor_for(session: Session, name: str) -> Actor:
-    """The actor for the active user called ``name``; :class:`NotFound` if there is none."""
-    user = session.exec(select(User).where(User.name == name, User.active == True)).first()  # noqa: E712
+    """The actor for the active user who logs in as ``name``; :class:`NotFound` if there is none."""
+    user = session.exec(select(User).where(User.login == name, User.active == True)).first()  # noqa: E712
     if user is None:
         raise NotFound(f"用户“{name}”不存在或已停用", user=name)
     return actor_of(session, user)
@@ -80,4 +82,5 @@ def actor_of(session: Session, user: User) -> Actor:
     sections = session.exec(
         select(Section.name).join(UserSection, UserSection.section_id == Section.id).where(UserSection.user_id == user.id)
     )
-    return Actor(name=user.name, roles=frozenset(user.roles), sections=frozenset(sections), user_id=user.id)
+    return Actor(name=user.name, roles=frozenset(user.roles), sections=frozenset(sections), user_id=user.id,
+                 org_id=user.org_id)

@@ -9,4 +9,5 @@ SYSTEM_ROLE = "system"
 
 #: What the audit shows for the admin's and a person's own changes of people (engine.plans.staffing).
 PEOPLE_ACTIONS = {"user_add": "新增用户", "user_update": "修改用户", "user_disable": "停用用户", "user_enable": "启用用户",
-                  "password_reset": "重置密码", "password_change": "修改本人密码", "section_add": "新增科室"}
+                  "password_reset": "重置密码", "password_change": "修改本人密码", "section_add": "新增科室",
+                  "add_organisation": "新增组织", "rename_organisation": "组织更名"}

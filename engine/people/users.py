@@ -9,8 +9,8 @@ from sqlmodel import Session, select
 
 from engine.store import db
 from engine.store.errors import Duplicate, InvalidPayload
-from engine.store.models import Section, User, UserSection
-from engine.people import names
+from engine.store.models import Organisation, Section, User, UserSection
+from engine.people import names, organisations
 from engine.people.roles import ROLES
 
 _hasher = PasswordHasher()
@@ -31,23 +31,35 @@ def check_password(user: User, password: str) -> bool:
         return False
 
 
-def section(session: Session, name: str) -> Section:
-    """The section called ``name`` (cleaned: NFKC, no invisible characters), created if need be; flushes."""
+def section(session: Session, name: str, org_id: int) -> Section:
+    """The section called ``name`` (cleaned: NFKC, no invisible characters) of organisation ``org_id``,
+    created if need be; flushes."""
     name = names.clean(name)
-    found = session.exec(select(Section).where(Section.name == name)).first()
+    found = session.exec(select(Section).where(Section.org_id == org_id, Section.name == name)).first()
     if found is None:
-        found = Section(name=name)
+        found = Section(org_id=org_id, name=name)
         session.add(found)
         session.flush()
     return found
 
 
-def add(*, session: Session, name: str, roles: Sequence[str], sections: Sequence[str] = (),
-        password: str | None = None, email: str | None = None) -> User:
-    """A new user with ``roles`` and membership of ``sections``; flushes, does not commit.
+def login_for(session: Session, name: str, organisation: Organisation) -> str:
+    """The login name of a new person ``name`` of ``organisation``: the name itself, or, where another
+    organisation's person already logs in with it, the name qualified by the organisation (张三@泉港区教育局)."""
+    taken = names.confusable_with(name, session.exec(select(User.login)))
+    return name if taken is None else f"{name}@{organisation.name}"
 
-    The name is cleaned (:func:`names.clean`); one that could be taken for an existing user's is refused.
+
+def add(*, session: Session, name: str, roles: Sequence[str], sections: Sequence[str] = (),
+        password: str | None = None, email: str | None = None, org: str | None = None,
+        login: str | None = None) -> User:
+    """A new user of organisation ``org`` (by name; default: the deployment's only root) with ``roles``
+    and membership of ``sections`` (of that organisation); flushes, does not commit.
+
+    The name is cleaned (:func:`names.clean`); one that could be taken for an existing user's of the same
+    organisation is refused. The login name is ``login``, or :func:`login_for` the name.
     """
+    organisation = organisations.named(session, org) if org else organisations.default(session)
     name = names.clean(name)
     problems = []
     if not name or len(name) > NAME_MAX:
@@ -58,16 +70,23 @@ def add(*, session: Session, name: str, roles: Sequence[str], sections: Sequence
     if problems:
         raise InvalidPayload("；".join(p["reason"] for p in problems), errors=problems)
     email = names.email_address(email)
-    taken = names.confusable_with(name, session.exec(select(User.name)))
+    taken = names.confusable_with(name, session.exec(select(User.name).where(User.org_id == organisation.id)))
     if taken is not None:
         raise Duplicate(f"用户“{name}”已存在" if taken == name else f"用户名“{name}”与已有用户“{taken}”难以区分",
                         name=name)
-    user = User(name=name, roles=list(dict.fromkeys(roles)), email=email,
+    if login is not None:
+        login = names.clean(login)
+        if not login or len(login) > 200:
+            raise InvalidPayload("登录名不能为空，且不超过 200 个字符", errors=[{"field": "login", "reason": "登录名无效"}])
+        if names.confusable_with(login, session.exec(select(User.login))) is not None:
+            raise Duplicate(f"登录名“{login}”已被使用", login=login)
+    user = User(org_id=organisation.id, name=name, login=login or login_for(session, name, organisation),
+                roles=list(dict.fromkeys(roles)), email=email,
                 password_hash=hash_password(password) if password else None)
     session.add(user)
     session.flush()
     for section_name in dict.fromkeys(names.clean(s) for s in sections if names.clean(s)):
-        session.add(UserSection(user_id=user.id, section_id=section(session, section_name).id))
+        session.add(UserSection(user_id=user.id, section_id=section(session, section_name, organisation.id).id))
     session.flush()
     return user
 
@@ -154,7 +173,7 @@ def change(*, session: Session, user_id: int, roles: Sequence[str] | None = None
             session.delete(link)
         session.flush()
         for name in dict.fromkeys(names.clean(s) for s in sections if names.clean(s)):
-            session.add(UserSection(user_id=user_id, section_id=section(session, name).id))
+            session.add(UserSection(user_id=user_id, section_id=section(session, name, user.org_id).id))
         session.flush()
         changed.append("sections")
     return user, changed
@@ -164,14 +183,14 @@ def list_sections(*, session: Session) -> list[Section]:
     return list(session.exec(select(Section).order_by(Section.name)))
 
 
-def add_section(*, session: Session, name: str) -> Section:
+def add_section(*, session: Session, name: str, org_id: int | None = None) -> Section:
     """A new section; :class:`Duplicate` if the name is taken; commits."""
     name = names.clean(name)
     if not name:
         raise InvalidPayload("科室名称为空", errors=[{"field": "name", "reason": "科室名称为空"}])
     db.begin_write(session)
     try:
-        found = new_section(session=session, name=name)
+        found = new_section(session=session, name=name, org_id=org_id)
         session.commit()
     except BaseException:
         session.rollback()
@@ -179,13 +198,16 @@ def add_section(*, session: Session, name: str) -> Section:
     return found
 
 
-def new_section(*, session: Session, name: str) -> Section:
-    """A new section; :class:`Duplicate` if the name is taken, or looks like one that is; flushes."""
+def new_section(*, session: Session, name: str, org_id: int | None = None) -> Section:
+    """A new section of organisation ``org_id`` (default: the deployment's only root); :class:`Duplicate`
+    if the name is taken there, or looks like one that is; flushes."""
     name = names.clean(name)
     if not name or len(name) > NAME_MAX:
         raise InvalidPayload("科室名称不能为空，且不超过 100 个字符", errors=[{"field": "name", "reason": "科室名称为空或过长"}])
-    taken = names.confusable_with(name, session.exec(select(Section.name)))
+    if org_id is None:
+        org_id = organisations.default(session).id
+    taken = names.confusable_with(name, session.exec(select(Section.name).where(Section.org_id == org_id)))
     if taken is not None:
         raise Duplicate(f"科室“{name}”已存在" if taken == name else f"科室名称“{name}”与已有科室“{taken}”难以区分",
                         name=name)
-    return section(session, name)
+    return section(session, name, org_id)

@@ -18,7 +18,8 @@ from engine.people.actors import Actor, Parties
 from engine.calendar.deadlines import DeadlinePhraseError, parse_deadline
 from engine.workflow.duedates import state_due
 from engine.store.errors import InvalidPayload, NotFound
-from engine.plans import rhythm
+from engine.people import organisations
+from engine.plans import rhythm, staffing
 from engine.plans.indicators import IndicatorError, is_met, parse_indicator
 from engine.store.models import Indicator, Milestone, Plan, Section, Target
 from engine.plans.importer import (
@@ -35,9 +36,13 @@ NEAR_DUPLICATE = 0.9  # similarity of target texts above which a new dynamic tar
 
 
 def _plan(session: Session, draft: PlanDraft, actor: Actor) -> Plan:
-    plan = session.exec(select(Plan).where(Plan.org == draft.org, Plan.year == draft.year)).first()
+    organisation, happened = organisations.for_plan(session, draft.org)
+    if happened:
+        staffing.record_organisation(session, organisation, by=actor,
+                                     trigger="add_organisation" if happened == "created" else "rename_organisation")
+    plan = session.exec(select(Plan).where(Plan.org_id == organisation.id, Plan.year == draft.year)).first()
     if plan is None:
-        plan = Plan(org=draft.org, year=draft.year, title=draft.title)
+        plan = Plan(org_id=organisation.id, org=draft.org, year=draft.year, title=draft.title)
         session.add(plan)
     plan.title = draft.title
     plan.categories = {name: float(points) for name, points in draft.categories.items()}
@@ -110,10 +115,10 @@ def apply(*, session: Session, draft: PlanDraft, actor: Actor, force: bool = Fal
 def _apply(session, draft, actor, force, progress) -> ImportResult:
     plan = _plan(session, draft, actor)
     result = ImportResult(plan_id=plan.id)
-    known_sections = set(session.exec(select(Section.name)))
+    known_sections = set(session.exec(select(Section.name).where(Section.org_id == plan.org_id)))
     for name in dict.fromkeys(n for d in draft.targets for n in d.sections):
         if name not in known_sections:
-            session.add(Section(name=name))
+            session.add(Section(org_id=plan.org_id, name=name))
     query = select(Target).where(Target.plan_id == plan.id, Target.workflow == "target").order_by(Target.id)
     if not db.is_sqlite(session):
         # Lock the plan's targets in id order before the chain head (as fire locks a target, then the
@@ -125,7 +130,8 @@ def _apply(session, draft, actor, force, progress) -> ImportResult:
     for d in draft.targets:
         target = existing.get(d.code)
         if target is None:
-            new_targets.append((targets.new(session=session, plan_id=plan.id, code=d.code, **_fields(d)), d))
+            new_targets.append((targets.new(session=session, plan_id=plan.id, org_id=plan.org_id, code=d.code,
+                                            **_fields(d)), d))
         else:
             _update(session, target, d, actor, force, errors, result)
         if progress:

@@ -14,12 +14,12 @@ from sqlmodel import Session
 
 from engine.audit import chain, ledger
 from engine.calendar import clock
-from engine.people import users
+from engine.people import organisations, users
 from engine.people.actors import Actor
 from engine.people.roles import PEOPLE_ACTIONS as ACTIONS
 from engine.store import db
 from engine.store.errors import InvalidPayload
-from engine.store.models import Section, User
+from engine.store.models import Organisation, Section, User
 
 PASSWORD_MIN = 8
 T = TypeVar("T")
@@ -68,12 +68,14 @@ def record_added(session: Session, user: User, sections: Sequence[str], *, by: A
 
 
 def register(*, session: Session, by: Actor, name: str, roles: Sequence[str], sections: Sequence[str] = (),
-             password: str | None = None, email: str | None = None) -> User:
-    """Add a user and record it, in one transaction; commits."""
+             password: str | None = None, email: str | None = None, org: str | None = None,
+             login: str | None = None) -> User:
+    """Add a user (of organisation ``org``, by name) and record it, in one transaction; commits."""
     _check_password(password)
 
     def work() -> User:
-        user = users.add(session=session, name=name, roles=roles, sections=sections, password=password, email=email)
+        user = users.add(session=session, name=name, roles=roles, sections=sections, password=password, email=email,
+                         org=org, login=login)
         record_added(session, user, sections, by=by)
         return user
 
@@ -112,11 +114,30 @@ def update(*, session: Session, by: Actor, user_id: int, roles: Sequence[str] | 
     return _committed(session, work)
 
 
-def add_section(*, session: Session, by: Actor, name: str) -> Section:
-    """A new section, audited; commits."""
+def add_section(*, session: Session, by: Actor, name: str, org_id: int | None = None) -> Section:
+    """A new section (of organisation ``org_id``; default: the deployment's only root), audited; commits."""
     def work() -> Section:
-        found = users.new_section(session=session, name=name)
-        _system_record(session, by=by, trigger="section_add", payload={"section": found.name})
+        found = users.new_section(session=session, name=name, org_id=org_id)
+        _system_record(session, by=by, trigger="section_add", payload={"section": found.name, "org_id": found.org_id})
+        return found
+
+    return _committed(session, work)
+
+
+def record_organisation(session: Session, organisation: Organisation, *, by: Actor, trigger: str = "add_organisation",
+                        **details: Any) -> None:
+    """The record of an organisation added or renamed; flushes."""
+    _system_record(session, by=by, trigger=trigger,
+                   payload={"organisation": organisation.name, "org_id": organisation.id, "kind": organisation.kind,
+                            "parent_id": organisation.parent_id, **details})
+
+
+def add_organisation(*, session: Session, by: Actor, name: str, parent: str | None = None,
+                     kind: str = "bureau") -> Organisation:
+    """A new organisation under ``parent`` (by name; none: a root), audited; commits."""
+    def work() -> Organisation:
+        found = organisations.add(session=session, name=name, parent=parent, kind=kind)
+        record_organisation(session, found, by=by)
         return found
 
     return _committed(session, work)

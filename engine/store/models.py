@@ -21,10 +21,32 @@ def _now() -> datetime:
     return clock.to_db(clock.now())
 
 
+#: Kinds of organisation, from the top of the tree down: 省厅, 市局, 县(市、区)局, 学校, 其他单位.
+ORGANISATION_KINDS = ("province", "bureau", "county", "school", "unit")
+
+
+class Organisation(SQLModel, table=True):
+    """An organisation of the deployment (province → city bureau → county bureaus → schools and units).
+
+    Each has its own sections, people, office, plans and settings. ``path`` is the chain of ids from
+    the root down to this organisation, each followed by ``/`` (``1/5/23/``): an organisation's
+    descendants are the rows whose path starts with its own, one index range.
+    """
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=200, unique=True)
+    kind: str = Field(default="bureau", max_length=20)
+    parent_id: int | None = Field(default=None, foreign_key="organisation.id", index=True)
+    path: str = Field(default="", max_length=400, index=True)
+    created_at: datetime = Field(default_factory=_now)
+
+
 class Plan(SQLModel, table=True):
     """An organisation's annual performance plan (绩效目标考评表)."""
 
     id: int | None = Field(default=None, primary_key=True)
+    org_id: int = Field(foreign_key="organisation.id", index=True)
+    #: The organisation's name as the plan's table writes it.
     org: str = Field(max_length=200)
     year: int
     title: str = Field(max_length=300)
@@ -35,7 +57,7 @@ class Plan(SQLModel, table=True):
     scoring: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     created_at: datetime = Field(default_factory=_now)
 
-    __table_args__ = (UniqueConstraint("org", "year", name="uq_plan_org_year"),)
+    __table_args__ = (UniqueConstraint("org_id", "year", name="uq_plan_org_year"),)
 
 
 class Milestone(SQLModel, table=True):
@@ -52,17 +74,26 @@ class Milestone(SQLModel, table=True):
 
 
 class Section(SQLModel, table=True):
-    """A section of the bureau (科室)."""
+    """A section of an organisation (科室); its name is unique within the organisation."""
 
     id: int | None = Field(default=None, primary_key=True)
-    name: str = Field(max_length=100, unique=True)
+    org_id: int = Field(foreign_key="organisation.id")
+    name: str = Field(max_length=100)
+
+    __table_args__ = (UniqueConstraint("org_id", "name", name="uq_section_org_name"),)
 
 
 class User(SQLModel, table=True):
-    """A person who logs in. ``name`` is the name the plan writes, and the login name."""
+    """A person who logs in, a member of one organisation.
+
+    ``name`` is the name the organisation's plans write, unique within the organisation; ``login`` is
+    unique in the deployment (the name itself, qualified by the organisation where another has it).
+    """
 
     id: int | None = Field(default=None, primary_key=True)
-    name: str = Field(max_length=100, unique=True)
+    org_id: int = Field(foreign_key="organisation.id")
+    name: str = Field(max_length=100)
+    login: str = Field(max_length=200, unique=True)
     roles: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     password_hash: str | None = Field(default=None, max_length=300)
     email: str | None = Field(default=None, max_length=300)
@@ -73,6 +104,8 @@ class User(SQLModel, table=True):
     #: Sessions and tokens issued before this moment are void (logout, a new password).
     sessions_since: datetime | None = None
     created_at: datetime = Field(default_factory=_now)
+
+    __table_args__ = (UniqueConstraint("org_id", "name", name="uq_user_org_name"),)
 
 
 class UserSection(SQLModel, table=True):
@@ -87,6 +120,14 @@ class Target(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     plan_id: int = Field(foreign_key="plan.id", ondelete="CASCADE")
+    #: The plan's organisation, kept on the target so that every list is scoped by one index.
+    org_id: int = Field(foreign_key="organisation.id")
+    #: The target of the parent organisation this one was handed down from (下达), if any.
+    parent_id: int | None = Field(default=None, foreign_key="target.id", index=True)
+    #: How a handed-down target's children roll up into it (汇总): all | average | minimum | weighted; "" none.
+    rollup: str = Field(default="", max_length=20)
+    #: This child's weight in its parent's ``weighted`` roll-up.
+    rollup_weight: Decimal | None = Field(default=None, sa_column=Column(Numeric(7, 2)))
     workflow: str = Field(default="target", max_length=60)
     code: str = Field(max_length=120)
     category: str = Field(default="", max_length=200)
@@ -127,6 +168,7 @@ class Target(SQLModel, table=True):
         Index("ix_target_plan_state", "plan_id", "state"),
         Index("ix_target_plan_due", "plan_id", "due_date"),
         Index("ix_target_supervised", "supervised", "state_due"),
+        Index("ix_target_org_state", "org_id", "state", "state_due"),
     )
 
     @declared_attr.directive

@@ -17,7 +17,7 @@ from engine.people.roles import SYSTEM_ROLE
 from engine.workflow.duedates import state_due
 from engine.store import rows
 from engine.store.errors import NotFound
-from engine.store.models import Assignment, ChainHead, Signature, Target
+from engine.store.models import Assignment, ChainHead, Plan, Signature, Target
 
 KINDS = ("section", "leader", "person")
 
@@ -149,6 +149,7 @@ def new(
     plan_id: int,
     code: str,
     text: str,
+    org_id: int | None = None,
     weight: Decimal | int | float | str,
     due_date: date | None = None,
     deadline_phrase: str = "",
@@ -162,8 +163,10 @@ def new(
 ) -> Target:
     """A new, unsaved target in the initial state of its workflow, with that state's due date."""
     definition = definitions.get(workflow)
+    if org_id is None:
+        org_id = session.get(Plan, plan_id).org_id
     target = Target(
-        plan_id=plan_id, workflow=workflow, code=code, text=text, weight=Decimal(str(weight)),
+        plan_id=plan_id, org_id=org_id, workflow=workflow, code=code, text=text, weight=Decimal(str(weight)),
         category=category, indicator=indicator, indicator_points=indicator_points, basis=basis,
         deadline_phrase=deadline_phrase, due_date=due_date, state=definition.initial,
         extra_columns=dict(extra_columns or {}), checkpoints=list(checkpoints),

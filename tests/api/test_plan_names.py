@@ -7,6 +7,7 @@ from fastapi.testclient import TestClient
 from sqlmodel import Session, select
 
 from api.app import create_app
+from engine.people import organisations
 from engine.plans.demo import DEMO_PASSWORD
 from engine.people import users
 from engine.store.models import Section, Target, TransitionRecord
@@ -22,7 +23,7 @@ def test_upload_returns_the_warnings_and_takes_aliases(api, engine_db):
     warnings = dry.json()["warnings"]
     assert any("“陈军宣”、“蔡玉霖”连写" in w for w in warnings)
     with Session(engine_db) as session:
-        session.add(Section(name="民管科"))
+        session.add(Section(org_id=organisations.default(session).id, name="民管科"))
         session.commit()
     plain = api.post("/api/v1/plans/import", headers=office, files=files,
                      data={"org": "泉州市教育局", "dry_run": "true"}).json()

@@ -6,13 +6,15 @@ from decimal import Decimal
 
 from alembic import command
 from alembic.script import ScriptDirectory
+import sqlalchemy as sa
 from sqlalchemy import text
 from sqlmodel import Session
 
 from engine.audit import chain, replay
 from engine.store import schema
 from engine.store.db import make_engine
-from engine.store.models import Milestone, Plan, Section, Signature, Target, User, UserSection
+from engine.calendar import clock
+from engine.store.models import Milestone, Signature
 from tests.conftest import pg_url
 
 
@@ -25,22 +27,28 @@ def _legacy(url: str) -> None:
     command.upgrade(schema.alembic_config(url), BEFORE_BASELINE)
     bind = make_engine(url)
     with Session(bind) as session:
-        plan = Plan(org="泉州市教育局", year=2024, title="2024年度")
-        session.add(plan)
-        session.flush()
-        session.add(Milestone(plan_id=plan.id, key="evaluation", label="评估", due_date=date(2025, 1, 10)))
-        target = Target(plan_id=plan.id, code="1-1", text="目标", weight=Decimal(2), state="leader_signed",
-                        version=4, self_score=Decimal("1.5"))
-        session.add(target)
-        section = Section(name="规划科")
-        user = User(name="洪玮玮", roles=["staff"])
-        session.add_all([section, user])
-        session.flush()
-        session.add(UserSection(user_id=user.id, section_id=section.id))
-        record = chain.append(session, target_id=target.id, kind="transition", actor="林长华", role="leader",
+        # That schema is older than the models: its rows go in through the tables as they were then.
+        tables = sa.MetaData()
+        tables.reflect(session.connection(), only=["plan", "target", "section", "user", "usersection"])
+        now = clock.to_db(clock.now())
+
+        def row(table: str, **values) -> int:
+            return session.execute(sa.insert(tables.tables[table]).values(**values)).inserted_primary_key[0]
+
+        plan_id = row("plan", org="泉州市教育局", year=2024, title="2024年度", timezone="Asia/Shanghai", categories={},
+                      scoring={}, created_at=now)
+        session.add(Milestone(plan_id=plan_id, key="evaluation", label="评估", due_date=date(2025, 1, 10)))
+        target_id = row("target", plan_id=plan_id, workflow="target", code="1-1", text="目标", weight=Decimal(2),
+                        state="leader_signed", version=4, self_score=Decimal("1.5"), category="", indicator="",
+                        basis="", deadline_phrase="", state_entered_at=now, entry=1, escalation_level=0,
+                        supervised=False, progress=0, created_at=now, updated_at=now)
+        section_id = row("section", name="规划科")
+        user_id = row("user", name="洪玮玮", roles=["staff"], active=True, failed_logins=0, created_at=now)
+        row("usersection", user_id=user_id, section_id=section_id)
+        record = chain.append(session, target_id=target_id, kind="transition", actor="林长华", role="leader",
                               trigger="sign", from_state="self_assessed", to_state="leader_signed",
-                              at=target.created_at, comment="", payload={})
-        session.add(Signature(target_id=target.id, signer="林长华", record_id=record.id))
+                              at=now, comment="", payload={})
+        session.add(Signature(target_id=target_id, signer="林长华", record_id=record.id))
         session.commit()
     bind.dispose()
 

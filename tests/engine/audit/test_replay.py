@@ -83,8 +83,8 @@ def test_editing_a_users_roles_is_found(session, built):
 
 
 def test_a_user_added_behind_the_admins_back_is_found(session, built):
-    trail.sql(session, """INSERT INTO "user" (name, roles, active, failed_logins, created_at)
-                          VALUES ('冒名者', '["office"]', true, 0, CURRENT_TIMESTAMP)""")
+    trail.sql(session, """INSERT INTO "user" (org_id, name, login, roles, active, failed_logins, created_at)
+                          SELECT min(id), '冒名者', '冒名者', '["office"]', true, 0, CURRENT_TIMESTAMP FROM organisation""")
     assert "用户 冒名者：没有记录" in _verify(session).differences[0]
 
 

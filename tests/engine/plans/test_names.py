@@ -11,6 +11,7 @@ import pytest
 from openpyxl import load_workbook
 from sqlmodel import select
 
+from engine.people import organisations
 from engine.plans import importer, names, service, table as planfile
 from engine.plans.exporter import write_xlsx
 from engine.store.models import Plan, Section, Target
@@ -84,7 +85,7 @@ def test_names_matching_no_user_are_reported(session):
 
 
 def test_abbreviated_sections_are_reported_with_the_alias_to_use(session):
-    session.add(Section(name="民管科"))
+    session.add(Section(org_id=organisations.default(session).id, name="民管科"))
     session.commit()
     warnings = names.review(session=session, draft=_draft(_csv(ROWS)))
     found = [w for w in warnings if "责任科室“民管”" in w]

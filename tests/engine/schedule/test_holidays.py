@@ -9,6 +9,7 @@ from datetime import date
 import pytest
 from sqlmodel import Session, select
 
+from engine.people import organisations
 from engine.audit import chain
 from engine.calendar import workdays
 from engine.schedule import holidays
@@ -97,7 +98,8 @@ def test_due_dates_use_days_another_process_entered(session):
 def test_years_without_a_calendar_are_warned_about(session):
     assert holidays.gaps(session=session, today=date(2024, 6, 3)) == []  # 2024 and 2025: the package knows them
     assert [(g.year, g.january_only) for g in holidays.gaps(session=session, today=date(2026, 12, 2))] == [(2027, True)]
-    session.add(Plan(org="泉州市教育局", year=2027, title="2027年度绩效目标考评表"))
+    session.add(Plan(org_id=organisations.for_plan(session, "泉州市教育局")[0].id, org="泉州市教育局", year=2027,
+                     title="2027年度绩效目标考评表"))
     session.commit()
     gaps = holidays.gaps(session=session, today=date(2026, 12, 2))
     assert [(g.year, g.january_only) for g in gaps] == [(2027, False), (2028, True)]

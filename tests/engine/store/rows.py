@@ -29,8 +29,9 @@ STATES = ["assigned", "in_progress", "self_assessed", "leader_signed", "verified
 VALUES: dict[str, dict[str, Any]] = {
     "plan": {"org": lambda i: f"泉州市教育局{i}", "year": lambda i: 2024 + i, "title": "年度绩效目标考评表",
              "timezone": "Asia/Shanghai", "categories": {"重点工作目标": 68, "行政能力目标": 20}, "scoring": {}},
+    "organisation": {"name": lambda i: f"泉州市教育局{i}", "kind": "bureau", "path": lambda i: f"{i + 1}/"},
     "section": {"name": lambda i: ["规划科", "思政科", "办公室"][i % 3] + str(i)},
-    "user": {"name": lambda i: f"洪玮玮{i}", "roles": lambda i: [["staff"], ["leader"], ["office"]][i % 3],
+    "user": {"name": lambda i: f"洪玮玮{i}", "login": lambda i: f"洪玮玮{i}", "roles": lambda i: [["staff"], ["leader"], ["office"]][i % 3],
              "active": True, "failed_logins": 0, "locked_until": None, "password_hash": None},
     "target": {"code": lambda i: f"1-{i + 1}-1", "workflow": "target", "text": "按年度计划组织实施学位扩容工程",
                "state": lambda i: STATES[i % len(STATES)], "deadline_phrase": "12月底前", "supervised": False,
