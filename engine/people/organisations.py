@@ -68,6 +68,12 @@ def descendants(session: Session, organisation: Organisation, *, kind: str | Non
     return list(session.exec(query.order_by(Organisation.path)))
 
 
+def is_below(session: Session, org_id: int, ancestor_id: int) -> bool:
+    """Whether organisation ``org_id`` is a descendant of ``ancestor_id`` (not itself)."""
+    path = session.exec(select(Organisation.path).where(Organisation.id == org_id)).first() or ""
+    return str(ancestor_id) in path.split("/")[:-2]  # "1/5/23/": 23's ancestors are 1 and 5
+
+
 def children(session: Session, organisation: Organisation, *, kind: str | None = None) -> list[Organisation]:
     """The organisations directly below ``organisation``."""
     query = select(Organisation).where(Organisation.parent_id == organisation.id)
