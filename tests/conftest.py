@@ -28,7 +28,9 @@ hypothesis_settings.register_profile("kaoping", deadline=None, suppress_health_c
 hypothesis_settings.load_profile("kaoping")
 
 PG_ADMIN_URL = os.environ.get("KAOPING_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
-PG_TEST_DB = os.environ.get("KAOPING_TEST_PG_DB", "kaoping_test")
+#: With several test processes (pytest-xdist) each has its own databases: kaoping_test_gw0, kaoping_test_gw1 …
+PG_TEST_DB = os.environ.get("KAOPING_TEST_PG_DB", "kaoping_test") + (
+    f"_{os.environ['PYTEST_XDIST_WORKER']}" if os.environ.get("PYTEST_XDIST_WORKER") else "")
 #: Every table of the schema, emptied between PostgreSQL tests (new tables join by construction).
 TABLES = [table.name for table in reversed(SQLModel.metadata.sorted_tables)]
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 from datetime import date
 from decimal import Decimal
 
+import pytest
 from alembic import command
 from alembic.script import ScriptDirectory
 import sqlalchemy as sa
@@ -15,7 +16,7 @@ from engine.store import schema
 from engine.store.db import make_engine
 from engine.calendar import clock
 from engine.store.models import Milestone, Signature
-from tests.conftest import pg_url
+from tests.conftest import blank_database
 
 
 #: The revision just before the baseline (0013): the newest schema without it.
@@ -71,15 +72,6 @@ def test_upgrading_sqlite_with_data(tmp_path):
     _check(f"sqlite:///{tmp_path / 'legacy.db'}")
 
 
-def test_upgrading_postgres_with_data(_pg_database):
-    url = pg_url("kaoping_test_auditor_legacy")
-    admin = make_engine(pg_url(), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text("DROP DATABASE IF EXISTS kaoping_test_auditor_legacy WITH (FORCE)"))
-        conn.execute(text("CREATE DATABASE kaoping_test_auditor_legacy"))
-    try:
-        _check(url)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text("DROP DATABASE IF EXISTS kaoping_test_auditor_legacy WITH (FORCE)"))
-        admin.dispose()
+@pytest.mark.postgres
+def test_upgrading_postgres_with_data(tmp_path):
+    _check(blank_database("postgres", tmp_path, "legacy"))
