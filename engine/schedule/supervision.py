@@ -21,7 +21,7 @@ from engine.people.roles import SYSTEM_ROLE
 from engine.store import db
 from engine.store.errors import Forbidden, InvalidPayload, NotFound
 from engine.store.models import Target
-from engine.workflow import targets
+from engine.workflow import outbox, targets
 from engine.workflow.targets import parties_of
 
 WORKFLOW = "supervision"
@@ -46,10 +46,14 @@ def create_notice(session: Session, subject: Target, *, actor: Actor, role: str,
         deadline_phrase=f"{reply_due.month}月{reply_due.day}日前", due_date=reply_due, subject_id=subject.id,
         sections=parties.sections, leaders=parties.leaders, persons=parties.persons, actor=actor.name, role=role,
         record={"subject_id": subject.id, "requirement": requirement})
-    chain.append(session, target_id=subject.id, kind="system" if role == SYSTEM_ROLE else "transition",
-                 actor=actor.name, role=role, trigger="issue_notice", from_state=subject.state,
-                 to_state=subject.state, at=clock.to_db(clock.now()), comment=requirement,
-                 payload={"notice_id": notice.id, "notice_code": notice.code, "reply_due": reply_due.isoformat()})
+    record = chain.append(session, target_id=subject.id, kind="system" if role == SYSTEM_ROLE else "transition",
+                          actor=actor.name, role=role, trigger="issue_notice", from_state=subject.state,
+                          to_state=subject.state, at=clock.to_db(clock.now()), comment=requirement,
+                          payload={"notice_id": notice.id, "notice_code": notice.code, "reply_due": reply_due.isoformat()})
+    outbox.emit(session, event_type="supervision.issued", target_id=notice.id, record_id=record.id,
+                notify=("responsible", "leaders"), parties=parties,
+                data={"code": notice.code, "text": notice.text, "subject_code": subject.code,
+                      "requirement": requirement, "due": reply_due.isoformat(), "actor": actor.name})
     return notice
 
 
