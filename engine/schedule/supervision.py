@@ -8,7 +8,9 @@ record on the target it concerns, so that both histories show it.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date
+from typing import Any
 
 from sqlalchemy import func
 from sqlmodel import Session, select
@@ -16,12 +18,12 @@ from sqlmodel import Session, select
 from engine.audit import chain
 from engine.calendar import clock
 from engine.calendar.workdays import add_workdays
-from engine.people.actors import Actor
+from engine.people.actors import Actor, Parties, may_see_evidence
 from engine.people.roles import SYSTEM_ROLE
 from engine.store import db
 from engine.store.errors import Forbidden, InvalidPayload, NotFound
-from engine.store.models import Target
-from engine.workflow import outbox, targets
+from engine.store.models import Target, TransitionRecord
+from engine.workflow import definitions, outbox, targets
 from engine.workflow.targets import parties_of
 
 WORKFLOW = "supervision"
@@ -102,3 +104,37 @@ def notices_of(session: Session, target_id: int) -> list[Target]:
     """The notices issued for a target, oldest first."""
     return list(session.exec(select(Target).where(Target.subject_id == target_id, Target.workflow == WORKFLOW)
                              .order_by(Target.id)))
+
+
+@dataclass(frozen=True)
+class Printable:
+    """A notice as printed (督办单): what was asked, of whom, by when, and the reply as it stands."""
+
+    notice: Target
+    subject: Target
+    parties: Parties
+    issued_by: str
+    issued_at: str
+    requirement: str
+    reply: dict[str, Any]
+    signed: list[str]
+    state_label: str
+
+
+def printable(*, session: Session, target_id: int, actor: Actor) -> Printable:
+    """The notice ``target_id`` for printing; only its parties, the office and the auditor may print it."""
+    notice = session.get(Target, target_id)
+    if notice is None or notice.workflow != WORKFLOW:
+        raise NotFound(f"督办单 {target_id} 不存在", target_id=target_id)
+    parties = parties_of(session, notice.id)
+    if not may_see_evidence(actor, parties):
+        raise Forbidden("只有督办单的责任科室、分管领导、绩效办和审计人员可以打印督办单", code="out_of_scope")
+    records = list(session.exec(select(TransitionRecord).where(TransitionRecord.target_id == notice.id)
+                                .order_by(TransitionRecord.id)))
+    created = records[0]
+    replies = [r for r in records if r.trigger == "reply"]
+    signed = [r.actor for r in records if r.trigger == "countersign" and r.id > (replies[-1].id if replies else 0)]
+    return Printable(notice, session.get(Target, notice.subject_id), parties, created.actor,
+                     f"{clock.local(created.at):%Y年%m月%d日}", str(created.payload.get("requirement", "")),
+                     dict(replies[-1].payload) if replies else {}, signed,
+                     definitions.get(WORKFLOW).state_label(notice.state))
