@@ -21,7 +21,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, or_, true
 from sqlmodel import Session, select
 
 from engine.calendar import clock
@@ -31,7 +31,6 @@ from engine.store import backup
 from engine.store.db import make_engine
 from engine.store.errors import DomainError
 from engine.store.models import OutboxEvent, Plan, Target
-from engine.workflow import definitions
 from engine.workflow.commands import fire
 from engine.workflow.targets import parties_for
 
@@ -199,13 +198,25 @@ def _steps(target: Target, parties: Parties, day: date, pace: str, year: int) ->
     return []
 
 
+#: States in which someone acts whatever the day (start, sign, submit, reply, countersign, accept).
+ALWAYS = ("assigned", "self_assessed", "submitted", "issued", "replied", "countersigned")
+#: How far ahead a due date may be for today's step (self-assess three days early, up to ten days late).
+HORIZON = timedelta(days=10)
+
+
+def _candidates(day: date):
+    """The targets that may have a step today: never the whole plan on an ordinary day."""
+    soon = Target.due_date <= day + HORIZON
+    in_progress = (Target.state == "in_progress") & (soon if day.day != 20 else true())
+    return or_(Target.state.in_(ALWAYS), in_progress, (Target.state == "due") & soon,
+               Target.workflow == "rectification")
+
+
 def act(bind: Engine, plan_id: int, day: date, assumption: Assumption) -> None:
     """The plan's people act for the day, each step through the one door; a refused step is skipped."""
     with Session(bind, expire_on_commit=False) as session:
         year = session.get(Plan, plan_id).year
-        finals = {d.id: [s.name for s in d.states.values() if s.final] for d in definitions.shipped().values()}
-        rows = [t for t in session.exec(select(Target).where(Target.plan_id == plan_id)).all()
-                if t.state not in finals.get(t.workflow, [])]
+        rows = session.exec(select(Target).where(Target.plan_id == plan_id, _candidates(day))).all()
         parties = parties_for(session, [t.id for t in rows])
         plan = [(t.id, _steps(t, parties[t.id], day, assumption.pace(parties[t.id]), year)) for t in rows]
         session.rollback()
@@ -216,6 +227,7 @@ def act(bind: Engine, plan_id: int, day: date, assumption: Assumption) -> None:
                          comment=comment)
                 except DomainError:
                     continue
+            session.expunge_all()  # memory stays flat over the year
 
 
 def record(bind: Engine, plan_id: int, day: date, seen_event: int, seen_target: int,

@@ -86,7 +86,7 @@ def report_days(after: date, before: date, day: int = REPORT_DAY, *, reported: b
         year, month = (year + 1, 1) if month == 12 else (year, month + 1)
 
 
-def checkpoint_dates(target: Target) -> list[date]:
+def checkpoint_dates(target: Any) -> list[date]:
     """The target's checkpoint dates (节点), whether kept as ISO dates or as ``{date, what}``."""
     out = []
     for item in target.checkpoints or []:
@@ -98,13 +98,13 @@ def checkpoint_dates(target: Target) -> list[date]:
     return sorted(out)
 
 
-def start_of(target: Target, year: int | None = None) -> date:
+def start_of(target: Any, year: int | None = None) -> date:
     """When the target's time starts: its creation, or 1 January of its plan's year if later."""
     created = clock.local(target.created_at).date()
     return max(created, date(year, 1, 1)) if year else created
 
 
-def assess(target: Target, *, today: date, last_report: date | None, year: int | None = None,
+def assess(target: Any, *, today: date, last_report: date | None, year: int | None = None,
            limits: dict[str, tuple[int, ...]] | None = None, report_day: int = REPORT_DAY) -> Risk:
     """The risk level of ``target`` on ``today``: the rule, stated once."""
     limits = limits or THRESHOLDS
@@ -132,15 +132,21 @@ def assess(target: Target, *, today: date, last_report: date | None, year: int |
     return Risk(level, "，".join(words), facts)
 
 
-def last_reports(session: Session, target_ids: list[int]) -> dict[int, date]:
-    """Each target's last progress report (local date), for those that have one."""
-    if not target_ids:
+def last_reports(session: Session, target_ids: list[int] | None = None, *, among=None) -> dict[int, date]:
+    """Each target's last progress report (local date), for those that have one: of ``target_ids``,
+    or of the targets a subquery ``among`` selects (no long list of ids to send)."""
+    if target_ids is not None and not target_ids:
         return {}
-    rows = session.exec(select(TransitionRecord.target_id, func.max(TransitionRecord.at))
-                        .where(TransitionRecord.trigger.in_(PROGRESS_TRIGGERS),
-                               TransitionRecord.target_id.in_(target_ids))
-                        .group_by(TransitionRecord.target_id)).all()
-    return {target_id: clock.local(at).date() for target_id, at in rows}
+    query = (select(TransitionRecord.target_id, func.max(TransitionRecord.at))
+             .where(TransitionRecord.trigger.in_(PROGRESS_TRIGGERS),
+                    TransitionRecord.target_id.in_(among if among is not None else target_ids))
+             .group_by(TransitionRecord.target_id))
+    return {target_id: clock.local(at).date() for target_id, at in session.exec(query).all()}
+
+
+#: What the rule reads of a target (a light row, not the whole object: the sweep reads every watched target daily).
+_READ = (Target.id, Target.plan_id, Target.code, Target.text, Target.state, Target.progress, Target.due_date,
+         Target.created_at, Target.checkpoints, Target.risk_level)
 
 
 @dataclass
@@ -156,19 +162,23 @@ def sweep(bind: Engine, *, today: date | None = None, batch: int = BATCH) -> War
     result = WarningResult()
     with Session(bind, expire_on_commit=False) as session:
         plans = {p.id: p for p in session.exec(select(Plan)).all()}
-        watched = session.exec(select(Target).where(Target.workflow == "target",
-                                                    Target.state.in_(WATCHED))).all()
-        left = session.exec(select(Target).where(Target.workflow == "target", Target.risk_level > 0,
+        mine = (Target.workflow == "target") & Target.state.in_(WATCHED)
+        watched = session.exec(select(*_READ).where(mine)).all()
+        left = session.exec(select(*_READ).where(Target.workflow == "target", Target.risk_level > 0,
                                                  Target.state.not_in(WATCHED))).all()
         result.checked = len(watched)
-        reports = last_reports(session, [t.id for t in watched])
-        changes: list[tuple[Target, Risk]] = []
+        reports = last_reports(session, among=select(Target.id).where(mine))
+        changes: list[tuple[Any, Risk]] = []
+        rules = {}
         for target in watched:
-            plan = plans.get(target.plan_id)
-            settings = (plan.supervision or {}) if plan else {}
-            risk = assess(target, today=today, last_report=reports.get(target.id),
-                          year=plan.year if plan else None, limits=thresholds(plan),
-                          report_day=int(settings.get("report_day", REPORT_DAY)))
+            if target.plan_id not in rules:
+                plan = plans.get(target.plan_id)
+                settings = (plan.supervision or {}) if plan else {}
+                rules[target.plan_id] = (plan.year if plan else None, thresholds(plan),
+                                         int(settings.get("report_day", REPORT_DAY)))
+            year, limits, day = rules[target.plan_id]
+            risk = assess(target, today=today, last_report=reports.get(target.id), year=year, limits=limits,
+                          report_day=day)
             if risk.level != target.risk_level:
                 changes.append((target, risk))
         label = definitions.get("target").state_label
@@ -187,7 +197,7 @@ def sweep(bind: Engine, *, today: date | None = None, batch: int = BATCH) -> War
     return result
 
 
-def record(session: Session, target: Target, risk: Risk) -> bool:
+def record(session: Session, target: Any, risk: Risk) -> bool:
     """Write a change of level: the target's columns, a system record in the chain, the outbox event
     (not for a level that falls back to 正常). ``False`` when another process changed it first."""
     previous = target.risk_level
