@@ -1,5 +1,5 @@
 """The scheduled jobs (APScheduler 3, in-memory job store): escalation sweep, reminders, report items, early
-warnings, outbox dispatch.
+warnings, the monthly circular's draft, outbox dispatch.
 
 Every process that runs a scheduler (each ``serve`` worker, each ``worker``) has its own jobs
 in memory — APScheduler 3 must not share a persistent job store between processes. A job
@@ -21,6 +21,7 @@ from apscheduler.schedulers.blocking import BlockingScheduler
 from sqlalchemy import Engine
 
 from engine.audit import checkpoints
+from engine.scoring import circulars
 from engine.calendar import clock
 from engine.schedule import escalation, reminders, recurring as reports, warnings
 from engine.store.config import settings
@@ -34,6 +35,7 @@ JOBS: dict[str, Callable[[Engine], Any]] = {
     "escalation": lambda bind: escalation.sweep(bind),
     "reminders": lambda bind: reminders.sweep(bind),
     "warnings": lambda bind: warnings.sweep(bind),
+    "circulars": lambda bind: circulars.due_today(bind),
     "dispatch": lambda bind: dispatch.dispatch(bind),
     "checkpoint": lambda bind: checkpoints.scheduled(bind),
 }
@@ -74,6 +76,8 @@ def schedule(scheduler, bind: Engine) -> None:
                       misfire_grace_time=6 * 3600)
     scheduler.add_job(run_job, "cron", hour=0, minute=20, args=[bind, "warnings"], id="warnings",
                       next_run_time=now, misfire_grace_time=12 * 3600)
+    scheduler.add_job(run_job, "cron", hour=7, minute=0, args=[bind, "circulars"], id="circulars",
+                      misfire_grace_time=12 * 3600)
     scheduler.add_job(run_job, "cron", hour=0, minute=10, args=[bind, "reports"], id="reports",
                       next_run_time=now, misfire_grace_time=12 * 3600)
     hour, minute = (int(p) for p in config.checkpoint_time.split(":"))

@@ -63,3 +63,35 @@ def test_the_office_simulates_a_year_from_its_page(web, engine_db, db_url):  # n
     assert page.status_code == 200 and 'data-testid="simulation"' in page.text and "到期提醒" in page.text
     bad = client.get("/plans/1/simulate?run=1&assume=stall")
     assert "无法理解的假设" in bad.text
+
+
+def test_the_office_drafts_reviews_and_publishes_a_circular(web, engine_db):  # noqa: F811
+    client, ids = web
+    with Session(engine_db) as session:
+        session.exec(update(Target).where(Target.id == ids["1-2-1"]).values(risk_level=2, risk_reason="连续 2 个月未报送"))
+        session.commit()
+    login(client, "绩效办")
+    home = client.get("/").text
+    listing = client.get("/plans/1/circulars")
+    assert listing.status_code == 200 and "尚无通报" in listing.text
+    with clock.frozen(datetime(2024, 6, 28, 9)):
+        made = client.post("/plans/1/circulars", data={"csrf": _csrf(home)})
+    assert made.status_code == 303
+    url = made.headers["location"]
+    page = client.get(url).text
+    assert 'data-testid="circular-status">草稿' in page and "黄洺鋆" in page  # names in the office's version
+    done = client.post(f"{url}/publish", data={"csrf": _csrf(page), "comment": "内部：约谈办公室"})
+    assert done.status_code == 303
+    page = client.get(url).text
+    assert "已发布" in page and 'data-testid="publish-circular"' not in page
+    again = client.post(f"{url}/publish", data={"csrf": _csrf(page)})
+    assert again.status_code == 409
+    public = client.get(f"{url}/public.html")
+    assert public.status_code == 200 and "公开版" in public.text
+    assert "黄洺鋆" not in public.text and "约谈" not in public.text and "<script" not in public.text
+    assert client.get(f"{url}/circular.pdf").content.startswith(b"%PDF")
+    assert client.get(f"{url}/circular.xlsx").content.startswith(b"PK")
+    client.post("/logout", data={"csrf": _csrf(page)})
+    login(client, "黄洺鋆")  # a section's staff reads the published circular
+    assert client.get(url).status_code == 200
+    assert client.get("/plans/1/circulars").status_code == 403

@@ -64,7 +64,7 @@ def test_scheduler_jobs_are_set_on_purpose(engine_db):
     scheduler = jobs.background(engine_db)
     try:
         found = {job.id: job for job in scheduler.get_jobs()}
-        assert set(found) == {"escalation", "reminders", "reports", "dispatch", "checkpoint", "warnings"}
+        assert set(found) == {"escalation", "reminders", "reports", "dispatch", "checkpoint", "warnings", "circulars"}
         for job in found.values():
             assert job.coalesce and job.max_instances == 1 and job.misfire_grace_time >= 30
         assert str(found["reminders"].trigger) == "cron[hour='9', minute='0']"
