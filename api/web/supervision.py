@@ -1,4 +1,4 @@
-"""Supervision pages: issue a 督办单, give a 整改 item, print a notice, simulate a plan's year (office)."""
+"""Supervision pages: issue a 督办单, give a 整改 item, add a checkpoint, print a notice, simulate a plan's year (office)."""
 from __future__ import annotations
 
 from datetime import date
@@ -12,6 +12,7 @@ from api.deps import Id, SessionDep
 from api.web.auth import WebViewer, check_csrf
 from api.web.pages import STATUS, _error, _page, _target_page
 from api.web.render import render
+from engine.plans import target_checkpoints
 from engine.schedule import simulation, supervision
 from engine.scoring import rectification
 from engine.store.config import settings
@@ -38,7 +39,8 @@ def _add(request, session, viewer, target_id: int, form, make) -> Response:
                                 error=exc.message)
         except DomainError:
             return _error(request, session, viewer, exc)
-    return RedirectResponse(f"/targets/{created.id}?done=create&code={quote(created.code)}", status_code=303)
+    done = "create" if created.id != target_id else "amend"
+    return RedirectResponse(f"/targets/{created.id}?done={done}&code={quote(created.code)}", status_code=303)
 
 
 @router.post("/targets/{target_id}/notices", response_class=HTMLResponse)
@@ -57,6 +59,19 @@ async def open_rectification(request: Request, session: SessionDep, viewer: WebV
     return await run_in_threadpool(_add, request, session, viewer, target_id, form, lambda: rectification.open_item(
         session=session, target_id=target_id, actor=viewer.actor, requirement=str(form.get("requirement", "")),
         due=_date(form.get("due"), "due", "整改期限")))
+
+
+@router.post("/targets/{target_id}/checkpoints", response_class=HTMLResponse)
+async def add_checkpoint(request: Request, session: SessionDep, viewer: WebViewer, target_id: Id):
+    form = await request.form()
+    check_csrf(viewer, form.get("csrf"))
+
+    def added():
+        target_checkpoints.add(session=session, target_id=target_id, actor=viewer.actor, what=str(form.get("what", "")),
+                               day=_date(form.get("date"), "date", "节点日期"))
+        return targets.get(session=session, target_id=target_id)
+
+    return await run_in_threadpool(_add, request, session, viewer, target_id, form, added)
 
 
 @router.get("/targets/{target_id}/notice.pdf")

@@ -40,6 +40,11 @@ def test_warnings_show_on_every_home_and_a_notice_is_issued_and_printed(web, eng
     notice_page = client.get(f"/targets/{notice_id}").text
     assert 'data-testid="subject"' in notice_page and "待回复" in notice_page
     assert "下发督办单" in client.get(f"/targets/{ids['1-2-1']}").text  # in the target's history
+    with clock.frozen(datetime(2024, 6, 3, 9)):
+        added = client.post(f"/targets/{ids['1-2-1']}/checkpoints",
+                            data={"csrf": _csrf(page), "date": "2024-09-25", "what": "中期评估"})
+    assert added.status_code == 303
+    assert "2024-09-25（中期评估）" in client.get(f"/targets/{ids['1-2-1']}").text
     pdf = client.get(f"/targets/{notice_id}/notice.pdf")
     assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF")
 
