@@ -34,7 +34,7 @@ def print_timeline(timeline: Timeline, *, limit: int) -> None:
 
 def simulate_command(
     plan_id: Annotated[int, typer.Argument(help="计划编号")],
-    start: Annotated[str | None, typer.Option("--from", help="开始日期（默认今天或计划年度的 1 月 1 日）")] = None,
+    start: Annotated[str | None, typer.Option("--from", help="开始日期（默认今天；计划不在今年时为其 1 月 1 日）")] = None,
     until: Annotated[str | None, typer.Option("--until", help="结束日期（默认计划年度的 12 月 31 日）")] = None,
     assume: Annotated[str, typer.Option("--assume", help="steady、stall:科室 或 late:姓名")] = "steady",
     limit: Annotated[int, typer.Option("--limit", help="最多列出多少条")] = 200,

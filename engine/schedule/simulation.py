@@ -120,7 +120,8 @@ def simulate(*, url: str, plan_id: int, start: date | None = None, until: date |
                 if plan is None:
                     raise SimulationError(f"计划 {plan_id} 不存在")
                 title, year = plan.title, plan.year
-            start = start or max(clock.today(), date(year, 1, 1))
+            # from today within the plan's year; a plan of another year from its 1 January
+            start = start or (clock.today() if clock.today().year == year else date(year, 1, 1))
             until = until or date(year, 12, 31)
             if until < start:
                 raise SimulationError(f"结束日期 {until} 早于开始日期 {start}")
