@@ -1,4 +1,5 @@
-"""The scheduled jobs (APScheduler 3, in-memory job store): escalation sweep, reminders, report items, outbox dispatch.
+"""The scheduled jobs (APScheduler 3, in-memory job store): escalation sweep, reminders, report items, early
+warnings, the monthly circular's draft, outbox dispatch.
 
 Every process that runs a scheduler (each ``serve`` worker, each ``worker``) has its own jobs
 in memory — APScheduler 3 must not share a persistent job store between processes. A job
@@ -20,8 +21,9 @@ from apscheduler.schedulers.blocking import BlockingScheduler
 from sqlalchemy import Engine
 
 from engine.audit import checkpoints
+from engine.scoring import circulars
 from engine.calendar import clock
-from engine.schedule import escalation, reminders, recurring as reports
+from engine.schedule import escalation, reminders, recurring as reports, warnings
 from engine.store.config import settings
 from engine.schedule.locks import job_lock
 from notifications import dispatch
@@ -32,6 +34,8 @@ JOBS: dict[str, Callable[[Engine], Any]] = {
     "reports": lambda bind: reports.create_due(bind),
     "escalation": lambda bind: escalation.sweep(bind),
     "reminders": lambda bind: reminders.sweep(bind),
+    "warnings": lambda bind: warnings.sweep(bind),
+    "circulars": lambda bind: circulars.due_today(bind),
     "dispatch": lambda bind: dispatch.dispatch(bind),
     "checkpoint": lambda bind: checkpoints.scheduled(bind),
 }
@@ -70,6 +74,10 @@ def schedule(scheduler, bind: Engine) -> None:
                       next_run_time=now, misfire_grace_time=config.sweep_minutes * 60)
     scheduler.add_job(run_job, "cron", hour=hour, minute=minute, args=[bind, "reminders"], id="reminders",
                       misfire_grace_time=6 * 3600)
+    scheduler.add_job(run_job, "cron", hour=0, minute=20, args=[bind, "warnings"], id="warnings",
+                      next_run_time=now, misfire_grace_time=12 * 3600)
+    scheduler.add_job(run_job, "cron", hour=7, minute=0, args=[bind, "circulars"], id="circulars",
+                      misfire_grace_time=12 * 3600)
     scheduler.add_job(run_job, "cron", hour=0, minute=10, args=[bind, "reports"], id="reports",
                       next_run_time=now, misfire_grace_time=12 * 3600)
     hour, minute = (int(p) for p in config.checkpoint_time.split(":"))

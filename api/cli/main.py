@@ -11,6 +11,7 @@ from sqlalchemy.engine import make_url
 from sqlmodel import Session
 
 from api.cli import backup as backup_cli, bpmn as bpmn_cli, drafts as draft_cli, holidays as holidays_cli, keys as key_cli, plans as plan_cli
+from api.cli import simulate as simulate_cli
 from api.cli.audit import audit_app
 from engine.workflow import definitions
 from engine.store import schema
@@ -58,6 +59,7 @@ app.command("backup")(backup_cli.backup_command)
 app.command("restore")(backup_cli.restore_command)
 app.command("draft-plan")(draft_cli.draft_plan)
 app.command("rotate-key")(key_cli.rotate_key)
+app.command("simulate")(simulate_cli.simulate_command)
 workflows_app.command("import-bpmn")(bpmn_cli.import_bpmn_command)
 workflows_app.command("export-bpmn")(bpmn_cli.export_bpmn_command)
 user_app = typer.Typer(help="用户", no_args_is_help=True)

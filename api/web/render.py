@@ -10,6 +10,7 @@ from fastapi import Request
 from fastapi.templating import Jinja2Templates
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
+from engine.plans import target_checkpoints
 from engine.calendar import clock
 from engine.workflow import definitions
 from engine.workflow.rules import RECIPIENTS, ROLES
@@ -39,7 +40,7 @@ def _state(workflow: str, state: str | None) -> str:
     return definitions.get(workflow).state_label(state) if state else ""
 
 
-_env.filters.update(when=_when, number=_number)
+_env.filters.update(when=_when, number=_number, checkpoints=target_checkpoints.normalise)
 _env.globals.update(role_label=lambda r: ROLE_LABELS.get(r, r), state_label=_state, recipients=RECIPIENTS)
 
 

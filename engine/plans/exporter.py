@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import io
 import re
+from datetime import date
 from collections.abc import Callable, Sequence
 from decimal import Decimal
 from typing import Any
@@ -16,6 +17,7 @@ from openpyxl.styles import Alignment, Border, Font, NamedStyle, Side
 from openpyxl.utils import get_column_letter
 from sqlmodel import Session, select
 
+from engine.plans import target_checkpoints
 from engine.store.cells import sheet_as_text
 from engine.store.models import Indicator, Plan, Target
 from engine.workflow.targets import parties_for
@@ -62,8 +64,19 @@ def plan_rows(session: Session, plan: Plan) -> list[tuple[Target, list[Any]]]:
         category = f"{t.category}（{points:g}分）" if points is not None and t.category else t.category
         out.append((t, [t.code, category, t.indicator, t.basis, t.text, _number(t.weight), t.deadline_phrase,
                         "\n".join(p.leaders), "\n".join(p.sections), "\n".join(p.persons),
-                        "\n".join(f"{i.name}：{i.raw}" for i in indicators[t.id]), t.extra_columns or {}]))
+                        "\n".join(f"{i.name}：{i.raw}" for i in indicators[t.id]), t.extra_columns or {},
+                        _checkpoint_cell(t)]))
     return out
+
+
+def _checkpoint_cell(target: Target) -> str:
+    """The 节点 cell: the checkpoints the deadline phrase does not give (those it gives come back with it)."""
+    lines = []
+    for c in target_checkpoints.normalise(target.checkpoints):
+        if c["by"]:
+            day = date.fromisoformat(c["date"])
+            lines.append(f"{day.month}月{day.day}日前" + (f"：{c['what']}" if c["what"] else ""))
+    return "\n".join(lines)
 
 
 def write_xlsx(session: Session, plan_id: int, extra: Sequence[tuple[str, Callable[[Target], Any]]] = (),
@@ -78,7 +91,9 @@ def write_xlsx(session: Session, plan_id: int, extra: Sequence[tuple[str, Callab
     with_indicators = any(cells[10] for _, cells in rows)
     # The columns of the imported table the engine does not read, in the order first seen: written back.
     kept = list(dict.fromkeys(name for _, cells in rows for name in cells[11]))
-    headers = list(HEADERS) + (["量化指标"] if with_indicators else []) + kept + [name for name, _ in extra]
+    with_checkpoints = any(cells[12] for _, cells in rows)
+    headers = list(HEADERS) + (["量化指标"] if with_indicators else []) + (["节点"] if with_checkpoints else []) + kept \
+        + [name for name, _ in extra]
     book = Workbook()
     sheet = book.active
     sheet.title = "绩效目标考评表"
@@ -88,7 +103,8 @@ def write_xlsx(session: Session, plan_id: int, extra: Sequence[tuple[str, Callab
     sheet["A1"].alignment = Alignment(horizontal="center")
     sheet.append(headers)
     for target, cells in rows:
-        values = cells[:10] + ([cells[10]] if with_indicators else []) + [cells[11].get(name) for name in kept] \
+        values = cells[:10] + ([cells[10]] if with_indicators else []) + ([cells[12]] if with_checkpoints else []) \
+            + [cells[11].get(name) for name in kept] \
             + [get(target) for _, get in extra]
         sheet.append(values)
     _merge_groups(sheet, rows)

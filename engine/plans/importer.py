@@ -17,6 +17,7 @@ from typing import Any
 from engine.calendar import clock
 from engine.calendar.deadlines import DeadlinePhraseError, parse_deadline
 from engine.store.errors import DomainError
+from engine.plans import target_checkpoints
 from engine.plans.indicators import IndicatorError, parse_indicator_lines
 from engine.plans.table import EXTRA, LABELS, RawTable, read
 
@@ -81,7 +82,8 @@ class TargetDraft:
     persons: list[str]
     indicators: list[tuple[str, str]] = field(default_factory=list)  # (name, value as written)
     extra_columns: dict[str, str] = field(default_factory=dict)  # columns the engine does not read, as written
-    checkpoints: list[date] = field(default_factory=list)  # earlier dates of a phrase naming several
+    #: Earlier dates of a phrase naming several, then the 节点 column's ``{date, what, by}``.
+    checkpoints: list[date | dict[str, str]] = field(default_factory=list)
 
 
 @dataclass
@@ -259,6 +261,10 @@ def _row(number: int, c: dict[str, Any], category: str, indicator: str, basis: s
         due, checkpoints = deadline.due, list(deadline.checkpoints)
     except DeadlinePhraseError as exc:
         refuse("deadline", str(exc))
+    try:
+        checkpoints += target_checkpoints.parse_cell(str(c.get("checkpoints") or ""), year)
+    except ValueError as exc:
+        refuse("checkpoints", str(exc))
     indicators: list[tuple[str, str]] = []
     cell = c.get("indicators") or ""
     if isinstance(cell, list):  # YAML: [{name, value}, …]

@@ -64,7 +64,7 @@ def _fields(d: TargetDraft) -> dict[str, Any]:
     return {"category": d.category, "indicator": d.indicator, "indicator_points": d.indicator_points,
             "basis": d.basis, "text": d.text, "weight": d.weight, "deadline_phrase": d.deadline_phrase,
             "due_date": d.due_date, "extra_columns": d.extra_columns,
-            "checkpoints": [c.isoformat() for c in d.checkpoints]}
+            "checkpoints": [c.isoformat() if isinstance(c, date) else c for c in d.checkpoints]}
 
 
 def _shown(value: Any) -> Any:

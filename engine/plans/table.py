@@ -29,6 +29,7 @@ COLUMNS: dict[str, tuple[str, ...]] = {
     "sections": ("责任科室", "责任单位", "sections", "section"),
     "persons": ("科室责任人", "责任人", "persons", "person"),
     "indicators": ("量化指标", "绩效指标", "indicators"),
+    "checkpoints": ("节点", "阶段节点", "checkpoints"),
 }
 REQUIRED = ("code", "text", "weight", "deadline")
 EXTRA = "extra"  # a row's cells under headers of no column above: {header: text}

@@ -25,6 +25,7 @@ from sqlmodel import Session, select
 
 from engine.audit import chain
 from engine.calendar import clock
+from engine.schedule import supervision
 from engine.store import calendardays, db
 from engine.workflow import definitions, outbox
 from engine.people.actors import Actor, Parties
@@ -57,14 +58,15 @@ def overdue(session: Session, definition: Definition, today: date) -> list[tuple
     top = len(definition.escalation)
     if not top:
         return []
-    found = []
-    for state in _states_with_deadlines(definition):
-        found += session.exec(
-            select(Target.id, Target.state_due, Target.escalation_level)
-            .where(Target.workflow == definition.id, Target.state == state, Target.state_due < today,
-                   Target.escalation_level < top)
-        ).all()
-    return found
+    states = _states_with_deadlines(definition)
+    if not states:
+        return []
+    # one statement for all the states with deadlines (the index on state and due date serves each)
+    return list(session.exec(
+        select(Target.id, Target.state_due, Target.escalation_level)
+        .where(Target.workflow == definition.id, Target.state.in_(states), Target.state_due < today,
+               Target.escalation_level < top)
+    ).all())
 
 
 def levels_due(definition: Definition, due: date, today: date) -> list[int]:
@@ -196,6 +198,8 @@ def escalate(session: Session, target_id: int, today: date, *, savepoint: bool =
                               "state_label": definition.state_label(target.state), "due": target.state_due.isoformat(),
                               "working_days_late": late, "supervised": supervised, "against": against,
                               "fallback": fallback})
+        if supervised and not target.supervised and definition.id == "target":  # 督办: a notice to reply to
+            supervision.issue_on_supervision(session, target, today)
         # System bookkeeping, not an edit of the target: no new version, so nobody's open form goes stale.
         session.exec(update(Target).where(Target.id == target_id)
                      .values(escalation_level=max(fired + [target.escalation_level]), supervised=supervised,

@@ -25,7 +25,7 @@ def _sections(session: Session, plan_id: int) -> dict[str, tuple[list[str], list
     """Each section of the plan's targets → (its leaders, its persons), from the rows it leads or shares."""
     rows = session.exec(select(Assignment.target_id, Assignment.kind, Assignment.name, Assignment.position)
                         .join(Target, Target.id == Assignment.target_id)
-                        .where(Target.plan_id == plan_id, Target.workflow != WORKFLOW)
+                        .where(Target.plan_id == plan_id, Target.workflow == "target")
                         .order_by(Assignment.target_id, Assignment.kind, Assignment.position)).all()
     by_target: dict[int, dict[str, list[str]]] = {}
     for target_id, kind, name, _ in rows:

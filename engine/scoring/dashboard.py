@@ -147,7 +147,7 @@ def staff_home(session: Session, actor: Actor) -> dict[str, Any]:
     mine = list(session.exec(select(Target).where(Target.id.in_(_of("section", actor.sections)))
                              .order_by(Target.state_due.is_(None), Target.state_due, Target.id)))
     targets = items(session, [t for t in mine if t.workflow == "target"], actor)
-    reports = items(session, [t for t in mine if t.workflow != "target" and t.state != "accepted"], actor)
+    reports = items(session, [t for t in mine if t.workflow != "target" and not _final(t)], actor)
     order = list(definitions.get("target").states)
     returned = _returned(session, [i.target.id for i in targets if i.target.state == "in_progress"])
     going = [i for i in targets if i.target.state == "in_progress" and i.target.id not in returned]
@@ -167,7 +167,18 @@ def staff_home(session: Session, actor: Actor) -> dict[str, Any]:
         "supervised": [i for i in targets if i.target.supervised
                        and (not i.target.supervised_against or actor.sections & set(i.target.supervised_against))],
         "reports": reports,
+        "warnings": warned(targets),
     }
+
+
+def _final(target: Target) -> bool:
+    return definitions.get(target.workflow).states[target.state].final
+
+
+def warned(listed: list[Item]) -> list[Item]:
+    """The targets of a list that carry a warning (预警), the most serious first."""
+    return sorted((i for i in listed if i.target.workflow == "target" and i.target.risk_level),
+                  key=lambda i: (-i.target.risk_level, i.target.code))
 
 
 def last_self_assessments(session: Session, target_ids: list[int]) -> dict[int, dict[str, Any]]:
@@ -204,7 +215,9 @@ def leader_home(session: Session, actor: Actor) -> dict[str, Any]:
     for item in waiting:
         item.self_assessment = submitted.get(item.target.id, {})
     counts = Counter(i.state_label for i in dressed if i.target.workflow == "target")
-    return {"queues": [Queue("to-sign", "待我审签", waiting, "没有待审签的目标。")], "waiting": waiting, "progress": list(counts.items()), "mine": [i for i in dressed if i.target.workflow == "target"]}
+    notices = [i for i in dressed if any(a.spec.trigger == "countersign" for a in i.actions)]
+    return {"queues": [Queue("to-sign", "待我审签", waiting, "没有待审签的目标。")], "waiting": waiting, "progress": list(counts.items()), "mine": [i for i in dressed if i.target.workflow == "target"],
+            "warnings": warned(dressed), "notices": notices}
 
 
 def office_home(session: Session, actor: Actor) -> dict[str, Any]:
@@ -229,6 +242,8 @@ def office_home(session: Session, actor: Actor) -> dict[str, Any]:
     overdue = listed(Target.state_due < clock.today())
     supervised = listed(Target.supervised == True)  # noqa: E712
     dynamic = listed(Target.workflow == "target", Target.category == "动态工作目标")
+    warnings = warned(listed(Target.workflow == "target", Target.risk_level > 0))
+    notices = listed(Target.workflow.in_(("supervision", "rectification")), Target.state != "closed")
     later = list(d.states)[2:]  # self-assessed and beyond
     months = Counter(f"{i.target.state_due.year}年{i.target.state_due.month}月" for i in overdue if i.target.state_due)
     charts = {
@@ -246,9 +261,25 @@ def office_home(session: Session, actor: Actor) -> dict[str, Any]:
         "sections": sorted(sections.items()),
         "state_names": list(d.states),
         "overdue": overdue, "supervised": supervised, "verify": verify, "score": score,
+        "warnings": warnings, "notices": notices,
         "plans": list(session.exec(select(Plan).order_by(Plan.year.desc()))),
     }
 
 
 def unread(session: Session, user_id: int) -> int:
     return inbox.unread_count(session=session, user_id=user_id)
+
+
+def follow_ups(session: Session, target: Target, actor: Actor) -> dict[str, Any]:
+    """What a target's page shows of supervision: the target a notice or an item concerns, the
+    notices and rectification items of a plan target, and whether ``actor`` may add them."""
+    from engine.scoring import rectification
+
+    office = "office" in actor.roles
+    if target.workflow != "target":
+        return {"subject": session.get(Target, target.subject_id) if target.subject_id else None, "related": [],
+                "may_issue": False, "may_rectify": False, "shortfalls": []}
+    found = list(session.exec(select(Target).where(Target.subject_id == target.id).order_by(Target.id)))
+    short = rectification.shortfalls(session, target) if office else []
+    return {"subject": None, "related": found, "may_issue": office and not _final(target) and target.state != "scored",
+            "may_rectify": bool(short), "shortfalls": short}

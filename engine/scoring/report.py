@@ -12,6 +12,7 @@ from engine.audit import checkpoints
 from engine.workflow import definitions
 from engine.store.models import Escalation, Target
 from engine.plans.exporter import write_xlsx
+from engine.scoring import rectification
 from engine.scoring.overdue import month_ends, overdue_at
 from engine.scoring.sheet import Line, Sheet, Total, sheet
 from engine.workflow.targets import is_overdue
@@ -34,6 +35,8 @@ class Report:
         return any(len(i["levels"]) == 3 for i in self.indicators)
 
     overdue_now: int = 0                               # targets overdue as the report is taken
+    #: The plan's rectification items (整改), open ones first.
+    rectifications: list[Any] = field(default_factory=list)
 
     @property
     def final(self) -> bool:
@@ -121,7 +124,7 @@ def build(*, session: Session, plan_id: int) -> Report:
         not_met=[line for line in s.lines if (line.scored and line.score < Decimal(str(line.target.weight))) or line.unmet],
         unscored=[line for line in s.lines if not line.scored],
         overdue_now=sum(1 for line in s.lines if is_overdue(line.target)),
-        indicators=_indicators(session, s),
+        indicators=_indicators(session, s), rectifications=rectification.of_plan(session, plan_id),
         audit_key=checkpoints.public_key_info(), checkpoint=checkpoints.latest(session),
     )
 

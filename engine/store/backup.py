@@ -15,11 +15,14 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import shutil
 import sqlite3
 import subprocess
 import tarfile
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from importlib import metadata
 from pathlib import Path, PurePosixPath
@@ -302,3 +305,35 @@ def _pg_load(dump: Path, url: str) -> None:
     dsn, env = _libpq(url)
     _run([tool, "--no-owner", "--no-privileges", "--exit-on-error", "--single-transaction",
           f"--dbname={dsn}", str(dump)], env)
+
+
+@contextmanager
+def throwaway_copy(url: str) -> Iterator[str]:
+    """A consistent copy of the database at ``url`` to write to freely (a simulation), dropped afterwards.
+
+    SQLite: the online backup into a temporary file. PostgreSQL: ``pg_dump`` of one snapshot restored
+    into a new database beside it (``<name>_copy_<random>``), dropped at the end. The live database is
+    only read."""
+    with tempfile.TemporaryDirectory(prefix="kaoping-copy-") as folder:
+        if _dialect(url) == "sqlite":
+            path = Path(folder) / "copy.sqlite3"
+            _sqlite_copy(url, path)
+            yield f"sqlite:///{path}"
+            return
+        dump = Path(folder) / "copy.pgdump"
+        _pg_dump(url, dump)
+        live = make_url(normalise_url(url))
+        name = f"{live.database}_copy_{secrets.token_hex(4)}"
+        admin = make_engine(live.render_as_string(hide_password=False), isolation_level="AUTOCOMMIT")
+        try:
+            with admin.connect() as connection:
+                connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
+            copy = live.set(database=name).render_as_string(hide_password=False)
+            try:
+                _pg_load(dump, copy)
+                yield copy
+            finally:
+                with admin.connect() as connection:
+                    connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        finally:
+            admin.dispose()

@@ -55,6 +55,8 @@ class Plan(SQLModel, table=True):
     categories: dict[str, float] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     #: How this plan is scored: grade bands and the indicator rule (see :mod:`engine.scoring.sheet`); empty: the defaults.
     scoring: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    #: How this plan is supervised: warning thresholds, the circular's day (see :mod:`engine.schedule.warnings`).
+    supervision: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False, server_default="{}"))
     created_at: datetime = Field(default_factory=_now)
 
     __table_args__ = (UniqueConstraint("org_id", "year", name="uq_plan_org_year"),)
@@ -160,6 +162,11 @@ class Target(SQLModel, table=True):
     #: Whom the 督办 is against while ``supervised``: whoever was late (sections, leaders or 绩效办).
     supervised_against: list[str] = Field(default_factory=list,
                                           sa_column=Column(JSON, nullable=False, server_default="[]"))
+    #: The target a 督办单 or a 整改 item concerns (``None`` for the plan's own targets and report items).
+    subject_id: int | None = Field(default=None, foreign_key="target.id", index=True, ondelete="CASCADE")
+    #: The early-warning level (0 正常 … 3 红色预警) and its reason in words, set by the warning sweep.
+    risk_level: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    risk_reason: str = Field(default="", sa_column_kwargs={"server_default": ""})
 
     __table_args__ = (
         UniqueConstraint("plan_id", "code", name="uq_target_plan_code"),
@@ -418,3 +425,22 @@ class CalendarDay(SQLModel, table=True):
     name: str = Field(default="", max_length=60)  # 国庆节, 国庆节调休 …
     set_by: str = Field(max_length=100)
     set_at: datetime = Field(default_factory=_now)
+
+
+class Circular(SQLModel, table=True):
+    """The office's monthly circular (通报) of a plan: drafted, reviewed, then published and never changed."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    plan_id: int = Field(foreign_key="plan.id", ondelete="CASCADE")
+    period: str = Field(max_length=7)  # 2024-06
+    status: str = Field(default="draft", max_length=20)  # draft | published
+    content: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    #: The office's internal remarks (内部意见): never in the public version.
+    comment: str = Field(default="", sa_column_kwargs={"server_default": ""})
+    #: SHA-256 of the published content, as the audit record states it.
+    digest: str = Field(default="", max_length=64, sa_column_kwargs={"server_default": ""})
+    created_at: datetime = Field(default_factory=_now)
+    published_at: datetime | None = None
+    published_by: str | None = Field(default=None, max_length=100)
+
+    __table_args__ = (UniqueConstraint("plan_id", "period", name="uq_circular_plan_period"),)

@@ -317,7 +317,8 @@ def get(workflow_id: str) -> Definition:
 
 
 #: Records that no definition describes: the plan's own and the scheduler's.
-OTHER_ACTIONS = {"create": "新增目标", "amend": "修改目标", "set_milestone": "设置节点", "escalate": "督办升级",
+OTHER_ACTIONS = {"create": "新增目标", "amend": "修改目标", "set_milestone": "设置节点", "escalate": "督办升级", "warn": "预警",
+                 "issue_notice": "下发督办单", "open_rectification": "下达整改", "add_checkpoint": "增加节点",
                  "import": "导入计划"}
 
 

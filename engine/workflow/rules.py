@@ -184,6 +184,18 @@ def _reported_indicators(ctx: Context) -> dict[str, Any]:
 INDICATOR_READERS: list[Callable[[str, Any, int], str | None]] = []
 
 
+@guard("checkpoint_known")
+def _checkpoint_known(ctx: Context) -> str | None:
+    """A progress report made against a checkpoint (节点) names one of the target's."""
+    named = ctx.payload.get("checkpoint")
+    if not named:
+        return None
+    days = [str(c.get("date") if isinstance(c, dict) else c)[:10] for c in ctx.target.checkpoints or []]
+    if str(named)[:10] not in days:
+        return f"该目标没有 {named} 的节点（已有：{'、'.join(sorted(days)) or '无'}）"
+    return None
+
+
 @guard("indicators_known")
 def _indicators_known(ctx: Context) -> str | None:
     reported = _reported_indicators(ctx)

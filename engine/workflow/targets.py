@@ -159,7 +159,8 @@ def new(
     basis: str = "",
     workflow: str = "target",
     extra_columns: dict[str, str] | None = None,
-    checkpoints: Sequence[str] = (),
+    checkpoints: Sequence[str | dict] = (),
+    subject_id: int | None = None,
 ) -> Target:
     """A new, unsaved target in the initial state of its workflow, with that state's due date."""
     definition = definitions.get(workflow)
@@ -169,7 +170,7 @@ def new(
         plan_id=plan_id, org_id=org_id, workflow=workflow, code=code, text=text, weight=Decimal(str(weight)),
         category=category, indicator=indicator, indicator_points=indicator_points, basis=basis,
         deadline_phrase=deadline_phrase, due_date=due_date, state=definition.initial,
-        extra_columns=dict(extra_columns or {}), checkpoints=list(checkpoints),
+        extra_columns=dict(extra_columns or {}), checkpoints=list(checkpoints), subject_id=subject_id,
     )
     target.state_due = state_due(session, target, definition, definition.initial, clock.today())
     return target

@@ -12,7 +12,8 @@ from sqlmodel import select
 
 from engine.calendar import clock
 from engine.workflow import definitions
-from engine.schedule import escalation, reminders
+from engine.schedule import escalation, reminders, supervision
+from engine.scoring import rectification
 from engine.workflow.commands import fire
 from engine.store.config import Settings
 from engine.store.models import Delivery, InboxItem, OutboxEvent, User
@@ -207,11 +208,29 @@ def test_every_event_of_every_shipped_workflow_has_a_template_and_renders(sessio
     report_late = f.target(session, code="R-2", workflow="report", weight=0, due_date=date(2024, 6, 4))
     report_soon = f.target(session, code="R-3", workflow="report", weight=0, due_date=date(2024, 6, 5))
     assert late and soon and report_late and report_soon
+    # A 督办单 through its cycle, and two more (late, and due soon); a rectification item likewise.
+    watched = f.target(session, code="5-4", due_date=date(2024, 12, 31))
+    notices = [supervision.issue(session=session, target_id=watched.id, actor=f.OFFICE, reply_due=due,
+                                 requirement="请说明原因") for due in (date(2024, 6, 12), date(2024, 6, 4), date(2024, 6, 5))]
+    reply = {"reason": "审批滞后", "measures": "倒排工期", "new_date": "2024-09-30"}
+    for trigger, actor, payload, comment in [("reply", staff, reply, ""), ("send_back", f.LEADER, {}, "请补充"),
+                                             ("reply", staff, reply, ""), ("countersign", f.LEADER, {}, ""),
+                                             ("return", f.OFFICE, {}, "措施不具体"), ("reply", staff, reply, ""),
+                                             ("countersign", f.LEADER, {}, ""), ("accept", f.OFFICE, {}, "")]:
+        fire(session=session, target_id=notices[0].id, trigger=trigger, actor=actor, payload=payload, comment=comment)
+    short = f.target(session, code="5-5", due_date=date(2024, 12, 31))
+    drive(session, short.id, "scored", staff=f.STAFF, leaders=[f.LEADER], office=f.OFFICE)
+    items = [rectification.open_item(session=session, target_id=short.id, actor=f.OFFICE, due=due, requirement="补齐")
+             for due in (date(2024, 6, 12), date(2024, 6, 4), date(2024, 6, 5))]
+    result = {"measures": "补建台账", "result": "已完成"}
+    for trigger, actor, payload, comment in [("submit", staff, result, ""), ("return", f.OFFICE, {}, "佐证不足"),
+                                             ("submit", staff, result, ""), ("accept", f.OFFICE, {}, "")]:
+        fire(session=session, target_id=items[0].id, trigger=trigger, actor=actor, payload=payload, comment=comment)
     escalation.sweep(engine_db, today=date(2024, 6, 20))
     reminders.sweep(engine_db, today=date(2024, 6, 4))
     session.rollback()
     events = session.exec(select(OutboxEvent)).all()
-    expected = {e for d in definitions.shipped().values() for e in d.notifications()}
+    expected = {e for d in definitions.shipped().values() for e in d.notifications()} | {"supervision.issued"}
     assert {e.event_type for e in events} == expected
     for event in events:
         assert messages.has_template(event.event_type)

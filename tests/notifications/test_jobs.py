@@ -36,8 +36,9 @@ def test_jobs_run_at_a_given_time(db_url, session, frozen):
     assert "escalation: SweepResult(checked=1, fired=[" in out.stdout
     session.rollback()
     assert session.exec(select(func.count()).select_from(Escalation)).one() == 3
-    assert session.exec(select(func.count()).select_from(InboxItem)).one() == 1  # 洪玮玮, level 1; no users for the rest
-    assert session.exec(select(func.count()).select_from(OutboxEvent).where(OutboxEvent.status == "expanded")).one() == 3
+    # 洪玮玮: level 1, the red warning (no report since June) and the 督办单 of level 3; no users for the rest
+    assert session.exec(select(func.count()).select_from(InboxItem)).one() == 3
+    assert session.exec(select(func.count()).select_from(OutboxEvent).where(OutboxEvent.status == "expanded")).one() == 5
     bad = subprocess.run([sys.executable, "-m", "api.cli", "jobs", "run", "--at", "下周一"], capture_output=True,
                          text=True, env=env)
     assert bad.returncode == 2 and "ISO" in bad.stderr
@@ -63,7 +64,7 @@ def test_scheduler_jobs_are_set_on_purpose(engine_db):
     scheduler = jobs.background(engine_db)
     try:
         found = {job.id: job for job in scheduler.get_jobs()}
-        assert set(found) == {"escalation", "reminders", "reports", "dispatch", "checkpoint"}
+        assert set(found) == {"escalation", "reminders", "reports", "dispatch", "checkpoint", "warnings", "circulars"}
         for job in found.values():
             assert job.coalesce and job.max_instances == 1 and job.misfire_grace_time >= 30
         assert str(found["reminders"].trigger) == "cron[hour='9', minute='0']"

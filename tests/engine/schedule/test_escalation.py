@@ -17,10 +17,10 @@ from tests.engine.lifecycle import step
 spawn = multiprocessing.get_context("spawn")
 
 
-def _day(session, bind, day: date):
-    """Sweep as of 09:00 on ``day``; the levels fired."""
+def _day(session, bind, day: date, target_id: int | None = None):
+    """Sweep as of 09:00 on ``day``; the levels fired (of ``target_id`` only, when given)."""
     with clock.frozen(datetime(day.year, day.month, day.day, 9, 0)):
-        return [level for _, level in escalation.sweep(bind, today=day).fired]
+        return [level for fired, level in escalation.sweep(bind, today=day).fired if target_id in (None, fired)]
 
 
 def _fresh(session):
@@ -71,10 +71,12 @@ def test_a_second_sweep_fires_nothing_and_moving_on_resets(session, engine_db, f
     target = session.get(Target, t.id)
     assert (target.state, target.supervised, target.escalation_level, target.entry) == ("self_assessed", False, 0, 3)
     # self_assessed is due on the plan's milestone, 30 December: a new escalation starts after it.
-    assert _day(session, engine_db, date(2024, 12, 30)) == []
-    assert _day(session, engine_db, date(2024, 12, 31)) == [1]
+    # (The 督办单 issued at level 3, never replied to, escalates on its own.)
+    assert _day(session, engine_db, date(2024, 12, 30), t.id) == []
+    assert _day(session, engine_db, date(2024, 12, 31), t.id) == [1]
     _fresh(session)
-    rows = session.exec(select(Escalation.entry, Escalation.level).order_by(Escalation.id)).all()
+    rows = session.exec(select(Escalation.entry, Escalation.level).where(Escalation.target_id == t.id)
+                        .order_by(Escalation.id)).all()
     assert rows == [(2, 1), (2, 2), (2, 3), (3, 1)]
 
 
