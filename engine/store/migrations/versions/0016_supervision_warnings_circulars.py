@@ -7,7 +7,7 @@ published circulars (通报) are kept whole, with their digest. Adding columns w
 every row.
 
 Revision ID: 0016
-Revises: 0014
+Revises: 0015
 """
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from alembic import op
 
 
 revision = '0016'
-down_revision = '0014'
+down_revision = '0015'
 branch_labels = None
 depends_on = None
 
