@@ -405,7 +405,8 @@ def _yaml(data: dict[str, Any], importer: _Importer, header: list[str]) -> str:
     return "\n".join(out) + "\n"
 
 
-def import_bpmn(data: bytes, filename: str, *, lenient: bool = False, role_map: dict[str, str] | None = None) -> ImportResult:
+def import_bpmn(data: bytes, filename: str, *, lenient: bool = False, role_map: dict[str, str] | None = None,
+                effect_map: dict[str, str] | None = None) -> ImportResult:
     """Translate a BPMN 2.0 file into a YAML definition; raises :class:`BpmnImportError` when it is refused."""
     role_map = role_map or {}
     bad_roles = [Problem(filename, 1, f"角色对应 {name}={role} 无效：角色只能是 {'、'.join(rules.ACTING_ROLES)}")
