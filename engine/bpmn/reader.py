@@ -22,6 +22,7 @@ import yaml
 from lxml import etree
 
 from engine.workflow import definitions, rules
+from engine.bpmn.conditions import to_cel
 from engine.bpmn.writer import (
     BPMN,
     CAMUNDA,
@@ -35,6 +36,7 @@ from engine.bpmn.writer import (
 from engine.bpmn.subset import (
     ACTIVITI,
     FLOWABLE,
+    NO_EFFECT,
     BpmnImportError,
     Unsupported,
     _days,
@@ -92,6 +94,8 @@ class Transition:
     fields: list[dict[str, Any]] = field(default_factory=list)
     guards: list[str] = field(default_factory=list)
     conditions: dict[str, str] = field(default_factory=dict)  # guard → condition text
+    when: str = ""  # the conditions on the way, as one CEL expression
+    when_sources: list[str] = field(default_factory=list)  # the conditions as the file writes them
     effects: list[str] = field(default_factory=list)
     notify: list[str] = field(default_factory=list)
     comment_required: bool = False
@@ -223,7 +227,8 @@ class _Importer:
         dest_name = self.final_for(dest) if self.graph.kinds[dest] == "end" else self.names[dest]
         ext = next((e for f in reversed(trail) if (e := extension(f.element, "transition")) is not None), None)
         named = [f.name for f in trail if f.name]
-        t = Transition("", [source.name], dest_name, list(source.roles), label=named[-1] if named else "")
+        t = Transition("", [source.name], dest_name, list(source.roles), label=" / ".join(named))
+        t.effects = [e for f in trail if (e := self.graph.effects.get(f.target)) and e != NO_EFFECT]
         if ext is not None:
             for key, value in read_transition(ext).items():
                 setattr(t, key, value)
@@ -243,19 +248,41 @@ class _Importer:
         self.transitions.append(t)
 
     def plain(self, t: Transition, trail: list[_Flow], source: State, single: bool) -> None:
-        marker = ""
+        marker, decided, parts = "", [], []
         for flow in (f for f in trail if f.condition):
             if m := re.fullmatch(r"trigger\s*==\s*['\"]([a-z][a-z0-9_]*)['\"]", _unwrap(flow.condition)):
                 marker = m[1]  # our own export's conditions name the trigger
+                continue
+            if not self.condition_language_ok(flow):
+                continue
+            decided.append(guard_name(flow.condition))
+            if (translated := to_cel(_unwrap(flow.condition), snake)) is not None:
+                parts.append(translated.expression)
+                t.when_sources.append(flow.condition)
+                for name, kind in translated.fields.items():
+                    if name not in {f["name"] for f in t.fields}:
+                        t.fields.append({"name": name, "type": kind, "required": True, "label": name, "min": None,
+                                         "max": None, "max_length": None})
             elif (guard := guard_name(flow.condition)) not in t.guards:
-                t.guards.append(guard)
+                t.guards.append(guard)  # not a payload test: a named guard must say what it means
                 t.conditions[guard] = flow.condition
-        named = [snake(f.name) for f in trail if snake(f.name)]
-        t.trigger = marker or (named[-1] if named else "") or (
-            f"complete_{source.name}" if single else t.guards[0] if len(t.guards) == 1 else f"go_{t.dest}")
+        t.when = parts[0] if len(parts) == 1 else " && ".join(f"({p})" for p in parts)
+        named = [snake(f.name) for f in trail if snake(f.name)]  # each decision on the way: no, then yes → no_yes
+        t.trigger = marker or "_".join(named) or (
+            f"complete_{source.name}" if single else decided[0] if len(decided) == 1 else f"go_{t.dest}")
         t.label = t.label or ("完成" if single else f"转至{self.states[t.dest].label}")
         if source.countersign:
             t.countersign, t.roles = True, ["leader"]
+
+    def condition_language_ok(self, flow: _Flow) -> bool:
+        """A condition in a script language (JavaScript, Groovy …) is refused by name: only expressions translate."""
+        element = flow.element.find(q(BPMN, "conditionExpression"))
+        language = (element.get("language") or "") if element is not None else ""
+        if language and not re.fullmatch(r"(?i)juel|el|feel|https?://.*(juel|el|xpath)?.*", language):
+            self.problems.append(Problem(self.filename, flow.line,
+                                         f"顺序流 {flow.id} 的条件是 {language} 脚本：只能导入表达式条件（如 ${{approved}}）"))
+            return False
+        return True
 
     def unique(self, source: str, trigger: str) -> str:
         taken = {t.trigger for t in self.transitions if source in t.sources}
@@ -295,7 +322,11 @@ class _Importer:
         if len(starts) != 1:
             self.problems.append(Problem(self.filename, 1, f"应有且只有一个开始事件，实际有 {len(starts)} 个"))
             return
-        dests = sorted({dest for _, dest in self.graph.paths(starts[0])})
+        ways = self.graph.paths(starts[0])
+        dests = sorted({dest for _, dest in ways})
+        for flow in (f for trail, _ in ways for f in trail if self.graph.effects.get(f.target, NO_EFFECT) != NO_EFFECT):
+            self.problems.append(Problem(self.filename, self.graph.nodes[flow.target].sourceline or 1,
+                                         f"{flow.target} 在第一个用户任务之前，新目标创建时不执行效果：请用 --map {flow.target}={NO_EFFECT}"))
         if len(dests) == 1 and self.graph.kinds[dests[0]] == "task":
             self.initial = self.names[dests[0]]
         elif not dests and self.lenient and (first := self.first_task_behind(starts[0])):
@@ -352,7 +383,8 @@ def _data(process: etree._Element, importer: _Importer) -> dict[str, Any]:
     for t in importer.transitions:
         item = {"trigger": t.trigger, "label": _label(t.label, t.label_en),
                 "from": t.sources[0] if len(t.sources) == 1 else t.sources, "to": t.dest, "roles": t.roles}
-        extras = {"fields": {f["name"]: _field(f) for f in t.fields}, "comment": "required" if t.comment_required else None,
+        extras = {"fields": {f["name"]: _field(f) for f in t.fields}, "when": t.when or None,
+                  "comment": "required" if t.comment_required else None,
                   "countersign": t.countersign or None,
                   "scope": t.scope if t.scope != "parties" else None, "guards": t.guards, "effects": t.effects, "notify": t.notify}
         data["transitions"].append(item | {k: v for k, v in extras.items() if v})
@@ -398,6 +430,8 @@ def _yaml(data: dict[str, Any], importer: _Importer, header: list[str]) -> str:
             out += [""] if section == "transitions" and index else []
         if section == "states" and line.startswith("    deadline:") and states[index].note:
             line += f"  # {states[index].note}"
+        if section == "transitions" and line.startswith("    when:") and transitions[index].when_sources:
+            line += "  # " + " && ".join(transitions[index].when_sources)
         if section == "transitions" and line.startswith("    guards:") and transitions[index].conditions:
             notes = transitions[index].conditions
             line += "  # " + ("; ".join(f"{g}: {c}" for g, c in notes.items()) if len(notes) > 1 else next(iter(notes.values())))
@@ -415,8 +449,15 @@ def import_bpmn(data: bytes, filename: str, *, lenient: bool = False, role_map: 
         raise BpmnImportError(filename, [], bad_roles)
     found: list[Unsupported] = []
     warnings: list[str] = []
-    process = _read(data, filename, found)
-    graph, dropped = _scan(process, found, warnings)
+    process = _read(data, filename, found, warnings)
+    graph, dropped = _scan(process, found, warnings, effect_map)
+    steps = set(graph.of_kind("step"))
+    unknown = [Problem(filename, 1, f"--map {task}={effect}：流程中没有这样的自动任务（服务、脚本、发送、业务规则任务或调用活动）")
+               for task, effect in (effect_map or {}).items() if task not in steps]
+    if unknown:
+        raise BpmnImportError(filename, [], unknown)
+    warnings += [f"{task} 按 --map 对应效果 {effect}" if effect != NO_EFFECT else f"{task} 按 --map 在此无需执行"
+                 for task, effect in (effect_map or {}).items()]
     found.sort(key=lambda u: u.line)
     if found and not lenient:
         raise BpmnImportError(filename, found, [])
@@ -424,6 +465,8 @@ def import_bpmn(data: bytes, filename: str, *, lenient: bool = False, role_map: 
     graph.flows, graph.dropped_flows = ([f for f in graph.flows if not {f.source, f.target} & dropped],
                                         [f for f in graph.flows if {f.source, f.target} & dropped])
     warnings += [f"第 {f.line} 行：已删除与之相连的顺序流 {f.id}（{f.source} → {f.target}）" for f in graph.dropped_flows]
+    if lost := _lost_branches(graph, dropped, filename):  # lenient never changes what a decision means
+        raise BpmnImportError(filename, found, lost, warnings)
     importer = _Importer(filename, graph, role_map, lenient, warnings)
     importer.read_tasks()
     importer.read_flows()
@@ -434,6 +477,20 @@ def import_bpmn(data: bytes, filename: str, *, lenient: bool = False, role_map: 
     if not importer.transitions:
         raise BpmnImportError(filename, found, [Problem(filename, 1, "导入后没有任何转换，无法构成工作流定义")], warnings)
     return _result(process, importer, found, filename)
+
+
+def _lost_branches(graph: _Graph, dropped: set[str], filename: str) -> list[Problem]:
+    """The decisions that would lose a branch if the dropped elements went: one problem per branch."""
+    kept = graph.flows + graph.dropped_flows
+    problems = []
+    for flow in graph.dropped_flows:
+        if flow.source in dropped or flow.target not in dropped:
+            continue
+        ways = [f for f in kept if f.source == flow.source]
+        if len(ways) > 1:
+            problems.append(Problem(filename, flow.line, f"决策 {flow.source} 的分支 {flow.id} 通向不支持的 {flow.target}："
+                                                         "删除它会改变决策的含义，宽松导入也不能删除"))
+    return problems
 
 
 def _result(process: etree._Element, importer: _Importer, found: list[Unsupported], filename: str) -> ImportResult:

@@ -175,7 +175,7 @@ def _transition_extension(ext: etree._Element, spec: TransitionSpec, index: int)
     optional = {"labelEn": spec.label_en, "guards": words(spec.guards), "effects": words(spec.effects),
                 "notify": words(spec.notify), "comment": "required" if spec.comment_required else "",
                 "countersign": "true" if spec.countersign else "",
-                "scope": spec.scope if spec.scope != "parties" else ""}
+                "scope": spec.scope if spec.scope != "parties" else "", "when": spec.when}
     attrs.update({key: value for key, value in optional.items() if value})
     element = etree.SubElement(ext, q(KAOPING, "transition"), attrs)
     for f in spec.fields:
@@ -221,7 +221,7 @@ def read_transition(element: etree._Element) -> dict[str, Any]:
             "label_en": element.get("labelEn", ""), "guards": element.get("guards", "").split(),
             "effects": element.get("effects", "").split(), "notify": element.get("notify", "").split(),
             "comment_required": element.get("comment") == "required", "countersign": element.get("countersign") == "true",
-            "scope": element.get("scope", "parties"),
+            "scope": element.get("scope", "parties"), "when": element.get("when", ""),
             "index": int(index) if index.isdigit() else None, "fields": fields}
 
 
