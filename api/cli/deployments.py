@@ -34,7 +34,7 @@ def deploy_command(
         fields |= {"definition_text": result.yaml_text, "source": text, "fmt": "bpmn"}
     bind = make_engine()
     try:
-        with Session(bind) as session:
+        with Session(bind, expire_on_commit=False) as session:
             done = deployments.deploy(session=session, actor=by, role="admin" if by != "系统" else "system", **fields)
     except definitions.DefinitionError as exc:
         for problem in exc.problems:
@@ -56,7 +56,7 @@ def list_command() -> None:
     """列出已部署的工作流定义：id、版本、格式、部署人、部署时间、运行中的目标数。"""
     bind = make_engine()
     try:
-        with Session(bind) as session:
+        with Session(bind, expire_on_commit=False) as session:
             rows, counts = deployments.listing(session=session), deployments.counts(session=session)
     finally:
         bind.dispose()
@@ -78,7 +78,7 @@ def migrate_command(
     states = bpmn_cli.parse_pairs(mapping, "--map", "旧状态=新状态")
     bind = make_engine()
     try:
-        with Session(bind) as session:
+        with Session(bind, expire_on_commit=False) as session:
             moved = deployments.migrate(session=session, workflow_id=workflow_id, from_version=from_version,
                                         to_version=to_version, mapping=states, actor=by,
                                         role="admin" if by != "系统" else "system")

@@ -341,7 +341,7 @@ def shipped() -> dict[str, Definition]:
 
 def source_text(workflow_id: str) -> str:
     """The YAML text of a shipped definition, as written."""
-    return resources.files("workflows").joinpath(Path(get(workflow_id).source).name).read_text("utf-8")
+    return resources.files("workflows").joinpath(Path(shipped()[workflow_id].source).name).read_text("utf-8")
 
 
 #: Deployed definitions this process has read, by id and version (see :mod:`engine.workflow.deployments`).

@@ -105,7 +105,7 @@ def add(*, session: Session, definition_text: str, source: str | None = None, fm
     if latest is None and parsed.id in definitions.shipped() \
             and checksum(source) != checksum(definitions.source_text(parsed.id)):
         latest = add(session=session, definition_text=definitions.source_text(parsed.id),
-                     filename=definitions.get(parsed.id).source).deployment
+                     filename=definitions.shipped()[parsed.id].source).deployment
     if latest is not None and latest.checksum == checksum(source):
         return Deployed(latest, resolve(session, latest.workflow, latest.version), new=False)
     version = latest.version + 1 if latest else 1
