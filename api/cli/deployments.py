@@ -10,7 +10,8 @@ from sqlmodel import Session
 from api.cli import bpmn as bpmn_cli
 from engine.store.db import make_engine
 from engine.store.errors import DomainError
-from engine.workflow import definitions, deployments
+from engine.bpmn import reader
+from engine.workflow import deployments
 
 BY_HELP = "部署或迁移人的姓名（写入审计记录）"
 
@@ -23,25 +24,18 @@ def deploy_command(
     by: Annotated[str, typer.Option("--by", help=BY_HELP)] = "系统",
 ) -> None:
     """部署工作流定义：检查后以新版本号存入数据库（记入审计）；新目标按最新版本运行。"""
-    try:
-        text = file.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        typer.echo(f"无法读取 {file}：{exc}", err=True)
-        raise typer.Exit(1) from exc
-    fields = {"definition_text": text, "fmt": "yaml", "filename": str(file)}
-    if file.suffix.lower() in (".bpmn", ".xml"):
-        result = bpmn_cli.translate(file, lenient=lenient, role_map=role_map, effect_map=effect_map)
-        fields |= {"definition_text": result.yaml_text, "source": text, "fmt": "bpmn"}
+    fmt = "bpmn" if file.suffix.lower() in (".bpmn", ".xml") else "yaml"
     bind = make_engine()
     try:
         with Session(bind, expire_on_commit=False) as session:
-            done = deployments.deploy(session=session, actor=by, role="admin" if by != "系统" else "system", **fields)
-    except definitions.DefinitionError as exc:
-        for problem in exc.problems:
-            typer.echo(str(problem), err=True)
-        raise typer.Exit(1) from exc
+            done = reader.deploy(session=session, data=file.read_bytes(), filename=str(file), fmt=fmt, lenient=lenient,
+                                 role_map=bpmn_cli.parse_role_map(role_map),
+                                 effect_map=bpmn_cli.parse_pairs(effect_map, "--map", "任务id=效果"),
+                                 actor=by, role="admin" if by != "系统" else "system")
     except DomainError as exc:
-        typer.echo(exc.message, err=True)
+        typer.echo(f"未部署 {file}：", err=True)
+        for reason in [e["reason"] for e in exc.details.get("errors") or []] or [exc.message]:
+            typer.echo(reason, err=True)
         raise typer.Exit(1) from exc
     finally:
         bind.dispose()

@@ -18,11 +18,13 @@ from dataclasses import dataclass, field
 from pathlib import PurePath
 from typing import Any
 
-import yaml
 from lxml import etree
 
-from engine.workflow import definitions, rules
+from engine.store import isolation
+from engine.store.errors import InvalidPayload
+from engine.workflow import definitions, deployments, rules
 from engine.bpmn.conditions import to_cel
+from engine.bpmn.yamltext import definition_data, yaml_text
 from engine.bpmn.writer import (
     BPMN,
     CAMUNDA,
@@ -30,7 +32,6 @@ from engine.bpmn.writer import (
     extension,
     q,
     read_deadline,
-    read_process,
     read_transition,
 )
 from engine.bpmn.subset import (
@@ -370,75 +371,6 @@ class _Importer:
         self.transitions.sort(key=lambda t: (t.index is None, t.index or 0, at[t.sources[0]]))
 
 
-def _data(process: etree._Element, importer: _Importer) -> dict[str, Any]:
-    """The definition as plain data, in the order of our YAML files."""
-    ours = read_process(process)
-    ident = ours.get("id") or snake(process.get("id", "")) or snake(process.get("name", "")) or "imported"
-    data: dict[str, Any] = {"id": ident, "version": ours.get("version", 1),
-                            "label": _label(_text(process.get("name") or process.get("id")), ours.get("label_en", "")),
-                            "initial": importer.initial, "states": {}, "transitions": []}
-    for s in importer.states.values():
-        data["states"][s.name] = {"label": _label(s.label, s.label_en)} | ({"final": True} if s.final else {}) | (
-            {"deadline": s.deadline} if s.deadline else {}) | ({"escalate_to": s.escalate_to} if s.escalate_to else {})
-    for t in importer.transitions:
-        item = {"trigger": t.trigger, "label": _label(t.label, t.label_en),
-                "from": t.sources[0] if len(t.sources) == 1 else t.sources, "to": t.dest, "roles": t.roles}
-        extras = {"fields": {f["name"]: _field(f) for f in t.fields}, "when": t.when or None,
-                  "comment": "required" if t.comment_required else None,
-                  "countersign": t.countersign or None,
-                  "scope": t.scope if t.scope != "parties" else None, "guards": t.guards, "effects": t.effects, "notify": t.notify}
-        data["transitions"].append(item | {k: v for k, v in extras.items() if v})
-    data |= {k: ours[k] for k in ("separation_of_duties", "reminders", "escalation") if k in ours}
-    if importer.timed and "escalation" not in data:  # a timer is a deadline someone must be told about
-        data["escalation"] = [{"level": 1, "after_working_days": 0, "notify": ["office"]}]
-    return data
-
-
-def _label(zh: str, en: str) -> dict[str, str]:
-    return {"zh": zh} | ({"en": en} if en else {})
-
-
-def _field(f: dict[str, Any]) -> _Inline:
-    spec: dict[str, Any] = {"type": f["type"]} | ({} if f["required"] else {"required": False})
-    spec |= {"label": {"zh": f["label"]}} if f["label"] else {}
-    return _Inline(spec | {k: f[k] for k in ("min", "max", "max_length") if f[k] is not None})
-
-
-class _Dumper(yaml.SafeDumper):
-    def increase_indent(self, flow: bool = False, indentless: bool = False) -> None:  # lists indented, as we write them
-        return super().increase_indent(flow, False)
-
-
-class _Inline(dict):
-    """A mapping written on one line, as our files write fields."""
-
-
-_Dumper.add_representer(_Inline, lambda dumper, value: dumper.represent_mapping("tag:yaml.org,2002:map", value, flow_style=True))
-
-
-def _yaml(data: dict[str, Any], importer: _Importer, header: list[str]) -> str:
-    """YAML text in our house layout, with the conditions and timer durations as comments."""
-    text = yaml.dump(data, Dumper=_Dumper, sort_keys=False, allow_unicode=True, default_flow_style=None, width=4096)
-    states, transitions = list(importer.states.values()), importer.transitions
-    out, section, index = [f"# {line}" for line in header], "", -1
-    for line in text.splitlines():
-        if not line.startswith(" "):
-            section, index = line.split(":")[0], -1
-            out += [""] if section in ("states", "transitions", "reminders", "escalation") else []
-        elif (section == "states" and re.match(r"  \S", line)) or (section == "transitions" and line.startswith("  - ")):
-            index += 1
-            out += [""] if section == "transitions" and index else []
-        if section == "states" and line.startswith("    deadline:") and states[index].note:
-            line += f"  # {states[index].note}"
-        if section == "transitions" and line.startswith("    when:") and transitions[index].when_sources:
-            line += "  # " + " && ".join(transitions[index].when_sources)
-        if section == "transitions" and line.startswith("    guards:") and transitions[index].conditions:
-            notes = transitions[index].conditions
-            line += "  # " + ("; ".join(f"{g}: {c}" for g, c in notes.items()) if len(notes) > 1 else next(iter(notes.values())))
-        out.append(line)
-    return "\n".join(out) + "\n"
-
-
 def import_bpmn(data: bytes, filename: str, *, lenient: bool = False, role_map: dict[str, str] | None = None,
                 effect_map: dict[str, str] | None = None) -> ImportResult:
     """Translate a BPMN 2.0 file into a YAML definition; raises :class:`BpmnImportError` when it is refused."""
@@ -494,14 +426,15 @@ def _lost_branches(graph: _Graph, dropped: set[str], filename: str) -> list[Prob
 
 
 def _result(process: etree._Element, importer: _Importer, found: list[Unsupported], filename: str) -> ImportResult:
-    data = _data(process, importer)
+    ident = snake(process.get("id", "")) or snake(process.get("name", "")) or "imported"
+    data = definition_data(process, importer, ident)
     conditions = {g: c for t in importer.transitions for g, c in t.conditions.items()}
     to_provide = {g: conditions.get(g, "") for t in importer.transitions for g in t.guards if g not in rules.GUARDS}
     header = [f"由 BPMN 导入：{_text(PurePath(filename).name)}（流程 {process.get('id', '')}）"]
     if importer.role_mappings:
         header.append(f"角色对应：{'，'.join(f'{n} → {r}' for n, r in importer.role_mappings.items())}")
     header += [f"需要在 engine/workflow/rules.py 注册的守卫：{'、'.join(to_provide)}"] if to_provide else []
-    text = _yaml(data, importer, header)
+    text = yaml_text(data, importer, header)
     try:  # the translation must give a definition we accept, but for guards not registered yet
         definitions.parse(text, filename)
     except definitions.DefinitionError as exc:
@@ -509,3 +442,24 @@ def _result(process: etree._Element, importer: _Importer, found: list[Unsupporte
         if problems:
             raise BpmnImportError(filename, found, problems, importer.warnings) from exc
     return ImportResult(text, data["id"], found, importer.warnings, to_provide, importer.role_mappings)
+
+
+def deploy(*, session, data: bytes, filename: str, fmt: str, lenient: bool = False, role_map: dict[str, str] | None = None,
+           effect_map: dict[str, str] | None = None, actor: str, role: str) -> deployments.Deployed:
+    """A YAML definition, or a BPMN file translated (in a limited child process), deployed as the next version of
+    its id; a refusal of either is :class:`~engine.store.errors.InvalidPayload` listing each problem."""
+    try:
+        text = data.decode("utf-8")
+        fields: dict[str, Any] = {"definition_text": text}
+        if fmt == "bpmn":
+            result = isolation.run(import_bpmn, data, filename, lenient=lenient, role_map=role_map or {},
+                                   effect_map=effect_map or {})
+            fields = {"definition_text": result.yaml_text, "source": text}
+        return deployments.deploy(session=session, fmt=fmt, filename=filename, actor=actor, role=role, **fields)
+    except UnicodeDecodeError as exc:
+        raise InvalidPayload("文件应为 UTF-8 文本", errors=[{"field": "source", "reason": "文件应为 UTF-8 文本"}]) from exc
+    except BpmnImportError as exc:
+        reasons = [str(u) for u in exc.unsupported] + [str(p) for p in exc.problems]
+    except definitions.DefinitionError as exc:
+        reasons = [str(p) for p in exc.problems]
+    raise InvalidPayload("；".join(reasons), errors=[{"field": "source", "reason": r} for r in reasons])

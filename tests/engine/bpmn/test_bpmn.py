@@ -13,7 +13,7 @@ from lxml import etree
 from typer.testing import CliRunner
 
 from api.cli import bpmn as bpmn_cli
-from engine.workflow import definitions, rules
+from engine.workflow import definitions
 from engine.bpmn.writer import BPMN, BPMNDI, DC, DI, KAOPING, export_bpmn
 from engine.bpmn.reader import BpmnImportError, guard_name, import_bpmn, role_for, snake
 
