@@ -1,20 +1,11 @@
 """Deployments through the API (admin only): deploy YAML or BPMN, list the versions, migrate targets."""
 from __future__ import annotations
 
-import pytest
-
-from engine.workflow import definitions, deployments
+from engine.workflow import definitions
 from tests.api.conftest import token
 from tests.engine.bpmn.test_bpmn import sample
 
 V2 = definitions.source_text("target").replace("in_progress", "working")
-
-
-@pytest.fixture(autouse=True)
-def _fresh_process():
-    deployments.forget()
-    yield
-    deployments.forget()
 
 
 def test_admin_deploys_lists_and_migrates(api, two_targets):

@@ -2,7 +2,6 @@
 one is listed and audited; a deployed BPMN process runs a target whose page shows its states."""
 from __future__ import annotations
 
-import pytest
 from sqlmodel import Session, select
 
 from engine.store.models import TransitionRecord
@@ -10,13 +9,6 @@ from engine.workflow import deployments
 from tests import factories as f
 from tests.api.test_pages import _csrf, login, web  # noqa: F401  (the fixture)
 from tests.engine.bpmn.test_bpmn import sample
-
-
-@pytest.fixture(autouse=True)
-def _fresh_process():
-    deployments.forget()
-    yield
-    deployments.forget()
 
 
 def test_admin_deploys_a_bpmn_file_and_its_target_page_shows_it(web, engine_db):

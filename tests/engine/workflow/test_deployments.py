@@ -22,14 +22,6 @@ V2 = SHIPPED.replace("in_progress", "working").replace(
     "    when: payload.agree == true\n")
 
 
-@pytest.fixture(autouse=True)
-def _fresh_process():
-    """Each test's database has its own deployments: nothing read from another one stays cached."""
-    deployments.forget()
-    yield
-    deployments.forget()
-
-
 def records(session, trigger: str) -> list[TransitionRecord]:
     return list(session.exec(select(TransitionRecord).where(TransitionRecord.trigger == trigger)
                              .order_by(TransitionRecord.id)))
