@@ -184,7 +184,11 @@ class _Importer:
         return name
 
     def read_tasks(self) -> None:
-        for ident in self.graph.of_kind("task"):
+        for ident, kind in self.graph.kinds.items():
+            if kind == "end" and self.graph.nodes[ident].get(q(KAOPING, "state")):
+                self.final_for(ident)  # an exported final state, in its place among the states
+            if kind != "task":
+                continue
             task = self.graph.nodes[ident]
             state = State(self.name(task, "task"), _text(task.get("name")) or ident, task.get(q(KAOPING, "labelEn"), ""),
                           final=task.get(q(KAOPING, "final")) == "true")
@@ -209,7 +213,8 @@ class _Importer:
         if end_id not in self.names:
             end = self.graph.nodes[end_id]
             name = self.name(end, "end")
-            self.states[name] = State(name, _text(end.get("name")) or "已结束", final=True)
+            self.states[name] = State(name, _text(end.get("name")) or "已结束", end.get(q(KAOPING, "labelEn"), ""),
+                                      final=True)
         return self.names[end_id]
 
     def read_flows(self) -> None:

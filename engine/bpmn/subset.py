@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 from lxml import etree
 
-from engine.bpmn.writer import BPMN, q
+from engine.bpmn.writer import BPMN, KAOPING, q
 from engine.workflow.yamlsource import Problem
 
 FLOWABLE, ACTIVITI = "http://flowable.org/bpmn", "http://activiti.org/bpmn"
@@ -190,6 +190,8 @@ def _scan(process: etree._Element, found: list[Unsupported], warnings: list[str]
             dropped.add(ident)
         elif tag in IGNORED:
             warnings.append(_ignored(child))
+        elif child.get(q(KAOPING, "closing")) == "true":
+            continue  # the end after a completed state that may be reopened: not a state of its own
         elif tag in STEPS:
             graph.nodes[ident], graph.kinds[ident] = child, "step"
             graph.effects[ident] = effect_map[ident]

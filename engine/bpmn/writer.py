@@ -1,10 +1,12 @@
 """BPMN 2.0 out: any workflow definition as one BPMN process with a diagram.
 
 Each state is a ``userTask`` (its id is the state's name, its name the Chinese label,
-``camunda:candidateGroups`` the roles acting from it); the initial state follows a start
-event, a final state is followed by an end event, and a state with several ways out leads
-to an exclusive gateway whose outgoing flows carry conditions naming the trigger. Every
-(trigger, source) is one sequence flow named by the transition's Chinese label.
+``camunda:candidateGroups`` the roles acting from it), except a final state, which is an end
+event of its own; the initial state follows a start event; a completed state that may be
+reopened (``scored``) is followed by an end event (``kaoping:closing``) on its gateway's default
+flow; a state with several ways out leads to an exclusive gateway whose outgoing flows carry
+conditions naming the trigger. Every (trigger, source) is one sequence flow named by the
+transition's Chinese label, and every node lists its ``incoming`` and ``outgoing`` flows.
 
 What BPMN has no words for (trigger names, roles per transition, fields, guards, effects,
 comments, countersign, notifications, deadlines, reminders, escalation, English labels) is
@@ -66,6 +68,7 @@ class _Flow:
     spec: TransitionSpec | None = None
     index: int = -1
     conditional: bool = False
+    closing: bool = False  # to the end event after a completed state: the gateway's default
 
 
 @dataclass
@@ -84,7 +87,7 @@ def export_bpmn(definition: Definition) -> bytes:
                                isExecutable="true")
     _definition_extensions(etree.SubElement(process, q(BPMN, "extensionElements")), definition)
     for node in graph.nodes:
-        _flow_node(process, node, definition)
+        _flow_node(process, node, definition, graph)
     for flow in graph.flows:
         _sequence_flow(process, flow)
     _diagram(root, definition, graph)
@@ -96,19 +99,23 @@ def _graph(definition: Definition) -> _Graph:
     taken = set(definition.states)
     graph = _Graph(definition.id if definition.id not in taken else f"{definition.id}_process")
     exits = {name: definition.triggers_from(name) for name in definition.states}
-    graph.nodes.append(_Node("_start", "start"))
+    graph.nodes.append(_Node("_start", "start", "开始"))
     graph.flows.append(_Flow("_start_flow", "_start", definition.initial))
+    ways = {name: len(exits[name]) + definition.is_done(name) for name in definition.states}
     for name, state in definition.states.items():
-        graph.nodes.append(_Node(name, "task", state.label))
-        if len(exits[name]) > 1:
-            graph.nodes.append(_Node(f"_gw_{name}", "gateway"))
-            graph.flows.append(_Flow(f"_to_gw_{name}", name, f"_gw_{name}"))
         if state.final:
-            graph.nodes.append(_Node(f"_end_{name}", "end"))
-            graph.flows.append(_Flow(f"_to_end_{name}", name, f"_end_{name}"))
+            graph.nodes.append(_Node(name, "end", state.label))
+            continue
+        graph.nodes.append(_Node(name, "task", state.label))
+        if ways[name] > 1:
+            graph.nodes.append(_Node(f"_gw_{name}", "gateway", f"{state.label}之后"))
+            graph.flows.append(_Flow(f"_to_gw_{name}", name, f"_gw_{name}"))
+        if definition.is_done(name):
+            graph.nodes.append(_Node(f"_end_{name}", "end", "办结"))
+            graph.flows.append(_Flow(f"_to_end_{name}", f"_gw_{name}", f"_end_{name}", closing=True))
     for index, spec in enumerate(definition.transitions):
         for source in spec.sources:
-            via = len(exits[source]) > 1
+            via = ways[source] > 1
             graph.flows.append(_Flow(f"_t{index}_{source}", f"_gw_{source}" if via else source, spec.dest,
                                      spec.label, spec, index, conditional=via))
     return graph
@@ -133,21 +140,46 @@ def _acting_roles(definition: Definition, state: str) -> list[str]:
     return [role for role in rules.ACTING_ROLES if role in acting] + sorted(acting - set(rules.ACTING_ROLES))
 
 
-def _flow_node(process: etree._Element, node: _Node, definition: Definition) -> None:
+def _flow_node(process: etree._Element, node: _Node, definition: Definition, graph: _Graph) -> None:
     tag = {"start": "startEvent", "task": "userTask", "gateway": "exclusiveGateway", "end": "endEvent"}[node.kind]
-    element = etree.SubElement(process, q(BPMN, tag), id=node.id)
-    if node.kind != "task":
-        return
-    state: StateSpec = definition.states[node.id]
-    element.set("name", state.label)
-    roles = _acting_roles(definition, node.id)
+    element = etree.SubElement(process, q(BPMN, tag), id=node.id, name=node.label)
+    state = definition.states.get(node.id)
+    if node.kind == "task":
+        _task(element, state, definition)
+    elif node.kind == "end" and state is not None:  # a final state is its end event
+        element.set(q(KAOPING, "state"), state.name)
+        if state.label_en:
+            element.set(q(KAOPING, "labelEn"), state.label_en)
+    elif node.kind == "end":
+        element.set(q(KAOPING, "closing"), "true")
+    for flow in graph.flows:
+        if flow.closing and flow.source == node.id:
+            element.set("default", flow.id)
+    for tag, end in (("incoming", "target"), ("outgoing", "source")):
+        for flow in (f for f in graph.flows if getattr(f, end) == node.id):
+            etree.SubElement(element, q(BPMN, tag)).text = flow.id
+    if node.kind == "task" and any(t.countersign for t in definition.triggers_from(node.id)):
+        _countersign(element)
+
+
+def _countersign(element: etree._Element) -> None:
+    """会签 as BPMN says it: one instance of the task per leader in charge, complete when all are."""
+    loop = etree.SubElement(element, q(BPMN, "multiInstanceLoopCharacteristics"), isSequential="false")
+    cardinality = etree.SubElement(loop, q(BPMN, "loopCardinality"))
+    cardinality.set(q(XSI, "type"), "bpmn:tFormalExpression")
+    cardinality.text = "${nrOfLeaders}"
+    done = etree.SubElement(loop, q(BPMN, "completionCondition"))
+    done.set(q(XSI, "type"), "bpmn:tFormalExpression")
+    done.text = "${nrOfCompletedInstances == nrOfInstances}"
+
+
+def _task(element: etree._Element, state: StateSpec, definition: Definition) -> None:
+    roles = _acting_roles(definition, state.name)
     if roles:
         element.set(q(CAMUNDA, "candidateGroups"), ",".join(roles))
     element.set(q(KAOPING, "state"), state.name)
     if state.label_en:
         element.set(q(KAOPING, "labelEn"), state.label_en)
-    if state.final:
-        element.set(q(KAOPING, "final"), "true")
     if state.deadline:
         ext = etree.SubElement(element, q(BPMN, "extensionElements"))
         (kind, value), = state.deadline.items()

@@ -115,6 +115,12 @@ class Definition:
         """The transitions that leave (or stay in) ``state``, in definition order."""
         return [spec for spec in self.transitions if state in spec.sources]
 
+    def is_done(self, state: str) -> bool:
+        """Whether ``state`` ends the work while it may be reopened: not final, and every way out to another
+        state is a return that needs a comment (``scored``, which the office may reopen)."""
+        ways = [t for t in self.triggers_from(state) if t.dest != state]
+        return not self.states[state].final and bool(ways) and all(t.comment_required for t in ways)
+
     def state_label(self, state: str | None) -> str:
         return self.states[state].label if state in self.states else (state or "")
 

@@ -141,7 +141,11 @@ def test_export_validates_and_spiffworkflow_reads_it(workflow_id):
     assert set(definition.states) <= set(spec.task_specs)
     for name, state in definition.states.items():
         task = spec.task_specs[name]
-        assert (type(task).__name__, task.bpmn_name) == ("UserTask", state.label)
+        countersigned = any(t.countersign for t in definition.triggers_from(name))
+        kind = "EndEvent" if state.final else "ParallelMultiInstanceTask" if countersigned else "UserTask"
+        assert type(task).__name__ == kind
+        if not countersigned:
+            assert task.bpmn_name == state.label
 
 
 @pytest.mark.parametrize("workflow_id", ["target", "report"])
@@ -164,14 +168,21 @@ def test_export_shape_of_target():
     assert tasks["self_assessed"].get("name") == "已自评"
     assert tasks["self_assessed"].get("{http://camunda.org/schema/1.0/bpmn}candidateGroups") == "leader"
     assert len(process.findall("bpmn:startEvent", NS)) == 1
-    assert len(process.findall("bpmn:exclusiveGateway", NS)) == 4  # in_progress, self_assessed, leader_signed, verified
+    # in_progress, self_assessed, leader_signed, verified, and scored: reopened, or done (its end event)
+    assert len(process.findall("bpmn:exclusiveGateway", NS)) == 5
+    closing = process.find("bpmn:endEvent", NS)
+    assert (closing.get(f"{{{KAOPING}}}closing"), process.find("bpmn:exclusiveGateway[@id='_gw_scored']", NS).get("default")) \
+        == ("true", "_to_end_scored")
+    loop = tasks["self_assessed"].find("bpmn:multiInstanceLoopCharacteristics", NS)  # 会签: every leader
+    assert loop.find("bpmn:completionCondition", NS).text == "${nrOfCompletedInstances == nrOfInstances}"
     sign = process.find("bpmn:sequenceFlow[@name='审签']", NS)
     assert sign.get("sourceRef") == "_gw_self_assessed" and sign.get("targetRef") == "leader_signed"
     assert sign.find("bpmn:conditionExpression", NS).text == "trigger == 'sign'"
     assert sign.find(f"bpmn:extensionElements/{{{KAOPING}}}transition", NS).get("countersign") == "true"
     report = etree.fromstring(export_bpmn(definitions.get("report"))).find("bpmn:process", NS)
-    end = report.find("bpmn:endEvent", NS)
-    assert report.find(f"bpmn:sequenceFlow[@targetRef='{end.get('id')}']", NS).get("sourceRef") == "accepted"
+    end = report.find("bpmn:endEvent", NS)  # the final state is an end event, not a user task
+    assert (end.get("id"), end.get("name")) == ("accepted", "已采纳")
+    assert [e.get("id") for e in report.findall("bpmn:userTask", NS)] == ["due", "submitted"]
 
 
 @pytest.mark.parametrize("workflow_id", sorted(definitions.shipped()))
@@ -242,9 +253,9 @@ def test_export_without_our_extensions_reads_as_plain_bpmn(tmp_path):
     assert checked(result.yaml_text, tmp_path) == []
     d = definitions.parse(result.yaml_text, "x.yaml")
     assert [(n, s.label, s.final) for n, s in d.states.items()] == [
-        ("due", "待报送", False), ("submitted", "已报送", False), ("accepted", "已采纳", False), ("end_accepted", "已结束", True)]
+        ("due", "待报送", False), ("submitted", "已报送", False), ("accepted", "已采纳", True)]
     assert edges(d) == {("complete_due", "due", "submitted"), ("accept", "submitted", "accepted"),  # conditions name the trigger
-                        ("return", "submitted", "due"), ("complete_accepted", "accepted", "end_accepted")}
+                        ("return", "submitted", "due")}
     assert {t.trigger: t.label for t in d.transitions}["return"] == "退回"
     assert {t.trigger: t.roles for t in d.transitions}["accept"] == ("office",)  # from candidateGroups
 
