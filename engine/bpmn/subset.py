@@ -185,13 +185,13 @@ def _scan(process: etree._Element, found: list[Unsupported], warnings: list[str]
     graph, dropped = _Graph(), set()
     for child in (c for c in process if isinstance(c.tag, str)):
         tag, ident = local(child), child.get("id", "")
+        if "true" in (child.get(q(KAOPING, "closing")), child.get(q(KAOPING, "deadline"))):
+            continue  # our export's end after a completed state, and its deadline timers: kaoping:deadline says it
         if reason := _reason(child, effect_map):
             found.append(_unsupported(child, reason))
             dropped.add(ident)
         elif tag in IGNORED:
             warnings.append(_ignored(child))
-        elif child.get(q(KAOPING, "closing")) == "true":
-            continue  # the end after a completed state that may be reopened: not a state of its own
         elif tag in STEPS:
             graph.nodes[ident], graph.kinds[ident] = child, "step"
             graph.effects[ident] = effect_map[ident]

@@ -90,7 +90,10 @@ def export_bpmn(definition: Definition) -> bytes:
         _flow_node(process, node, definition, graph)
     for flow in graph.flows:
         _sequence_flow(process, flow)
-    _diagram(root, definition, graph)
+    timers = [name for name, state in definition.states.items() if state.deadline and not state.final]
+    for name in timers:
+        _deadline_timer(process, name, definition.states[name].deadline)
+    _diagram(root, definition, graph, timers)
     return etree.tostring(root, xml_declaration=True, encoding="UTF-8", pretty_print=True)
 
 
@@ -160,6 +163,25 @@ def _flow_node(process: etree._Element, node: _Node, definition: Definition, gra
             etree.SubElement(element, q(BPMN, tag)).text = flow.id
     if node.kind == "task" and any(t.countersign for t in definition.triggers_from(node.id)):
         _countersign(element)
+
+
+def _deadline_timer(process: etree._Element, state: str, deadline: dict[str, Any]) -> None:
+    """A state's deadline as a non-interrupting boundary timer that ends in a reminder: working days as a
+    duration (calendar days; the exact rule stays in ``kaoping:deadline``), a date as ``${dueDate}``."""
+    timer, end, flow = f"_due_{state}", f"_due_end_{state}", f"_due_flow_{state}"
+    event = etree.SubElement(process, q(BPMN, "boundaryEvent"), id=timer, name="到期", attachedToRef=state,
+                             cancelActivity="false")
+    event.set(q(KAOPING, "deadline"), "true")
+    etree.SubElement(event, q(BPMN, "outgoing")).text = flow
+    definition = etree.SubElement(event, q(BPMN, "timerEventDefinition"))
+    (kind, value), = deadline.items()
+    when = etree.SubElement(definition, q(BPMN, "timeDuration" if kind == "working_days" else "timeDate"))
+    when.set(q(XSI, "type"), "bpmn:tFormalExpression")
+    when.text = f"P{value}D" if kind == "working_days" else "${dueDate}"
+    reminded = etree.SubElement(process, q(BPMN, "endEvent"), id=end, name="已提醒")
+    reminded.set(q(KAOPING, "closing"), "true")
+    etree.SubElement(reminded, q(BPMN, "incoming")).text = flow
+    etree.SubElement(process, q(BPMN, "sequenceFlow"), id=flow, sourceRef=timer, targetRef=end)
 
 
 def _countersign(element: etree._Element) -> None:
@@ -305,7 +327,7 @@ def _port(point: Point, box: Box, shape: tuple[float, float, float, float]) -> P
     return sx + sw / 2, sy if abs(y - box.y) < 0.01 else sy + sh
 
 
-def _diagram(root: etree._Element, definition: Definition, graph: _Graph) -> None:
+def _diagram(root: etree._Element, definition: Definition, graph: _Graph, timers: list[str]) -> None:
     synthetic, keys = _layout_definition(definition, graph)
     drawn = layout(synthetic)
     kinds = {n.id: n.kind for n in graph.nodes}
@@ -331,6 +353,18 @@ def _diagram(root: etree._Element, definition: Definition, graph: _Graph) -> Non
             etree.SubElement(element, q(DI, "waypoint"), x=_num(x), y=_num(y))
         if flow.name:
             _edge_label(element, flow.name, edge.label_x, _above_line(edge.label_x, edge.label_y, points))
+    bottom = max(y + h for _, y, _, h in shapes.values())
+    for row, state in enumerate(timers):  # on the task's lower border; its reminder in a row of its own below
+        tx, ty, tw, th = shapes[state]
+        x, y = tx + tw - EVENT_SIZE - 8, ty + th - EVENT_SIZE / 2
+        end_y = bottom + 40 + row * (EVENT_SIZE + 24)
+        for ident, top in ((f"_due_{state}", y), (f"_due_end_{state}", end_y)):
+            shape = etree.SubElement(plane, q(BPMNDI, "BPMNShape"), id=f"{ident}_di", bpmnElement=ident)
+            etree.SubElement(shape, q(DC, "Bounds"), x=_num(x), y=_num(top), width=_num(EVENT_SIZE),
+                             height=_num(EVENT_SIZE))
+        edge = etree.SubElement(plane, q(BPMNDI, "BPMNEdge"), id=f"_due_flow_{state}_di", bpmnElement=f"_due_flow_{state}")
+        for point_y in (y + EVENT_SIZE, end_y):
+            etree.SubElement(edge, q(DI, "waypoint"), x=_num(x + EVENT_SIZE / 2), y=_num(point_y))
 
 
 def _above_line(x: float, y: float, points: list[Point]) -> float:

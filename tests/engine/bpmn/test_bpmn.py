@@ -209,9 +209,15 @@ def test_export_diagram_covers_every_element_and_lines_meet_shapes(workflow_id):
         assert len(points) >= 2
         assert on_border(points[0], bounds[flow.get("sourceRef")]), flow.get("id")
         assert on_border(points[-1], bounds[flow.get("targetRef")]), flow.get("id")
-    boxes = [b for k, b in bounds.items()]
-    for i, a in enumerate(boxes):  # nothing drawn on top of anything else
-        for b in boxes[i + 1:]:
+    hosts = {e.get("id"): e.get("attachedToRef") for e in process.findall("bpmn:boundaryEvent", NS)}
+    for timer, host in hosts.items():  # a deadline timer sits on its task's border
+        tx, ty, tw, th = bounds[timer]
+        assert on_border((tx + tw / 2, ty + th / 2), bounds[host]), timer
+    boxes = list(bounds.items())
+    for i, (ka, a) in enumerate(boxes):  # nothing else drawn on top of anything else
+        for kb, b in boxes[i + 1:]:
+            if hosts.get(ka) == kb or hosts.get(kb) == ka:
+                continue
             assert not (a[0] < b[0] + b[2] and b[0] < a[0] + a[2] and a[1] < b[1] + b[3] and b[1] < a[1] + a[3])
 
 

@@ -136,9 +136,12 @@ def test_spiffworkflow_runs_the_happy_path_to_an_end_event(name, exported):
     from SpiffWorkflow.util.task import TaskState
 
     class Expressions(PythonScriptEngine):
-        """``${…}`` as the JUEL engines write it; what is inside is Python here too."""
+        """Expressions as Camunda and Flowable write them: ``${…}`` (what is inside is Python here too), and a
+        timer's ISO-8601 duration as a literal."""
 
         def evaluate(self, task, expression, external_context=None):
+            if re.fullmatch(r"P(?:\d+[YMWD])+(?:T(?:\d+[HMS])+)?", (expression or "").strip()):
+                return expression.strip()
             m = re.fullmatch(r"\s*[$#]\{(.*)\}\s*", expression or "")
             return super().evaluate(task, m[1] if m else expression, external_context)
 
@@ -148,6 +151,9 @@ def test_spiffworkflow_runs_the_happy_path_to_an_end_event(name, exported):
     process = etree.parse(str(exported[name])).getroot().find(f"{{{BPMN}}}process").get("id")
     workflow = BpmnWorkflow(parser.get_spec(process), script_engine=Expressions())
     path, leaders, done = happy_path(definition), 2, 0
+    due = {"dueDate": "2099-12-31T00:00:00"}  # what the deadline timers of dated states wait for
+    for task in workflow.get_tasks(state=TaskState.READY):
+        task.data.update(due)
     workflow.do_engine_steps()
     while not workflow.is_completed():
         ready = workflow.get_tasks(state=TaskState.READY, manual=True)
@@ -156,7 +162,8 @@ def test_spiffworkflow_runs_the_happy_path_to_an_end_event(name, exported):
         state = task.task_spec.name.removesuffix(" [child]")
         done = done + 1 if task.task_spec.name.endswith("[child]") else 0
         # The engine's variables of a multi-instance task, as an engine that runs it would set them.
-        task.data.update(trigger=path[state], nrOfLeaders=leaders, nrOfInstances=leaders, nrOfCompletedInstances=done)
+        task.data.update(due, trigger=path[state], nrOfLeaders=leaders, nrOfInstances=leaders,
+                         nrOfCompletedInstances=done)
         task.run()
         workflow.do_engine_steps()
     ends = [t.task_spec.name for t in workflow.get_tasks(state=TaskState.COMPLETED) if type(t.task_spec).__name__ == "EndEvent"]
