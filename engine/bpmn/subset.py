@@ -117,6 +117,11 @@ def _reason(element: etree._Element, effect_map: dict[str, str] | None = None) -
     kinds = _event_kinds(element)
     if tag in ("startEvent", "endEvent") or tag in IGNORED:
         return None  # a trigger or a result is noted (see _scan)
+    if tag == "subProcess":
+        starts = [c for c in element if isinstance(c.tag, str) and local(c) == "startEvent"]
+        if element.get("triggeredByEvent") == "true":
+            return "事件子流程无法导入"
+        return None if len(starts) == 1 else f"子流程应有且只有一个开始事件（此处 {len(starts)} 个）"
     if tag in STEPS:
         if element.get("id", "") in (effect_map or {}):
             return None
@@ -181,9 +186,35 @@ def _ignored(element: etree._Element) -> str:
 
 def _scan(process: etree._Element, found: list[Unsupported], warnings: list[str],
           effect_map: dict[str, str] | None = None) -> tuple[_Graph, set[str]]:
-    """The importable nodes and flows of a process; the rest goes to ``found``, its ids to the set returned."""
-    graph, dropped = _Graph(), set()
-    for child in (c for c in process if isinstance(c.tag, str)):
+    """The importable nodes and flows of a process, its sub-processes flattened into it; the rest goes to
+    ``found``, its ids to the set returned."""
+    graph, dropped, subs = _Graph(), set(), []
+    _scan_nodes(process, graph, dropped, found, warnings, effect_map or {}, subs)
+    for timer_id in graph.of_kind("timer"):
+        if graph.kinds.get(graph.nodes[timer_id].get("attachedToRef", "")) != "task":
+            found.append(_unsupported(graph.nodes[timer_id], "只支持附着在用户任务上的定时器"))
+            dropped.add(timer_id)
+            del graph.nodes[timer_id], graph.kinds[timer_id]
+    for container in (process, *subs):  # not the flows inside a dropped sub-process
+        for e in container.findall(q(BPMN, "sequenceFlow")):
+            condition = e.find(q(BPMN, "conditionExpression"))
+            graph.flows.append(_Flow(e.get("id", ""), e.get("sourceRef", ""), e.get("targetRef", ""), _text(e.get("name")),
+                                     _text(condition.text) if condition is not None else "", e.sourceline or 0, e))
+    for sub in subs:
+        _flatten(sub, graph, warnings)
+    for lane in process.iter(q(BPMN, "lane")):  # nested lanes come later and win
+        for ref in lane.findall(q(BPMN, "flowNodeRef")):
+            graph.lanes[_text(ref.text)] = _text(lane.get("name") or lane.get("id"))
+    for sub in subs:  # a sub-process's tasks act in its lane
+        for inner in sub.iter(q(BPMN, "userTask")):
+            graph.lanes.setdefault(inner.get("id", ""), graph.lanes.get(sub.get("id", ""), ""))
+    return graph, dropped
+
+
+def _scan_nodes(container: etree._Element, graph: _Graph, dropped: set[str], found: list[Unsupported],
+                warnings: list[str], effect_map: dict[str, str], subs: list[etree._Element]) -> None:
+    inner = container in subs
+    for child in (c for c in container if isinstance(c.tag, str)):
         tag, ident = local(child), child.get("id", "")
         if "true" in (child.get(q(KAOPING, "closing")), child.get(q(KAOPING, "deadline"))):
             continue  # our export's end after a completed state, and its deadline timers: kaoping:deadline says it
@@ -195,6 +226,12 @@ def _scan(process: etree._Element, found: list[Unsupported], warnings: list[str]
         elif tag in STEPS:
             graph.nodes[ident], graph.kinds[ident] = child, "step"
             graph.effects[ident] = effect_map[ident]
+        elif tag == "subProcess":
+            graph.nodes[ident], graph.kinds[ident] = child, "gateway"  # passed through, into its start event
+            subs.append(child)
+            _scan_nodes(child, graph, dropped, found, warnings, effect_map, subs)
+        elif tag in ("startEvent", "endEvent") and inner:
+            graph.nodes[ident], graph.kinds[ident] = child, "gateway"  # the way in and out of a flattened sub-process
         elif tag in KINDS:
             graph.nodes[ident], graph.kinds[ident] = child, KINDS[tag]
             if tag in ("startEvent", "endEvent") and (kinds := _event_kinds(child)) and kinds != ["terminateEventDefinition"]:
@@ -203,19 +240,19 @@ def _scan(process: etree._Element, found: list[Unsupported], warnings: list[str]
                 warnings.append(f"第 {child.sourceline} 行 <{tag} id=\"{ident}\">：{what}（{'、'.join(kinds)}）已记下，{plain}")
         elif local(child) in ("property", "ioSpecification"):
             warnings.append(f"第 {child.sourceline} 行 <{local(child)}>：流程变量和数据未导入")
-    for timer_id in graph.of_kind("timer"):
-        if graph.kinds.get(graph.nodes[timer_id].get("attachedToRef", "")) != "task":
-            found.append(_unsupported(graph.nodes[timer_id], "只支持附着在用户任务上的定时器"))
-            dropped.add(timer_id)
-            del graph.nodes[timer_id], graph.kinds[timer_id]
-    for e in process.findall(q(BPMN, "sequenceFlow")):  # not those inside a (dropped) sub-process
-        condition = e.find(q(BPMN, "conditionExpression"))
-        graph.flows.append(_Flow(e.get("id", ""), e.get("sourceRef", ""), e.get("targetRef", ""), _text(e.get("name")),
-                                 _text(condition.text) if condition is not None else "", e.sourceline or 0, e))
-    for lane in process.iter(q(BPMN, "lane")):  # nested lanes come later and win
-        for ref in lane.findall(q(BPMN, "flowNodeRef")):
-            graph.lanes[_text(ref.text)] = _text(lane.get("name") or lane.get("id"))
-    return graph, dropped
+
+
+def _flatten(sub: etree._Element, graph: _Graph, warnings: list[str]) -> None:
+    """A sub-process's states into its parent's: the ways into it lead to its start event, and the ways out
+    of it leave from each of its end events."""
+    ident = sub.get("id", "")
+    start = next(e.get("id", "") for e in sub if isinstance(e.tag, str) and local(e) == "startEvent")
+    ends = [e.get("id", "") for e in sub if isinstance(e.tag, str) and local(e) == "endEvent"]
+    leaving = [f for f in graph.flows if f.source == ident]
+    graph.flows = [f for f in graph.flows if f.source != ident]
+    graph.flows.append(_Flow(f"{ident}_start", ident, start, "", "", sub.sourceline or 0, sub))
+    graph.flows += [_Flow(f.id, end, f.target, f.name, f.condition, f.line, f.element) for end in ends for f in leaving]
+    warnings.append(f"第 {sub.sourceline} 行 <subProcess id=\"{ident}\">：子流程已展开到上层流程")
 
 
 class BpmnImportError(Exception):

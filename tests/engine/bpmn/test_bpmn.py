@@ -528,3 +528,39 @@ def test_cli_export(tmp_path):
     assert refused.exit_code == 1 and f"{broken}:1:" in refused.stderr
     unknown = CliRunner().invoke(cli(), ["export-bpmn", "nothing"])
     assert unknown.exit_code == 1 and "没有内置的工作流定义 'nothing'" in unknown.stderr
+
+
+SUB_PROCESS = """
+    <startEvent id="start"/>
+    <sequenceFlow id="f1" sourceRef="start" targetRef="draft"/>
+    <userTask id="draft" name="起草"/>
+    <sequenceFlow id="f2" sourceRef="draft" targetRef="approval"/>
+    <subProcess id="approval" name="审批">
+      <startEvent id="approvalStart"/>
+      <sequenceFlow id="s1" sourceRef="approvalStart" targetRef="review"/>
+      <userTask id="review" name="审核" camunda:candidateGroups="management"/>
+      <sequenceFlow id="s2" sourceRef="review" targetRef="ok"/>
+      <exclusiveGateway id="ok"/>
+      <sequenceFlow id="s3" name="yes" sourceRef="ok" targetRef="approved"><conditionExpression>${approved}</conditionExpression></sequenceFlow>
+      <sequenceFlow id="s4" name="no" sourceRef="ok" targetRef="rework"><conditionExpression>${!approved}</conditionExpression></sequenceFlow>
+      <userTask id="rework" name="修改"/>
+      <sequenceFlow id="s5" sourceRef="rework" targetRef="reworked"/>
+      <endEvent id="approved"/>
+      <endEvent id="reworked"/>
+    </subProcess>
+    <sequenceFlow id="f3" sourceRef="approval" targetRef="publish"/>
+    <userTask id="publish" name="发布" camunda:candidateGroups="office"/>
+    <sequenceFlow id="f4" sourceRef="publish" targetRef="end"/>
+    <endEvent id="end" name="办结"/>
+"""
+
+
+def test_a_sub_process_is_flattened_into_its_parent(tmp_path):
+    result = import_bpmn(bpmn(SUB_PROCESS), "sub.bpmn")
+    assert checked(result.yaml_text, tmp_path) == []
+    d = definitions.parse(result.yaml_text, "x.yaml")
+    assert list(d.states) == ["draft", "review", "rework", "publish", "end"]
+    assert edges(d) == {("complete_draft", "draft", "review"), ("yes", "review", "publish"), ("no", "review", "rework"),
+                        ("complete_rework", "rework", "publish"), ("complete_publish", "publish", "end")}
+    assert (d.transition("review", "yes").when, d.transition("review", "yes").roles) == ("payload.approved", ("leader",))
+    assert f'第 {line_of(bpmn(SUB_PROCESS), "<subProcess")} 行 <subProcess id="approval">：子流程已展开到上层流程' in result.warnings
