@@ -6,7 +6,7 @@ import pytest
 from sqlmodel import select
 
 from engine.audit import replay
-from engine.store.errors import GuardFailed, InvalidPayload
+from engine.store.errors import GuardFailed, InvalidPayload, NotFound
 from engine.store.models import Deployment, Target, TransitionRecord
 from engine.workflow import definitions, deployments
 from engine.workflow.commands import fire
@@ -126,3 +126,20 @@ def test_a_when_that_does_not_parse_is_refused_with_its_line():
     [problem] = refused.value.problems
     assert problem.reason.startswith("转换 'sign' 的条件表达式无法解析")
     assert problem.line == V2.splitlines().index("    when: payload.agree == true") + 1
+
+
+def test_a_dynamic_target_names_its_workflow_and_runs_on_its_newest_version(session, frozen):
+    from engine.plans import service
+
+    deployments.deploy_shipped(session=session)
+    deployments.deploy(session=session, definition_text=V2)
+    plan = f.plan(session)
+    session.commit()
+    added = service.add_dynamic(session=session, plan_id=plan.id, actor=f.OFFICE, code="D-1", text="新增的动态工作目标",
+                                weight=1, reason="上级新部署", deadline_phrase="12月底前", sections=["规划科"],
+                                leaders=["林长华"], persons=["洪玮玮"], workflow="target")
+    assert (added.target.workflow, added.target.workflow_version) == ("target", 2)
+    with pytest.raises(NotFound, match="没有工作流定义 nothing"):
+        service.add_dynamic(session=session, plan_id=plan.id, actor=f.OFFICE, code="D-2", text="另一个", weight=1,
+                            reason="试", deadline_phrase="12月底前", sections=["规划科"], leaders=["林长华"],
+                            persons=[], workflow="nothing")
