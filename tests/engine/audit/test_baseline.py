@@ -6,7 +6,7 @@ from decimal import Decimal
 
 from alembic import command
 from alembic.script import ScriptDirectory
-from sqlalchemy import text
+from sqlalchemy import MetaData, Table, text
 from sqlmodel import Session
 
 from engine.audit import chain, replay
@@ -17,6 +17,8 @@ from tests.conftest import pg_url
 
 
 #: The revision just before the baseline (0013): the newest schema without it.
+#: Target columns added after 0013.
+LATER = ("workflow_version",)
 BEFORE_BASELINE = ScriptDirectory.from_config(schema.alembic_config("sqlite://")).get_revision("0013").down_revision
 
 
@@ -31,7 +33,10 @@ def _legacy(url: str) -> None:
         session.add(Milestone(plan_id=plan.id, key="evaluation", label="评估", due_date=date(2025, 1, 10)))
         target = Target(plan_id=plan.id, code="1-1", text="目标", weight=Decimal(2), state="leader_signed",
                         version=4, self_score=Decimal("1.5"))
-        session.add(target)
+        # The table as this revision has it: without the columns later revisions add.
+        legacy = Table("target", MetaData(), *[c._copy() for c in Target.__table__.columns if c.name not in LATER])
+        values = {c.name: getattr(target, c.name) for c in legacy.columns if c.name != "id"}
+        target.id = session.execute(legacy.insert().values(values)).inserted_primary_key[0]
         section = Section(name="规划科")
         user = User(name="洪玮玮", roles=["staff"])
         session.add_all([section, user])
