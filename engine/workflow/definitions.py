@@ -365,16 +365,15 @@ def forget() -> None:
 
 
 def get(workflow_id: str, version: int | None = None) -> Definition:
-    """A definition by id: the deployed ``version`` if this process has read it, else the newest one it has
-    read, else the shipped one; ``KeyError`` if there is none. Code with a session reads deployments
-    through :func:`engine.workflow.deployments.resolve`, which loads what this process has not read yet."""
+    """A definition by id: the deployed ``version`` if this process has read it, else the shipped one (the
+    same in every process), else the newest deployed one this process has read; ``KeyError`` if there is
+    none. Code with a session reads deployments through :func:`engine.workflow.deployments.resolve`, which
+    loads what this process has not read yet."""
     if version is not None and (workflow_id, version) in _deployed:
         return _deployed[(workflow_id, version)]
-    known = [d for (wid, _), d in _deployed.items() if wid == workflow_id]
-    if version is None and known:
-        return max(known, key=lambda d: d.version)
     if workflow_id in shipped():
         return shipped()[workflow_id]
+    known = [d for (wid, _), d in _deployed.items() if wid == workflow_id]
     if known:
         return max(known, key=lambda d: d.version)
     raise KeyError(workflow_id)
