@@ -140,3 +140,13 @@ def frozen():
     """Time stands still at 2024-06-03 09:00 Asia/Shanghai (a Monday) until moved."""
     with clock.frozen(datetime(2024, 6, 3, 9, 0)) as frozen_clock:
         yield frozen_clock
+
+
+@pytest.fixture(autouse=True)
+def _deployments_forgotten():
+    """Each test's database has its own deployments: no definition read from another one stays cached."""
+    from engine.workflow import deployments
+
+    deployments.forget()
+    yield
+    deployments.forget()

@@ -14,6 +14,7 @@ from engine.bpmn.reader import BpmnImportError, ImportResult, import_bpmn
 
 LENIENT_HELP = "删除不支持的元素及与之相连的顺序流（逐个警告），而不是拒绝整个文件"
 ROLE_MAP_HELP = "名称=角色（staff、leader、office），覆盖默认的角色对应；可多次"
+MAP_HELP = "任务id=效果：服务、脚本、发送、业务规则任务或调用活动作为已注册的效果执行；可多次"
 
 
 def parse_role_map(pairs: list[str]) -> dict[str, str]:
@@ -38,16 +39,22 @@ def _report(result: ImportResult, err: bool) -> None:
             typer.echo(f"  {guard}" + (f"（条件：{condition}）" if condition else ""), err=err)
 
 
-def import_bpmn_command(
-    file: Annotated[Path, typer.Argument(help="BPMN 2.0 文件", exists=True, dir_okay=False)],
-    output: Annotated[Path | None, typer.Option("-o", "--output", help="写入的 YAML 文件（默认写到标准输出）")] = None,
-    lenient: Annotated[bool, typer.Option("--lenient", help=LENIENT_HELP)] = False,
-    role_map: Annotated[list[str], typer.Option("--role-map", help=ROLE_MAP_HELP)] = [],  # noqa: B006
-) -> None:
-    """把 BPMN 2.0 流程翻译成工作流定义（YAML）；不支持的元素逐个列出（元素、id、行号）并拒绝导入。"""
+def parse_pairs(pairs: list[str], option: str, example: str) -> dict[str, str]:
+    """``["A=B", …]`` as ``{"A": "B", …}``; a pair without both sides is refused naming ``option``."""
+    parsed = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip() or not value.strip():
+            raise typer.BadParameter(f"应写成 {example}，收到：{pair}", param_hint=option)
+        parsed[key.strip()] = value.strip()
+    return parsed
+
+
+def translate(file: Path, *, lenient: bool, role_map: list[str], effect_map: list[str]) -> ImportResult:
+    """The BPMN file read (in a limited child process) into a definition; a refusal is printed, then exit 1."""
     try:
-        result = isolation.run(import_bpmn, file.read_bytes(), str(file), lenient=lenient,
-                               role_map=parse_role_map(role_map))  # a limited child process reads the file
+        return isolation.run(import_bpmn, file.read_bytes(), str(file), lenient=lenient,
+                             role_map=parse_role_map(role_map), effect_map=parse_pairs(effect_map, "--map", "任务id=效果"))
     except BpmnImportError as exc:
         typer.echo(f"未导入 {file}：", err=True)
         for warning in exc.warnings:  # lenient: what was dropped before the rest was refused
@@ -62,6 +69,17 @@ def import_bpmn_command(
     except LimitExceeded as exc:
         typer.echo(f"未导入 {file}：{exc.message}", err=True)
         raise typer.Exit(1) from exc
+
+
+def import_bpmn_command(
+    file: Annotated[Path, typer.Argument(help="BPMN 2.0 文件", exists=True, dir_okay=False)],
+    output: Annotated[Path | None, typer.Option("-o", "--output", help="写入的 YAML 文件（默认写到标准输出）")] = None,
+    lenient: Annotated[bool, typer.Option("--lenient", help=LENIENT_HELP)] = False,
+    role_map: Annotated[list[str], typer.Option("--role-map", help=ROLE_MAP_HELP)] = [],  # noqa: B006
+    effect_map: Annotated[list[str], typer.Option("--map", help=MAP_HELP)] = [],  # noqa: B006
+) -> None:
+    """把 BPMN 2.0 流程翻译成工作流定义（YAML）；不支持的元素逐个列出（元素、id、行号）并拒绝导入。"""
+    result = translate(file, lenient=lenient, role_map=role_map, effect_map=effect_map)
     _report(result, err=output is None)  # with the YAML on stdout, the report goes to stderr
     if output is None:
         typer.echo(result.yaml_text, nl=False)

@@ -10,7 +10,7 @@ from rich.console import Console
 from sqlalchemy.engine import make_url
 from sqlmodel import Session
 
-from api.cli import backup as backup_cli, bpmn as bpmn_cli, drafts as draft_cli, holidays as holidays_cli, keys as key_cli, plans as plan_cli
+from api.cli import backup as backup_cli, bpmn as bpmn_cli, deployments as deployment_cli, drafts as draft_cli, holidays as holidays_cli, keys as key_cli, plans as plan_cli
 from api.cli import simulate as simulate_cli
 from api.cli.audit import audit_app
 from engine.workflow import definitions
@@ -32,8 +32,17 @@ def _database() -> str:
 
 @app.command()
 def init() -> None:
-    """创建或升级数据库（应用全部迁移）。"""
+    """创建或升级数据库（应用全部迁移），并把内置工作流定义部署为第 1 版（已部署的不再部署）。"""
+    from engine.workflow import deployments
+
     schema.upgrade()
+    bind = make_engine()
+    try:
+        with Session(bind) as session:
+            for done in deployments.deploy_shipped(session=session):
+                console.print(f"已部署内置工作流定义 {done.definition.id} 第 {done.definition.version} 版")
+    finally:
+        bind.dispose()
     console.print(f"数据库已就绪：{_database()}")
 
 
@@ -62,6 +71,9 @@ app.command("rotate-key")(key_cli.rotate_key)
 app.command("simulate")(simulate_cli.simulate_command)
 workflows_app.command("import-bpmn")(bpmn_cli.import_bpmn_command)
 workflows_app.command("export-bpmn")(bpmn_cli.export_bpmn_command)
+workflows_app.command("deploy")(deployment_cli.deploy_command)
+workflows_app.command("list")(deployment_cli.list_command)
+workflows_app.command("migrate")(deployment_cli.migrate_command)
 user_app = typer.Typer(help="用户", no_args_is_help=True)
 app.add_typer(user_app, name="user")
 

@@ -103,7 +103,7 @@ def field_public(spec: definitions.FieldSpec) -> FieldPublic:
 
 
 def summary(target: Target, parties: Parties) -> dict[str, Any]:
-    d = definitions.get(target.workflow)
+    d = definitions.get(target.workflow, target.workflow_version)
     return dict(id=target.id, plan_id=target.plan_id, code=target.code, category=target.category, text=target.text,
                 weight=float(target.weight), deadline_phrase=target.deadline_phrase, due_date=target.due_date,
                 state=target.state, state_label=d.state_label(target.state), state_due=target.state_due,

@@ -15,7 +15,7 @@ from api.web.auth import WebViewer, check_csrf, checked_form
 from api.web.diagram import svg
 from api.web.render import render
 from engine.audit import chain as audit
-from engine.workflow import commands, definitions, evidence, payloads, targets
+from engine.workflow import commands, definitions, deployments, evidence, payloads, targets
 from engine.schedule import holidays
 from engine.scoring import dashboard
 from engine.people import inbox
@@ -94,7 +94,7 @@ def target_list(request: Request, session: SessionDep, viewer: WebViewer,
 
 def _target_page(request, session, viewer, target_id: int, *, status_code: int = 200, error: str = "", form=None):
     target = targets.get(session=session, target_id=target_id)
-    definition = definitions.get(target.workflow)
+    definition = deployments.resolve(session, target.workflow, target.workflow_version)
     item = dashboard.items(session, [target], viewer.actor)[0]
     history = audit.history(session=session, target_id=target.id)
     # Right after the office adds a target, what it was warned about (kept in the creation record).
@@ -146,7 +146,7 @@ def _fire(request, session, viewer, target_id: int, form, uploads, refused=()):
         if refused:
             raise InvalidPayload("；".join(refused))
         target = targets.get(session=session, target_id=target_id)
-        spec = definitions.get(target.workflow).transition(target.state, trigger)
+        spec = deployments.resolve(session, target.workflow, target.workflow_version).transition(target.state, trigger)
         names = [i["name"] for i in service.indicator_status(session, target)]
         payload = payloads.from_form(spec, dict(form), names) if spec else {}
         version = str(form.get("version", ""))

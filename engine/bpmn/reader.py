@@ -18,10 +18,13 @@ from dataclasses import dataclass, field
 from pathlib import PurePath
 from typing import Any
 
-import yaml
 from lxml import etree
 
-from engine.workflow import definitions, rules
+from engine.store import isolation
+from engine.store.errors import InvalidPayload
+from engine.workflow import definitions, deployments, rules
+from engine.bpmn.conditions import to_cel
+from engine.bpmn.yamltext import definition_data, yaml_text
 from engine.bpmn.writer import (
     BPMN,
     CAMUNDA,
@@ -29,12 +32,12 @@ from engine.bpmn.writer import (
     extension,
     q,
     read_deadline,
-    read_process,
     read_transition,
 )
 from engine.bpmn.subset import (
     ACTIVITI,
     FLOWABLE,
+    NO_EFFECT,
     BpmnImportError,
     Unsupported,
     _days,
@@ -92,6 +95,8 @@ class Transition:
     fields: list[dict[str, Any]] = field(default_factory=list)
     guards: list[str] = field(default_factory=list)
     conditions: dict[str, str] = field(default_factory=dict)  # guard → condition text
+    when: str = ""  # the conditions on the way, as one CEL expression
+    when_sources: list[str] = field(default_factory=list)  # the conditions as the file writes them
     effects: list[str] = field(default_factory=list)
     notify: list[str] = field(default_factory=list)
     comment_required: bool = False
@@ -179,7 +184,11 @@ class _Importer:
         return name
 
     def read_tasks(self) -> None:
-        for ident in self.graph.of_kind("task"):
+        for ident, kind in self.graph.kinds.items():
+            if kind == "end" and self.graph.nodes[ident].get(q(KAOPING, "state")):
+                self.final_for(ident)  # an exported final state, in its place among the states
+            if kind != "task":
+                continue
             task = self.graph.nodes[ident]
             state = State(self.name(task, "task"), _text(task.get("name")) or ident, task.get(q(KAOPING, "labelEn"), ""),
                           final=task.get(q(KAOPING, "final")) == "true")
@@ -204,7 +213,8 @@ class _Importer:
         if end_id not in self.names:
             end = self.graph.nodes[end_id]
             name = self.name(end, "end")
-            self.states[name] = State(name, _text(end.get("name")) or "已结束", final=True)
+            self.states[name] = State(name, _text(end.get("name")) or "已结束", end.get(q(KAOPING, "labelEn"), ""),
+                                      final=True)
         return self.names[end_id]
 
     def read_flows(self) -> None:
@@ -223,7 +233,8 @@ class _Importer:
         dest_name = self.final_for(dest) if self.graph.kinds[dest] == "end" else self.names[dest]
         ext = next((e for f in reversed(trail) if (e := extension(f.element, "transition")) is not None), None)
         named = [f.name for f in trail if f.name]
-        t = Transition("", [source.name], dest_name, list(source.roles), label=named[-1] if named else "")
+        t = Transition("", [source.name], dest_name, list(source.roles), label=" / ".join(named))
+        t.effects = [e for f in trail if (e := self.graph.effects.get(f.target)) and e != NO_EFFECT]
         if ext is not None:
             for key, value in read_transition(ext).items():
                 setattr(t, key, value)
@@ -243,19 +254,41 @@ class _Importer:
         self.transitions.append(t)
 
     def plain(self, t: Transition, trail: list[_Flow], source: State, single: bool) -> None:
-        marker = ""
+        marker, decided, parts = "", [], []
         for flow in (f for f in trail if f.condition):
             if m := re.fullmatch(r"trigger\s*==\s*['\"]([a-z][a-z0-9_]*)['\"]", _unwrap(flow.condition)):
                 marker = m[1]  # our own export's conditions name the trigger
+                continue
+            if not self.condition_language_ok(flow):
+                continue
+            decided.append(guard_name(flow.condition))
+            if (translated := to_cel(_unwrap(flow.condition), snake)) is not None:
+                parts.append(translated.expression)
+                t.when_sources.append(flow.condition)
+                for name, kind in translated.fields.items():
+                    if name not in {f["name"] for f in t.fields}:
+                        t.fields.append({"name": name, "type": kind, "required": True, "label": name, "min": None,
+                                         "max": None, "max_length": None})
             elif (guard := guard_name(flow.condition)) not in t.guards:
-                t.guards.append(guard)
+                t.guards.append(guard)  # not a payload test: a named guard must say what it means
                 t.conditions[guard] = flow.condition
-        named = [snake(f.name) for f in trail if snake(f.name)]
-        t.trigger = marker or (named[-1] if named else "") or (
-            f"complete_{source.name}" if single else t.guards[0] if len(t.guards) == 1 else f"go_{t.dest}")
+        t.when = parts[0] if len(parts) == 1 else " && ".join(f"({p})" for p in parts)
+        named = [snake(f.name) for f in trail if snake(f.name)]  # each decision on the way: no, then yes → no_yes
+        t.trigger = marker or "_".join(named) or (
+            f"complete_{source.name}" if single else decided[0] if len(decided) == 1 else f"go_{t.dest}")
         t.label = t.label or ("完成" if single else f"转至{self.states[t.dest].label}")
         if source.countersign:
             t.countersign, t.roles = True, ["leader"]
+
+    def condition_language_ok(self, flow: _Flow) -> bool:
+        """A condition in a script language (JavaScript, Groovy …) is refused by name: only expressions translate."""
+        element = flow.element.find(q(BPMN, "conditionExpression"))
+        language = (element.get("language") or "") if element is not None else ""
+        if language and not re.fullmatch(r"(?i)juel|el|feel|https?://.*(juel|el|xpath)?.*", language):
+            self.problems.append(Problem(self.filename, flow.line,
+                                         f"顺序流 {flow.id} 的条件是 {language} 脚本：只能导入表达式条件（如 ${{approved}}）"))
+            return False
+        return True
 
     def unique(self, source: str, trigger: str) -> str:
         taken = {t.trigger for t in self.transitions if source in t.sources}
@@ -295,7 +328,11 @@ class _Importer:
         if len(starts) != 1:
             self.problems.append(Problem(self.filename, 1, f"应有且只有一个开始事件，实际有 {len(starts)} 个"))
             return
-        dests = sorted({dest for _, dest in self.graph.paths(starts[0])})
+        ways = self.graph.paths(starts[0])
+        dests = sorted({dest for _, dest in ways})
+        for flow in (f for trail, _ in ways for f in trail if self.graph.effects.get(f.target, NO_EFFECT) != NO_EFFECT):
+            self.problems.append(Problem(self.filename, self.graph.nodes[flow.target].sourceline or 1,
+                                         f"{flow.target} 在第一个用户任务之前，新目标创建时不执行效果：请用 --map {flow.target}={NO_EFFECT}"))
         if len(dests) == 1 and self.graph.kinds[dests[0]] == "task":
             self.initial = self.names[dests[0]]
         elif not dests and self.lenient and (first := self.first_task_behind(starts[0])):
@@ -339,73 +376,8 @@ class _Importer:
         self.transitions.sort(key=lambda t: (t.index is None, t.index or 0, at[t.sources[0]]))
 
 
-def _data(process: etree._Element, importer: _Importer) -> dict[str, Any]:
-    """The definition as plain data, in the order of our YAML files."""
-    ours = read_process(process)
-    ident = ours.get("id") or snake(process.get("id", "")) or snake(process.get("name", "")) or "imported"
-    data: dict[str, Any] = {"id": ident, "version": ours.get("version", 1),
-                            "label": _label(_text(process.get("name") or process.get("id")), ours.get("label_en", "")),
-                            "initial": importer.initial, "states": {}, "transitions": []}
-    for s in importer.states.values():
-        data["states"][s.name] = {"label": _label(s.label, s.label_en)} | ({"final": True} if s.final else {}) | (
-            {"deadline": s.deadline} if s.deadline else {}) | ({"escalate_to": s.escalate_to} if s.escalate_to else {})
-    for t in importer.transitions:
-        item = {"trigger": t.trigger, "label": _label(t.label, t.label_en),
-                "from": t.sources[0] if len(t.sources) == 1 else t.sources, "to": t.dest, "roles": t.roles}
-        extras = {"fields": {f["name"]: _field(f) for f in t.fields}, "comment": "required" if t.comment_required else None,
-                  "countersign": t.countersign or None,
-                  "scope": t.scope if t.scope != "parties" else None, "guards": t.guards, "effects": t.effects, "notify": t.notify}
-        data["transitions"].append(item | {k: v for k, v in extras.items() if v})
-    data |= {k: ours[k] for k in ("separation_of_duties", "reminders", "escalation") if k in ours}
-    if importer.timed and "escalation" not in data:  # a timer is a deadline someone must be told about
-        data["escalation"] = [{"level": 1, "after_working_days": 0, "notify": ["office"]}]
-    return data
-
-
-def _label(zh: str, en: str) -> dict[str, str]:
-    return {"zh": zh} | ({"en": en} if en else {})
-
-
-def _field(f: dict[str, Any]) -> _Inline:
-    spec: dict[str, Any] = {"type": f["type"]} | ({} if f["required"] else {"required": False})
-    spec |= {"label": {"zh": f["label"]}} if f["label"] else {}
-    return _Inline(spec | {k: f[k] for k in ("min", "max", "max_length") if f[k] is not None})
-
-
-class _Dumper(yaml.SafeDumper):
-    def increase_indent(self, flow: bool = False, indentless: bool = False) -> None:  # lists indented, as we write them
-        return super().increase_indent(flow, False)
-
-
-class _Inline(dict):
-    """A mapping written on one line, as our files write fields."""
-
-
-_Dumper.add_representer(_Inline, lambda dumper, value: dumper.represent_mapping("tag:yaml.org,2002:map", value, flow_style=True))
-
-
-def _yaml(data: dict[str, Any], importer: _Importer, header: list[str]) -> str:
-    """YAML text in our house layout, with the conditions and timer durations as comments."""
-    text = yaml.dump(data, Dumper=_Dumper, sort_keys=False, allow_unicode=True, default_flow_style=None, width=4096)
-    states, transitions = list(importer.states.values()), importer.transitions
-    out, section, index = [f"# {line}" for line in header], "", -1
-    for line in text.splitlines():
-        if not line.startswith(" "):
-            section, index = line.split(":")[0], -1
-            out += [""] if section in ("states", "transitions", "reminders", "escalation") else []
-        elif (section == "states" and re.match(r"  \S", line)) or (section == "transitions" and line.startswith("  - ")):
-            index += 1
-            out += [""] if section == "transitions" and index else []
-        if section == "states" and line.startswith("    deadline:") and states[index].note:
-            line += f"  # {states[index].note}"
-        if section == "transitions" and line.startswith("    guards:") and transitions[index].conditions:
-            notes = transitions[index].conditions
-            line += "  # " + ("; ".join(f"{g}: {c}" for g, c in notes.items()) if len(notes) > 1 else next(iter(notes.values())))
-        out.append(line)
-    return "\n".join(out) + "\n"
-
-
-def import_bpmn(data: bytes, filename: str, *, lenient: bool = False, role_map: dict[str, str] | None = None) -> ImportResult:
+def import_bpmn(data: bytes, filename: str, *, lenient: bool = False, role_map: dict[str, str] | None = None,
+                effect_map: dict[str, str] | None = None) -> ImportResult:
     """Translate a BPMN 2.0 file into a YAML definition; raises :class:`BpmnImportError` when it is refused."""
     role_map = role_map or {}
     bad_roles = [Problem(filename, 1, f"角色对应 {name}={role} 无效：角色只能是 {'、'.join(rules.ACTING_ROLES)}")
@@ -414,8 +386,15 @@ def import_bpmn(data: bytes, filename: str, *, lenient: bool = False, role_map: 
         raise BpmnImportError(filename, [], bad_roles)
     found: list[Unsupported] = []
     warnings: list[str] = []
-    process = _read(data, filename, found)
-    graph, dropped = _scan(process, found, warnings)
+    process = _read(data, filename, found, warnings)
+    graph, dropped = _scan(process, found, warnings, effect_map)
+    steps = set(graph.of_kind("step"))
+    unknown = [Problem(filename, 1, f"--map {task}={effect}：流程中没有这样的自动任务（服务、脚本、发送、业务规则任务或调用活动）")
+               for task, effect in (effect_map or {}).items() if task not in steps]
+    if unknown:
+        raise BpmnImportError(filename, [], unknown)
+    warnings += [f"{task} 按 --map 对应效果 {effect}" if effect != NO_EFFECT else f"{task} 按 --map 在此无需执行"
+                 for task, effect in (effect_map or {}).items()]
     found.sort(key=lambda u: u.line)
     if found and not lenient:
         raise BpmnImportError(filename, found, [])
@@ -423,6 +402,8 @@ def import_bpmn(data: bytes, filename: str, *, lenient: bool = False, role_map: 
     graph.flows, graph.dropped_flows = ([f for f in graph.flows if not {f.source, f.target} & dropped],
                                         [f for f in graph.flows if {f.source, f.target} & dropped])
     warnings += [f"第 {f.line} 行：已删除与之相连的顺序流 {f.id}（{f.source} → {f.target}）" for f in graph.dropped_flows]
+    if lost := _lost_branches(graph, dropped, filename):  # lenient never changes what a decision means
+        raise BpmnImportError(filename, found, lost, warnings)
     importer = _Importer(filename, graph, role_map, lenient, warnings)
     importer.read_tasks()
     importer.read_flows()
@@ -435,15 +416,30 @@ def import_bpmn(data: bytes, filename: str, *, lenient: bool = False, role_map: 
     return _result(process, importer, found, filename)
 
 
+def _lost_branches(graph: _Graph, dropped: set[str], filename: str) -> list[Problem]:
+    """The decisions that would lose a branch if the dropped elements went: one problem per branch."""
+    kept = graph.flows + graph.dropped_flows
+    problems = []
+    for flow in graph.dropped_flows:
+        if flow.source in dropped or flow.target not in dropped:
+            continue
+        ways = [f for f in kept if f.source == flow.source]
+        if len(ways) > 1:
+            problems.append(Problem(filename, flow.line, f"决策 {flow.source} 的分支 {flow.id} 通向不支持的 {flow.target}："
+                                                         "删除它会改变决策的含义，宽松导入也不能删除"))
+    return problems
+
+
 def _result(process: etree._Element, importer: _Importer, found: list[Unsupported], filename: str) -> ImportResult:
-    data = _data(process, importer)
+    ident = snake(process.get("id", "")) or snake(process.get("name", "")) or "imported"
+    data = definition_data(process, importer, ident)
     conditions = {g: c for t in importer.transitions for g, c in t.conditions.items()}
     to_provide = {g: conditions.get(g, "") for t in importer.transitions for g in t.guards if g not in rules.GUARDS}
     header = [f"由 BPMN 导入：{_text(PurePath(filename).name)}（流程 {process.get('id', '')}）"]
     if importer.role_mappings:
         header.append(f"角色对应：{'，'.join(f'{n} → {r}' for n, r in importer.role_mappings.items())}")
     header += [f"需要在 engine/workflow/rules.py 注册的守卫：{'、'.join(to_provide)}"] if to_provide else []
-    text = _yaml(data, importer, header)
+    text = yaml_text(data, importer, header)
     try:  # the translation must give a definition we accept, but for guards not registered yet
         definitions.parse(text, filename)
     except definitions.DefinitionError as exc:
@@ -451,3 +447,24 @@ def _result(process: etree._Element, importer: _Importer, found: list[Unsupporte
         if problems:
             raise BpmnImportError(filename, found, problems, importer.warnings) from exc
     return ImportResult(text, data["id"], found, importer.warnings, to_provide, importer.role_mappings)
+
+
+def deploy(*, session, data: bytes, filename: str, fmt: str, lenient: bool = False, role_map: dict[str, str] | None = None,
+           effect_map: dict[str, str] | None = None, actor: str, role: str) -> deployments.Deployed:
+    """A YAML definition, or a BPMN file translated (in a limited child process), deployed as the next version of
+    its id; a refusal of either is :class:`~engine.store.errors.InvalidPayload` listing each problem."""
+    try:
+        text = data.decode("utf-8")
+        fields: dict[str, Any] = {"definition_text": text}
+        if fmt == "bpmn":
+            result = isolation.run(import_bpmn, data, filename, lenient=lenient, role_map=role_map or {},
+                                   effect_map=effect_map or {})
+            fields = {"definition_text": result.yaml_text, "source": text}
+        return deployments.deploy(session=session, fmt=fmt, filename=filename, actor=actor, role=role, **fields)
+    except UnicodeDecodeError as exc:
+        raise InvalidPayload("文件应为 UTF-8 文本", errors=[{"field": "source", "reason": "文件应为 UTF-8 文本"}]) from exc
+    except BpmnImportError as exc:
+        reasons = [str(u) for u in exc.unsupported] + [str(p) for p in exc.problems]
+    except definitions.DefinitionError as exc:
+        reasons = [str(p) for p in exc.problems]
+    raise InvalidPayload("；".join(reasons), errors=[{"field": "source", "reason": r} for r in reasons])

@@ -11,14 +11,22 @@ from dataclasses import dataclass, field
 
 from lxml import etree
 
-from engine.bpmn.writer import BPMN, q
+from engine.bpmn.writer import BPMN, KAOPING, q
 from engine.workflow.yamlsource import Problem
 
 FLOWABLE, ACTIVITI = "http://flowable.org/bpmn", "http://activiti.org/bpmn"
 
 KINDS = {"startEvent": "start", "endEvent": "end", "userTask": "task", "exclusiveGateway": "gateway", "boundaryEvent": "timer"}
-QUIET = {"documentation", "extensionElements", "laneSet", "sequenceFlow", "textAnnotation", "association", "group",
-         "auditing", "monitoring", "property", "ioSpecification", "resourceRole", "supports"}
+QUIET = {"documentation", "extensionElements", "laneSet", "sequenceFlow", "auditing", "monitoring", "property",
+         "ioSpecification", "resourceRole", "supports"}
+#: Elements that carry no behaviour here: ignored, each with a note.
+IGNORED = {"dataObject": "数据对象", "dataObjectReference": "数据对象引用", "dataStore": "数据存储",
+           "dataStoreReference": "数据存储引用", "messageFlow": "消息流", "association": "关联",
+           "textAnnotation": "文本注释", "group": "分组", "dataInput": "数据输入", "dataOutput": "数据输出"}
+#: Automatic steps: run as the named effect that ``--map ID=effect`` gives (``none``: nothing to run here).
+STEPS = {"serviceTask": "服务任务", "scriptTask": "脚本任务", "sendTask": "发送任务", "businessRuleTask": "业务规则任务",
+         "task": "未指明类型的任务", "manualTask": "手工任务", "receiveTask": "接收任务", "callActivity": "调用活动"}
+NO_EFFECT = "none"
 WHY = {"Gateway": "只支持排他网关：一个目标同一时刻只处于一个状态",
        "Task": "只有用户任务对应状态，自动执行或无人办理的任务无法导入",
        "task": "未指明类型的任务：只有用户任务对应状态", "callActivity": "调用活动（另一个流程）无法导入",
@@ -60,18 +68,19 @@ class _Graph:
     flows: list[_Flow] = field(default_factory=list)
     dropped_flows: list[_Flow] = field(default_factory=list)
     lanes: dict[str, str] = field(default_factory=dict)
+    effects: dict[str, str] = field(default_factory=dict)  # automatic step → the effect it runs
 
     def of_kind(self, kind: str) -> list[str]:
         return [ident for ident, k in self.kinds.items() if k == kind]
 
     def paths(self, node: str) -> list[tuple[list[_Flow], str]]:
-        """Every way from ``node``, through exclusive gateways, to a user task or an end event."""
+        """Every way from ``node``, through exclusive gateways and automatic steps, to a user task or an end event."""
         found: list[tuple[list[_Flow], str]] = []
 
         def walk(at: str, trail: list[_Flow], seen: frozenset[str]) -> None:
             for flow in (f for f in self.flows if f.source == at):
                 kind = self.kinds.get(flow.target)
-                if kind == "gateway" and flow.target not in seen:
+                if kind in ("gateway", "step") and flow.target not in seen:
                     walk(flow.target, [*trail, flow], seen | {flow.target})
                 elif kind in ("task", "end"):
                     found.append(([*trail, flow], flow.target))
@@ -98,14 +107,26 @@ def _days(duration: str) -> int | None:
     return max(1, math.ceil(((((y * 365 + mo * 30 + w * 7 + d) * 24 + h) * 60 + mi) * 60 + s) / 86400))
 
 
-def _reason(element: etree._Element) -> str | None:
+def _event_kinds(element: etree._Element) -> list[str]:
+    return [local(c) for c in element if isinstance(c.tag, str) and local(c).endswith(("EventDefinition", "eventDefinitionRef"))]
+
+
+def _reason(element: etree._Element, effect_map: dict[str, str] | None = None) -> str | None:
     """Why an element of a process cannot be imported; ``None`` if it can."""
     tag = local(element)
-    kinds = [local(c) for c in element if isinstance(c.tag, str) and local(c).endswith(("EventDefinition", "eventDefinitionRef"))]
-    if tag == "startEvent" and kinds:
-        return f"只支持无触发的开始事件（此处为 {'、'.join(kinds)}）"
-    if tag == "endEvent" and set(kinds) - {"terminateEventDefinition"}:
-        return f"只支持普通结束事件（此处为 {'、'.join(kinds)}）"
+    kinds = _event_kinds(element)
+    if tag in ("startEvent", "endEvent") or tag in IGNORED:
+        return None  # a trigger or a result is noted (see _scan)
+    if tag == "subProcess":
+        starts = [c for c in element if isinstance(c.tag, str) and local(c) == "startEvent"]
+        if element.get("triggeredByEvent") == "true":
+            return "事件子流程无法导入"
+        return None if len(starts) == 1 else f"子流程应有且只有一个开始事件（此处 {len(starts)} 个）"
+    if tag in STEPS:
+        if element.get("id", "") in (effect_map or {}):
+            return None
+        return (f"{STEPS[tag]}不对应状态：用 --map {element.get('id', '')}=效果 指定它执行的已注册效果"
+                f"（或 ={NO_EFFECT}，表示此处无需执行）")
     if tag == "boundaryEvent":
         return _timer_reason(element, kinds)
     if tag == "userTask":
@@ -143,8 +164,8 @@ def _unsupported(element: etree._Element, reason: str) -> Unsupported:
     return Unsupported(local(element), element.get("id", ""), element.sourceline or 0, _text(element.get("name")), reason)
 
 
-def _read(data: bytes, filename: str, found: list[Unsupported]) -> etree._Element:
-    """The one process to import; other processes, data stores and message flows go to ``found``."""
+def _read(data: bytes, filename: str, found: list[Unsupported], warnings: list[str]) -> etree._Element:
+    """The one process to import; other processes go to ``found``, data stores and message flows to ``warnings``."""
     parser = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, remove_comments=True)
     try:
         root = etree.fromstring(data, parser)
@@ -154,35 +175,84 @@ def _read(data: bytes, filename: str, found: list[Unsupported]) -> etree._Elemen
     if root.tag != q(BPMN, "definitions") or not processes:
         raise BpmnImportError(filename, [], [Problem(filename, 1, "不是含用户任务的 BPMN 2.0 流程文件")])
     found.extend(_unsupported(p, "一个定义只导入一个流程") for p in processes[1:])
-    found.extend(_unsupported(e, WHY["data"]) for e in root.findall(q(BPMN, "dataStore")))
-    found.extend(_unsupported(e, "消息流无法导入") for e in root.iter(q(BPMN, "messageFlow")))
+    for e in [*root.findall(q(BPMN, "dataStore")), *root.iter(q(BPMN, "messageFlow"))]:
+        warnings.append(_ignored(e))
     return processes[0]
 
 
-def _scan(process: etree._Element, found: list[Unsupported], warnings: list[str]) -> tuple[_Graph, set[str]]:
-    """The importable nodes and flows of a process; the rest goes to ``found``, its ids to the set returned."""
-    graph, dropped = _Graph(), set()
-    for child in (c for c in process if isinstance(c.tag, str)):
-        if reason := _reason(child):
-            found.append(_unsupported(child, reason))
-            dropped.add(child.get("id", ""))
-        elif local(child) in KINDS:
-            graph.nodes[child.get("id", "")], graph.kinds[child.get("id", "")] = child, KINDS[local(child)]
-        elif local(child) in ("property", "ioSpecification"):
-            warnings.append(f"第 {child.sourceline} 行 <{local(child)}>：流程变量和数据未导入")
+def _ignored(element: etree._Element) -> str:
+    return f"第 {element.sourceline} 行 <{local(element)} id=\"{element.get('id', '')}\">：{IGNORED[local(element)]}不影响流程，已忽略"
+
+
+def _scan(process: etree._Element, found: list[Unsupported], warnings: list[str],
+          effect_map: dict[str, str] | None = None) -> tuple[_Graph, set[str]]:
+    """The importable nodes and flows of a process, its sub-processes flattened into it; the rest goes to
+    ``found``, its ids to the set returned."""
+    graph, dropped, subs = _Graph(), set(), []
+    _scan_nodes(process, graph, dropped, found, warnings, effect_map or {}, subs)
     for timer_id in graph.of_kind("timer"):
         if graph.kinds.get(graph.nodes[timer_id].get("attachedToRef", "")) != "task":
             found.append(_unsupported(graph.nodes[timer_id], "只支持附着在用户任务上的定时器"))
             dropped.add(timer_id)
             del graph.nodes[timer_id], graph.kinds[timer_id]
-    for e in process.findall(q(BPMN, "sequenceFlow")):  # not those inside a (dropped) sub-process
-        condition = e.find(q(BPMN, "conditionExpression"))
-        graph.flows.append(_Flow(e.get("id", ""), e.get("sourceRef", ""), e.get("targetRef", ""), _text(e.get("name")),
-                                 _text(condition.text) if condition is not None else "", e.sourceline or 0, e))
+    for container in (process, *subs):  # not the flows inside a dropped sub-process
+        for e in container.findall(q(BPMN, "sequenceFlow")):
+            condition = e.find(q(BPMN, "conditionExpression"))
+            graph.flows.append(_Flow(e.get("id", ""), e.get("sourceRef", ""), e.get("targetRef", ""), _text(e.get("name")),
+                                     _text(condition.text) if condition is not None else "", e.sourceline or 0, e))
+    for sub in subs:
+        _flatten(sub, graph, warnings)
     for lane in process.iter(q(BPMN, "lane")):  # nested lanes come later and win
         for ref in lane.findall(q(BPMN, "flowNodeRef")):
             graph.lanes[_text(ref.text)] = _text(lane.get("name") or lane.get("id"))
+    for sub in subs:  # a sub-process's tasks act in its lane
+        for inner in sub.iter(q(BPMN, "userTask")):
+            graph.lanes.setdefault(inner.get("id", ""), graph.lanes.get(sub.get("id", ""), ""))
     return graph, dropped
+
+
+def _scan_nodes(container: etree._Element, graph: _Graph, dropped: set[str], found: list[Unsupported],
+                warnings: list[str], effect_map: dict[str, str], subs: list[etree._Element]) -> None:
+    inner = container in subs
+    for child in (c for c in container if isinstance(c.tag, str)):
+        tag, ident = local(child), child.get("id", "")
+        if "true" in (child.get(q(KAOPING, "closing")), child.get(q(KAOPING, "deadline"))):
+            continue  # our export's end after a completed state, and its deadline timers: kaoping:deadline says it
+        if reason := _reason(child, effect_map):
+            found.append(_unsupported(child, reason))
+            dropped.add(ident)
+        elif tag in IGNORED:
+            warnings.append(_ignored(child))
+        elif tag in STEPS:
+            graph.nodes[ident], graph.kinds[ident] = child, "step"
+            graph.effects[ident] = effect_map[ident]
+        elif tag == "subProcess":
+            graph.nodes[ident], graph.kinds[ident] = child, "gateway"  # passed through, into its start event
+            subs.append(child)
+            _scan_nodes(child, graph, dropped, found, warnings, effect_map, subs)
+        elif tag in ("startEvent", "endEvent") and inner:
+            graph.nodes[ident], graph.kinds[ident] = child, "gateway"  # the way in and out of a flattened sub-process
+        elif tag in KINDS:
+            graph.nodes[ident], graph.kinds[ident] = child, KINDS[tag]
+            if tag in ("startEvent", "endEvent") and (kinds := _event_kinds(child)) and kinds != ["terminateEventDefinition"]:
+                what = "开始事件的触发" if tag == "startEvent" else "结束事件的结果"
+                plain = "按普通开始事件导入" if tag == "startEvent" else "按终止状态导入"
+                warnings.append(f"第 {child.sourceline} 行 <{tag} id=\"{ident}\">：{what}（{'、'.join(kinds)}）已记下，{plain}")
+        elif local(child) in ("property", "ioSpecification"):
+            warnings.append(f"第 {child.sourceline} 行 <{local(child)}>：流程变量和数据未导入")
+
+
+def _flatten(sub: etree._Element, graph: _Graph, warnings: list[str]) -> None:
+    """A sub-process's states into its parent's: the ways into it lead to its start event, and the ways out
+    of it leave from each of its end events."""
+    ident = sub.get("id", "")
+    start = next(e.get("id", "") for e in sub if isinstance(e.tag, str) and local(e) == "startEvent")
+    ends = [e.get("id", "") for e in sub if isinstance(e.tag, str) and local(e) == "endEvent"]
+    leaving = [f for f in graph.flows if f.source == ident]
+    graph.flows = [f for f in graph.flows if f.source != ident]
+    graph.flows.append(_Flow(f"{ident}_start", ident, start, "", "", sub.sourceline or 0, sub))
+    graph.flows += [_Flow(f.id, end, f.target, f.name, f.condition, f.line, f.element) for end in ends for f in leaving]
+    warnings.append(f"第 {sub.sourceline} 行 <subProcess id=\"{ident}\">：子流程已展开到上层流程")
 
 
 class BpmnImportError(Exception):

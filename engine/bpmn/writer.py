@@ -1,10 +1,12 @@
 """BPMN 2.0 out: any workflow definition as one BPMN process with a diagram.
 
 Each state is a ``userTask`` (its id is the state's name, its name the Chinese label,
-``camunda:candidateGroups`` the roles acting from it); the initial state follows a start
-event, a final state is followed by an end event, and a state with several ways out leads
-to an exclusive gateway whose outgoing flows carry conditions naming the trigger. Every
-(trigger, source) is one sequence flow named by the transition's Chinese label.
+``camunda:candidateGroups`` the roles acting from it), except a final state, which is an end
+event of its own; the initial state follows a start event; a completed state that may be
+reopened (``scored``) is followed by an end event (``kaoping:closing``) on its gateway's default
+flow; a state with several ways out leads to an exclusive gateway whose outgoing flows carry
+conditions naming the trigger. Every (trigger, source) is one sequence flow named by the
+transition's Chinese label, and every node lists its ``incoming`` and ``outgoing`` flows.
 
 What BPMN has no words for (trigger names, roles per transition, fields, guards, effects,
 comments, countersign, notifications, deadlines, reminders, escalation, English labels) is
@@ -66,6 +68,7 @@ class _Flow:
     spec: TransitionSpec | None = None
     index: int = -1
     conditional: bool = False
+    closing: bool = False  # to the end event after a completed state: the gateway's default
 
 
 @dataclass
@@ -84,10 +87,13 @@ def export_bpmn(definition: Definition) -> bytes:
                                isExecutable="true")
     _definition_extensions(etree.SubElement(process, q(BPMN, "extensionElements")), definition)
     for node in graph.nodes:
-        _flow_node(process, node, definition)
+        _flow_node(process, node, definition, graph)
     for flow in graph.flows:
         _sequence_flow(process, flow)
-    _diagram(root, definition, graph)
+    timers = [name for name, state in definition.states.items() if state.deadline and not state.final]
+    for name in timers:
+        _deadline_timer(process, name, definition.states[name].deadline)
+    _diagram(root, definition, graph, timers)
     return etree.tostring(root, xml_declaration=True, encoding="UTF-8", pretty_print=True)
 
 
@@ -96,19 +102,23 @@ def _graph(definition: Definition) -> _Graph:
     taken = set(definition.states)
     graph = _Graph(definition.id if definition.id not in taken else f"{definition.id}_process")
     exits = {name: definition.triggers_from(name) for name in definition.states}
-    graph.nodes.append(_Node("_start", "start"))
+    graph.nodes.append(_Node("_start", "start", "开始"))
     graph.flows.append(_Flow("_start_flow", "_start", definition.initial))
+    ways = {name: len(exits[name]) + definition.is_done(name) for name in definition.states}
     for name, state in definition.states.items():
-        graph.nodes.append(_Node(name, "task", state.label))
-        if len(exits[name]) > 1:
-            graph.nodes.append(_Node(f"_gw_{name}", "gateway"))
-            graph.flows.append(_Flow(f"_to_gw_{name}", name, f"_gw_{name}"))
         if state.final:
-            graph.nodes.append(_Node(f"_end_{name}", "end"))
-            graph.flows.append(_Flow(f"_to_end_{name}", name, f"_end_{name}"))
+            graph.nodes.append(_Node(name, "end", state.label))
+            continue
+        graph.nodes.append(_Node(name, "task", state.label))
+        if ways[name] > 1:
+            graph.nodes.append(_Node(f"_gw_{name}", "gateway", f"{state.label}之后"))
+            graph.flows.append(_Flow(f"_to_gw_{name}", name, f"_gw_{name}"))
+        if definition.is_done(name):
+            graph.nodes.append(_Node(f"_end_{name}", "end", "办结"))
+            graph.flows.append(_Flow(f"_to_end_{name}", f"_gw_{name}", f"_end_{name}", closing=True))
     for index, spec in enumerate(definition.transitions):
         for source in spec.sources:
-            via = len(exits[source]) > 1
+            via = ways[source] > 1
             graph.flows.append(_Flow(f"_t{index}_{source}", f"_gw_{source}" if via else source, spec.dest,
                                      spec.label, spec, index, conditional=via))
     return graph
@@ -133,21 +143,65 @@ def _acting_roles(definition: Definition, state: str) -> list[str]:
     return [role for role in rules.ACTING_ROLES if role in acting] + sorted(acting - set(rules.ACTING_ROLES))
 
 
-def _flow_node(process: etree._Element, node: _Node, definition: Definition) -> None:
+def _flow_node(process: etree._Element, node: _Node, definition: Definition, graph: _Graph) -> None:
     tag = {"start": "startEvent", "task": "userTask", "gateway": "exclusiveGateway", "end": "endEvent"}[node.kind]
-    element = etree.SubElement(process, q(BPMN, tag), id=node.id)
-    if node.kind != "task":
-        return
-    state: StateSpec = definition.states[node.id]
-    element.set("name", state.label)
-    roles = _acting_roles(definition, node.id)
+    element = etree.SubElement(process, q(BPMN, tag), id=node.id, name=node.label)
+    state = definition.states.get(node.id)
+    if node.kind == "task":
+        _task(element, state, definition)
+    elif node.kind == "end" and state is not None:  # a final state is its end event
+        element.set(q(KAOPING, "state"), state.name)
+        if state.label_en:
+            element.set(q(KAOPING, "labelEn"), state.label_en)
+    elif node.kind == "end":
+        element.set(q(KAOPING, "closing"), "true")
+    for flow in graph.flows:
+        if flow.closing and flow.source == node.id:
+            element.set("default", flow.id)
+    for tag, end in (("incoming", "target"), ("outgoing", "source")):
+        for flow in (f for f in graph.flows if getattr(f, end) == node.id):
+            etree.SubElement(element, q(BPMN, tag)).text = flow.id
+    if node.kind == "task" and any(t.countersign for t in definition.triggers_from(node.id)):
+        _countersign(element)
+
+
+def _deadline_timer(process: etree._Element, state: str, deadline: dict[str, Any]) -> None:
+    """A state's deadline as a non-interrupting boundary timer that ends in a reminder: working days as a
+    duration (calendar days; the exact rule stays in ``kaoping:deadline``), a date as ``${dueDate}``."""
+    timer, end, flow = f"_due_{state}", f"_due_end_{state}", f"_due_flow_{state}"
+    event = etree.SubElement(process, q(BPMN, "boundaryEvent"), id=timer, name="到期", attachedToRef=state,
+                             cancelActivity="false")
+    event.set(q(KAOPING, "deadline"), "true")
+    etree.SubElement(event, q(BPMN, "outgoing")).text = flow
+    definition = etree.SubElement(event, q(BPMN, "timerEventDefinition"))
+    (kind, value), = deadline.items()
+    when = etree.SubElement(definition, q(BPMN, "timeDuration" if kind == "working_days" else "timeDate"))
+    when.set(q(XSI, "type"), "bpmn:tFormalExpression")
+    when.text = f"P{value}D" if kind == "working_days" else "${dueDate}"
+    reminded = etree.SubElement(process, q(BPMN, "endEvent"), id=end, name="已提醒")
+    reminded.set(q(KAOPING, "closing"), "true")
+    etree.SubElement(reminded, q(BPMN, "incoming")).text = flow
+    etree.SubElement(process, q(BPMN, "sequenceFlow"), id=flow, sourceRef=timer, targetRef=end)
+
+
+def _countersign(element: etree._Element) -> None:
+    """会签 as BPMN says it: one instance of the task per leader in charge, complete when all are."""
+    loop = etree.SubElement(element, q(BPMN, "multiInstanceLoopCharacteristics"), isSequential="false")
+    cardinality = etree.SubElement(loop, q(BPMN, "loopCardinality"))
+    cardinality.set(q(XSI, "type"), "bpmn:tFormalExpression")
+    cardinality.text = "${nrOfLeaders}"
+    done = etree.SubElement(loop, q(BPMN, "completionCondition"))
+    done.set(q(XSI, "type"), "bpmn:tFormalExpression")
+    done.text = "${nrOfCompletedInstances == nrOfInstances}"
+
+
+def _task(element: etree._Element, state: StateSpec, definition: Definition) -> None:
+    roles = _acting_roles(definition, state.name)
     if roles:
         element.set(q(CAMUNDA, "candidateGroups"), ",".join(roles))
     element.set(q(KAOPING, "state"), state.name)
     if state.label_en:
         element.set(q(KAOPING, "labelEn"), state.label_en)
-    if state.final:
-        element.set(q(KAOPING, "final"), "true")
     if state.deadline:
         ext = etree.SubElement(element, q(BPMN, "extensionElements"))
         (kind, value), = state.deadline.items()
@@ -175,7 +229,7 @@ def _transition_extension(ext: etree._Element, spec: TransitionSpec, index: int)
     optional = {"labelEn": spec.label_en, "guards": words(spec.guards), "effects": words(spec.effects),
                 "notify": words(spec.notify), "comment": "required" if spec.comment_required else "",
                 "countersign": "true" if spec.countersign else "",
-                "scope": spec.scope if spec.scope != "parties" else ""}
+                "scope": spec.scope if spec.scope != "parties" else "", "when": spec.when}
     attrs.update({key: value for key, value in optional.items() if value})
     element = etree.SubElement(ext, q(KAOPING, "transition"), attrs)
     for f in spec.fields:
@@ -221,7 +275,7 @@ def read_transition(element: etree._Element) -> dict[str, Any]:
             "label_en": element.get("labelEn", ""), "guards": element.get("guards", "").split(),
             "effects": element.get("effects", "").split(), "notify": element.get("notify", "").split(),
             "comment_required": element.get("comment") == "required", "countersign": element.get("countersign") == "true",
-            "scope": element.get("scope", "parties"),
+            "scope": element.get("scope", "parties"), "when": element.get("when", ""),
             "index": int(index) if index.isdigit() else None, "fields": fields}
 
 
@@ -273,7 +327,7 @@ def _port(point: Point, box: Box, shape: tuple[float, float, float, float]) -> P
     return sx + sw / 2, sy if abs(y - box.y) < 0.01 else sy + sh
 
 
-def _diagram(root: etree._Element, definition: Definition, graph: _Graph) -> None:
+def _diagram(root: etree._Element, definition: Definition, graph: _Graph, timers: list[str]) -> None:
     synthetic, keys = _layout_definition(definition, graph)
     drawn = layout(synthetic)
     kinds = {n.id: n.kind for n in graph.nodes}
@@ -299,6 +353,18 @@ def _diagram(root: etree._Element, definition: Definition, graph: _Graph) -> Non
             etree.SubElement(element, q(DI, "waypoint"), x=_num(x), y=_num(y))
         if flow.name:
             _edge_label(element, flow.name, edge.label_x, _above_line(edge.label_x, edge.label_y, points))
+    bottom = max(y + h for _, y, _, h in shapes.values())
+    for row, state in enumerate(timers):  # on the task's lower border; its reminder in a row of its own below
+        tx, ty, tw, th = shapes[state]
+        x, y = tx + tw - EVENT_SIZE - 8, ty + th - EVENT_SIZE / 2
+        end_y = bottom + 40 + row * (EVENT_SIZE + 24)
+        for ident, top in ((f"_due_{state}", y), (f"_due_end_{state}", end_y)):
+            shape = etree.SubElement(plane, q(BPMNDI, "BPMNShape"), id=f"{ident}_di", bpmnElement=ident)
+            etree.SubElement(shape, q(DC, "Bounds"), x=_num(x), y=_num(top), width=_num(EVENT_SIZE),
+                             height=_num(EVENT_SIZE))
+        edge = etree.SubElement(plane, q(BPMNDI, "BPMNEdge"), id=f"_due_flow_{state}_di", bpmnElement=f"_due_flow_{state}")
+        for point_y in (y + EVENT_SIZE, end_y):
+            etree.SubElement(edge, q(DI, "waypoint"), x=_num(x + EVENT_SIZE / 2), y=_num(point_y))
 
 
 def _above_line(x: float, y: float, points: list[Point]) -> float:

@@ -236,8 +236,10 @@ class DynamicTarget:
 
 def add_dynamic(*, session: Session, plan_id: int, actor: Actor, code: str, text: str, weight: Decimal | float | str,
                 reason: str, deadline_phrase: str, sections: list[str], leaders: list[str], persons: list[str],
-                category: str = "动态工作目标", indicator: str = "", basis: str = "") -> DynamicTarget:
-    """The office adds a target after the plan is issued (seed 000 §3.1.3); audited; commits.
+                category: str = "动态工作目标", indicator: str = "", basis: str = "",
+                workflow: str = "target") -> DynamicTarget:
+    """The office adds a target after the plan is issued (seed 000 §3.1.3), on the newest deployed version
+    of ``workflow``; audited; commits.
 
     The same code is refused; a text nearly identical to an existing target's is allowed
     with a warning (动态目标不得与重点、常规目标交叉重叠: a person decides).
@@ -290,7 +292,7 @@ def add_dynamic(*, session: Session, plan_id: int, actor: Actor, code: str, text
         target = targets.create(session=session, plan_id=plan_id, code=code, text=text, weight=weight,
                                 deadline_phrase=deadline_phrase, due_date=due, category=category,
                                 indicator=indicator, basis=basis, sections=sections, leaders=leaders, persons=persons,
-                                checkpoints=[c.isoformat() for c in checkpoints],
+                                checkpoints=[c.isoformat() for c in checkpoints], workflow=workflow,
                                 actor=actor.name, role="office", comment=reason.strip(),
                                 record={"code": code, "text": text, "weight": float(weight), "deadline": deadline_phrase,
                                         "sections": sections, "leaders": leaders, "persons": persons,

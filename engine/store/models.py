@@ -131,6 +131,8 @@ class Target(SQLModel, table=True):
     #: This child's weight in its parent's ``weighted`` roll-up.
     rollup_weight: Decimal | None = Field(default=None, sa_column=Column(Numeric(7, 2)))
     workflow: str = Field(default="target", max_length=60)
+    #: The deployed version of ``workflow`` the target runs on (the one it was created with, or migrated to).
+    workflow_version: int = Field(default=1, sa_column_kwargs={"server_default": "1"})
     code: str = Field(max_length=120)
     category: str = Field(default="", max_length=200)
     indicator: str = Field(default="")
@@ -183,6 +185,24 @@ class Target(SQLModel, table=True):
         # Every UPDATE of a target says "WHERE version = <the version I read>" and bumps it:
         # optimistic locking on every path that writes a target, not only in fire().
         return {"version_id_col": cls.__table__.c.version}
+
+
+class Deployment(SQLModel, table=True):
+    """One deployed version of a workflow definition: its source as given, and the definition the engine runs."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    workflow: str = Field(max_length=60)
+    version: int
+    #: ``yaml`` or ``bpmn``: what ``source`` is written in.
+    format: str = Field(max_length=10)
+    source: str
+    #: The YAML definition the engine runs (``source`` itself for YAML, its translation for BPMN).
+    definition: str
+    checksum: str = Field(max_length=64)
+    deployed_by: str = Field(max_length=100)
+    deployed_at: datetime = Field(default_factory=_now)
+
+    __table_args__ = (UniqueConstraint("workflow", "version", name="uq_deployment_workflow_version"),)
 
 
 class Assignment(SQLModel, table=True):

@@ -53,7 +53,7 @@ def fire_each(*, session: Session, actor: Actor, orders: list[Order]) -> list[Ou
         except DomainError as exc:
             out.append(Outcome(order.target_id, code, False, exc.message, error_code=exc.code))
             continue
-        d = definitions.get(fired.target.workflow)
+        d = definitions.get(fired.target.workflow, fired.target.workflow_version)
         label = next((t.label for t in d.transitions if t.trigger == order.trigger), order.trigger)
         state = d.state_label(fired.target.state)
         message = f"已{label}，当前状态“{state}”" if fired.moved else f"已{label}，{_still(session, fired.target)}"

@@ -10,7 +10,7 @@ from sqlmodel import Session, select
 from engine.audit import chain, ledger
 from engine.calendar import clock
 from engine.store import db
-from engine.workflow import definitions, duties, evidence, outbox, payloads, rules
+from engine.workflow import deployments, duties, evidence, expressions, outbox, payloads, rules
 from engine.people import organisations
 from engine.people.actors import Actor, Parties, in_scope, lead_section
 from engine.workflow.definitions import Definition, TransitionSpec
@@ -57,7 +57,7 @@ def _only_countersigned_since(session: Session, target: Target, trigger: str, ac
     who signs the version they saw, while another signed a moment before, is not in conflict.
     """
     behind = target.version - seen
-    spec = definitions.get(target.workflow).transition(target.state, trigger)
+    spec = deployments.resolve(session, target.workflow, target.workflow_version).transition(target.state, trigger)
     if behind <= 0 or spec is None or not spec.countersign:
         return False
     recent = session.exec(select(TransitionRecord).where(TransitionRecord.target_id == target.id)
@@ -102,7 +102,7 @@ def available(*, session: Session, target: Target, actor: Actor, parties: Partie
               signers: list[str] | None = None) -> list[Action]:
     """The triggers ``actor`` may fire on ``target`` in its current state: role, scope and the
     guards that need no payload pass (the same checks :func:`fire` makes)."""
-    definition = definitions.get(target.workflow)
+    definition = deployments.resolve(session, target.workflow, target.workflow_version)
     parties = parties or parties_of(session, target.id)
     actions = []
     for spec in definition.triggers_from(target.state):
@@ -181,7 +181,7 @@ def _fire(session, connection, target_id, trigger, actor, payload, comment, expe
             f"目标已被他人修改（您看到的是第 {expected_version} 版，当前为第 {target.version} 版），请刷新后重试",
             expected_version=expected_version, version=target.version,
         )
-    definition = definitions.get(target.workflow)
+    definition = deployments.resolve(session, target.workflow, target.workflow_version)
     spec = _transition(definition, target, trigger)
     parties = loaded.parties
     role = acting_role(actor, spec, parties)
@@ -208,6 +208,8 @@ def _fire(session, connection, target_id, trigger, actor, payload, comment, expe
         reason = rules.GUARDS[name](ctx)
         if reason:
             raise GuardFailed(reason, guard=name)
+    if spec.when and (reason := expressions.refusal(spec.when, payload, target)):
+        raise GuardFailed(reason, guard="when")
 
     from_state = target.state
     if spec.countersign:

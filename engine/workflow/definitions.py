@@ -2,8 +2,10 @@
 
 A definition is YAML (see ``workflows/target.yaml``). It is checked first against a JSON
 schema (``workflow.schema.json``), then for meaning: every state named exists, every state
-is reachable from the initial one, final states have no way out, a trigger leaves a state
-at most once, and every guard, effect, role and recipient is known. Each problem is
+is reachable from the initial one and can reach an end (a final state, or a completed state
+whose only ways out are returns with a comment), final states have no way out, a trigger
+leaves a state at most once, every ``when`` expression parses, and every guard, effect, role
+and recipient is known. Each problem is
 reported with the file, the line and the reason.
 """
 from __future__ import annotations
@@ -18,7 +20,7 @@ from typing import Any
 
 import jsonschema
 
-from engine.workflow import rules, yamlsource
+from engine.workflow import expressions, rules, yamlsource
 from engine.workflow.yamlsource import Problem
 
 
@@ -69,6 +71,8 @@ class TransitionSpec:
     notify: tuple[str, ...] = ()
     #: ``lead_section``: of a target's sections only the first (牵头科室) fires it; the others cooperate.
     scope: str = "parties"
+    #: A CEL expression over ``payload`` and ``target`` that must hold (see :mod:`engine.workflow.expressions`).
+    when: str = ""
 
 
 @dataclass(frozen=True)
@@ -110,6 +114,12 @@ class Definition:
     def triggers_from(self, state: str) -> list[TransitionSpec]:
         """The transitions that leave (or stay in) ``state``, in definition order."""
         return [spec for spec in self.transitions if state in spec.sources]
+
+    def is_done(self, state: str) -> bool:
+        """Whether ``state`` ends the work while it may be reopened: not final, and every way out to another
+        state is a return that needs a comment (``scored``, which the office may reopen)."""
+        ways = [t for t in self.triggers_from(state) if t.dest != state]
+        return not self.states[state].final and bool(ways) and all(t.comment_required for t in ways)
 
     def state_label(self, state: str | None) -> str:
         return self.states[state].label if state in self.states else (state or "")
@@ -179,6 +189,11 @@ def _meaning_problems(data: dict[str, Any], where: yamlsource.SourceMap, filenam
         for name in spec.get("effects", []):
             if name not in rules.EFFECTS:
                 refuse(["transitions", i, "effects"], f"未知效果 '{name}'（已注册：{', '.join(sorted(rules.EFFECTS))}）")
+        if spec.get("when"):
+            try:
+                expressions.compiled(spec["when"])
+            except expressions.ExpressionError as exc:
+                refuse(["transitions", i, "when"], f"转换 '{trigger}' 的{exc}")
         problems.extend(_recipient_problems(spec.get("notify", []), ["transitions", i, "notify"], where, filename))
     for name, state in states.items():
         deadline = state.get("deadline") or {}
@@ -188,6 +203,7 @@ def _meaning_problems(data: dict[str, Any], where: yamlsource.SourceMap, filenam
             problems.extend(_recipient_problems(names, ["states", name, "escalate_to", i], where, filename))
         if len(state.get("escalate_to", [])) > len(data.get("escalation", [])):
             refuse(["states", name, "escalate_to"], f"状态 '{name}' 的 escalate_to 多于督办级别数")
+    reached: set[str] = set(states)
     if data["initial"] in states:
         reached = {data["initial"]}
         queue = deque(reached)
@@ -198,6 +214,8 @@ def _meaning_problems(data: dict[str, Any], where: yamlsource.SourceMap, filenam
         for name in states:
             if name not in reached:
                 refuse(["states", name], f"状态 '{name}' 从初始状态 '{data['initial']}' 不可达")
+    for name in (n for n in _without_end(data, edges) if n in reached):  # an unreachable state is said already
+        refuse(["states", name], f"状态 '{name}' 无法到达任何终止状态（没有出路，或只能在几个状态之间循环）")
     if "reminders" in data:
         problems.extend(_recipient_problems(data["reminders"]["notify"], ["reminders", "notify"], where, filename))
     triggers = {t["trigger"] for t in data["transitions"]}
@@ -215,6 +233,27 @@ def _meaning_problems(data: dict[str, Any], where: yamlsource.SourceMap, filenam
         if i and level["after_working_days"] <= levels[i - 1]["after_working_days"]:
             refuse(["escalation", i, "after_working_days"], "各级的逾期工作日数应逐级递增")
     return problems
+
+
+def _without_end(data: dict[str, Any], edges: dict[str, set[str]]) -> list[str]:
+    """The states from which no end can be reached. An end is a final state, or a completed state whose
+    every way out is a return that needs a comment (``scored``, which the office may reopen)."""
+    leaving: dict[str, list[dict[str, Any]]] = {name: [] for name in edges}
+    for spec in data["transitions"]:
+        for source in _as_list(spec["from"]):
+            if source in leaving and spec["to"] != source:
+                leaving[source].append(spec)
+    ends = {name for name, state in data["states"].items() if state.get("final")} | {
+        name for name, ways in leaving.items() if ways and all(w.get("comment") == "required" for w in ways)}
+    arrives = set(ends)
+    changed = True
+    while changed:  # backwards from the ends, until nothing new arrives
+        changed = False
+        for name, nexts in edges.items():
+            if name not in arrives and nexts & arrives:
+                arrives.add(name)
+                changed = True
+    return [name for name in data["states"] if name not in arrives]
 
 
 def _recipient_problems(names: list[str], path: list[Any], where: yamlsource.SourceMap, filename: str) -> list[Problem]:
@@ -249,7 +288,7 @@ def _build(data: dict[str, Any], filename: str) -> Definition:
             label_en=_label(spec.get("label"))[1], fields=fields, guards=tuple(spec.get("guards", [])),
             effects=tuple(spec.get("effects", [])), comment_required=spec.get("comment") == "required",
             countersign=spec.get("countersign", False), notify=tuple(spec.get("notify", [])),
-            scope=spec.get("scope", "parties"),
+            scope=spec.get("scope", "parties"), when=spec.get("when", ""),
         ))
     reminders = data.get("reminders") or {}
     return Definition(
@@ -308,12 +347,36 @@ def shipped() -> dict[str, Definition]:
 
 def source_text(workflow_id: str) -> str:
     """The YAML text of a shipped definition, as written."""
-    return resources.files("workflows").joinpath(Path(get(workflow_id).source).name).read_text("utf-8")
+    return resources.files("workflows").joinpath(Path(shipped()[workflow_id].source).name).read_text("utf-8")
 
 
-def get(workflow_id: str) -> Definition:
-    """A shipped definition by id; ``KeyError`` if there is none."""
-    return shipped()[workflow_id]
+#: Deployed definitions this process has read, by id and version (see :mod:`engine.workflow.deployments`).
+_deployed: dict[tuple[str, int], Definition] = {}
+
+
+def register(definition: Definition) -> None:
+    """Make a deployed definition known to :func:`get` in this process."""
+    _deployed[(definition.id, definition.version)] = definition
+
+
+def forget() -> None:
+    """Forget every deployed definition read (another database, or tests)."""
+    _deployed.clear()
+
+
+def get(workflow_id: str, version: int | None = None) -> Definition:
+    """A definition by id: the deployed ``version`` if this process has read it, else the shipped one (the
+    same in every process), else the newest deployed one this process has read; ``KeyError`` if there is
+    none. Code with a session reads deployments through :func:`engine.workflow.deployments.resolve`, which
+    loads what this process has not read yet."""
+    if version is not None and (workflow_id, version) in _deployed:
+        return _deployed[(workflow_id, version)]
+    if workflow_id in shipped():
+        return shipped()[workflow_id]
+    known = [d for (wid, _), d in _deployed.items() if wid == workflow_id]
+    if known:
+        return max(known, key=lambda d: d.version)
+    raise KeyError(workflow_id)
 
 
 #: Records that no definition describes: the plan's own and the scheduler's.

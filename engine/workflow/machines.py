@@ -48,3 +48,8 @@ def machine_for(definition: Definition) -> Machine:
     if key not in _machines:
         _machines[key] = build(definition)
     return _machines[key]
+
+
+def forget() -> None:
+    """Drop every machine built (their definitions were deployed in another database)."""
+    _machines.clear()

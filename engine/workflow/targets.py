@@ -11,7 +11,7 @@ from sqlmodel import Session, delete, select
 
 from engine.audit import ledger
 from engine.calendar import clock
-from engine.workflow import definitions
+from engine.workflow import deployments
 from engine.people.actors import Parties
 from engine.people.roles import SYSTEM_ROLE
 from engine.workflow.duedates import state_due
@@ -162,12 +162,13 @@ def new(
     checkpoints: Sequence[str | dict] = (),
     subject_id: int | None = None,
 ) -> Target:
-    """A new, unsaved target in the initial state of its workflow, with that state's due date."""
-    definition = definitions.get(workflow)
+    """A new, unsaved target in the initial state of the newest version of its workflow, with that state's due date."""
+    definition = deployments.newest(session, workflow)
     if org_id is None:
         org_id = session.get(Plan, plan_id).org_id
     target = Target(
-        plan_id=plan_id, org_id=org_id, workflow=workflow, code=code, text=text, weight=Decimal(str(weight)),
+        plan_id=plan_id, org_id=org_id, workflow=workflow, workflow_version=definition.version, code=code, text=text,
+        weight=Decimal(str(weight)),
         category=category, indicator=indicator, indicator_points=indicator_points, basis=basis,
         deadline_phrase=deadline_phrase, due_date=due_date, state=definition.initial,
         extra_columns=dict(extra_columns or {}), checkpoints=list(checkpoints), subject_id=subject_id,

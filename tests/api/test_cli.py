@@ -37,7 +37,7 @@ def test_demo_loads_the_shipped_plan_and_its_people_once(tmp_path):
 def test_audit_verify_reports_tampering(tmp_path):
     assert _run(tmp_path, "init").returncode == 0
     ok = _run(tmp_path, "audit", "verify")
-    assert ok.returncode == 0 and "共 0 条记录" in ok.stdout
+    assert ok.returncode == 0 and "共 2 条记录" in ok.stdout  # the shipped definitions, deployed as version 1
     # Give the chain a record, then tamper with it.
     from engine.plans.service import set_milestone
     from tests import factories as f
@@ -47,14 +47,14 @@ def test_audit_verify_reports_tampering(tmp_path):
         plan = f.plan(session)
         session.commit()
         set_milestone(session=session, plan_id=plan.id, key="evaluation", phrase="1月8日前", actor=f.OFFICE)
-    assert "共 2 条记录" in _run(tmp_path, "audit", "verify").stdout  # the plan's milestones, then the change
+    assert "共 4 条记录" in _run(tmp_path, "audit", "verify").stdout  # the plan's milestones, then the change
     with bind.begin() as conn:
         conn.exec_driver_sql("UPDATE transitionrecord SET actor = '他人'")
     bind.dispose()
     bad = _run(tmp_path, "audit", "verify")
     assert bad.returncode == 1 and "第一条不符的记录 1" in bad.stderr and "被修改" in bad.stderr
     with Session(make_engine(f"sqlite:///{tmp_path / 'cli.db'}")) as session:
-        assert session.exec(select(func.count()).select_from(TransitionRecord)).one() == 2
+        assert session.exec(select(func.count()).select_from(TransitionRecord)).one() == 4
 
 
 def test_config_masks_secrets(tmp_path):
@@ -115,11 +115,11 @@ def test_audit_checkpoint_verify_and_export(tmp_path):
         f.target(session)
     bind.dispose()
     signed = run("audit", "checkpoint")
-    assert signed.returncode == 0 and "已签名检查点：3 条记录" in signed.stdout, signed.stderr
+    assert signed.returncode == 0 and "已签名检查点：5 条记录" in signed.stdout, signed.stderr  # 2 deployments first
     checked = run("audit", "verify", "--checkpoints", str(tmp_path / "kept.jsonl"))
     assert checked.returncode == 0 and "当前状态与历史一致" in checked.stdout and "签名检查点 1 个" in checked.stdout
     exported = run("audit", "export", "--plan", "1", "-o", str(tmp_path / "bundle.zip"))
-    assert exported.returncode == 0 and "3 条记录，1 个检查点" in exported.stdout
+    assert exported.returncode == 0 and "5 条记录，1 个检查点" in exported.stdout
     with zipfile.ZipFile(tmp_path / "bundle.zip") as bundle:
         bundle.extract("offline_verifier.py", tmp_path)
     offline = subprocess.run([sys.executable, "-I", str(tmp_path / "offline_verifier.py"), str(tmp_path / "bundle.zip")],

@@ -1,0 +1,31 @@
+"""Deployments through the API (admin only): deploy YAML or BPMN, list the versions, migrate targets."""
+from __future__ import annotations
+
+from engine.workflow import definitions
+from tests.api.conftest import token
+from tests.engine.bpmn.test_bpmn import sample
+
+V2 = definitions.source_text("target").replace("in_progress", "working")
+
+
+def test_admin_deploys_lists_and_migrates(api, two_targets):
+    admin, office = token(api, "管理员"), token(api, "绩效办")
+    body = {"format": "bpmn", "source": sample("camunda-job-announcement.bpmn").decode(), "filename": "job.bpmn",
+            "effect_map": {"mail": "none", "publication": "none"}}
+    assert api.post("/api/v1/deployments", json=body, headers=office).status_code == 403
+    refused = api.post("/api/v1/deployments", json={**body, "effect_map": {}}, headers=admin)
+    assert refused.status_code == 422 and refused.headers["content-type"].startswith("application/problem+json")
+    assert any("--map mail=效果" in e["reason"] for e in refused.json()["errors"])
+    done = api.post("/api/v1/deployments", json=body, headers=admin)
+    assert done.status_code == 201, done.text
+    assert {k: done.json()[k] for k in ("workflow", "version", "format", "deployed_by", "new")} == \
+        {"workflow": "camunda_testing_job_announcement", "version": 1, "format": "bpmn", "deployed_by": "管理员", "new": True}
+    v2 = api.post("/api/v1/deployments", json={"format": "yaml", "source": V2}, headers=admin)
+    assert (v2.status_code, v2.json()["workflow"], v2.json()["version"]) == (201, "target", 2)
+    listed = api.get("/api/v1/deployments", headers=admin).json()
+    assert [(d["workflow"], d["version"], d["targets"]) for d in listed["data"]] == [
+        ("camunda_testing_job_announcement", 1, 0), ("target", 1, 2), ("target", 2, 0)]
+    moved = api.post("/api/v1/deployments/target/migrations", json={"from_version": 1, "to_version": 2}, headers=admin)
+    assert moved.status_code == 200 and moved.json()["moved"] == 2  # both are in assigned, which version 2 has
+    missing = api.post("/api/v1/deployments/target/migrations", json={"from_version": 2, "to_version": 9}, headers=admin)
+    assert missing.status_code == 404 and "没有第 9 版" in missing.json()["detail"]
