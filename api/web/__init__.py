@@ -10,11 +10,11 @@ from fastapi.staticfiles import StaticFiles
 
 def install(app: FastAPI) -> None:
     """Mount the pages, the static files, and the handlers that turn page errors into pages."""
-    from api.web import admin, auth, bulk, calendar, docs, drafts, office, pages
+    from api.web import admin, auth, bulk, calendar, docs, drafts, handdown, office, pages
     from api.web.render import render
 
     app.mount("/static", StaticFiles(directory=str(resources.files("api").joinpath("static"))), name="static")
-    for module in (auth, pages, office, drafts, bulk, admin, calendar, docs):
+    for module in (auth, pages, handdown, office, drafts, bulk, admin, calendar, docs):
         app.include_router(module.router)
 
     @app.exception_handler(auth.LoginRequired)

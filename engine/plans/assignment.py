@@ -33,6 +33,11 @@ def own_office_target(session: Session, target_id: int, actor: Actor, doing: str
     return target
 
 
+def may_assign(actor: Actor, target: Target) -> bool:
+    """Whether ``actor`` may set the target's parties now (its organisation's office, while still open)."""
+    return "office" in actor.roles and actor.org_id in (None, target.org_id) and target.state in OPEN_STATES
+
+
 def _names(values: Sequence[str], field: str) -> list[str]:
     found = list(dict.fromkeys(v.strip() for v in values if v and v.strip()))
     long = [v for v in found if len(v) > NAME_MAX]

@@ -169,6 +169,14 @@ def hand_down(*, session: Session, target_id: int, actor: Actor, to: Sequence[st
     return made
 
 
+def offered(session: Session, actor: Actor, target: Target) -> list[Organisation]:
+    """The child organisations ``actor`` may hand ``target`` down to (its organisation's office; none
+    otherwise, and none for a target that was itself handed down from above and has no children below)."""
+    if "office" not in actor.roles or actor.org_id not in (None, target.org_id):
+        return []
+    return organisations.children(session, session.get(Organisation, target.org_id))
+
+
 def children_of(session: Session, target_id: int) -> list[Target]:
     """The targets handed down from ``target_id``, by organisation."""
     return list(session.exec(select(Target).join(Organisation, Organisation.id == Target.org_id)
