@@ -170,8 +170,8 @@ def hand_down(*, session: Session, target_id: int, actor: Actor, to: Sequence[st
 
 
 def offered(session: Session, actor: Actor, target: Target) -> list[Organisation]:
-    """The child organisations ``actor`` may hand ``target`` down to (its organisation's office; none
-    otherwise, and none for a target that was itself handed down from above and has no children below)."""
+    """The child organisations ``actor`` may hand ``target`` down to: its organisation's children for that
+    organisation's office, none for anyone else."""
     if "office" not in actor.roles or actor.org_id not in (None, target.org_id):
         return []
     return organisations.children(session, session.get(Organisation, target.org_id))
