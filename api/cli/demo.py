@@ -35,4 +35,11 @@ def run(console: Console) -> None:
     for name, roles in STAFF_USERS.items():
         table.add_row(name, {"office": "绩效办", "auditor": "审计", "admin": "管理员"}[roles[0]], "")
     console.print(table)
+    levels = Table(title="区县教育局的演示用户（登录名；密码相同）")
+    for column in ("单位", "登录名", "角色", "科室"):
+        levels.add_column(column)
+    for district, logins in (state.districts or {}).items():
+        for login, role, section in logins:
+            levels.add_row(district, login, {"office": "绩效办", "leader": "分管领导", "staff": "科室"}[role], section)
+    console.print(levels)
     console.print(f"审计链：{'完整' if check.ok else '校验失败'}，共 {check.count} 条记录")

@@ -93,7 +93,8 @@ def import_plan(
     finally:
         bind.dispose()
     console.print(f"已导入计划 {result.plan_id}（{draft.org} {draft.year} 年）：新增 {result.created}，"
-                  f"更新 {result.updated}，未变 {result.unchanged}")
+                  f"更新 {result.updated}，未变 {result.unchanged}"
+                  + (f"，下达下级单位 {result.handed_down}" if result.handed_down else ""))
 
 
 def _warn(bind, draft: importer.PlanDraft) -> None:

@@ -10,6 +10,8 @@ from api.deps import CurrentActor, CurrentUser, Id, IdQuery, Limit, Offset, Sess
 from api.problems import responses
 from api.schemas.audit import RecordsPublic, record_public
 from api.schemas.targets import (
+    AssignmentIn,
+    HandDownIn,
     IndicatorPublic,
     SignaturePublic,
     TargetPublic,
@@ -17,12 +19,14 @@ from api.schemas.targets import (
     TargetSummary,
     TransitionIn,
     action_public,
+    rollup_public,
     summary,
 )
 from engine.audit import chain
 from engine.calendar import clock
 from engine.people.actors import Actor
-from engine.plans import service
+from engine.plans import assignment, handdown, service
+from engine.scoring import rollup
 from engine.store.models import Target
 from engine.workflow import commands, evidence, targets
 
@@ -43,6 +47,7 @@ def _detail(session, target: Target, actor: Actor) -> TargetPublic:
                     for i in service.indicator_status(session, target)],
         available_triggers=[action_public(a) for a in commands.available(session=session, target=target, actor=actor,
                                                                          parties=parties)],
+        parent_id=target.parent_id, rollup=rollup_public(rollup.of(session=session, target=target)),
     )
 
 
@@ -86,6 +91,24 @@ def transition(target_id: Id, body: TransitionIn, session: SessionDep, actor: Cu
                           override_separation=body.override_separation)
     response.headers["ETag"] = f'"{fired.target.version}"'
     return _detail(session, fired.target, actor)
+
+
+@router.post("/{target_id}/handdown", response_model=TargetsPublic, responses=responses(403, 404))
+def hand_down(target_id: Id, body: HandDownIn, session: SessionDep, actor: CurrentActor) -> TargetsPublic:
+    """The office hands the target down (下达) to child organisations: those named in ``to``, or else those its
+    responsible units name. Answers the child targets created (none when each exists already)."""
+    made = handdown.hand_down(session=session, target_id=target_id, actor=actor, to=body.to)
+    parties = targets.parties_for(session, [t.id for t in made])
+    return TargetsPublic(data=[TargetSummary(**summary(t, parties[t.id])) for t in made], count=len(made))
+
+
+@router.put("/{target_id}/assignment", response_model=TargetPublic, responses=responses(403, 404))
+def assign(target_id: Id, body: AssignmentIn, session: SessionDep, actor: CurrentActor, response: Response) -> TargetPublic:
+    """The office of the target's organisation sets its sections (lead first), leaders and responsible persons."""
+    target = assignment.assign(session=session, target_id=target_id, actor=actor, sections=body.sections,
+                               leaders=body.leaders, persons=body.persons)
+    response.headers["ETag"] = f'"{target.version}"'
+    return _detail(session, target, actor)
 
 
 @router.get("/{target_id}/history", response_model=RecordsPublic, responses=responses(404))

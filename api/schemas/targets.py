@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import BaseModel, Field
 
@@ -74,6 +74,33 @@ class TargetsPublic(BaseModel):
     count: int
 
 
+class ChildPublic(BaseModel):
+    """A target handed down to a child organisation, as its parent shows it (汇总)."""
+
+    target_id: int
+    org_id: int
+    organisation: str
+    state: str
+    state_label: str
+    progress: int
+    finished: bool
+    weight: float
+    rollup_weight: float
+    score: float | None
+    indicators: dict[str, str | None]
+
+
+class RollupPublic(BaseModel):
+    rule: str
+    rule_label: str
+    progress: int
+    finished: int
+    scored: int
+    indicators: dict[str, float | None]
+    suggested_score: float | None
+    children: list[ChildPublic]
+
+
 class TargetPublic(TargetSummary):
     indicator: str
     indicator_points: float | None
@@ -87,6 +114,21 @@ class TargetPublic(TargetSummary):
     signatures: list[SignaturePublic]
     indicators: list[IndicatorPublic]
     available_triggers: list[ActionPublic]
+    #: The target of the parent organisation this one was handed down from (下达).
+    parent_id: int | None = None
+    #: The roll-up of the targets handed down from this one (汇总); none if it handed none down.
+    rollup: RollupPublic | None = None
+
+
+class HandDownIn(BaseModel):
+    #: Child organisations (names) or group phrases (各县(市、区)教育局); empty: those its responsible units name.
+    to: list[Annotated[str, Field(min_length=1, max_length=200)]] = Field(default_factory=list, max_length=200)
+
+
+class AssignmentIn(BaseModel):
+    sections: list[Annotated[str, Field(max_length=100)]] = Field(max_length=50)
+    leaders: list[Annotated[str, Field(max_length=100)]] = Field(max_length=50)
+    persons: list[Annotated[str, Field(max_length=100)]] = Field(default_factory=list, max_length=50)
 
 
 class TransitionIn(BaseModel):
@@ -110,6 +152,22 @@ def summary(target: Target, parties: Parties) -> dict[str, Any]:
                 overdue=is_overdue(target), supervised=target.supervised, progress=target.progress,
                 version=target.version, sections=list(parties.sections), leaders=list(parties.leaders),
                 persons=list(parties.persons))
+
+
+def _number(value: Any) -> float | None:
+    return None if value is None else float(value)
+
+
+def rollup_public(found: Any) -> RollupPublic | None:
+    """The API's shape of an :class:`engine.scoring.rollup.Rollup` (or ``None``)."""
+    if found is None:
+        return None
+    return RollupPublic(
+        rule=found.rule, rule_label=found.rule_label, progress=found.progress, finished=found.finished,
+        scored=found.scored, indicators={k: _number(v) for k, v in found.indicators.items()},
+        suggested_score=_number(found.suggested_score),
+        children=[ChildPublic(**{**line.__dict__, "weight": float(line.weight), "rollup_weight": float(line.rollup_weight),
+                                 "score": _number(line.score)}) for line in found.children])
 
 
 def action_public(action: Action) -> ActionPublic:

@@ -10,11 +10,11 @@ from fastapi.staticfiles import StaticFiles
 
 def install(app: FastAPI) -> None:
     """Mount the pages, the static files, and the handlers that turn page errors into pages."""
-    from api.web import admin, auth, bulk, calendar, circulars, deployments, docs, drafts, office, pages, supervision
+    from api.web import admin, auth, bulk, calendar, circulars, deployments, docs, drafts, handdown, office, pages, supervision
     from api.web.render import render
 
     app.mount("/static", StaticFiles(directory=str(resources.files("api").joinpath("static"))), name="static")
-    for module in (auth, pages, office, drafts, bulk, admin, deployments, calendar, docs, supervision, circulars):
+    for module in (auth, pages, handdown, office, drafts, bulk, admin, deployments, calendar, docs, supervision, circulars):
         app.include_router(module.router)
 
     @app.exception_handler(auth.LoginRequired)

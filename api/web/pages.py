@@ -12,6 +12,7 @@ from starlette.datastructures import UploadFile
 
 from api.deps import MAX_ID, Id, SessionDep
 from api.web.auth import WebViewer, check_csrf, checked_form
+from api.web import handdown
 from api.web.diagram import svg
 from api.web.render import render
 from engine.audit import chain as audit
@@ -103,6 +104,7 @@ def _target_page(request, session, viewer, target_id: int, *, status_code: int =
     done = request.query_params.get("done", "")
     label = next((t.label for t in definition.transitions if t.trigger == done), "")
     notice = f"已{label}，{dashboard.next_step(item)}" if label else ""  # 已提交自评，等待李自坚、庄映峰审签
+    notice = notice or handdown.notice(request.query_params)
     if form is None and any(a.spec.trigger == "self_assess" for a in item.actions):
         form = dashboard.rework_form(session, target.id)  # after a return: the last submission, to amend
     return render(request, "target.html", status_code=status_code, viewer=viewer, notice=notice,
@@ -113,7 +115,8 @@ def _target_page(request, session, viewer, target_id: int, *, status_code: int =
                   if may_see_evidence(viewer.actor, item.parties) else {},
                   indicators=service.indicator_status(session, target),
                   signatures=targets.signatures(session, target.id), form=form or {},
-                  field_labels={t.trigger: {f.name: f.label or f.name for f in t.fields} for t in definition.transitions})
+                  field_labels={t.trigger: {f.name: f.label or f.name for f in t.fields} for t in definition.transitions},
+                  **handdown.context(session, viewer, target))
 
 
 @router.get("/targets/{target_id}", response_class=HTMLResponse)

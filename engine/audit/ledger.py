@@ -50,7 +50,7 @@ def user_changed(session: Session, user: User, sections: Iterable[str], *, actor
     ``details`` say what changed in words the audit page shows (``{"roles": {"from": …, "to": …}}``)."""
     return chain.append(session, target_id=None, kind="user", actor=actor, role=role, trigger=trigger,
                         from_state=None, to_state=None, at=clock.to_db(clock.now()), comment=comment,
-                        payload={**(details or {}), "user": user.name, "changes": list(changes),
+                        payload={**(details or {}), "user": user.name, "login": user.login, "changes": list(changes),
                                  "after": user_after(user, sections)})
 
 

@@ -185,7 +185,9 @@ class Replay:
             if isinstance(item, dict) and item.get("sha256") and item.get("id") is not None:
                 self.evidence[str(item["id"])] = {"sha256": item["sha256"], "target_id": record.target_id}
         if record.kind == "user" and isinstance(after, dict) and payload.get("user"):
-            self.users[str(payload["user"])] = user_view(after)
+            # Keyed by login, unique in the deployment (two organisations may each have a 绩效办); records
+            # written before logins existed name the user, whose login was then the name.
+            self.users[str(payload.get("login") or payload["user"])] = user_view(after)
         if record.kind == "plan" and payload.get("plan_id") is not None:
             plan = self.milestones.setdefault(str(payload["plan_id"]), {})
             if isinstance(payload.get("milestones"), dict):

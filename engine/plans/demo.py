@@ -6,10 +6,11 @@ from importlib import resources
 
 from sqlmodel import Session, select
 
-from engine.plans import importer, staffing, table as planfile, service as plans
-from engine.people import users
-from engine.people.actors import Actor
-from engine.store.models import Assignment, Plan, Target, User
+from engine.plans import assignment, handdown, importer, staffing, table as planfile, service as plans
+from engine.people import organisations, users
+from engine.people.actors import Actor, actor_of
+from engine.store.models import Assignment, Organisation, Plan, Target, User
+from engine.workflow.targets import parties_of
 
 SHIPPED_PLAN = "quanzhou-edu-2024.xlsx"
 ORG, YEAR = "泉州市教育局", 2024
@@ -21,11 +22,24 @@ SETUP_ACTOR = Actor("演示初始化", frozenset({"admin"}))
 ALIASES = {"民管": "民管科", "中教": "中教科", "初幼教": "初幼教科"}
 
 
+#: The district bureaus of the demo's second level (kind county), by their short names for logins.
+DISTRICTS = {"泉港区教育局": "泉港区", "丰泽区教育局": "丰泽区"}
+#: The shipped plan names no district in its 责任科室 column, so the city's office hands these targets down
+#: itself: 1-5-1 (普及普惠县、优质均衡县创建), 1-6-1 (控辍保学、初中新优校培育), 1-12-1 (县（市、区）教育经费专项督导).
+HANDED_DOWN = ("1-5-1", "1-6-1", "1-12-1")
+#: Each district's demo people: (name, login suffix, role, section); the login is the district's short name
+#: followed by the suffix (泉港区绩效办), unique in the deployment; names are unique within a district.
+DISTRICT_PEOPLE = (("绩效办", "绩效办", "office", None), ("分管局长", "分管局长", "leader", None),
+                   ("基教股经办人", "基教股", "staff", "基教股"))
+
+
 @dataclass
 class DemoState:
     plan: Plan
     imported: bool
     users_added: int
+    #: Each district's logins: name → (login, role, section).
+    districts: dict[str, list[tuple[str, str, str]]] | None = None
 
 
 def shipped_plan() -> tuple[bytes, str]:
@@ -67,7 +81,7 @@ def set_up(session: Session) -> DemoState:
         draft = importer.parse(planfile.read(data, name), name, plan_year=YEAR, org=ORG, aliases=ALIASES)
         result = plans.apply(session=session, draft=draft, actor=SETUP_ACTOR)
         plan = session.get(Plan, result.plan_id)
-    existing = set(session.exec(select(User.name)))
+    existing = set(session.exec(select(User.name).where(User.org_id == plan.org_id)))
     wanted = {name: ([role], sorted(sections)) for name, (role, sections) in people(session, plan.id).items()}
     wanted.update({name: (roles, []) for name, roles in STAFF_USERS.items()})
     added = 0
@@ -77,4 +91,42 @@ def set_up(session: Session) -> DemoState:
             staffing.record_added(session, user, sections, by=SETUP_ACTOR)
             added += 1
     session.commit()
-    return DemoState(plan, imported, added)
+    added += _districts(session, plan)
+    return DemoState(plan, imported, added, districts=district_logins())
+
+
+def district_logins() -> dict[str, list[tuple[str, str, str]]]:
+    """Who logs in at the district level: district → [(login, role, section)]."""
+    return {district: [(f"{short}{suffix}", role, section or "") for _, suffix, role, section in DISTRICT_PEOPLE]
+            for district, short in DISTRICTS.items()}
+
+
+def _districts(session: Session, plan: Plan) -> int:
+    """The second level: the districts, their people, the targets handed down to them, assigned there."""
+    city = session.get(Organisation, plan.org_id)
+    known = {o.name for o in organisations.children(session, city)}
+    for district in DISTRICTS:
+        if district not in known:
+            staffing.add_organisation(session=session, by=SETUP_ACTOR, name=district, parent=city.name, kind="county")
+    logins = set(session.exec(select(User.login)))
+    added = 0
+    for district, short in DISTRICTS.items():
+        for name, suffix, role, section in DISTRICT_PEOPLE:
+            if f"{short}{suffix}" not in logins:
+                user = users.add(session=session, name=name, roles=[role], sections=[section] if section else [],
+                                 password=DEMO_PASSWORD, org=district, login=f"{short}{suffix}")
+                staffing.record_added(session, user, [section] if section else [], by=SETUP_ACTOR)
+                added += 1
+    session.commit()
+    office = Actor("绩效办", frozenset({"office"}), org_id=city.id)
+    for code in HANDED_DOWN:
+        parent = session.exec(select(Target).where(Target.plan_id == plan.id, Target.code == code)).one()
+        handdown.hand_down(session=session, target_id=parent.id, actor=office, to=list(DISTRICTS))
+    for district, short in DISTRICTS.items():
+        district_office = actor_of(session, session.exec(select(User).where(User.login == f"{short}绩效办")).one())
+        for child in session.exec(select(Target).where(Target.org_id == district_office.org_id,
+                                                       Target.parent_id.is_not(None))).all():
+            if not parties_of(session, child.id).sections:
+                assignment.assign(session=session, target_id=child.id, actor=district_office, sections=["基教股"],
+                                  leaders=["分管局长"], persons=["基教股经办人"])
+    return added

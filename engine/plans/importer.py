@@ -104,6 +104,8 @@ class ImportResult:
     created: int = 0
     updated: int = 0
     unchanged: int = 0
+    #: Targets handed down (下达) to child organisations by this import.
+    handed_down: int = 0
 
 
 def split_names(cell: str, aliases: dict[str, str] | None = None) -> list[str]:

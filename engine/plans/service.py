@@ -19,7 +19,7 @@ from engine.calendar.deadlines import DeadlinePhraseError, parse_deadline
 from engine.workflow.duedates import state_due
 from engine.store.errors import InvalidPayload, NotFound
 from engine.people import organisations
-from engine.plans import rhythm, staffing
+from engine.plans import handdown, rhythm, staffing
 from engine.plans.indicators import IndicatorError, is_met, parse_indicator
 from engine.store.models import Indicator, Milestone, Plan, Section, Target
 from engine.plans.importer import (
@@ -146,6 +146,8 @@ def _apply(session, draft, actor, force, progress) -> ImportResult:
         session.add_all(_indicators(target.id, d))
     result.created = len(new_targets)
     session.flush()
+    # Rows whose responsible unit names child organisations go down to them, in the same transaction.
+    result.handed_down = len(handdown.hand_down_plan(session, plan, by=actor))
     return result
 
 

@@ -14,6 +14,7 @@ from engine.calendar import clock
 from engine.calendar.workdays import workdays_between
 from engine.workflow import commands, definitions, rules
 from engine.people import inbox
+from engine.scoring import ranking
 from engine.people.actors import Actor, Parties
 from engine.store.models import Assignment, Plan, Signature, Target, TransitionRecord
 from engine.workflow.targets import is_overdue, parties_for
@@ -263,6 +264,8 @@ def office_home(session: Session, actor: Actor) -> dict[str, Any]:
         "overdue": overdue, "supervised": supervised, "verify": verify, "score": score,
         "warnings": warnings, "notices": notices,
         "plans": list(session.exec(select(Plan).order_by(Plan.year.desc()))),
+        # The organisation's children side by side (排名): one grouped query.
+        "ranking": ranking.of(session=session, org_id=actor.org_id) if actor.org_id is not None else [],
     }
 
 

@@ -13,6 +13,8 @@ from engine.workflow import definitions
 from engine.store.models import Escalation, Target
 from engine.plans.exporter import write_xlsx
 from engine.scoring import rectification
+from engine.scoring import ranking
+from engine.scoring.ranking import Rank
 from engine.scoring.overdue import month_ends, overdue_at
 from engine.scoring.sheet import Line, Sheet, Total, sheet
 from engine.workflow.targets import is_overdue
@@ -62,6 +64,8 @@ class Report:
     #: The audit trail's signing key fingerprint and newest checkpoint (``None`` while there is none).
     audit_key: dict[str, str] | None = None
     checkpoint: dict[str, Any] | None = None
+    #: The plan's organisation's children ranked (排名) on their plans of the same year; empty without children.
+    ranking: list[Rank] = field(default_factory=list)
 
     @property
     def summary(self) -> str:
@@ -126,6 +130,7 @@ def build(*, session: Session, plan_id: int) -> Report:
         overdue_now=sum(1 for line in s.lines if is_overdue(line.target)),
         indicators=_indicators(session, s), rectifications=rectification.of_plan(session, plan_id),
         audit_key=checkpoints.public_key_info(), checkpoint=checkpoints.latest(session),
+        ranking=ranking.of(session=session, org_id=s.plan.org_id, year=s.plan.year),
     )
 
 
@@ -179,7 +184,27 @@ def xlsx(*, session: Session, plan_id: int) -> bytes:
         ("加分", column(lambda line: "；".join(f"{b['points']}分：{b['reason']}" for b in line.bonus) or None)),
         ("指标计分", column(lambda line: num(line.indicator_score))),
     ]
-    return write_xlsx(session, plan_id, extra=extra, footer=[
+    data = write_xlsx(session, plan_id, extra=extra, footer=[
         ("合计", float(s.total.weight), f"得分 {_n(s.total.score)}；得分率 {_n(s.total.rate) if s.total.rate is not None else '—'}%；"
                                         f"等级 {grade_label(s.total)}；数据时间 {s.taken_at:%Y-%m-%d %H:%M}")])
+    ranks = ranking.of(session=session, org_id=s.plan.org_id, year=s.plan.year)
+    return _with_ranking(data, ranks) if ranks else data
+
+
+def _with_ranking(data: bytes, ranks: list[Rank]) -> bytes:
+    """The workbook with a second sheet, 下级单位排名 (the first stays the assessment table that imports back)."""
+    import io
+
+    from openpyxl import load_workbook
+
+    book = load_workbook(io.BytesIO(data))
+    sheet = book.create_sheet("下级单位排名")
+    sheet.append(["名次", "单位", "目标数", "已评分", "得分率(%)", "按期完成率(%)", "逾期数"])
+    for r in ranks:
+        sheet.append([r.place, r.organisation, r.targets, r.scored,
+                      float(r.score_rate) if r.score_rate is not None else None,
+                      float(r.on_time_rate) if r.on_time_rate is not None else None, r.overdue])
+    buffer = io.BytesIO()
+    book.save(buffer)
+    return buffer.getvalue()
 

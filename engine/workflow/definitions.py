@@ -382,7 +382,7 @@ def get(workflow_id: str, version: int | None = None) -> Definition:
 #: Records that no definition describes: the plan's own and the scheduler's.
 OTHER_ACTIONS = {"create": "新增目标", "amend": "修改目标", "set_milestone": "设置节点", "escalate": "督办升级", "warn": "预警",
                  "issue_notice": "下发督办单", "open_rectification": "下达整改", "add_checkpoint": "增加节点",
-                 "import": "导入计划"}
+                 "import": "导入计划", "assign": "分配责任", "hand_down": "下达目标"}
 
 
 def audit_labels():

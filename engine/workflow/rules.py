@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from sqlmodel import Session, delete, select
 
 from engine.people.roles import ACTING_ROLES, ROLES, SYSTEM_ROLE  # noqa: F401  (re-exported for definitions)
-from engine.store.models import Indicator, Plan, Signature, Target
+from engine.store.models import Indicator, Organisation, Plan, Signature, Target, TransitionRecord
 
 if TYPE_CHECKING:
     from engine.people.actors import Actor
@@ -258,6 +258,47 @@ def _clear_signatures(ctx: Context) -> None:
     ctx.voided = signers_of(ctx.session, ctx.target.id)
     ctx.session.exec(delete(Signature).where(Signature.target_id == ctx.target.id))
     ctx.signers.clear()
+
+
+#: States in which a handed-down target counts as finished for its parent (核验 done).
+CHILD_FINISHED = ("verified", "scored")
+#: The office's trigger that lets a parent be self-assessed before its children are verified.
+ALLOW_SELF_ASSESS = "allow_self_assess"
+
+
+def children_pending(session: Session, target: Target) -> list[str]:
+    """The organisations whose target handed down from ``target`` is not yet verified (names)."""
+    return list(session.exec(
+        select(Organisation.name).join(Target, Target.org_id == Organisation.id)
+        .where(Target.parent_id == target.id, Target.state.not_in(CHILD_FINISHED)).order_by(Organisation.path)))
+
+
+def _allowed_this_stay(ctx: Context) -> bool:
+    """Whether the office let this target be self-assessed early (with a reason) during its current stay."""
+    found = ctx.session.exec(select(TransitionRecord.id).where(
+        TransitionRecord.target_id == ctx.target.id, TransitionRecord.trigger == ALLOW_SELF_ASSESS,
+        TransitionRecord.at >= ctx.target.state_entered_at).limit(1)).first()
+    return found is not None
+
+
+@guard("children_verified")
+def _children_verified(ctx: Context) -> str | None:
+    """A parent target is self-assessed once every child organisation's target is verified (汇总 complete),
+    unless the office has allowed it with a reason."""
+    pending = children_pending(ctx.session, ctx.target)
+    if not pending or _allowed_this_stay(ctx):
+        return None
+    return (f"下级单位的目标尚未全部核验（{'、'.join(pending[:5])}{' 等' if len(pending) > 5 else ''}），暂不能自评；"
+            f"确需先行自评的，由绩效办说明理由后准予")
+
+
+@guard("children_unverified", needs_payload=False)
+def _children_unverified(ctx: Context) -> str | None:
+    if not children_pending(ctx.session, ctx.target):
+        return "下级单位的目标均已核验（或没有下级目标），无需准予先行自评"
+    if _allowed_this_stay(ctx):
+        return "已准予先行自评"
+    return None
 
 
 def signers_of(session: Session, target_id: int) -> list[str]:

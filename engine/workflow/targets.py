@@ -150,6 +150,7 @@ def new(
     code: str,
     text: str,
     org_id: int | None = None,
+    parent_id: int | None = None,
     weight: Decimal | int | float | str,
     due_date: date | None = None,
     deadline_phrase: str = "",
@@ -167,7 +168,7 @@ def new(
     if org_id is None:
         org_id = session.get(Plan, plan_id).org_id
     target = Target(
-        plan_id=plan_id, org_id=org_id, workflow=workflow, workflow_version=definition.version, code=code, text=text,
+        plan_id=plan_id, org_id=org_id, parent_id=parent_id, workflow=workflow, workflow_version=definition.version, code=code, text=text,
         weight=Decimal(str(weight)),
         category=category, indicator=indicator, indicator_points=indicator_points, basis=basis,
         deadline_phrase=deadline_phrase, due_date=due_date, state=definition.initial,

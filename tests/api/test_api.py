@@ -181,7 +181,7 @@ def test_workflows(api):
     staff = token(api, "洪玮玮")
     assert [w["id"] for w in api.get("/api/v1/workflows", headers=staff).json()["data"]] == ["report", "target"]
     target = api.get("/api/v1/workflows/target", headers=staff).json()
-    assert target["initial"] == "assigned" and len(target["transitions"]) == 9
+    assert target["initial"] == "assigned" and len(target["transitions"]) == 10
     _problem(api.get("/api/v1/workflows/nope", headers=staff), 404, "not_found")
 
 

@@ -9,7 +9,8 @@ from sqlmodel import Session, func, select
 
 from engine.people import users
 from engine.store.db import make_engine
-from engine.store.models import Target, TransitionRecord, User
+from engine.workflow.targets import parties_of
+from engine.store.models import Organisation, Target, TransitionRecord, User
 
 
 def _run(tmp_path, *args, db="cli.db"):
@@ -25,10 +26,20 @@ def test_demo_loads_the_shipped_plan_and_its_people_once(tmp_path):
     assert second.returncode == 0 and "（已存在）" in second.stdout
     bind = make_engine(f"sqlite:///{tmp_path / 'cli.db'}")
     with Session(bind) as session:
-        assert session.exec(select(func.count()).select_from(Target)).one() == 57
-        names = {u.name: u for u in session.exec(select(User))}
+        city = session.exec(select(Organisation).where(Organisation.name == "泉州市教育局")).one()
+        assert session.exec(select(func.count()).select_from(Target).where(Target.org_id == city.id)).one() == 57
+        names = {u.name: u for u in session.exec(select(User).where(User.org_id == city.id))}
         assert len(names) == 9 + 19 + 3  # leaders, responsible persons, office + auditor + admin
         assert names["林长华"].roles == ["leader"] and names["绩效办"].roles == ["office"]
+        # The second level: two district bureaus, each with the three targets handed down, assigned to its people.
+        for district, short in (("泉港区教育局", "泉港区"), ("丰泽区教育局", "丰泽区")):
+            found = session.exec(select(Organisation).where(Organisation.name == district)).one()
+            assert (found.kind, found.parent_id) == ("county", city.id)
+            office = session.exec(select(User).where(User.login == f"{short}绩效办")).one()
+            assert (office.name, office.org_id, office.roles) == ("绩效办", found.id, ["office"])
+            handed = session.exec(select(Target).where(Target.org_id == found.id)).all()
+            assert sorted(t.code for t in handed) == ["1-12-1", "1-5-1", "1-6-1"] and all(t.parent_id for t in handed)
+            assert parties_of(session, handed[0].id).leaders == ("分管局长",)
         assert users.check_password(names["洪玮玮"], "kaoping2024")
         assert not users.check_password(names["洪玮玮"], "wrong")
     bind.dispose()

@@ -14,6 +14,7 @@ PAYLOADS = {
     "send_back": ({}, "佐证材料与目标不符"),
     "score": ({"score": 1.8, "deductions": [{"points": 0.2, "reason": "进度滞后一个月"}]}, ""),
     "reopen": ({}, "复核发现计分有误"),
+    "allow_self_assess": ({"reason": "下级单位数据另行报送"}, ""),
 }
 
 #: The triggers (and who fires them) that bring a fresh target to each state.

@@ -38,6 +38,7 @@ def test_target_definition_labels_and_lifecycle():
     edges = {(spec.trigger, src, spec.dest) for spec in d.transitions for src in spec.sources}
     assert edges == {
         ("start", "assigned", "in_progress"), ("report_progress", "in_progress", "in_progress"),
+        ("allow_self_assess", "in_progress", "in_progress"),
         ("self_assess", "in_progress", "self_assessed"), ("sign", "self_assessed", "leader_signed"),
         ("return", "self_assessed", "in_progress"), ("verify", "leader_signed", "verified"),
         ("send_back", "leader_signed", "in_progress"), ("send_back", "verified", "in_progress"),
@@ -102,7 +103,7 @@ def test_cli_check(tmp_path):
     bad = tmp_path / "bad.yaml"
     bad.write_text(TARGET_YAML.replace("guards: [not_signed_yet]", "guards: [nobody]"), encoding="utf-8")
     ok = subprocess.run([sys.executable, "-m", "api.cli", "workflows", "check", str(good)], capture_output=True, text=True)
-    assert ok.returncode == 0 and "通过（target 第 1 版，6 个状态，9 个转换）" in ok.stdout
+    assert ok.returncode == 0 and "通过（target 第 1 版，6 个状态，10 个转换）" in ok.stdout
     refused = subprocess.run([sys.executable, "-m", "api.cli", "workflows", "check", str(bad)],
                              capture_output=True, text=True)
     line = _line_of(bad.read_text(encoding="utf-8"), "[nobody]")

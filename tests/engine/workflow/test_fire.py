@@ -35,16 +35,19 @@ EXPECTED = {
     "send_back": {"office": "ok"},
     "score": {"office": "ok"},
     "reopen": {"office": "ok"},
+    # Only for a target whose handed-down children are not yet verified; this one has none.
+    "allow_self_assess": {"office": "guard_failed"},
 }
 SOURCES = {
     "start": ["assigned"], "report_progress": ["in_progress"], "self_assess": ["in_progress"],
     "sign": ["self_assessed"], "return": ["self_assessed"], "verify": ["leader_signed"],
     "send_back": ["leader_signed", "verified"], "score": ["verified"], "reopen": ["scored"],
+    "allow_self_assess": ["in_progress"],
 }
 DESTINATIONS = {
     "start": "in_progress", "report_progress": "in_progress", "self_assess": "self_assessed",
     "sign": "leader_signed", "return": "in_progress", "verify": "verified", "send_back": "in_progress",
-    "score": "scored", "reopen": "verified",
+    "score": "scored", "reopen": "verified", "allow_self_assess": "in_progress",
 }
 CASES = [(trigger, source, who) for trigger, sources in SOURCES.items() for source in sources for who in ACTORS]
 
@@ -77,6 +80,10 @@ def test_every_trigger_by_every_role(session, trigger, source, who):
         assert fired.record.trigger == trigger and fired.record.from_state == source
         assert fired.record.actor == ACTORS[who].name
         assert _trace(session, target_id) == (DESTINATIONS[trigger], before[1] + 1, before[2] + 1)
+    elif expected == "guard_failed":
+        with pytest.raises(GuardFailed, match="无需准予先行自评"):
+            step(session, target_id, trigger, ACTORS[who])
+        assert _trace(session, target_id) == before
     else:
         with pytest.raises(Forbidden) as refused:
             step(session, target_id, trigger, ACTORS[who])

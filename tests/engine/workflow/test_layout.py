@@ -171,7 +171,7 @@ def test_target_runs_left_to_right_in_one_row() -> None:
     forward = [e for e in drawn.edges if not e.back and not e.loop]
     assert all(len(e.points) == 2 and e.points[0][1] == e.points[1][1] for e in forward)  # straight
     assert {e.trigger for e in drawn.edges if e.back} == {"return", "send_back", "reopen"}
-    assert [e.trigger for e in drawn.edges if e.loop] == ["report_progress"]
+    assert [e.trigger for e in drawn.edges if e.loop] == ["report_progress", "allow_self_assess"]
 
 
 def test_a_multi_source_transition_gives_an_edge_per_source() -> None:
