@@ -168,8 +168,8 @@ def new(
     if org_id is None:
         org_id = session.get(Plan, plan_id).org_id
     target = Target(
-        plan_id=plan_id, org_id=org_id, parent_id=parent_id, workflow=workflow, workflow_version=definition.version, code=code, text=text,
-        weight=Decimal(str(weight)),
+        plan_id=plan_id, org_id=org_id, parent_id=parent_id, workflow=workflow, workflow_version=definition.version,
+        code=code, text=text, weight=Decimal(str(weight)),
         category=category, indicator=indicator, indicator_points=indicator_points, basis=basis,
         deadline_phrase=deadline_phrase, due_date=due_date, state=definition.initial,
         extra_columns=dict(extra_columns or {}), checkpoints=list(checkpoints), subject_id=subject_id,
