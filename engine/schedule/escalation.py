@@ -76,8 +76,12 @@ def levels_due(definition: Definition, due: date, today: date) -> list[int]:
 
 
 def acting(definition: Definition, state: str) -> tuple[str, ...]:
-    """The recipients who must act in ``state``: the roles of the transitions that leave (or stay in) it."""
-    roles = dict.fromkeys(role for spec in definition.triggers_from(state) for role in spec.roles)
+    """The recipients who must act in ``state``: the roles of the transitions that leave it (those that
+    stay, such as the office's permission to self-assess early, are no one's duty), or, where none
+    leaves, of those that stay in it."""
+    specs = definition.triggers_from(state)
+    leaving = [spec for spec in specs if spec.dest != state] or specs
+    roles = dict.fromkeys(role for spec in leaving for role in spec.roles)
     return tuple(dict.fromkeys(ACTING[r] for r in roles if r in ACTING))
 
 
