@@ -140,6 +140,13 @@ async def fire(request: Request, session: SessionDep, viewer: WebViewer, target_
     return await run_in_threadpool(_fire, request, session, viewer, target_id, form, uploads, refused)
 
 
+def _kept_evidence(form) -> tuple[list[int], list[int]]:
+    """The files a form listed as attached before: those left ticked (kept) and those unticked (removed)."""
+    listed = [int(v) for v in form.getlist("evidence_listed") if isinstance(v, str) and v.isdigit()]
+    ticked = {int(v) for v in form.getlist("keep") if isinstance(v, str) and v.isdigit()}
+    return [i for i in listed if i in ticked], [i for i in listed if i not in ticked]
+
+
 def _fire(request, session, viewer, target_id: int, form, uploads, refused=()):
     trigger = str(form.get("trigger", ""))[:60]
     try:
@@ -149,12 +156,15 @@ def _fire(request, session, viewer, target_id: int, form, uploads, refused=()):
         spec = definitions.get(target.workflow).transition(target.state, trigger)
         names = [i["name"] for i in service.indicator_status(session, target)]
         payload = payloads.from_form(spec, dict(form), names) if spec else {}
+        kept, removed = _kept_evidence(form)
+        if kept:
+            payload["evidence"] = kept
         version = str(form.get("version", ""))
         if not re.fullmatch(r"[0-9]{1,9}", version):  # every form carries the version it was drawn at
             raise StaleVersion("页面已过期，请刷新后重试")
         fired = commands.fire(session=session, target_id=target_id, trigger=trigger, actor=viewer.actor,
                               payload=payload, comment=str(form.get("comment", "")), expected_version=int(version),
-                              uploads=uploads)
+                              uploads=uploads, remove_evidence=removed)
     except DomainError as exc:
         session.rollback()
         try:

@@ -334,6 +334,9 @@ class Evidence(SQLModel, table=True):
     stored_as: str = Field(max_length=100, unique=True)
     uploaded_by: str = Field(max_length=100)
     uploaded_at: datetime = Field(default_factory=_now)
+    #: When a later submission left the file out (移除); the bytes stay for the audit, the target no longer lists it.
+    removed_at: datetime | None = None
+    removed_by: str | None = Field(default=None, max_length=100)
 
 
 class LoginThrottle(SQLModel, table=True):
