@@ -108,7 +108,7 @@ def _target_page(request, session, viewer, target_id: int, *, status_code: int =
     return render(request, "target.html", status_code=status_code, viewer=viewer, notice=notice,
                   unread=dashboard.unread(session, viewer.user.id), error=error, item=item, t=target,
                   definition=definition, diagram=svg(definition, current=target.state), warnings=warnings,
-                  history=history,
+                  history=history, progress_points=dashboard.progress_over_time(history),
                   files={e.id: e for e in evidence.of_target(session, target.id)}
                   if may_see_evidence(viewer.actor, item.parties) else {},
                   indicators=service.indicator_status(session, target),

@@ -190,6 +190,34 @@ def rework_form(session: Session, target_id: int) -> dict[str, str] | None:
             "summary": str(last.get("summary") or ""), "prefilled": "1"}
 
 
+@dataclass(frozen=True)
+class ProgressPoint:
+    """One point of a target's progress over time, drawn on the target page."""
+
+    day: Any  # a date (Asia/Shanghai)
+    percent: int
+    label: str  # the step that set it: 开始推进, 报告进展, 提交自评
+
+
+#: What a step says about the progress: a start is 0 %, a report its percent, a self-assessment what was reached.
+_PROGRESS_STEPS = {"start": "开始推进", "report_progress": "报告进展"}
+
+
+def progress_over_time(history: list[TransitionRecord]) -> list[ProgressPoint]:
+    """The target's progress as its history recorded it (start 0 %, each report's percent), oldest first;
+    a later report on the same day replaces the earlier one. Empty when no step has set any."""
+    points: dict[Any, ProgressPoint] = {}
+    for record in sorted(history, key=lambda r: r.id or 0):
+        if record.kind != "transition" or record.trigger not in _PROGRESS_STEPS:
+            continue
+        percent = 0 if record.trigger == "start" else record.payload.get("percent")
+        if not isinstance(percent, int) or isinstance(percent, bool):
+            continue
+        day = clock.local(record.at).date()
+        points[day] = ProgressPoint(day, max(0, min(100, percent)), _PROGRESS_STEPS[record.trigger])
+    return list(points.values())
+
+
 def _plain(value: Any) -> str:
     return "" if value is None else f"{Decimal(str(value)).normalize():f}"
 
