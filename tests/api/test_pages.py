@@ -50,6 +50,20 @@ def test_login_cookie_and_logout(web):
     assert out.status_code == 303 and client.get("/").status_code == 303
 
 
+def test_the_demo_serves_the_shipped_plan_as_this_years_and_the_login_page_says_so(web, engine_db):
+    from engine.calendar import clock
+    from engine.store.models import Plan
+
+    client, _ = web
+    year = clock.today().year
+    with Session(engine_db) as session:
+        plan = session.exec(select(Plan)).one()
+        dues = {t.due_date.year for t in session.exec(select(Target)) if t.due_date}
+    assert plan.year == year and plan.title == f"泉州市教育局{year}年度绩效目标考评表" and dues == {year}
+    note = re.search(r'data-testid="demo-note">([^<]+)<', client.get("/login").text).group(1)
+    assert "2024年度" in note and (year == 2024 or f"作为 {year} 年度计划提供" in note)
+
+
 def test_login_form_needs_its_token_and_never_redirects_off_site(web):
     client, _ = web
     client.get("/login")
