@@ -200,10 +200,21 @@ def _to_inbox(session: Session, delivery: Delivery, event: OutboxEvent, message:
         session.rollback()
         return
     inbox.deliver(session=session, user_id=delivery.user_id, subject=message.subject, body=message.body,
-                  event_id=event.id, target_id=event.target_id)
+                  event_id=event.id, target_id=event.target_id, done_at=_moved_on(session, event))
     fresh.status, fresh.sent_at, fresh.attempts = "sent", clock.to_db(clock.now()), fresh.attempts + 1
     session.add(fresh)
     session.commit()
+
+
+def _moved_on(session: Session, event: OutboxEvent):
+    """When the event's target left the stay the event reported (a late delivery of finished work), or None."""
+    from engine.store.models import Target
+
+    target = session.get(Target, event.target_id) if event.target_id is not None else None
+    if target is None or target.state_entered_at is None or event.created_at is None:
+        return None
+    entered, created = clock.local(target.state_entered_at), clock.local(event.created_at)
+    return clock.to_db(clock.now()) if entered > created else None
 
 
 def _record(session: Session, delivery: Delivery, status: str, error: str = "") -> None:

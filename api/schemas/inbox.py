@@ -13,6 +13,8 @@ class InboxItemPublic(BaseModel):
     target_id: int | None
     created_at: datetime
     read_at: datetime | None
+    #: When the work the message is about moved on (已办结), or null.
+    done_at: datetime | None = None
 
 
 class InboxPublic(BaseModel):

@@ -191,12 +191,13 @@ def download(request: Request, session: SessionDep, viewer: WebViewer, evidence_
 @router.get("/inbox", response_class=HTMLResponse)
 def inbox_page(request: Request, session: SessionDep, viewer: WebViewer,
                page: Annotated[int, Query(ge=1, le=MAX_ID // PAGE)] = 1, unread_only: bool = False,
-               q: Annotated[str, Query(max_length=100)] = ""):
+               open_only: bool = False, q: Annotated[str, Query(max_length=100)] = ""):
     found, count, unread = inbox.items(session=session, user_id=viewer.user.id, limit=PAGE, offset=(page - 1) * PAGE,
-                                       unread_only=unread_only, words=q)
+                                       unread_only=unread_only, words=q, open_only=open_only)
+    flags = f"unread_only={'true' if unread_only else 'false'}&open_only={'true' if open_only else 'false'}"
     return render(request, "inbox.html", viewer=viewer, unread=unread, messages=found, count=count, page=page,
-                  pages=max(1, -(-count // PAGE)), unread_only=unread_only, q=q, notice=request.query_params.get("done", ""),
-                  query=f"unread_only={'true' if unread_only else 'false'}&q={quote(q)}")
+                  pages=max(1, -(-count // PAGE)), unread_only=unread_only, open_only=open_only, q=q,
+                  notice=request.query_params.get("done", ""), query=f"{flags}&q={quote(q)}")
 
 
 @router.post("/inbox/read-all")

@@ -242,9 +242,12 @@ class InboxItem(SQLModel, table=True):
     body: str = ""
     created_at: datetime = Field(default_factory=_now)
     read_at: datetime | None = None
+    #: When the work the message is about moved on (its target left the state it reported): 已办结.
+    done_at: datetime | None = None
 
     __table_args__ = (
         Index("ix_inbox_user_read", "user_id", "read_at", "id"),
+        Index("ix_inbox_target_open", "target_id", "done_at"),
         UniqueConstraint("user_id", "event_id", name="uq_inbox_user_event"),
     )
 

@@ -11,6 +11,7 @@ from engine.audit import chain, ledger
 from engine.calendar import clock
 from engine.store import db
 from engine.workflow import definitions, duties, evidence, outbox, payloads, rules
+from engine.people import inbox
 from engine.people.actors import Actor, Parties, in_scope, lead_section
 from engine.workflow.definitions import Definition, TransitionSpec
 from engine.workflow.duedates import state_due
@@ -221,6 +222,10 @@ def _fire(session, connection, target_id, trigger, actor, payload, comment, expe
         target.supervised_against = []
     target.updated_at = clock.to_db(now)
     _write_target(connection, target)
+    if moved:  # what the messages about the last stay asked for is done, or no longer asked
+        inbox.mark_done(connection, target_id=target.id, at=clock.to_db(now))
+    elif spec.countersign:  # one signature of several: the signer's own part is done
+        inbox.mark_done(connection, target_id=target.id, at=clock.to_db(now), only=actor.name)
 
     record_payload = dict(payload)
     if remove_evidence:

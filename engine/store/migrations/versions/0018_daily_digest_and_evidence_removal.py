@@ -1,7 +1,8 @@
-"""evidence removal on rework
+"""evidence removal on rework; inbox messages about finished work marked done
 
 A self-assessment made again after a return may leave out files attached before: the file's
 row keeps its bytes and hash for the audit, and records when and by whom it was removed.
+An inbox message records when the work it is about moved on (its target left that state).
 
 Revision ID: 0018
 Revises: 0014
@@ -20,6 +21,9 @@ depends_on = None
 
 
 def upgrade() -> None:
+    with op.batch_alter_table("inboxitem") as batch:
+        batch.add_column(sa.Column("done_at", sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True))
+        batch.create_index("ix_inbox_target_open", ["target_id", "done_at"], unique=False)
     with op.batch_alter_table("evidence") as batch:
         batch.add_column(sa.Column("removed_at", sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True))
         batch.add_column(sa.Column("removed_by", sa.String(length=100), nullable=True))
@@ -29,3 +33,6 @@ def downgrade() -> None:
     with op.batch_alter_table("evidence") as batch:
         batch.drop_column("removed_by")
         batch.drop_column("removed_at")
+    with op.batch_alter_table("inboxitem") as batch:
+        batch.drop_index("ix_inbox_target_open")
+        batch.drop_column("done_at")
