@@ -81,7 +81,7 @@ def expand(bind: Engine, config: Settings | None = None) -> int:
                 people.update({u.id: u for u in found})
             for user in people.values():
                 session.add(Delivery(event_id=event.id, user_id=user.id, channel="inbox", key=f"evt-{event.id}:user-{user.id}:inbox"))
-                if user.email and config.smtp_host:
+                if user.email and config.smtp_host and not user.digest:  # a digest reader gets it in the digest
                     session.add(Delivery(event_id=event.id, user_id=user.id, channel="email",
                                          key=f"evt-{event.id}:user-{user.id}:email"))
             if config.webhook_url:
@@ -164,7 +164,7 @@ def deliver(bind: Engine, config: Settings | None = None) -> DispatchResult:
                 if delivery.channel == "inbox":
                     _to_inbox(session, delivery, event, message)
                 else:
-                    _send(delivery.channel, message, config)
+                    send(delivery.channel, message, config)
                     _record(session, delivery, "sent")
                 result.sent += 1
             except channels.DeliveryError as exc:
@@ -181,7 +181,8 @@ def deliver(bind: Engine, config: Settings | None = None) -> DispatchResult:
     return result
 
 
-def _send(channel: str, message: channels.Message, config: Settings) -> None:
+def send(channel: str, message: channels.Message, config: Settings) -> None:
+    """Hand ``message`` to the e-mail or webhook channel as ``config`` sets them up."""
     if channel == "email":
         channels.send_email(message, channels.SmtpConfig(
             host=config.smtp_host, port=config.smtp_port, user=config.smtp_user, password=config.smtp_password,

@@ -1,4 +1,5 @@
-"""The scheduled jobs (APScheduler 3, in-memory job store): escalation sweep, reminders, report items, outbox dispatch.
+"""The scheduled jobs (APScheduler 3, in-memory job store): escalation sweep, reminders, report items, outbox
+dispatch, the daily checkpoint and the daily digest.
 
 Every process that runs a scheduler (each ``serve`` worker, each ``worker``) has its own jobs
 in memory — APScheduler 3 must not share a persistent job store between processes. A job
@@ -24,7 +25,7 @@ from engine.calendar import clock
 from engine.schedule import escalation, reminders, recurring as reports
 from engine.store.config import settings
 from engine.schedule.locks import job_lock
-from notifications import dispatch
+from notifications import digest, dispatch
 
 log = logging.getLogger("kaoping.jobs")
 
@@ -34,6 +35,7 @@ JOBS: dict[str, Callable[[Engine], Any]] = {
     "reminders": lambda bind: reminders.sweep(bind),
     "dispatch": lambda bind: dispatch.dispatch(bind),
     "checkpoint": lambda bind: checkpoints.scheduled(bind),
+    "digest": lambda bind: digest.send_all(bind),
 }
 SKIPPED = "skipped: another process holds the lock"
 
@@ -74,6 +76,9 @@ def schedule(scheduler, bind: Engine) -> None:
                       next_run_time=now, misfire_grace_time=12 * 3600)
     hour, minute = (int(p) for p in config.checkpoint_time.split(":"))
     scheduler.add_job(run_job, "cron", hour=hour, minute=minute, args=[bind, "checkpoint"], id="checkpoint",
+                      misfire_grace_time=12 * 3600)
+    hour, minute = (int(p) for p in config.digest_time.split(":"))
+    scheduler.add_job(run_job, "cron", hour=hour, minute=minute, args=[bind, "digest"], id="digest",
                       misfire_grace_time=12 * 3600)
     scheduler.add_job(run_job, "interval", seconds=config.dispatch_seconds, args=[bind, "dispatch"], id="dispatch",
                       misfire_grace_time=max(30, config.dispatch_seconds * 4))

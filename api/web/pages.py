@@ -22,6 +22,7 @@ from engine.people import inbox
 from engine.plans import service
 from engine.people.actors import may_see_evidence
 from engine.store import isolation
+from engine.store.config import settings
 from engine.store.errors import DomainError, InvalidPayload, LimitExceeded, StaleVersion
 
 router = APIRouter(include_in_schema=False)
@@ -197,7 +198,17 @@ def inbox_page(request: Request, session: SessionDep, viewer: WebViewer,
     flags = f"unread_only={'true' if unread_only else 'false'}&open_only={'true' if open_only else 'false'}"
     return render(request, "inbox.html", viewer=viewer, unread=unread, messages=found, count=count, page=page,
                   pages=max(1, -(-count // PAGE)), unread_only=unread_only, open_only=open_only, q=q,
+                  digest_time=settings().digest_time,
                   notice=request.query_params.get("done", ""), query=f"{flags}&q={quote(q)}")
+
+
+@router.post("/inbox/digest")
+async def digest_choice(request: Request, session: SessionDep, viewer: WebViewer):
+    form = await checked_form(request, viewer)
+    daily = form.get("daily") == "true"
+    await run_in_threadpool(inbox.set_digest, session=session, user_id=viewer.user.id, daily=daily)
+    said = "今后每天汇总一封邮件" if daily else "今后每条消息一封邮件"
+    return RedirectResponse(f"/inbox?done={quote(said)}", status_code=303)
 
 
 @router.post("/inbox/read-all")

@@ -36,6 +36,20 @@ def items(*, session: Session, user_id: int, unread_only: bool = False, limit: i
     return list(page), total, unread_count(session=session, user_id=user_id)
 
 
+def set_digest(*, session: Session, user_id: int, daily: bool) -> User:
+    """E-mail the user one daily digest (``daily``) or one mail per message; commits."""
+    db.begin_write(session)
+    user = session.get(User, user_id)
+    if user is None:
+        session.rollback()
+        raise NotFound(f"用户 {user_id} 不存在", user_id=user_id)
+    if user.digest != daily:
+        user.digest, user.digest_upto = daily, clock.to_db(clock.now()) if daily else None
+        session.add(user)
+    session.commit()
+    return user
+
+
 def unread_count(*, session: Session, user_id: int) -> int:
     return session.exec(select(func.count()).select_from(InboxItem)
                         .where(InboxItem.user_id == user_id, InboxItem.read_at.is_(None))).one()

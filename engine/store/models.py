@@ -73,6 +73,9 @@ class User(SQLModel, table=True):
     #: Sessions and tokens issued before this moment are void (logout, a new password).
     sessions_since: datetime | None = None
     created_at: datetime = Field(default_factory=_now)
+    #: E-mail once a day (每日汇总) instead of one per message; the newest message the last digest held.
+    digest: bool = False
+    digest_upto: datetime | None = None
 
 
 class UserSection(SQLModel, table=True):

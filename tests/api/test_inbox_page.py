@@ -45,3 +45,19 @@ def test_messages_about_finished_work_are_marked_done_and_can_be_left_out(web, e
     left = client.get("/inbox", params={"open_only": "true"}).text
     assert "共 1 条" in left and "1-1-2" in left and 'data-testid="done"' not in left
     assert 'name="open_only" value="true" checked' in left  # the filter stays in the form and the URL
+
+
+def test_a_user_chooses_the_daily_digest_on_the_inbox_page(web, engine_db):
+    from engine.store.models import User
+
+    client, _ = web
+    login(client, "林长华")
+    page = client.get("/inbox").text
+    assert 'name="daily" value="false" checked' in page and "每日汇总一封（08:30 发送）" in page
+    done = client.post("/inbox/digest", data={"csrf": _csrf(page), "daily": "true"})
+    assert done.status_code == 303
+    assert "今后每天汇总一封邮件" in client.get(done.headers["location"]).text
+    with Session(engine_db) as session:
+        assert session.exec(select(User).where(User.name == "林长华")).one().digest is True
+    assert 'name="daily" value="true" checked' in client.get("/inbox").text
+    assert client.post("/inbox/digest", data={"csrf": "forged", "daily": "false"}).status_code == 403
