@@ -15,7 +15,7 @@ from api.web.auth import WebViewer, check_csrf, checked_form
 from api.web.diagram import svg
 from api.web.render import render
 from engine.audit import chain as audit
-from engine.workflow import commands, definitions, evidence, payloads, targets
+from engine.workflow import commands, definitions, evidence, payloads, rules, targets
 from engine.schedule import holidays
 from engine.scoring import dashboard
 from engine.people import inbox
@@ -93,7 +93,8 @@ def target_list(request: Request, session: SessionDep, viewer: WebViewer,
                  sections=targets.section_names(session), leaders=targets.leader_names(session))
 
 
-def _target_page(request, session, viewer, target_id: int, *, status_code: int = 200, error: str = "", form=None):
+def _target_page(request, session, viewer, target_id: int, *, status_code: int = 200, error: str = "", form=None,
+                 problems=None):
     target = targets.get(session=session, target_id=target_id)
     definition = definitions.get(target.workflow)
     item = dashboard.items(session, [target], viewer.actor)[0]
@@ -113,7 +114,7 @@ def _target_page(request, session, viewer, target_id: int, *, status_code: int =
                   files={e.id: e for e in evidence.of_target(session, target.id)}
                   if may_see_evidence(viewer.actor, item.parties) else {},
                   indicators=service.indicator_status(session, target),
-                  signatures=targets.signatures(session, target.id), form=form or {},
+                  signatures=targets.signatures(session, target.id), form=form or {}, problems=problems or {},
                   field_labels={t.trigger: {f.name: f.label or f.name for f in t.fields} for t in definition.transitions})
 
 
@@ -170,7 +171,8 @@ def _fire(request, session, viewer, target_id: int, form, uploads, refused=()):
         session.rollback()
         try:
             return _target_page(request, session, viewer, target_id, status_code=STATUS.get(exc.code, 400),
-                                error=exc.message, form={k: v for k, v in form.items() if isinstance(v, str)})
+                                error=exc.message, form={k: v for k, v in form.items() if isinstance(v, str)},
+                                problems=rules.field_errors(exc.details, exc.message))
         except DomainError:
             return _error(request, session, viewer, exc)
     label = fired.record.trigger

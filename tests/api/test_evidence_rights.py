@@ -59,8 +59,8 @@ def test_pages_download_and_links_follow_the_targets_parties(api, evidence_of_mi
     assert got.status_code == 200 and got.content == PDF
 
 
-def _csrf_and_version(page: str) -> tuple[str, str]:
-    form = page[page.index('data-trigger="self_assess"'):]
+def _csrf_and_version(page: str, trigger: str = "self_assess") -> tuple[str, str]:
+    form = page[page.index(f'data-trigger="{trigger}"'):]
     return (re.search(r'name="csrf" value="([^"]+)"', form).group(1),
             re.search(r'name="version" value="([0-9]+)"', form).group(1))
 
