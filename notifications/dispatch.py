@@ -79,6 +79,8 @@ def expand(bind: Engine, config: Settings | None = None) -> int:
                 if not found and recipient["kind"] == "person":
                     missing.append(recipient["name"])
                 people.update({u.id: u for u in found})
+            # Whoever made the change needs no message about it (a leader who is also the responsible person).
+            people = {i: u for i, u in people.items() if u.name != (event.data or {}).get("actor")}
             for user in people.values():
                 session.add(Delivery(event_id=event.id, user_id=user.id, channel="inbox", key=f"evt-{event.id}:user-{user.id}:inbox"))
                 if user.email and config.smtp_host and not user.digest:  # a digest reader gets it in the digest

@@ -52,3 +52,13 @@ def test_a_message_delivered_after_its_target_moved_on_arrives_done(session, eng
     assert returned.done_at is None  # the return asks 洪玮玮 to act: open
     session.rollback()
     assert session.exec(select(InboxItem).where(InboxItem.done_at.is_(None))).all() == [returned]
+
+
+def test_whoever_made_the_change_is_not_told_of_it(session, engine_db, people):
+    t = f.target(session, code="1-3-1", leaders=("林长华",), persons=("洪玮玮", "林长华"))
+    step(session, t.id, "start", f.STAFF)
+    step(session, t.id, "self_assess", f.STAFF)
+    step(session, t.id, "return", f.LEADER)  # the responsible persons are told: 洪玮玮, not 林长华 who returned it
+    dispatch.dispatch(engine_db, NO_CHANNELS)
+    assert [i.subject[:5] for i in _inbox(session, "林长华")] == ["【待审签】"]
+    assert len(_inbox(session, "洪玮玮")) == 1
