@@ -90,3 +90,14 @@ def test_a_removed_file_cannot_be_named_again(session, returned):
     with pytest.raises(InvalidPayload, match="已移除"):
         fire(session=session, target_id=target_id, trigger="self_assess", actor=f.STAFF,
              payload={"self_score": 1, "summary": "三次提交", "evidence": [files["照片.png"]]})
+
+
+def test_the_offline_bundle_replays_the_removal_too(session, returned, tmp_path):
+    from tests.engine.audit.test_checkpoints import _export, _offline
+
+    target_id, files = returned
+    fire(session=session, target_id=target_id, trigger="self_assess", actor=f.STAFF,
+         payload={"self_score": 1, "summary": "再次提交"}, remove_evidence=[files["照片.png"]])
+    done = _offline(tmp_path, _export(session, tmp_path, with_files=True))
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.stdout.splitlines() == replay.verify(session=session, public_pem=checkpoints.public_pem()).lines
