@@ -13,7 +13,7 @@ def _report(session, target_id, percent):
     step(session, target_id, "report_progress", f.STAFF, payload={"note": f"完成 {percent}%", "percent": percent})
 
 
-def test_start_and_each_report_are_points_a_later_report_the_same_day_wins(session, frozen):
+def test_start_and_each_report_are_points_placed_by_their_time(session, frozen):
     target = f.target(session)
     assert progress_over_time(chain.history(session=session, target_id=target.id)) == []
     step(session, target.id, "start", f.STAFF)
@@ -24,5 +24,13 @@ def test_start_and_each_report_are_points_a_later_report_the_same_day_wins(sessi
     _report(session, target.id, 60)
     step(session, target.id, "self_assess", f.STAFF)  # no percent of its own: not a point
     points = progress_over_time(chain.history(session=session, target_id=target.id))
-    assert [(p.percent, p.label) for p in points] == [(0, "开始推进"), (30, "报告进展"), (60, "报告进展")]
-    assert points[0].day == date(2024, 6, 3) and points[1].day < points[2].day
+    assert [(p.percent, p.label) for p in points] == [(0, "开始推进"), (20, "报告进展"), (30, "报告进展"),
+                                                      (60, "报告进展")]
+    assert points[0].day == date(2024, 6, 3) and [p.x for p in points] == [0, 30 / 61, 30 / 61, 1]
+
+
+def test_a_single_point_stands_in_the_middle(session):
+    target = f.target(session)
+    step(session, target.id, "start", f.STAFF)
+    (point,) = progress_over_time(chain.history(session=session, target_id=target.id))
+    assert (point.percent, point.x) == (0, 0.5)
