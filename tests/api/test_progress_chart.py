@@ -25,6 +25,11 @@ def test_the_target_page_draws_each_reported_percent(api, two_targets, engine_db
     assert "H" in chart[chart.index('<path d="'):]  # a step line: the progress holds until the next report
 
 
-def test_a_target_never_started_draws_no_chart(api, two_targets):
+def test_a_target_without_a_report_draws_no_chart(api, two_targets, engine_db):
     _login(api, "洪玮玮")
     assert 'data-testid="chart-progress"' not in api.get(f"/targets/{two_targets[0]}").text
+    with Session(engine_db) as session:
+        step(session, two_targets[0], "start", f.STAFF)  # one point, at 0 %: nothing to compare yet
+    page = api.get(f"/targets/{two_targets[0]}").text
+    assert 'data-testid="chart-progress"' not in page
+    assert "escalation_level" not in page  # the replay's copy of the target stays out of the history
