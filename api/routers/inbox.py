@@ -5,7 +5,7 @@ from fastapi import APIRouter
 
 from api.deps import CurrentUser, Id, Limit, Offset, SessionDep
 from api.problems import responses
-from api.schemas.inbox import InboxItemPublic, InboxPublic
+from api.schemas.inbox import DigestChoice, InboxItemPublic, InboxPublic
 from engine.calendar import clock
 from engine.people import inbox
 
@@ -31,3 +31,9 @@ def list_inbox(session: SessionDep, user: CurrentUser, unread: bool = False, ope
 @router.post("/{item_id}/read", response_model=InboxItemPublic, responses=responses(404))
 def mark_read(item_id: Id, session: SessionDep, user: CurrentUser) -> InboxItemPublic:
     return _public(inbox.mark_read(session=session, user_id=user.id, item_id=item_id))
+
+
+@router.put("/digest", response_model=DigestChoice, responses=responses())
+def choose_digest(body: DigestChoice, session: SessionDep, user: CurrentUser) -> DigestChoice:
+    """E-mail the caller one daily digest (``daily: true``) or one mail per message."""
+    return DigestChoice(daily=inbox.set_digest(session=session, user_id=user.id, daily=body.daily).digest)

@@ -17,6 +17,11 @@ class InboxItemPublic(BaseModel):
     done_at: datetime | None = None
 
 
+class DigestChoice(BaseModel):
+    #: One e-mail a day (每日汇总) instead of one per message.
+    daily: bool
+
+
 class InboxPublic(BaseModel):
     data: list[InboxItemPublic]
     count: int
