@@ -17,7 +17,7 @@ from sqlmodel import Session, select
 from engine.calendar import clock
 from engine.store import db
 from engine.store.config import Settings, settings
-from engine.store.models import InboxItem, User
+from engine.store.models import InboxItem, MailDigest, User
 from notifications import channels
 from notifications.dispatch import send
 
@@ -57,11 +57,12 @@ def send_all(bind: Engine, config: Settings | None = None) -> DigestResult:
     if not config.smtp_host:
         return result
     with Session(bind, expire_on_commit=False) as session:
-        readers = session.exec(select(User).where(User.digest == True, User.active == True,  # noqa: E712
-                                                  User.email.is_not(None)).order_by(User.id)).all()
+        readers = session.exec(select(User, MailDigest).join(MailDigest, MailDigest.user_id == User.id)
+                               .where(User.active == True, User.email.is_not(None))  # noqa: E712
+                               .order_by(User.id)).all()
         session.rollback()
-        for user in readers:
-            since = user.digest_upto or clock.to_db(clock.now() - timedelta(days=1))
+        for user, choice in readers:
+            since = choice.upto or clock.to_db(clock.now() - timedelta(days=1))
             found = session.exec(select(InboxItem).where(InboxItem.user_id == user.id, InboxItem.created_at > since)
                                  .order_by(InboxItem.created_at, InboxItem.id).limit(MAX_ITEMS)).all()
             session.rollback()
@@ -75,9 +76,10 @@ def send_all(bind: Engine, config: Settings | None = None) -> DigestResult:
                 result.errors.append(f"{user.name}：{exc}")
                 continue
             db.begin_write(session)
-            fresh = session.get(User, user.id, populate_existing=True)
-            fresh.digest_upto = found[-1].created_at
-            session.add(fresh)
+            fresh = session.get(MailDigest, user.id, populate_existing=True)
+            if fresh is not None:  # not left the digest meanwhile
+                fresh.upto = found[-1].created_at
+                session.add(fresh)
             session.commit()
             result.sent += 1
     return result

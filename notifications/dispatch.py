@@ -25,7 +25,7 @@ from engine.calendar import clock
 from engine.store import db
 from engine.people import inbox
 from engine.store.config import Settings, settings
-from engine.store.models import Delivery, OutboxEvent, Section, User, UserSection
+from engine.store.models import Delivery, MailDigest, OutboxEvent, Section, User, UserSection
 from notifications import channels, messages
 
 log = logging.getLogger("kaoping.dispatch")
@@ -69,6 +69,7 @@ def expand(bind: Engine, config: Settings | None = None) -> int:
         events = session.exec(_locked(select(OutboxEvent).where(OutboxEvent.status == "pending")
                                       .order_by(OutboxEvent.id).limit(BATCH), session)).all()
         resolved: dict[tuple[str, str], list[User]] = {}  # a batch names the same people again and again
+        digest_readers = set(session.exec(select(MailDigest.user_id))) if events else set()
         for event in events:
             people, missing = {}, []
             for recipient in event.recipients:
@@ -83,7 +84,7 @@ def expand(bind: Engine, config: Settings | None = None) -> int:
             people = {i: u for i, u in people.items() if u.name != (event.data or {}).get("actor")}
             for user in people.values():
                 session.add(Delivery(event_id=event.id, user_id=user.id, channel="inbox", key=f"evt-{event.id}:user-{user.id}:inbox"))
-                if user.email and config.smtp_host and not user.digest:  # a digest reader gets it in the digest
+                if user.email and config.smtp_host and user.id not in digest_readers:  # they get it in the digest
                     session.add(Delivery(event_id=event.id, user_id=user.id, channel="email",
                                          key=f"evt-{event.id}:user-{user.id}:email"))
             if config.webhook_url:

@@ -36,4 +36,4 @@ def mark_read(item_id: Id, session: SessionDep, user: CurrentUser) -> InboxItemP
 @router.put("/digest", response_model=DigestChoice, responses=responses())
 def choose_digest(body: DigestChoice, session: SessionDep, user: CurrentUser) -> DigestChoice:
     """E-mail the caller one daily digest (``daily: true``) or one mail per message."""
-    return DigestChoice(daily=inbox.set_digest(session=session, user_id=user.id, daily=body.daily).digest)
+    return DigestChoice(daily=inbox.set_digest(session=session, user_id=user.id, daily=body.daily))

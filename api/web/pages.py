@@ -201,6 +201,7 @@ def inbox_page(request: Request, session: SessionDep, viewer: WebViewer,
     return render(request, "inbox.html", viewer=viewer, unread=unread, messages=found, count=count, page=page,
                   pages=max(1, -(-count // PAGE)), unread_only=unread_only, open_only=open_only, q=q,
                   digest_time=settings().digest_time,
+                  daily=inbox.takes_digest(session=session, user_id=viewer.user.id),
                   notice=request.query_params.get("done", ""), query=f"{flags}&q={quote(q)}")
 
 

@@ -7,7 +7,7 @@ from sqlmodel import Session, select
 from engine.calendar import clock
 from engine.store import db
 from engine.store.errors import NotFound
-from engine.store.models import InboxItem, User
+from engine.store.models import InboxItem, MailDigest, User
 
 
 def deliver(*, session: Session, user_id: int, subject: str, body: str, event_id: int | None = None,
@@ -36,18 +36,24 @@ def items(*, session: Session, user_id: int, unread_only: bool = False, limit: i
     return list(page), total, unread_count(session=session, user_id=user_id)
 
 
-def set_digest(*, session: Session, user_id: int, daily: bool) -> User:
-    """E-mail the user one daily digest (``daily``) or one mail per message; commits."""
+def set_digest(*, session: Session, user_id: int, daily: bool) -> bool:
+    """E-mail the user one daily digest (``daily``) or one mail per message; the choice now; commits."""
     db.begin_write(session)
-    user = session.get(User, user_id)
-    if user is None:
+    if session.get(User, user_id) is None:
         session.rollback()
         raise NotFound(f"用户 {user_id} 不存在", user_id=user_id)
-    if user.digest != daily:
-        user.digest, user.digest_upto = daily, clock.to_db(clock.now()) if daily else None
-        session.add(user)
+    kept = session.get(MailDigest, user_id)
+    if daily and kept is None:
+        session.add(MailDigest(user_id=user_id, upto=clock.to_db(clock.now())))
+    elif not daily and kept is not None:
+        session.delete(kept)
     session.commit()
-    return user
+    return daily
+
+
+def takes_digest(*, session: Session, user_id: int) -> bool:
+    """Whether the user takes e-mail as one daily digest."""
+    return session.get(MailDigest, user_id) is not None
 
 
 def unread_count(*, session: Session, user_id: int) -> int:

@@ -73,9 +73,6 @@ class User(SQLModel, table=True):
     #: Sessions and tokens issued before this moment are void (logout, a new password).
     sessions_since: datetime | None = None
     created_at: datetime = Field(default_factory=_now)
-    #: E-mail once a day (每日汇总) instead of one per message; the newest message the last digest held.
-    digest: bool = False
-    digest_upto: datetime | None = None
 
 
 class UserSection(SQLModel, table=True):
@@ -232,6 +229,14 @@ class OutboxEvent(SQLModel, table=True):
     created_at: datetime = Field(default_factory=_now)
 
     __table_args__ = (Index("ix_outbox_status_available", "status", "available_at"),)
+
+
+class MailDigest(SQLModel, table=True):
+    """A user who takes e-mail as one daily digest (每日汇总) instead of one mail per message."""
+
+    user_id: int = Field(foreign_key="user.id", primary_key=True, ondelete="CASCADE")
+    #: The newest message the last digest held (the next one lists those after it).
+    upto: datetime | None = None
 
 
 class InboxItem(SQLModel, table=True):

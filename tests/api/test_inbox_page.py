@@ -48,6 +48,7 @@ def test_messages_about_finished_work_are_marked_done_and_can_be_left_out(web, e
 
 
 def test_a_user_chooses_the_daily_digest_on_the_inbox_page(web, engine_db):
+    from engine.people import inbox
     from engine.store.models import User
 
     client, _ = web
@@ -58,6 +59,7 @@ def test_a_user_chooses_the_daily_digest_on_the_inbox_page(web, engine_db):
     assert done.status_code == 303
     assert "今后每天汇总一封邮件" in client.get(done.headers["location"]).text
     with Session(engine_db) as session:
-        assert session.exec(select(User).where(User.name == "林长华")).one().digest is True
+        user = session.exec(select(User).where(User.name == "林长华")).one()
+        assert inbox.takes_digest(session=session, user_id=user.id)
     assert 'name="daily" value="true" checked' in client.get("/inbox").text
     assert client.post("/inbox/digest", data={"csrf": "forged", "daily": "false"}).status_code == 403

@@ -1,7 +1,7 @@
 """daily digest; evidence removal on rework; inbox messages about finished work marked done
 
-A user may take e-mail as one daily digest (每日汇总) instead of one mail per message; the user
-row keeps the choice and the newest message the last digest held.
+A user may take e-mail as one daily digest (每日汇总) instead of one mail per message: a row of
+``maildigest`` says so and keeps the newest message the last digest held.
 
 A self-assessment made again after a return may leave out files attached before: the file's
 row keeps its bytes and hash for the audit, and records when and by whom it was removed.
@@ -24,9 +24,13 @@ depends_on = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("user") as batch:
-        batch.add_column(sa.Column("digest", sa.Boolean(), nullable=False, server_default=sa.false()))
-        batch.add_column(sa.Column("digest_upto", sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True))
+    op.create_table(
+        "maildigest",
+        sa.Column("user_id", sa.Integer(), nullable=False),
+        sa.Column("upto", sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True),
+        sa.ForeignKeyConstraint(["user_id"], ["user.id"], ondelete="CASCADE"),
+        sa.PrimaryKeyConstraint("user_id"),
+    )
     with op.batch_alter_table("inboxitem") as batch:
         batch.add_column(sa.Column("done_at", sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True))
         batch.create_index("ix_inbox_target_open", ["target_id", "done_at"], unique=False)
@@ -42,6 +46,4 @@ def downgrade() -> None:
     with op.batch_alter_table("inboxitem") as batch:
         batch.drop_index("ix_inbox_target_open")
         batch.drop_column("done_at")
-    with op.batch_alter_table("user") as batch:
-        batch.drop_column("digest_upto")
-        batch.drop_column("digest")
+    op.drop_table("maildigest")
