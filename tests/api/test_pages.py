@@ -12,17 +12,28 @@ from engine.plans.demo import DEMO_PASSWORD, set_up
 from engine.store.models import Evidence, Target
 
 
-@pytest.fixture
-def web(engine_db, tmp_path, monkeypatch):
+def _web(engine_db, tmp_path, monkeypatch, year=None):
     from engine.store.config import settings
 
     monkeypatch.setattr(settings(), "files_dir", str(tmp_path / "files"))
     monkeypatch.setattr(settings(), "max_evidence_bytes", 2000)
     with Session(engine_db) as session:
-        set_up(session)
+        set_up(session, year=year)
         ids = {t.code: t.id for t in session.exec(select(Target))}
     with TestClient(create_app(engine_db), follow_redirects=False) as client:
         yield client, ids
+
+
+@pytest.fixture
+def web(engine_db, tmp_path, monkeypatch):
+    """The demo (this year's plan) served in process."""
+    yield from _web(engine_db, tmp_path, monkeypatch)
+
+
+@pytest.fixture
+def web_2024(engine_db, tmp_path, monkeypatch):
+    """The demo with the shipped plan kept in 2024, for tests that travel to the plan's own dates."""
+    yield from _web(engine_db, tmp_path, monkeypatch, year=2024)
 
 
 def _csrf(html: str) -> str:
