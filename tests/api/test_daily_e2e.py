@@ -285,8 +285,11 @@ def test_a_return_in_the_browser_sends_a_mail_whose_link_opens_the_target(site, 
     controller = Controller(mailbox, hostname=HOST, port=port)
     controller.start()
     try:
-        dispatch.dispatch(bind, Settings(smtp_host=HOST, smtp_port=port, smtp_starttls=False, base_url=base,
-                                         webhook_url=""))
+        config = Settings(smtp_host=HOST, smtp_port=port, smtp_starttls=False, base_url=base, webhook_url="")
+        while True:  # the module's earlier tests left many messages: each run takes one batch
+            result = dispatch.dispatch(bind, config)
+            if not (result.expanded or result.sent or result.retried):
+                break
     finally:
         controller.stop()
         bind.dispose()
