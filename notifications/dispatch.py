@@ -25,7 +25,7 @@ from engine.calendar import clock
 from engine.store import db
 from engine.people import inbox
 from engine.store.config import Settings, settings
-from engine.store.models import Delivery, OutboxEvent, Section, User, UserSection
+from engine.store.models import Delivery, MailDigest, OutboxEvent, Section, User, UserSection
 from notifications import channels, messages
 
 log = logging.getLogger("kaoping.dispatch")
@@ -69,6 +69,7 @@ def expand(bind: Engine, config: Settings | None = None) -> int:
         events = session.exec(_locked(select(OutboxEvent).where(OutboxEvent.status == "pending")
                                       .order_by(OutboxEvent.id).limit(BATCH), session)).all()
         resolved: dict[tuple[str, str], list[User]] = {}  # a batch names the same people again and again
+        digest_readers = set(session.exec(select(MailDigest.user_id))) if events else set()
         for event in events:
             people, missing = {}, []
             for recipient in event.recipients:
@@ -79,9 +80,11 @@ def expand(bind: Engine, config: Settings | None = None) -> int:
                 if not found and recipient["kind"] == "person":
                     missing.append(recipient["name"])
                 people.update({u.id: u for u in found})
+            # Whoever made the change needs no message about it (a leader who is also the responsible person).
+            people = {i: u for i, u in people.items() if u.name != (event.data or {}).get("actor")}
             for user in people.values():
                 session.add(Delivery(event_id=event.id, user_id=user.id, channel="inbox", key=f"evt-{event.id}:user-{user.id}:inbox"))
-                if user.email and config.smtp_host:
+                if user.email and config.smtp_host and user.id not in digest_readers:  # they get it in the digest
                     session.add(Delivery(event_id=event.id, user_id=user.id, channel="email",
                                          key=f"evt-{event.id}:user-{user.id}:email"))
             if config.webhook_url:
@@ -164,7 +167,7 @@ def deliver(bind: Engine, config: Settings | None = None) -> DispatchResult:
                 if delivery.channel == "inbox":
                     _to_inbox(session, delivery, event, message)
                 else:
-                    _send(delivery.channel, message, config)
+                    send(delivery.channel, message, config)
                     _record(session, delivery, "sent")
                 result.sent += 1
             except channels.DeliveryError as exc:
@@ -181,7 +184,8 @@ def deliver(bind: Engine, config: Settings | None = None) -> DispatchResult:
     return result
 
 
-def _send(channel: str, message: channels.Message, config: Settings) -> None:
+def send(channel: str, message: channels.Message, config: Settings) -> None:
+    """Hand ``message`` to the e-mail or webhook channel as ``config`` sets them up."""
     if channel == "email":
         channels.send_email(message, channels.SmtpConfig(
             host=config.smtp_host, port=config.smtp_port, user=config.smtp_user, password=config.smtp_password,
@@ -200,10 +204,21 @@ def _to_inbox(session: Session, delivery: Delivery, event: OutboxEvent, message:
         session.rollback()
         return
     inbox.deliver(session=session, user_id=delivery.user_id, subject=message.subject, body=message.body,
-                  event_id=event.id, target_id=event.target_id)
+                  event_id=event.id, target_id=event.target_id, done_at=_moved_on(session, event))
     fresh.status, fresh.sent_at, fresh.attempts = "sent", clock.to_db(clock.now()), fresh.attempts + 1
     session.add(fresh)
     session.commit()
+
+
+def _moved_on(session: Session, event: OutboxEvent):
+    """When the event's target left the stay the event reported (a late delivery of finished work), or None."""
+    from engine.store.models import Target
+
+    target = session.get(Target, event.target_id) if event.target_id is not None else None
+    if target is None or target.state_entered_at is None or event.created_at is None:
+        return None
+    entered, created = clock.local(target.state_entered_at), clock.local(event.created_at)
+    return clock.to_db(clock.now()) if entered > created else None
 
 
 def _record(session: Session, delivery: Delivery, status: str, error: str = "") -> None:

@@ -1,5 +1,5 @@
 """The scheduled jobs (APScheduler 3, in-memory job store): escalation sweep, reminders, report items, early
-warnings, the monthly circular's draft, outbox dispatch.
+warnings, the monthly circular's draft, outbox dispatch, the daily checkpoint and the daily digest.
 
 Every process that runs a scheduler (each ``serve`` worker, each ``worker``) has its own jobs
 in memory — APScheduler 3 must not share a persistent job store between processes. A job
@@ -26,7 +26,7 @@ from engine.calendar import clock
 from engine.schedule import escalation, reminders, recurring as reports, warnings
 from engine.store.config import settings
 from engine.schedule.locks import job_lock
-from notifications import dispatch
+from notifications import digest, dispatch
 
 log = logging.getLogger("kaoping.jobs")
 
@@ -38,6 +38,7 @@ JOBS: dict[str, Callable[[Engine], Any]] = {
     "circulars": lambda bind: circulars.due_today(bind),
     "dispatch": lambda bind: dispatch.dispatch(bind),
     "checkpoint": lambda bind: checkpoints.scheduled(bind),
+    "digest": lambda bind: digest.send_all(bind),
 }
 SKIPPED = "skipped: another process holds the lock"
 
@@ -82,6 +83,9 @@ def schedule(scheduler, bind: Engine) -> None:
                       next_run_time=now, misfire_grace_time=12 * 3600)
     hour, minute = (int(p) for p in config.checkpoint_time.split(":"))
     scheduler.add_job(run_job, "cron", hour=hour, minute=minute, args=[bind, "checkpoint"], id="checkpoint",
+                      misfire_grace_time=12 * 3600)
+    hour, minute = (int(p) for p in config.digest_time.split(":"))
+    scheduler.add_job(run_job, "cron", hour=hour, minute=minute, args=[bind, "digest"], id="digest",
                       misfire_grace_time=12 * 3600)
     scheduler.add_job(run_job, "interval", seconds=config.dispatch_seconds, args=[bind, "dispatch"], id="dispatch",
                       misfire_grace_time=max(30, config.dispatch_seconds * 4))

@@ -88,7 +88,7 @@ def transition(target_id: Id, body: TransitionIn, session: SessionDep, actor: Cu
     version = int(if_match.strip().removeprefix("W/").strip('"'))
     fired = commands.fire(session=session, target_id=target_id, trigger=body.trigger, actor=actor, payload=body.payload,
                           comment=body.comment, expected_version=version,
-                          override_separation=body.override_separation)
+                          override_separation=body.override_separation, remove_evidence=body.remove_evidence)
     response.headers["ETag"] = f'"{fired.target.version}"'
     return _detail(session, fired.target, actor)
 

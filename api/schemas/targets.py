@@ -137,6 +137,8 @@ class TransitionIn(BaseModel):
     comment: str = Field(default="", max_length=TEXT_MAX)
     #: An admin goes past the separation of duties (职责分离); recorded in the transition.
     override_separation: bool = False
+    #: Ids of the target's evidence files this submission leaves out (移除; recorded, the bytes are kept).
+    remove_evidence: list[int] = Field(default_factory=list, max_length=50)
 
 
 def field_public(spec: definitions.FieldSpec) -> FieldPublic:

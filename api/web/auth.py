@@ -20,6 +20,7 @@ from api.web.render import render
 from api import security
 from engine.people.accounts import LoginFailed, LoginThrottled, end_sessions, still_valid
 from engine.people.actors import Actor, actor_of
+from engine.plans import demo
 from engine.store.config import settings
 from engine.store.models import User
 
@@ -96,7 +97,7 @@ def login_page(request: Request, session: SessionDep, next: str = "/") -> HTMLRe
     sid = secrets.token_urlsafe(16)
     notice = "密码已修改，请用新密码重新登录" if request.query_params.get("done") == "password" else ""
     response = render(request, "login.html", csrf=csrf_for(request, session, "login:" + sid), next=_safe(next),
-                      notice=notice)
+                      notice=notice, demo_note=demo.notice(session))
     _cookie(response, PRE_COOKIE, sid, request)
     return response
 

@@ -16,13 +16,14 @@ from api.web import handdown
 from api.web.diagram import svg
 from api.web.render import render
 from engine.audit import chain as audit
-from engine.workflow import commands, definitions, deployments, evidence, payloads, targets
+from engine.workflow import commands, definitions, deployments, evidence, payloads, rules, targets
 from engine.schedule import holidays
 from engine.scoring import dashboard
 from engine.people import inbox
 from engine.plans import service
 from engine.people.actors import may_see_evidence
 from engine.store import isolation
+from engine.store.config import settings
 from engine.store.errors import DomainError, InvalidPayload, LimitExceeded, StaleVersion
 
 router = APIRouter(include_in_schema=False)
@@ -93,7 +94,8 @@ def target_list(request: Request, session: SessionDep, viewer: WebViewer,
                  sections=targets.section_names(session), leaders=targets.leader_names(session))
 
 
-def _target_page(request, session, viewer, target_id: int, *, status_code: int = 200, error: str = "", form=None):
+def _target_page(request, session, viewer, target_id: int, *, status_code: int = 200, error: str = "", form=None,
+                 problems=None):
     target = targets.get(session=session, target_id=target_id)
     definition = deployments.resolve(session, target.workflow, target.workflow_version)
     item = dashboard.items(session, [target], viewer.actor)[0]
@@ -110,11 +112,11 @@ def _target_page(request, session, viewer, target_id: int, *, status_code: int =
     return render(request, "target.html", status_code=status_code, viewer=viewer, notice=notice,
                   unread=dashboard.unread(session, viewer.user.id), error=error, item=item, t=target,
                   definition=definition, diagram=svg(definition, current=target.state), warnings=warnings,
-                  history=history, follow=dashboard.follow_ups(session, target, viewer.actor),
+                  history=history, progress_points=dashboard.progress_over_time(history), follow=dashboard.follow_ups(session, target, viewer.actor),
                   files={e.id: e for e in evidence.of_target(session, target.id)}
                   if may_see_evidence(viewer.actor, item.parties) else {},
                   indicators=service.indicator_status(session, target),
-                  signatures=targets.signatures(session, target.id), form=form or {},
+                  signatures=targets.signatures(session, target.id), form=form or {}, problems=problems or {},
                   field_labels={t.trigger: {f.name: f.label or f.name for f in t.fields} for t in definition.transitions},
                   **handdown.context(session, viewer, target))
 
@@ -143,6 +145,13 @@ async def fire(request: Request, session: SessionDep, viewer: WebViewer, target_
     return await run_in_threadpool(_fire, request, session, viewer, target_id, form, uploads, refused)
 
 
+def _kept_evidence(form) -> tuple[list[int], list[int]]:
+    """The files a form listed as attached before: those left ticked (kept) and those unticked (removed)."""
+    listed = [int(v) for v in form.getlist("evidence_listed") if isinstance(v, str) and v.isdigit()]
+    ticked = {int(v) for v in form.getlist("keep") if isinstance(v, str) and v.isdigit()}
+    return [i for i in listed if i in ticked], [i for i in listed if i not in ticked]
+
+
 def _fire(request, session, viewer, target_id: int, form, uploads, refused=()):
     trigger = str(form.get("trigger", ""))[:60]
     try:
@@ -152,17 +161,21 @@ def _fire(request, session, viewer, target_id: int, form, uploads, refused=()):
         spec = deployments.resolve(session, target.workflow, target.workflow_version).transition(target.state, trigger)
         names = [i["name"] for i in service.indicator_status(session, target)]
         payload = payloads.from_form(spec, dict(form), names) if spec else {}
+        kept, removed = _kept_evidence(form)
+        if kept:
+            payload["evidence"] = kept
         version = str(form.get("version", ""))
         if not re.fullmatch(r"[0-9]{1,9}", version):  # every form carries the version it was drawn at
             raise StaleVersion("页面已过期，请刷新后重试")
         fired = commands.fire(session=session, target_id=target_id, trigger=trigger, actor=viewer.actor,
                               payload=payload, comment=str(form.get("comment", "")), expected_version=int(version),
-                              uploads=uploads)
+                              uploads=uploads, remove_evidence=removed)
     except DomainError as exc:
         session.rollback()
         try:
             return _target_page(request, session, viewer, target_id, status_code=STATUS.get(exc.code, 400),
-                                error=exc.message, form={k: v for k, v in form.items() if isinstance(v, str)})
+                                error=exc.message, form={k: v for k, v in form.items() if isinstance(v, str)},
+                                problems=rules.field_errors(exc.details, exc.message))
         except DomainError:
             return _error(request, session, viewer, exc)
     label = fired.record.trigger
@@ -184,12 +197,24 @@ def download(request: Request, session: SessionDep, viewer: WebViewer, evidence_
 @router.get("/inbox", response_class=HTMLResponse)
 def inbox_page(request: Request, session: SessionDep, viewer: WebViewer,
                page: Annotated[int, Query(ge=1, le=MAX_ID // PAGE)] = 1, unread_only: bool = False,
-               q: Annotated[str, Query(max_length=100)] = ""):
+               open_only: bool = False, q: Annotated[str, Query(max_length=100)] = ""):
     found, count, unread = inbox.items(session=session, user_id=viewer.user.id, limit=PAGE, offset=(page - 1) * PAGE,
-                                       unread_only=unread_only, words=q)
+                                       unread_only=unread_only, words=q, open_only=open_only)
+    flags = f"unread_only={'true' if unread_only else 'false'}&open_only={'true' if open_only else 'false'}"
     return render(request, "inbox.html", viewer=viewer, unread=unread, messages=found, count=count, page=page,
-                  pages=max(1, -(-count // PAGE)), unread_only=unread_only, q=q, notice=request.query_params.get("done", ""),
-                  query=f"unread_only={'true' if unread_only else 'false'}&q={quote(q)}")
+                  pages=max(1, -(-count // PAGE)), unread_only=unread_only, open_only=open_only, q=q,
+                  digest_time=settings().digest_time,
+                  daily=inbox.takes_digest(session=session, user_id=viewer.user.id),
+                  notice=request.query_params.get("done", ""), query=f"{flags}&q={quote(q)}")
+
+
+@router.post("/inbox/digest")
+async def digest_choice(request: Request, session: SessionDep, viewer: WebViewer):
+    form = await checked_form(request, viewer)
+    daily = form.get("daily") == "true"
+    await run_in_threadpool(inbox.set_digest, session=session, user_id=viewer.user.id, daily=daily)
+    said = "今后每天汇总一封邮件" if daily else "今后每条消息一封邮件"
+    return RedirectResponse(f"/inbox?done={quote(said)}", status_code=303)
 
 
 @router.post("/inbox/read-all")

@@ -184,6 +184,9 @@ class Replay:
         for item in payload.get("evidence") or []:
             if isinstance(item, dict) and item.get("sha256") and item.get("id") is not None:
                 self.evidence[str(item["id"])] = {"sha256": item["sha256"], "target_id": record.target_id}
+        for item in payload.get("evidence_removed") or []:  # left out of a later submission (kept, not listed)
+            if isinstance(item, dict) and str(item.get("id")) in self.evidence:
+                self.evidence[str(item["id"])]["removed"] = True
         if record.kind == "user" and isinstance(after, dict) and payload.get("user"):
             # Keyed by login, unique in the deployment (two organisations may each have a 绩效办); records
             # written before logins existed name the user, whose login was then the name.
@@ -270,6 +273,9 @@ def compare(replayed: dict[str, Any], current: dict[str, Any], *, scope: set[str
             problems.append(f"佐证文件 {key}：记录中存在，数据库中已不存在")
         elif now["sha256"] != then["sha256"]:
             problems.append(f"佐证文件 {key}：数据库中的校验值与记录不符")
+        elif bool(now.get("removed")) != bool(then.get("removed")):
+            problems.append(f"佐证文件 {key}：" + ("数据库中已移除，记录中没有移除" if now.get("removed")
+                                                 else "记录中已移除，数据库中仍在列"))
         elif "file_sha256" in now and now["file_sha256"] != then["sha256"]:
             problems.append(f"佐证文件 {key}（{now.get('filename', '')}）：" + (
                 "文件已不存在" if now["file_sha256"] is None else "文件内容与记录的 SHA-256 不符（文件被替换或修改）"))

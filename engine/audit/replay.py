@@ -110,10 +110,12 @@ def current_state(session: Session, *, plan_id: int | None = None, rehash: bool 
     evidence = {}
     folder = Path(settings().files_dir)
     for row in session.execute(select(Evidence.id, Evidence.target_id, Evidence.sha256, Evidence.stored_as,
-                                      Evidence.filename).order_by(Evidence.id)):
+                                      Evidence.filename, Evidence.removed_at).order_by(Evidence.id)):
         if plan_id is not None and str(row.target_id) not in targets:
             continue
         item = {"sha256": row.sha256, "target_id": row.target_id, "filename": row.filename}
+        if row.removed_at is not None:  # only then: the state (and its digest) of files never removed is as before
+            item["removed"] = True
         if rehash:
             item["file_sha256"] = _file_sha256(folder / row.stored_as)
         evidence[str(row.id)] = item

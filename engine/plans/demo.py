@@ -9,11 +9,14 @@ from sqlmodel import Session, select
 from engine.plans import assignment, handdown, importer, staffing, table as planfile, service as plans
 from engine.people import organisations, users
 from engine.people.actors import Actor, actor_of
-from engine.store.models import Assignment, Organisation, Plan, Target, User
+from engine.calendar import clock
+from engine.store.models import Assignment, Organisation, Plan, Setting, Target, User
 from engine.workflow.targets import parties_of
 
 SHIPPED_PLAN = "quanzhou-edu-2024.xlsx"
+#: The shipped plan is the bureau's 2024 plan; the demo serves it as this year's (its dates in the current year).
 ORG, YEAR = "泉州市教育局", 2024
+NOTE_KEY = "demo_note"
 #: The demo users' password (documented in the README); a real deployment adds its own users.
 DEMO_PASSWORD = "kaoping2024"
 STAFF_USERS = {"绩效办": ["office"], "审计员": ["auditor"], "管理员": ["admin"]}
@@ -72,15 +75,35 @@ def people(session: Session, plan_id: int) -> dict[str, tuple[str, set[str]]]:
     return found
 
 
-def set_up(session: Session) -> DemoState:
-    """Import the shipped plan and add the demo users, unless they are there already."""
-    plan = session.exec(select(Plan).where(Plan.org == ORG, Plan.year == YEAR)).first()
+def note(year: int) -> str:
+    """What the login page says about the demo's plan (its dates moved to ``year``)."""
+    if year == YEAR:
+        return f"演示数据：{ORG}{YEAR}年度绩效目标考评表，共 57 项目标。"
+    return (f"演示数据：{ORG}{YEAR}年度绩效目标考评表（57 项目标）作为 {year} 年度计划提供，"
+            f"完成时限与节点均已移到 {year} 年。")
+
+
+def notice(session: Session) -> str:
+    """The demo's note for the login page, or "" when this database is not the demo's."""
+    kept = session.get(Setting, NOTE_KEY)
+    return kept.value if kept else ""
+
+
+def set_up(session: Session, *, year: int | None = None) -> DemoState:
+    """Import the shipped plan as ``year``'s plan (this year's by default: deadlines and milestones fall in
+    it, so a first look is not a year of overdue targets) and add the demo users, unless they are there already."""
+    year = year or clock.today().year
+    plan = session.exec(select(Plan).where(Plan.org == ORG, Plan.year == year)).first()
     imported = plan is None
     if imported:
         data, name = shipped_plan()
-        draft = importer.parse(planfile.read(data, name), name, plan_year=YEAR, org=ORG, aliases=ALIASES)
+        draft = importer.parse(planfile.read(data, name), name, plan_year=year, org=ORG, aliases=ALIASES)
+        draft.title = draft.title.replace(str(YEAR), str(year))
         result = plans.apply(session=session, draft=draft, actor=SETUP_ACTOR)
         plan = session.get(Plan, result.plan_id)
+    kept = session.get(Setting, NOTE_KEY) or Setting(key=NOTE_KEY, value="")
+    kept.value = note(year)
+    session.add(kept)
     existing = set(session.exec(select(User.name).where(User.org_id == plan.org_id)))
     wanted = {name: ([role], sorted(sections)) for name, (role, sections) in people(session, plan.id).items()}
     wanted.update({name: (roles, []) for name, roles in STAFF_USERS.items()})

@@ -202,6 +202,41 @@ def rework_form(session: Session, target_id: int) -> dict[str, str] | None:
             "summary": str(last.get("summary") or ""), "prefilled": "1"}
 
 
+@dataclass(frozen=True)
+class ProgressPoint:
+    """One point of a target's progress over time, drawn on the target page."""
+
+    at: Any  # a datetime (Asia/Shanghai)
+    percent: int
+    label: str  # the step that set it: 开始推进, 报告进展
+    x: float = 0.0  # where it falls between the first point (0) and the last (1)
+
+    @property
+    def day(self):
+        return self.at.date()
+
+
+#: What a step says about the progress: a start is 0 %, a report its percent.
+_PROGRESS_STEPS = {"start": "开始推进", "report_progress": "报告进展"}
+
+
+def progress_over_time(history: list[TransitionRecord]) -> list[ProgressPoint]:
+    """The target's progress as its history recorded it (start 0 %, each report's percent), oldest first,
+    each placed by its time between the first and the last. Empty when no step has set any."""
+    found = []
+    for record in sorted(history, key=lambda r: r.id or 0):
+        if record.kind != "transition" or record.trigger not in _PROGRESS_STEPS:
+            continue
+        percent = 0 if record.trigger == "start" else record.payload.get("percent")
+        if isinstance(percent, int) and not isinstance(percent, bool):
+            found.append((clock.local(record.at), max(0, min(100, percent)), _PROGRESS_STEPS[record.trigger]))
+    if not found:
+        return []
+    first, span = found[0][0], (found[-1][0] - found[0][0]).total_seconds()
+    return [ProgressPoint(at, percent, label, (at - first).total_seconds() / span if span else 0.5)
+            for at, percent, label in found]
+
+
 def _plain(value: Any) -> str:
     return "" if value is None else f"{Decimal(str(value)).normalize():f}"
 

@@ -53,6 +53,8 @@ class Settings(BaseSettings):
     scheduler: bool = True
     sweep_minutes: int = 5
     reminder_time: str = "09:00"
+    #: When the daily digest goes to those who chose it (local time).
+    digest_time: str = "08:30"
     dispatch_seconds: int = 5
 
 

@@ -300,6 +300,14 @@ class OutboxEvent(SQLModel, table=True):
     __table_args__ = (Index("ix_outbox_status_available", "status", "available_at"),)
 
 
+class MailDigest(SQLModel, table=True):
+    """A user who takes e-mail as one daily digest (每日汇总) instead of one mail per message."""
+
+    user_id: int = Field(foreign_key="user.id", primary_key=True, ondelete="CASCADE")
+    #: The newest message the last digest held (the next one lists those after it).
+    upto: datetime | None = None
+
+
 class InboxItem(SQLModel, table=True):
     """A notification in a user's in-app inbox (always delivered, whatever other channels do)."""
 
@@ -311,9 +319,12 @@ class InboxItem(SQLModel, table=True):
     body: str = ""
     created_at: datetime = Field(default_factory=_now)
     read_at: datetime | None = None
+    #: When the work the message is about moved on (its target left the state it reported): 已办结.
+    done_at: datetime | None = None
 
     __table_args__ = (
         Index("ix_inbox_user_read", "user_id", "read_at", "id"),
+        Index("ix_inbox_target_open", "target_id", "done_at"),
         UniqueConstraint("user_id", "event_id", name="uq_inbox_user_event"),
     )
 
@@ -403,6 +414,9 @@ class Evidence(SQLModel, table=True):
     stored_as: str = Field(max_length=100, unique=True)
     uploaded_by: str = Field(max_length=100)
     uploaded_at: datetime = Field(default_factory=_now)
+    #: When a later submission left the file out (移除); the bytes stay for the audit, the target no longer lists it.
+    removed_at: datetime | None = None
+    removed_by: str | None = Field(default=None, max_length=100)
 
 
 class LoginThrottle(SQLModel, table=True):

@@ -12,6 +12,7 @@ from engine.calendar import clock
 from engine.store import db
 from engine.workflow import deployments, duties, evidence, expressions, outbox, payloads, rules
 from engine.people import organisations
+from engine.people import inbox
 from engine.people.actors import Actor, Parties, in_scope, lead_section
 from engine.workflow.definitions import Definition, TransitionSpec
 from engine.workflow.duedates import state_due
@@ -133,6 +134,7 @@ def fire(
     expected_version: int | None = None,
     uploads: list[evidence.Upload] | None = None,
     override_separation: bool = False,
+    remove_evidence: list[int] | None = None,
 ) -> Fired:
     """Fire ``trigger`` on a target as ``actor``, and commit: the only way a state changes.
 
@@ -142,6 +144,7 @@ def fire(
     guards (:class:`GuardFailed`). Then, in one transaction: the new state and version,
     the signature (会签), the chained transition record and the outbox events. On any error
     nothing is written. ``override_separation``: an admin goes past the separation of duties (recorded).
+    ``remove_evidence``: ids of the target's files this submission leaves out (移除, recorded; bytes kept).
     """
     payload = dict(payload or {})
     comment = (comment or "").strip()
@@ -150,7 +153,7 @@ def fire(
     try:
         with session.no_autoflush:  # one UPDATE of the target, one version bump
             fired = _fire(session, connection, target_id, trigger, actor, payload, comment, expected_version,
-                          uploads or [], kept, override_separation)
+                          uploads or [], kept, override_separation, list(remove_evidence or []))
         session.commit()
     except BaseException:
         session.rollback()
@@ -169,7 +172,7 @@ _INSERT_SIGNATURE = insert(Signature.__table__)
 
 
 def _fire(session, connection, target_id, trigger, actor, payload, comment, expected_version, uploads, kept,
-          override_separation=False) -> Fired:
+          override_separation=False, remove_evidence=()) -> Fired:
     # The target, its parties, signers and plan milestones, and the chain head: one statement.
     loaded = load_for_fire(session, target_id, connection=connection)
     target = loaded.target
@@ -197,6 +200,11 @@ def _fire(session, connection, target_id, trigger, actor, payload, comment, expe
         raise InvalidPayload("；".join(e["reason"] for e in errors), errors=errors)
     if payload.get("evidence"):  # only files the server issued, each with its SHA-256 for the chain
         payload["evidence"] = evidence.issued(session=session, target_id=target.id, items=payload["evidence"])
+    if remove_evidence:
+        if "evidence" not in {f.name for f in spec.fields}:
+            raise InvalidPayload(f"“{spec.label}”不能移除文件", errors=[{"field": "evidence", "reason": "不能移除文件"}])
+        if {item["id"] for item in payload.get("evidence") or []} & set(remove_evidence):
+            raise InvalidPayload("同一文件不能既保留又移除", errors=[{"field": "evidence", "reason": "既保留又移除"}])
 
     now = clock.now()
     ctx = rules.Context(
@@ -228,8 +236,15 @@ def _fire(session, connection, target_id, trigger, actor, payload, comment, expe
         target.supervised_against = []
     target.updated_at = clock.to_db(now)
     _write_target(connection, target)
+    if moved:  # what the messages about the last stay asked for is done, or no longer asked
+        inbox.mark_done(connection, target_id=target.id, at=clock.to_db(now))
+    elif spec.countersign:  # one signature of several: the signer's own part is done
+        inbox.mark_done(connection, target_id=target.id, at=clock.to_db(now), only=actor.name)
 
     record_payload = dict(payload)
+    if remove_evidence:
+        record_payload["evidence_removed"] = evidence.remove(session=session, target_id=target.id, ids=remove_evidence,
+                                                             by=actor.name, at=clock.to_db(now))
     touched = spec.countersign or "clear_signatures" in spec.effects  # the replayed state follows the signatures
     record_payload["after"] = ledger.target_after(target, signed=ctx.signers if touched else None)
     if overridden:

@@ -139,11 +139,40 @@ def issued(*, session: Session, target_id: int, items: list) -> list[dict]:
     if unknown:
         raise InvalidPayload(f"佐证文件不存在或不属于该目标：{'、'.join(unknown[:10])}",
                              errors=[{"field": "evidence", "reason": "文件不存在或不属于该目标"}])
+    gone = [rows[i].filename for i in ids if rows[i].removed_at is not None]
+    if gone:
+        raise InvalidPayload(f"佐证文件已移除，不能再引用：{'、'.join(gone[:10])}",
+                             errors=[{"field": "evidence", "reason": "文件已移除"}])
     return [{"id": i, "name": rows[i].filename, "sha256": rows[i].sha256} for i in dict.fromkeys(ids)]
 
 
 def of_target(session: Session, target_id: int) -> list[Evidence]:
+    """Every file ever attached to the target, removed ones included (they stay for the audit)."""
     return list(session.exec(select(Evidence).where(Evidence.target_id == target_id).order_by(Evidence.id)))
+
+
+def remove(*, session: Session, target_id: int, ids: list, by: str, at) -> list[dict]:
+    """Mark the target's files ``ids`` removed (移除) by ``by`` at ``at``, as ``{id, name, sha256}`` for the
+    transition's record; flushes nothing. The bytes stay: the chain still names them. Foreign, unknown,
+    already removed or too many ids are refused."""
+    if len(ids) > MAX_REFERENCES:
+        raise InvalidPayload(f"一次最多移除 {MAX_REFERENCES} 个文件",
+                             errors=[{"field": "evidence", "reason": f"最多 {MAX_REFERENCES} 个"}])
+    if not all(isinstance(i, int) and not isinstance(i, bool) for i in ids):
+        raise InvalidPayload("只能移除已上传文件的编号", errors=[{"field": "evidence", "reason": "只能移除已上传文件的编号"}])
+    rows = {row.id: row for row in session.exec(select(Evidence).where(Evidence.id.in_(ids),
+                                                                        Evidence.target_id == target_id))}
+    wrong = [str(i) for i in ids if i not in rows or rows[i].removed_at is not None]
+    if wrong:
+        raise InvalidPayload(f"要移除的佐证文件不存在、不属于该目标或已移除：{'、'.join(wrong[:10])}",
+                             errors=[{"field": "evidence", "reason": "文件不存在、不属于该目标或已移除"}])
+    removed = []
+    for i in dict.fromkeys(ids):
+        row = rows[i]
+        row.removed_at, row.removed_by = at, by[:100]
+        session.add(row)
+        removed.append({"id": i, "name": row.filename, "sha256": row.sha256})
+    return removed
 
 
 def fetch(*, session: Session, evidence_id: int, actor: Actor, target_id: int | None = None) -> tuple[Evidence, Path]:

@@ -89,8 +89,26 @@ def _decimal(value: Any) -> Decimal:
 def _within_weight(ctx: Context, name: str, label: str) -> str | None:
     value = _decimal(ctx.payload[name])
     if value < 0 or value > ctx.target.weight:
-        return f"{label}应在 0 到权重分值 {ctx.target.weight} 之间，实际为 {value}"
+        return (f"{label}应在 0 到权重分值 {_show(_decimal(ctx.target.weight))} 之间（满分 "
+                f"{_show(_decimal(ctx.target.weight))} 分），实际为 {_show(value)}")
     return None
+
+
+#: The form field each payload guard speaks about, so that its refusal is shown beside that field.
+GUARD_FIELDS = {"self_score_within_weight": "self_score", "score_within_weight": "score",
+                "deductions_within_weight": "deductions", "score_follows_deductions": "score_reason",
+                "deductions_have_reasons": "deductions", "bonus_have_reasons": "bonus",
+                "indicators_known": "indicators"}
+
+
+def field_errors(details: dict[str, Any], message: str) -> dict[str, str]:
+    """Field → reason, from the details of an :class:`InvalidPayload` (its ``errors``) or of a
+    :class:`GuardFailed` (its ``guard``, whose ``message`` is the reason)."""
+    found = {str(e.get("field")): str(e.get("reason")) for e in details.get("errors") or [] if isinstance(e, dict)}
+    field = GUARD_FIELDS.get(str(details.get("guard")))
+    if field:
+        found.setdefault(field, message)
+    return found
 
 
 @guard("self_score_within_weight")

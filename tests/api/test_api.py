@@ -197,6 +197,8 @@ def test_inbox(api, engine_db):
     _problem(api.post(f"/api/v1/inbox/{item_id}/read", headers=other), 404, "not_found")
     assert api.post(f"/api/v1/inbox/{item_id}/read", headers=staff).json()["read_at"] is not None
     assert api.get("/api/v1/inbox", headers=staff).json()["unread"] == 0
+    assert api.put("/api/v1/inbox/digest", headers=staff, json={"daily": True}).json() == {"daily": True}
+    assert api.put("/api/v1/inbox/digest", headers=staff, json={"daily": "often"}).status_code == 422
 
 
 def test_admin_users_and_sections(api):

@@ -8,7 +8,7 @@ from sqlmodel import Session, select
 from engine.audit import chain
 from engine.calendar import clock, workdays
 from engine.store.models import CalendarDay, TransitionRecord
-from tests.api.test_pages import _csrf, login, web  # noqa: F401  (the fixture)
+from tests.api.test_pages import _csrf, login, web, web_2024  # noqa: F401  (the fixtures)
 
 
 def _days(engine_db):
@@ -16,8 +16,8 @@ def _days(engine_db):
         return {d.day.isoformat(): (d.kind, d.name) for d in session.exec(select(CalendarDay))}
 
 
-def test_the_office_enters_the_notice_and_the_warning_goes(web, engine_db, monkeypatch):
-    client, _ = web
+def test_the_office_enters_the_notice_and_the_warning_goes(web_2024, engine_db, monkeypatch):
+    client, _ = web_2024
     monkeypatch.setattr(workdays, "library_covers", lambda year: year < 2025)  # as if the package stopped at 2024
     with clock.frozen(datetime(2024, 12, 2, 9, 0)):  # the 2024 plan's December: its evaluation January matters
         login(client, "绩效办")

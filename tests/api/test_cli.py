@@ -7,6 +7,7 @@ import sys
 
 from sqlmodel import Session, func, select
 
+from engine.calendar import clock
 from engine.people import users
 from engine.store.db import make_engine
 from engine.workflow.targets import parties_of
@@ -21,7 +22,8 @@ def _run(tmp_path, *args, db="cli.db"):
 def test_demo_loads_the_shipped_plan_and_its_people_once(tmp_path):
     first = _run(tmp_path, "demo", "--no-serve")
     assert first.returncode == 0, first.stderr
-    assert "泉州市教育局2024年度绩效目标考评表（已导入）" in first.stdout and "kaoping2024" in first.stdout
+    year = clock.today().year  # the shipped 2024 plan, served as this year's
+    assert f"泉州市教育局{year}年度绩效目标考评表（已导入）" in first.stdout and "kaoping2024" in first.stdout
     second = _run(tmp_path, "demo", "--no-serve")
     assert second.returncode == 0 and "（已存在）" in second.stdout
     bind = make_engine(f"sqlite:///{tmp_path / 'cli.db'}")

@@ -250,3 +250,56 @@ def test_the_auditor_searches_by_code_state_and_action_in_chinese(site, browser)
     assert "1-3-1" in exported and "开始推进" in exported and "推进中" in exported
     auditor.shot("auditor-search-by-code")
     auditor.close()
+
+
+def test_a_return_in_the_browser_sends_a_mail_whose_link_opens_the_target(site, browser):
+    """The leader returns in the browser; the dispatcher mails a loopback SMTP server; the link in the mail opens
+    the target for the person who must act."""
+    from aiosmtpd.controller import Controller
+
+    from engine.people import users
+    from engine.people.actors import Actor
+    from engine.store.config import Settings
+    from engine.store.models import User
+    from engine.workflow.commands import fire
+    from notifications import dispatch
+    from tests.notifications.test_channels import HOST, Mailbox, free_port
+    from tests.notifications.test_dispatch import mailbox_message
+
+    base, ids, folder = site
+    bind = _db(folder)
+    with Session(bind) as session:
+        staff = session.exec(select(User).where(User.name == "王毅樟")).one()
+        users.update(session=session, user_id=staff.id, email="wangyz@example.gov.cn")
+        if _states(folder, [REWORK])[REWORK] == "assigned":  # run on its own: bring the target to 已自评 first
+            _bring(folder, [REWORK], "self_assessed")
+        elif _states(folder, [REWORK])[REWORK] == "in_progress":
+            fire(session=session, target_id=ids[REWORK], trigger="self_assess",
+                 actor=Actor("王毅樟", frozenset({"staff"}), frozenset({"组织科"})),
+                 payload={"self_score": 1, "summary": "全年目标已完成"})
+    leader = Person(browser, base, "庄映峰")
+    leader.open(f"/targets/{ids[REWORK]}")
+    leader.fire("return", comment="请附上支部会议记录")
+    leader.close()
+    mailbox, port = Mailbox(), free_port()
+    controller = Controller(mailbox, hostname=HOST, port=port)
+    controller.start()
+    try:
+        config = Settings(smtp_host=HOST, smtp_port=port, smtp_starttls=False, base_url=base, webhook_url="")
+        while True:  # the module's earlier tests left many messages: each run takes one batch
+            result = dispatch.dispatch(bind, config)
+            if not (result.expanded or result.sent or result.retried):
+                break
+    finally:
+        controller.stop()
+        bind.dispose()
+    mails = [mailbox_message(e) for e in mailbox.envelopes if e.rcpt_tos == ["wangyz@example.gov.cn"]]
+    mail = next(m for m in reversed(mails) if "请附上支部会议记录" in m.get_content())
+    link = re.search(r"查看和办理：(\S+)", mail.get_content()).group(1)
+    assert link == f"{base}/targets/{ids[REWORK]}" and REWORK in mail["Subject"]
+    staff_tab = Person(browser, base, "王毅樟")
+    staff_tab.page.goto(link)
+    assert staff_tab.page.locator("form.action[data-trigger=self_assess]").count() == 1
+    assert "请附上支部会议记录" in staff_tab.page.locator("[data-testid=history]").inner_text()
+    staff_tab.shot("staff-opens-the-mailed-link")
+    staff_tab.close()

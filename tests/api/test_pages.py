@@ -12,17 +12,28 @@ from engine.plans.demo import DEMO_PASSWORD, set_up
 from engine.store.models import Evidence, Target
 
 
-@pytest.fixture
-def web(engine_db, tmp_path, monkeypatch):
+def _web(engine_db, tmp_path, monkeypatch, year=None):
     from engine.store.config import settings
 
     monkeypatch.setattr(settings(), "files_dir", str(tmp_path / "files"))
     monkeypatch.setattr(settings(), "max_evidence_bytes", 2000)
     with Session(engine_db) as session:
-        set_up(session)
+        set_up(session, year=year)
         ids = {t.code: t.id for t in session.exec(select(Target))}
     with TestClient(create_app(engine_db), follow_redirects=False) as client:
         yield client, ids
+
+
+@pytest.fixture
+def web(engine_db, tmp_path, monkeypatch):
+    """The demo (this year's plan) served in process."""
+    yield from _web(engine_db, tmp_path, monkeypatch)
+
+
+@pytest.fixture
+def web_2024(engine_db, tmp_path, monkeypatch):
+    """The demo with the shipped plan kept in 2024, for tests that travel to the plan's own dates."""
+    yield from _web(engine_db, tmp_path, monkeypatch, year=2024)
 
 
 def _csrf(html: str) -> str:
@@ -48,6 +59,20 @@ def test_login_cookie_and_logout(web):
     assert client.post("/logout", data={"csrf": "forged"}).status_code == 403
     out = client.post("/logout", data={"csrf": _csrf(home.text)})
     assert out.status_code == 303 and client.get("/").status_code == 303
+
+
+def test_the_demo_serves_the_shipped_plan_as_this_years_and_the_login_page_says_so(web, engine_db):
+    from engine.calendar import clock
+    from engine.store.models import Plan
+
+    client, _ = web
+    year = clock.today().year
+    with Session(engine_db) as session:
+        plan = session.exec(select(Plan)).one()
+        dues = {t.due_date.year for t in session.exec(select(Target)) if t.due_date}
+    assert plan.year == year and plan.title == f"泉州市教育局{year}年度绩效目标考评表" and dues == {year}
+    note = re.search(r'data-testid="demo-note">([^<]+)<', client.get("/login").text).group(1)
+    assert "2024年度" in note and (year == 2024 or f"作为 {year} 年度计划提供" in note)
 
 
 def test_login_form_needs_its_token_and_never_redirects_off_site(web):

@@ -64,11 +64,12 @@ def test_scheduler_jobs_are_set_on_purpose(engine_db):
     scheduler = jobs.background(engine_db)
     try:
         found = {job.id: job for job in scheduler.get_jobs()}
-        assert set(found) == {"escalation", "reminders", "reports", "dispatch", "checkpoint", "warnings", "circulars"}
+        assert set(found) == {"escalation", "reminders", "reports", "dispatch", "checkpoint", "warnings", "circulars", "digest"}
         for job in found.values():
             assert job.coalesce and job.max_instances == 1 and job.misfire_grace_time >= 30
         assert str(found["reminders"].trigger) == "cron[hour='9', minute='0']"
         assert str(found["checkpoint"].trigger) == "cron[hour='23', minute='50']"  # the daily signed checkpoint
+        assert str(found["digest"].trigger) == "cron[hour='8', minute='30']"  # the daily digest
         for name, finished in ran.finished.items():  # the escalation sweep and the report job run at start
             assert finished.wait(timeout=300), f"{name} did not run at start"
     finally:
