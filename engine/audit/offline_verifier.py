@@ -54,10 +54,16 @@ def dumps(value: Any) -> str:
     return _ENCODER.encode(value)
 
 
+def place(record: Any) -> int:
+    """A record's place in its chain (``seq``; records exported before chains had their own numbers: ``id``)."""
+    seq = getattr(record, "seq", None)
+    return record.id if seq is None else seq
+
+
 def canonical(record: Any) -> bytes:
-    """The bytes a record's hash covers: every field but the hash, in a fixed form."""
+    """The bytes a record's hash covers: every field but the hash, in a fixed form (``id``: its place in its chain)."""
     content = {
-        "id": record.id, "target_id": record.target_id, "kind": record.kind, "actor": record.actor,
+        "id": place(record), "target_id": record.target_id, "kind": record.kind, "actor": record.actor,
         "role": record.role, "trigger": record.trigger, "from": record.from_state, "to": record.to_state,
         "at": timestamp(record.at), "comment": record.comment, "payload": record.payload, "prev": record.prev_hash,
     }
@@ -103,9 +109,30 @@ def _seconds(moment: str) -> float:
     return datetime.fromisoformat(moment).timestamp()
 
 
+SIGNED = ("length", "last_hash", "at", "state_digest")
+
+
 def signed_message(checkpoint: dict[str, Any]) -> bytes:
-    """The bytes a checkpoint's signature covers."""
-    return dumps({k: checkpoint[k] for k in ("length", "last_hash", "at", "state_digest")}).encode("utf-8")
+    """The bytes a checkpoint's signature covers: with its chain and the checkpoint before it in the
+    deployment (``org``, ``prev``), except on checkpoints signed before chains per organisation."""
+    names = SIGNED + ("org", "prev") if checkpoint.get("prev") is not None else SIGNED
+    return dumps({k: checkpoint[k] for k in names}).encode("utf-8")
+
+
+def link_of(checkpoint: dict[str, Any]) -> str:
+    """What the next checkpoint of the deployment names as its ``prev``."""
+    return hashlib.sha256(signed_message(checkpoint)).hexdigest()
+
+
+def check_links(checkpoints: list[dict[str, Any]]) -> str | None:
+    """Why the deployment's chain of checkpoints (in the order they were taken) is broken, or ``None``:
+    each names the one before it, so none can be removed or replaced unseen."""
+    prev = GENESIS
+    for checkpoint in checkpoints:  # those signed before the chain of checkpoints existed name none
+        if checkpoint.get("prev") is not None and checkpoint["prev"] != prev:
+            return f"签名检查点（{checkpoint.get('at')}）所指的前一个检查点不符：检查点被删除或替换"
+        prev = link_of(checkpoint)
+    return None
 
 
 def key_fingerprint(public_pem: bytes) -> str:
@@ -145,8 +172,8 @@ class Replay:
         if self.problem is not None:
             return False
         expected = self.count + 1
-        if record.id != expected:
-            return self._fail(record.id, f"记录编号不连续：应为 {expected}，实为 {record.id}（记录被删除或插入）")
+        if place(record) != expected:
+            return self._fail(record.id, f"记录编号不连续：应为 {expected}，实为 {place(record)}（记录被删除或插入）")
         if record.prev_hash != self.prev:
             return self._fail(record.id, "前一条记录的哈希不符（记录被删除、插入或重排）")
         if digest(record) != record.hash:
