@@ -21,8 +21,6 @@ from engine.store.config import settings
 from engine.store.errors import NotFound
 from engine.store.models import Evidence, Plan
 
-RECORD_FIELDS = ("id", "org_id", "seq", "target_id", "kind", "actor", "role", "trigger", "from_state", "to_state", "at", "comment",
-                 "payload", "prev_hash", "hash")
 README = """审计包（考评系统）
 
 内容：records.jsonl（全部流转记录）、checkpoints.jsonl（签名检查点）、public_key.pem（公钥）、
@@ -63,8 +61,8 @@ def export(*, session: Session, plan_id: int, path: str | Path, with_files: bool
     with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as bundle:
         with bundle.open("records.jsonl", "w") as out:
             for row in replay.records(session, org_id=plan.org_id):
-                item = {name: getattr(row, name) for name in RECORD_FIELDS}
-                item["at"] = core.timestamp(item["at"])
+                item = dict(zip(core.ROW, row))
+                item["org_id"] = plan.org_id
                 out.write((core.dumps(item) + "\n").encode("utf-8"))
                 count += 1
         bundle.writestr("checkpoints.jsonl", "".join(core.dumps(c) + "\n" for c in kept))

@@ -13,12 +13,15 @@ different organisations do not wait for each other.
 """
 from __future__ import annotations
 
+import hashlib
 import json
+import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
+import orjson
 from sqlalchemy import Connection, bindparam, insert, inspect, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, select
@@ -178,27 +181,77 @@ def heads(connection: Connection, org_ids: Iterable[int] | None = None) -> list[
     return [found.get(o, Head(o, present=False)) for o in sorted(wanted)]
 
 
-def stream(connection: Connection, head: Head, *, batch: int = 5000) -> Iterator[Any]:
-    """The records of ``head``'s chain as plain rows, in order, up to that head (records appended
-    after it was read are the next check's business), a keyset batch at a time: memory stays flat."""
+_COLUMNS = ", ".join(offline_verifier.ROW)
+
+
+def stream(connection: Connection, head: Head, *, batch: int = 5000) -> Iterator[tuple]:
+    """The records of ``head``'s chain as tuples in the order of
+    :data:`~engine.audit.offline_verifier.ROW` (time in the form the hash covers, payload parsed),
+    in order, up to that head (records appended after it was read are the next check's business), a
+    keyset batch of plain rows at a time: memory stays flat, and no object is made per record."""
     if not per_organisation(connection):
-        query = text("SELECT * FROM transitionrecord WHERE id > :after AND id <= :upto ORDER BY id LIMIT :n")
-        key, params = "id", {"upto": max(head.count, head.last_id)}
+        query = (f"SELECT {_COLUMNS.replace('seq', 'id AS seq')} FROM transitionrecord "
+                 "WHERE id > :after AND id <= :upto ORDER BY id LIMIT :n")
+        params = {"upto": max(head.count, head.last_id)}
     else:
         # Within a chain the keys grow with the places (both given under its lock): a head whose
         # count alone was lowered still has the records after it read, and found too many.
-        query = text("SELECT * FROM transitionrecord WHERE org_id = :org AND seq > :after "
-                     "AND (seq <= :upto OR id <= :last) ORDER BY seq LIMIT :n")
-        key, params = "seq", {"org": head.org_id, "upto": head.count if head.present else 2 ** 62,
-                              "last": head.last_id}
-    query = query.columns(payload=TransitionRecord.__table__.c.payload.type, at=TransitionRecord.__table__.c.at.type)
-    after = 0
-    while True:
-        found = connection.execute(query, {**params, "after": after, "n": batch}).all()
-        yield from found
-        if len(found) < batch:
-            return
-        after = getattr(found[-1], key)
+        query = (f"SELECT {_COLUMNS} FROM transitionrecord WHERE org_id = :org AND seq > :after "
+                 "AND (seq <= :upto OR id <= :last) ORDER BY seq LIMIT :n")
+        params = {"org": head.org_id, "upto": head.count if head.present else 2 ** 62, "last": head.last_id}
+    if connection.dialect.name != "sqlite":  # the driver's own style of named parameters
+        query = re.sub(r":(\w+)", r"%(\1)s", query)
+    # The driver's cursor, in this connection's transaction: plain tuples, no row objects.
+    cursor = connection.connection.cursor()
+    try:
+        after = 0
+        while True:
+            cursor.execute(query, {**params, "after": after, "n": batch})
+            found = cursor.fetchall()
+            for row in found:
+                at, payload = row[9], row[11]
+                yield (row[0], row[1], row[2], row[3], row[4], row[5], row[6], row[7], row[8], _hashed_time(at),
+                       row[10], _parsed(payload) if isinstance(payload, str) else payload, row[12], row[13])
+            if len(found) < batch:
+                return
+            after = found[-1][1]
+    finally:
+        cursor.close()
+
+
+def _parsed(text: str) -> Any:
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError:  # what only Python's reader takes (integers beyond 64 bits, NaN)
+        return json.loads(text)
+
+
+_SORTED = orjson.OPT_SORT_KEYS
+
+
+def row_digest(row: tuple) -> str:
+    """:func:`~engine.audit.offline_verifier.row_digest`, an order of magnitude faster: the canonical
+    bytes written by orjson, and where they do not give the record's hash, by the canonical writer
+    itself (so a number or a character orjson writes otherwise can never fail an honest record; and
+    bytes that do give the hash are the bytes that were hashed)."""
+    _, seq, target_id, kind, actor, role, trigger, from_state, to_state, at, comment, payload, prev, hashed = row
+    try:
+        found = hashlib.sha256(orjson.dumps({
+            "id": seq, "target_id": target_id, "kind": kind, "actor": actor, "role": role, "trigger": trigger,
+            "from": from_state, "to": to_state, "at": at, "comment": comment, "payload": payload, "prev": prev,
+        }, option=_SORTED)).hexdigest()
+    except TypeError:
+        return offline_verifier.row_digest(row)
+    return found if found == hashed else offline_verifier.row_digest(row)
+
+
+def _hashed_time(value: Any) -> str:
+    """A stored time in the form the hash covers; SQLite's text (UTC, microseconds) is rewritten, not parsed."""
+    if isinstance(value, str):
+        if len(value) == 26 and value[10] == " ":
+            return f"{value[:10]}T{value[11:]}+00:00"
+        value = datetime.fromisoformat(value)
+    return _timestamp(value)
 
 
 def verify(session: Session, *, org_ids: Iterable[int] | None = None, batch: int = 5000) -> ChainCheck:
@@ -208,16 +261,15 @@ def verify(session: Session, *, org_ids: Iterable[int] | None = None, batch: int
     total = 0
     for head in heads(connection, org_ids):
         expected_prev, expected, count = GENESIS, 1, 0
-        for record in stream(connection, head, batch=batch):
-            place = offline_verifier.place(record)
-            if place != expected:
-                return ChainCheck(total + count, False, record.id,
-                                  f"记录编号不连续：应为 {expected}，实为 {place}（记录被删除或插入）")
-            if record.prev_hash != expected_prev:
-                return ChainCheck(total + count, False, record.id, "前一条记录的哈希不符（记录被删除、插入或重排）")
-            if digest(record) != record.hash:
-                return ChainCheck(total + count, False, record.id, "记录内容与其哈希不符（记录被修改）")
-            expected_prev, expected, count = record.hash, expected + 1, count + 1
+        for row in stream(connection, head, batch=batch):
+            if row[1] != expected:
+                return ChainCheck(total + count, False, row[0],
+                                  f"记录编号不连续：应为 {expected}，实为 {row[1]}（记录被删除或插入）")
+            if row[12] != expected_prev:
+                return ChainCheck(total + count, False, row[0], "前一条记录的哈希不符（记录被删除、插入或重排）")
+            if row_digest(row) != row[13]:
+                return ChainCheck(total + count, False, row[0], "记录内容与其哈希不符（记录被修改）")
+            expected_prev, expected, count = row[13], expected + 1, count + 1
         total += count
         if head.count != count or (count and head.last_hash != expected_prev):
             return ChainCheck(total, False, count + 1 if head.count > count else None,

@@ -95,7 +95,8 @@ def head_of(session: Session, org_id: int | None = None) -> dict[str, Any]:
 
 
 def records(session: Session, *, org_id: int, batch: int = 5000):
-    """The records of ``org_id``'s chain as plain rows, in order, up to its head read first (never all in memory)."""
+    """The records of ``org_id``'s chain as tuples (see :func:`engine.audit.chain.stream`), in order, up to
+    its head read first (never all in memory)."""
     connection = session.connection()
     head = next(iter(chain.heads(connection, [org_id])), chain.Head(org_id))
     return chain.stream(connection, head, batch=batch)
@@ -145,9 +146,10 @@ def replay(session: Session, *, checkpoints: list[dict[str, Any]] = (), org_ids:
             heads[org] = chain.Head(org, present=False)
     runs = {}
     for org in sorted(heads):
-        run = runs[org] = core.Replay(mine.get(org, []))
-        for record in chain.stream(connection, heads[org], batch=batch):
-            if not run.feed(record):
+        run = runs[org] = core.Replay(mine.get(org, []), hashing=chain.row_digest)
+        feed = run.feed_row
+        for row in chain.stream(connection, heads[org], batch=batch):
+            if not feed(row):
                 break
         run.finish(heads[org].as_dict())
     found = Replayed(runs, heads)
