@@ -166,3 +166,15 @@ def test_writers_of_different_organisations_do_not_wait_for_each_other(orgs, db_
             assert s.get(ChainHead, orgs["厦门"]).count == len(_chain(s, orgs["厦门"]))
     finally:
         impatient.dispose()
+
+
+@pytest.mark.parametrize("odd", [2 ** 70, "\u2028行分隔符", {"B": 1, "a": [1.5, None, True]}])
+def test_the_fast_hash_agrees_with_the_canonical_one_or_defers_to_it(odd):
+    """orjson writes the canonical bytes, and where it cannot (an integer beyond 64 bits) the
+    canonical writer decides: an honest record always verifies, a changed one never."""
+    row = (1, 1, None, "system", "管理员", "admin", "note", None, None, "2024-06-03T01:00:00.123456+00:00", "",
+           {"value": odd}, chain.GENESIS, "")
+    honest = row[:13] + (offline_verifier.row_digest(row),)
+    assert chain.row_digest(honest) == honest[13]
+    changed = honest[:11] + ({"value": "改过"},) + honest[12:]
+    assert chain.row_digest(changed) != honest[13]
