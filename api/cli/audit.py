@@ -51,8 +51,9 @@ def checkpoint() -> None:
     finally:
         bind.dispose()
     for found in taken:
-        typer.echo(f"已签名检查点（{names.get(found['org'], '系统链')}）：{found['length']} 条记录，{found['at']}，"
-                   f"指纹 {checkpoints.core.checkpoint_fingerprint(found)}；公钥指纹 {found['key_fingerprint']}")
+        typer.echo(f"已签名检查点：{found['length']} 条记录，{found['at']}，"
+                   f"指纹 {checkpoints.core.checkpoint_fingerprint(found)}；公钥指纹 {found['key_fingerprint']}"
+                   f"（{names.get(found['org'], '系统链')}）")
 
 
 @audit_app.command("export")
