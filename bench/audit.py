@@ -23,10 +23,10 @@ from types import SimpleNamespace
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _shared import fresh_database, load_targets  # noqa: E402
-from sqlalchemy import insert, text, update  # noqa: E402
+from sqlalchemy import delete, insert, text  # noqa: E402
 from sqlmodel import Session  # noqa: E402
 
-from engine.audit import bundle, checkpoints, offline_verifier as core, replay  # noqa: E402
+from engine.audit import bundle, chain, checkpoints, offline_verifier as core, replay  # noqa: E402
 from engine.calendar import clock  # noqa: E402
 from engine.store.config import settings  # noqa: E402
 from engine.store.db import make_engine  # noqa: E402
@@ -49,6 +49,8 @@ def _after(state: str, version: int) -> dict:
 def write_chain(url: str, records: int, targets: int) -> None:
     ids = load_targets(url, targets)
     bind = make_engine(url)
+    with bind.connect() as connection:  # the targets' organisation, whose chain this is
+        org = connection.execute(text("SELECT org_id FROM target LIMIT 1")).scalar_one()
     start_at = clock.to_db(clock.now())
     versions = {i: 1 for i in ids}
     prev, place, rows = core.GENESIS, 0, []
@@ -56,7 +58,7 @@ def write_chain(url: str, records: int, targets: int) -> None:
     def add(**fields) -> None:
         nonlocal prev, place
         place += 1
-        item = {"id": place, "prev_hash": prev, "at": start_at + timedelta(milliseconds=place), **fields}
+        item = {"id": place, "org_id": org, "seq": place, "prev_hash": prev, "at": start_at + timedelta(milliseconds=place), **fields}
         item["hash"] = core.digest(SimpleNamespace(**item))
         prev = item["hash"]
         rows.append(item)
@@ -91,7 +93,10 @@ def write_chain(url: str, records: int, targets: int) -> None:
         flush()
         moved = [{"i": i, "v": v, "s": "in_progress" if v > 1 else "assigned"} for i, v in versions.items()]
         session.execute(text("UPDATE target SET version = :v, state = :s WHERE id = :i"), moved)
-        session.execute(update(ChainHead).values(count=place, last_id=place, last_hash=prev))
+        session.execute(delete(ChainHead).where(ChainHead.id == org))
+        session.execute(insert(ChainHead).values(id=org, count=place, last_id=place, last_hash=prev))
+        if session.get_bind().dialect.name == "postgresql":  # the keys were given here, not by the sequence
+            session.execute(text("SELECT setval('transitionrecord_id_seq', :n)"), {"n": place})
         session.commit()
     bind.dispose()
 
@@ -101,11 +106,12 @@ def timed_replay(url: str) -> tuple[float, int, list[tuple[int, float]]]:
     bind = make_engine(url)
     samples = []
     with Session(bind) as session:
-        head = replay.head_of(session)
-        run = core.Replay()
+        org = session.execute(text("SELECT org_id FROM target LIMIT 1")).scalar_one()
+        head = replay.head_of(session, org)
+        run = core.Replay(hashing=chain.row_digest)
         started = time.perf_counter()
-        for record in replay.records(session, upto=head["count"]):
-            run.feed(record)
+        for record in replay.records(session, org_id=org):
+            run.feed_row(record)
             if run.count % 100_000 == 0:
                 samples.append((run.count, rss_mib()))
         run.finish(head)

@@ -1,7 +1,7 @@
 """The offline audit bundle: everything an inspector needs to check one plan's trail on their own machine.
 
-A zip with the whole chain (``records.jsonl``: the hashes need every record), the signed
-checkpoints, the public key, a snapshot of the plan's current state (targets, signatures,
+A zip with the whole chain of the plan's organisation (``records.jsonl``: the hashes need every
+record of it; no other organisation's), its signed checkpoints, the public key, a snapshot of the plan's current state (targets, signatures,
 milestones, evidence hashes; every user's rights), optionally the evidence files, and
 ``offline_verifier.py``, which needs Python and ``cryptography`` and nothing of kaoping.
 """
@@ -21,8 +21,6 @@ from engine.store.config import settings
 from engine.store.errors import NotFound
 from engine.store.models import Evidence, Plan
 
-RECORD_FIELDS = ("id", "target_id", "kind", "actor", "role", "trigger", "from_state", "to_state", "at", "comment",
-                 "payload", "prev_hash", "hash")
 README = """审计包（考评系统）
 
 内容：records.jsonl（全部流转记录）、checkpoints.jsonl（签名检查点）、public_key.pem（公钥）、
@@ -44,23 +42,27 @@ class Exported:
     files: int
 
 
-def export(*, session: Session, plan_id: int, path: str | Path, with_files: bool = False) -> Exported:
-    """Write the bundle of plan ``plan_id`` to ``path``; reads only."""
+def export(*, session: Session, plan_id: int, path: str | Path, with_files: bool = False,
+           org_id: int | None = None) -> Exported:
+    """Write the bundle of plan ``plan_id`` to ``path``: its organisation's chain (``org_id``, when given,
+    must be that organisation or one above it); reads only."""
     plan = session.get(Plan, plan_id)
     if plan is None:
         raise NotFound(f"计划 {plan_id} 不存在", plan_id=plan_id)
+    if org_id is not None and not replay.within(session, plan.org_id, org_id):
+        raise NotFound(f"单位 {org_id} 没有计划 {plan_id}", plan_id=plan_id, org_id=org_id)
     path = Path(path)
-    head = replay.head_of(session)
-    state = replay.current_state(session, plan_id=plan_id, rehash=False)
+    head = replay.head_of(session, plan.org_id)
+    state = replay.current_state(session, plan_id=plan_id, org_ids=[plan.org_id], rehash=False)
     state.update(scope=sorted(state["targets"], key=int), plan=str(plan_id), head=head)
-    kept = replay.stored_checkpoints(session)
+    kept = replay.stored_checkpoints(session, org_ids=[plan.org_id])
     pem = checkpoints.public_pem() or b""
     count = files = 0
     with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as bundle:
         with bundle.open("records.jsonl", "w") as out:
-            for row in replay.records(session, upto=max(head["last_id"], head["count"])):
-                item = {name: getattr(row, name) for name in RECORD_FIELDS}
-                item["at"] = core.timestamp(item["at"])
+            for row in replay.records(session, org_id=plan.org_id):
+                item = dict(zip(core.ROW, row))
+                item["org_id"] = plan.org_id
                 out.write((core.dumps(item) + "\n").encode("utf-8"))
                 count += 1
         bundle.writestr("checkpoints.jsonl", "".join(core.dumps(c) + "\n" for c in kept))

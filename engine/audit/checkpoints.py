@@ -20,7 +20,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import Engine
 from sqlmodel import Session, select
 
-from engine.audit import offline_verifier as core, replay
+from engine.audit import chain, offline_verifier as core, replay
 from engine.calendar import clock
 from engine.store import db
 from engine.store.config import settings
@@ -98,34 +98,59 @@ def _append_to_file(checkpoint: dict[str, Any]) -> None:
         os.fsync(out.fileno())
 
 
-def take(*, session: Session, reason: str = "手动") -> dict[str, Any]:
-    """Replay the chain, sign its head and keep the checkpoint (database, file, auditors' inboxes); commits.
+def take(*, session: Session, reason: str = "手动", org_id: int | None = None) -> dict[str, Any]:
+    """A checkpoint of ``org_id``'s chain (``None``: of every chain, see :func:`take_all`; the first of them).
 
     Refused (:class:`ChainBroken`) when the chain itself does not verify.
     """
+    return take_all(session=session, reason=reason, org_ids=None if org_id is None else [org_id])[0]
+
+
+def take_all(*, session: Session, reason: str = "手动", org_ids: list[int] | None = None) -> list[dict[str, Any]]:
+    """Replay the chains of ``org_ids`` (``None``: every chain that has records), sign each head and keep
+    the checkpoints (database, file, auditors' inboxes), each naming the deployment's checkpoint before
+    it; commits. The organisations' chains first, in order, then the deployment chain.
+
+    Refused (:class:`ChainBroken`) when a chain does not verify; then none is signed.
+    """
     key = load_key()
     pem = public_pem(key)
-    run, head = replay.replay(session, checkpoints=replay.stored_checkpoints(session))
+    run, _ = replay.replay(session, checkpoints=replay.stored_checkpoints(session, org_ids=org_ids), org_ids=org_ids)
     session.rollback()  # end the long read before writing
     if run.problem:
         raise ChainBroken(f"审计链校验失败，不签名：第 {run.first_bad_id} 条：{run.problem}", record_id=run.first_bad_id)
-    checkpoint = {"length": run.count, "last_hash": run.prev, "at": core.timestamp(clock.now()),
-                  "state_digest": run.state_digest()}
-    checkpoint["signature"] = key.sign(core.signed_message(checkpoint)).hex()
-    checkpoint["key_fingerprint"] = core.key_fingerprint(pem)
-    checkpoint["reason"] = reason[:100]
+    chains = sorted((o for o, r in run.runs.items() if r.count or org_ids is not None),
+                    key=lambda o: (o == chain.DEPLOYMENT, o))
+    if not chains:
+        chains = [min(run.runs, default=chain.DEPLOYMENT)] if run.runs else [chain.DEPLOYMENT]
+    at = core.timestamp(clock.now())
+    taken = []
     db.begin_write(session)
     try:
-        session.add(AuditCheckpoint(**checkpoint))
-        session.add(OutboxEvent(event_type="audit.checkpoint", recipients=[{"kind": "role", "name": "auditor"}],
-                                data={**checkpoint, "fingerprint": core.checkpoint_fingerprint(checkpoint)}))
+        # The link is read under the write lock: two checkpoints taken at once never name the same one.
+        last = session.exec(select(AuditCheckpoint).order_by(AuditCheckpoint.id.desc())).first()
+        prev = core.link_of(replay.checkpoint_of(last)) if last is not None else core.GENESIS
+        for org in chains:
+            found = run.runs.get(org) or core.Replay()
+            checkpoint = {"length": found.count, "last_hash": found.prev, "at": at,
+                          "state_digest": found.state_digest(), "org": org, "prev": prev}
+            checkpoint["signature"] = key.sign(core.signed_message(checkpoint)).hex()
+            checkpoint["key_fingerprint"] = core.key_fingerprint(pem)
+            checkpoint["reason"] = reason[:100]
+            prev = core.link_of(checkpoint)
+            fields = {k: v for k, v in checkpoint.items() if k != "org"}
+            session.add(AuditCheckpoint(**fields, org_id=org))
+            session.add(OutboxEvent(event_type="audit.checkpoint", recipients=[{"kind": "role", "name": "auditor"}],
+                                    data={**checkpoint, "fingerprint": core.checkpoint_fingerprint(checkpoint)}))
+            taken.append(checkpoint)
         session.flush()
-        _append_to_file(checkpoint)  # before the commit: a checkpoint in the database is always in the file too
+        for checkpoint in taken:  # before the commit: a checkpoint in the database is always in the file too
+            _append_to_file(checkpoint)
         session.commit()
     except BaseException:
         session.rollback()
         raise
-    return checkpoint
+    return taken
 
 
 def latest(session: Session) -> dict[str, Any] | None:
@@ -133,12 +158,12 @@ def latest(session: Session) -> dict[str, Any] | None:
     row = session.exec(select(AuditCheckpoint).order_by(AuditCheckpoint.length.desc(), AuditCheckpoint.id.desc())).first()
     if row is None:
         return None
-    found = {name: getattr(row, name) for name in replay.CHECKPOINT_FIELDS}
+    found = replay.checkpoint_of(row)
     return {**found, "reason": row.reason, "fingerprint": core.checkpoint_fingerprint(found)}
 
 
 def scheduled(bind: Engine) -> dict[str, Any]:
-    """The daily job: a checkpoint, named after the plan milestones due today, if any."""
+    """The daily job: a checkpoint of every chain, named after the plan milestones due today, if any."""
     with Session(bind, expire_on_commit=False) as session:
         today = clock.today()
         due = list(session.exec(select(Milestone.label).where(Milestone.due_date == today)))

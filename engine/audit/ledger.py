@@ -34,7 +34,7 @@ def created(session: Session, targets: Iterable[Target], *, actor: str, role: st
     """One creation record per new (flushed) target; flushes."""
     at = clock.to_db(clock.now())
     return chain.extend(session, [
-        {"target_id": t.id, "kind": "creation", "actor": actor, "role": role, "trigger": "create", "from_state": None,
+        {"target_id": t.id, "org_id": t.org_id, "kind": "creation", "actor": actor, "role": role, "trigger": "create", "from_state": None,
          "to_state": t.state, "at": at, "comment": comment,
          "payload": {**(payload or {}), "after": target_after(t, creation=True)}}
         for t in targets])
@@ -48,7 +48,7 @@ def user_changed(session: Session, user: User, sections: Iterable[str], *, actor
                  changes: Sequence[str] = (), comment: str = "", details: dict[str, Any] | None = None) -> TransitionRecord:
     """The record of a user added or changed (roles, sections, whether active; never a password);
     ``details`` say what changed in words the audit page shows (``{"roles": {"from": …, "to": …}}``)."""
-    return chain.append(session, target_id=None, kind="user", actor=actor, role=role, trigger=trigger,
+    return chain.append(session, target_id=None, org_id=user.org_id, kind="user", actor=actor, role=role, trigger=trigger,
                         from_state=None, to_state=None, at=clock.to_db(clock.now()), comment=comment,
                         payload={**(details or {}), "user": user.name, "login": user.login, "changes": list(changes),
                                  "after": user_after(user, sections)})
@@ -56,7 +56,7 @@ def user_changed(session: Session, user: User, sections: Iterable[str], *, actor
 
 def milestones_set(session: Session, plan_id: int, milestones: dict[str, Any], *, actor: str, role: str,
                    trigger: str = "import_plan") -> TransitionRecord:
-    """The record of a plan's milestones written (key → due date)."""
+    """The record of a plan's milestones written (key → due date), in the plan's organisation's chain."""
     return chain.append(session, target_id=None, kind="plan", actor=actor, role=role, trigger=trigger,
                         from_state=None, to_state=None, at=clock.to_db(clock.now()), comment="",
                         payload={"plan_id": plan_id,

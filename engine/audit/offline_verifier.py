@@ -47,6 +47,10 @@ def timestamp(moment: Any) -> str:
 
 
 _ENCODER = json.JSONEncoder(sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+_sha256 = hashlib.sha256
+#: The fields of a record in the order :meth:`Replay.feed_row` takes them.
+ROW = ("id", "seq", "target_id", "kind", "actor", "role", "trigger", "from_state", "to_state", "at", "comment",
+       "payload", "prev_hash", "hash")
 
 
 def dumps(value: Any) -> str:
@@ -54,10 +58,16 @@ def dumps(value: Any) -> str:
     return _ENCODER.encode(value)
 
 
+def place(record: Any) -> int:
+    """A record's place in its chain (``seq``; records exported before chains had their own numbers: ``id``)."""
+    seq = getattr(record, "seq", None)
+    return record.id if seq is None else seq
+
+
 def canonical(record: Any) -> bytes:
-    """The bytes a record's hash covers: every field but the hash, in a fixed form."""
+    """The bytes a record's hash covers: every field but the hash, in a fixed form (``id``: its place in its chain)."""
     content = {
-        "id": record.id, "target_id": record.target_id, "kind": record.kind, "actor": record.actor,
+        "id": place(record), "target_id": record.target_id, "kind": record.kind, "actor": record.actor,
         "role": record.role, "trigger": record.trigger, "from": record.from_state, "to": record.to_state,
         "at": timestamp(record.at), "comment": record.comment, "payload": record.payload, "prev": record.prev_hash,
     }
@@ -66,6 +76,16 @@ def canonical(record: Any) -> bytes:
 
 def digest(record: Any) -> str:
     return hashlib.sha256(canonical(record)).hexdigest()
+
+
+def row_digest(row: tuple) -> str:
+    """:func:`digest` of a record given as a tuple in the order of :data:`ROW` (time and payload as
+    :meth:`Replay.feed_row` takes them): the same bytes, built without an object per record."""
+    _, seq, target_id, kind, actor, role, trigger, from_state, to_state, at, comment, payload, prev, _ = row
+    return _sha256(_ENCODER.encode({
+        "id": seq, "target_id": target_id, "kind": kind, "actor": actor, "role": role, "trigger": trigger,
+        "from": from_state, "to": to_state, "at": at, "comment": comment, "payload": payload, "prev": prev,
+    }).encode("utf-8")).hexdigest()
 
 
 def points(value: Any) -> str | None:
@@ -78,20 +98,22 @@ def points(value: Any) -> str | None:
         return str(value)
 
 
+def _signed(value: Any) -> list:
+    return sorted(value or [])
+
+
+def _same(value: Any) -> Any:
+    return value
+
+
+_VIEWS = {"self_score": points, "score": points, "signed": _signed, "version": int, "escalation_level": int,
+          "supervised": bool}
+
+
 def target_view(fields: dict[str, Any]) -> dict[str, Any]:
     """The tracked fields of a target in comparable form."""
-    out = {}
-    for name, value in fields.items():
-        if name in ("self_score", "score"):
-            value = points(value)
-        elif name == "signed":
-            value = sorted(value or [])
-        elif name in ("version", "escalation_level"):
-            value = int(value)
-        elif name == "supervised":
-            value = bool(value)
-        out[name] = value
-    return out
+    views = _VIEWS
+    return {name: views.get(name, _same)(value) for name, value in fields.items()}
 
 
 def user_view(fields: dict[str, Any]) -> dict[str, Any]:
@@ -103,9 +125,30 @@ def _seconds(moment: str) -> float:
     return datetime.fromisoformat(moment).timestamp()
 
 
+SIGNED = ("length", "last_hash", "at", "state_digest")
+
+
 def signed_message(checkpoint: dict[str, Any]) -> bytes:
-    """The bytes a checkpoint's signature covers."""
-    return dumps({k: checkpoint[k] for k in ("length", "last_hash", "at", "state_digest")}).encode("utf-8")
+    """The bytes a checkpoint's signature covers: with its chain and the checkpoint before it in the
+    deployment (``org``, ``prev``), except on checkpoints signed before chains per organisation."""
+    names = SIGNED + ("org", "prev") if checkpoint.get("prev") is not None else SIGNED
+    return dumps({k: checkpoint[k] for k in names}).encode("utf-8")
+
+
+def link_of(checkpoint: dict[str, Any]) -> str:
+    """What the next checkpoint of the deployment names as its ``prev``."""
+    return hashlib.sha256(signed_message(checkpoint)).hexdigest()
+
+
+def check_links(checkpoints: list[dict[str, Any]]) -> str | None:
+    """Why the deployment's chain of checkpoints (in the order they were taken) is broken, or ``None``:
+    each names the one before it, so none can be removed or replaced unseen."""
+    prev = GENESIS
+    for checkpoint in checkpoints:  # those signed before the chain of checkpoints existed name none
+        if checkpoint.get("prev") is not None and checkpoint["prev"] != prev:
+            return f"签名检查点（{checkpoint.get('at')}）所指的前一个检查点不符：检查点被删除或替换"
+        prev = link_of(checkpoint)
+    return None
 
 
 def key_fingerprint(public_pem: bytes) -> str:
@@ -123,7 +166,10 @@ def checkpoint_fingerprint(checkpoint: dict[str, Any]) -> str:
 class Replay:
     """Feed the records in chain order; :attr:`problem` holds the first that fails."""
 
-    def __init__(self, checkpoints: Iterable[dict[str, Any]] = ()) -> None:
+    def __init__(self, checkpoints: Iterable[dict[str, Any]] = (), *, hashing: Any = None) -> None:
+        """``hashing``: what :meth:`feed_row` hashes a record with (:func:`row_digest`, or a faster
+        function that gives the same result)."""
+        self._digest = hashing or row_digest
         self.count, self.prev, self.last_at = 0, GENESIS, ""
         self.targets: dict[str, dict[str, Any]] = {}
         self.users: dict[str, dict[str, Any]] = {}
@@ -134,6 +180,7 @@ class Replay:
         self.checkpoints = sorted(checkpoints, key=lambda c: c["length"])
         self._pending = list(self.checkpoints)
         self._passed: dict[str, Any] | None = None  # the last checkpoint the chain went past
+        self._passed_at: float | None = None  # and its time, in seconds
 
     def _fail(self, record_id: int | None, reason: str) -> bool:
         if self.problem is None:
@@ -142,65 +189,83 @@ class Replay:
 
     def feed(self, record: Any) -> bool:
         """Check and apply one record; ``False`` (and :attr:`problem`) when it fails."""
+        payload = record.payload
+        return self.feed_row((record.id, place(record), record.target_id, record.kind, record.actor, record.role,
+                              record.trigger, record.from_state, record.to_state, timestamp(record.at), record.comment,
+                              json.loads(payload) if isinstance(payload, str) else payload, record.prev_hash,
+                              record.hash))
+
+    def feed_row(self, row: tuple) -> bool:
+        """:meth:`feed` for a record given as a tuple in the order of :data:`ROW`, its time already
+        in the form the hash covers (:func:`timestamp`) and its payload parsed: what a long chain is
+        streamed as."""
         if self.problem is not None:
             return False
+        record_id, seq, target_id, kind, actor, role, trigger, from_state, to_state, at, comment, payload, prev, hashed = row
         expected = self.count + 1
-        if record.id != expected:
-            return self._fail(record.id, f"记录编号不连续：应为 {expected}，实为 {record.id}（记录被删除或插入）")
-        if record.prev_hash != self.prev:
-            return self._fail(record.id, "前一条记录的哈希不符（记录被删除、插入或重排）")
-        if digest(record) != record.hash:
-            return self._fail(record.id, "记录内容与其哈希不符（记录被修改）")
-        at = timestamp(record.at)
-        if self._passed is not None and _seconds(self._passed["at"]) - _seconds(at) > GRACE_SECONDS:
-            return self._fail(record.id, f"记录时间 {at} 早于其前面的签名检查点（{self._passed['at']}）：记录是事后补写的")
-        if not self._apply(record):
+        if seq != expected:
+            return self._fail(record_id, f"记录编号不连续：应为 {expected}，实为 {seq}（记录被删除或插入）")
+        if prev != self.prev:
+            return self._fail(record_id, "前一条记录的哈希不符（记录被删除、插入或重排）")
+        if self._digest(row) != hashed:
+            return self._fail(record_id, "记录内容与其哈希不符（记录被修改）")
+        if self._passed_at is not None and self._passed_at - _seconds(at) > GRACE_SECONDS:
+            return self._fail(record_id, f"记录时间 {at} 早于其前面的签名检查点（{self._passed['at']}）：记录是事后补写的")
+        if not self._apply(record_id, target_id, kind, from_state, to_state, payload):
             return False
-        self.count, self.prev, self.last_at = expected, record.hash, at
+        self.count, self.prev, self.last_at = expected, hashed, at
         while self._pending and self._pending[0]["length"] == self.count:
             checkpoint = self._pending.pop(0)
             if checkpoint["last_hash"] != self.prev:
-                return self._fail(record.id, f"第 {self.count} 条记录的哈希与签名检查点（{checkpoint['at']}）不符：链被改写")
+                return self._fail(record_id, f"第 {self.count} 条记录的哈希与签名检查点（{checkpoint['at']}）不符：链被改写")
             if checkpoint.get("state_digest") and checkpoint["state_digest"] != self.state_digest():
-                return self._fail(record.id, f"重放到第 {self.count} 条记录时的状态与签名检查点（{checkpoint['at']}）不符")
-            self._passed = checkpoint
+                return self._fail(record_id, f"重放到第 {self.count} 条记录时的状态与签名检查点（{checkpoint['at']}）不符")
+            self._passed, self._passed_at = checkpoint, _seconds(checkpoint["at"])
         return True
 
-    def _apply(self, record: Any) -> bool:
-        payload = record.payload if isinstance(record.payload, dict) else {}
+    def _apply(self, record_id, target_id, kind, from_state, to_state, payload) -> bool:
+        if not isinstance(payload, dict):
+            payload = {}
         after = payload.get("after")
-        if record.target_id is not None and isinstance(after, dict):
-            key = str(record.target_id)
+        if target_id is not None and isinstance(after, dict):
+            key = str(target_id)
             known = self.targets.get(key)
             if known is None:
-                if record.kind != "creation":
-                    return self._fail(record.id, f"目标 {key} 在其创建记录之前就有记录")
+                if kind != "creation":
+                    return self._fail(record_id, f"目标 {key} 在其创建记录之前就有记录")
                 known = self.targets[key] = {}
-            elif record.from_state is not None and record.from_state != known.get("state"):
-                return self._fail(record.id, f"记录的原状态“{record.from_state}”与历史重放的状态“{known.get('state')}”不符")
-            if record.to_state is not None and after.get("state", record.to_state) != record.to_state:
-                return self._fail(record.id, "记录的新状态与其内容不符")
-            known.update(target_view(after))
-        for item in payload.get("evidence") or []:
-            if isinstance(item, dict) and item.get("sha256") and item.get("id") is not None:
-                self.evidence[str(item["id"])] = {"sha256": item["sha256"], "target_id": record.target_id}
-        for item in payload.get("evidence_removed") or []:  # left out of a later submission (kept, not listed)
+            elif from_state is not None and from_state != known.get("state"):
+                return self._fail(record_id, f"记录的原状态“{from_state}”与历史重放的状态“{known.get('state')}”不符")
+            if to_state is not None and after.get("state", to_state) != to_state:
+                return self._fail(record_id, "记录的新状态与其内容不符")
+            known.update(after)  # as recorded: put in comparable form once, in :meth:`state`
+        evidence = payload.get("evidence")
+        if evidence:
+            for item in evidence:
+                if isinstance(item, dict) and item.get("sha256") and item.get("id") is not None:
+                    self.evidence[str(item["id"])] = {"sha256": item["sha256"], "target_id": target_id}
+        for item in payload.get("evidence_removed") or ():  # left out of a later submission (kept, not listed)
             if isinstance(item, dict) and str(item.get("id")) in self.evidence:
                 self.evidence[str(item["id"])]["removed"] = True
-        if record.kind == "user" and isinstance(after, dict) and payload.get("user"):
+        if kind == "user" or kind == "plan":
+            self._apply_other(kind, payload, after)
+        return True
+
+    def _apply_other(self, kind: str, payload: dict[str, Any], after: Any) -> None:
+        if kind == "user" and isinstance(after, dict) and payload.get("user"):
             # Keyed by login, unique in the deployment (two organisations may each have a 绩效办); records
             # written before logins existed name the user, whose login was then the name.
             self.users[str(payload.get("login") or payload["user"])] = user_view(after)
-        if record.kind == "plan" and payload.get("plan_id") is not None:
+        if kind == "plan" and payload.get("plan_id") is not None:
             plan = self.milestones.setdefault(str(payload["plan_id"]), {})
             if isinstance(payload.get("milestones"), dict):
                 plan.update(payload["milestones"])
             elif payload.get("key") and payload.get("to"):
                 plan[str(payload["key"])] = payload["to"]
-        return True
 
     def state(self) -> dict[str, Any]:
-        return {"targets": self.targets, "users": self.users, "milestones": self.milestones, "evidence": self.evidence}
+        targets = {key: target_view(fields) for key, fields in self.targets.items()}
+        return {"targets": targets, "users": self.users, "milestones": self.milestones, "evidence": self.evidence}
 
     def state_digest(self) -> str:
         """SHA-256 of the replayed state, as a checkpoint signs it."""

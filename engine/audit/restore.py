@@ -32,9 +32,11 @@ def restore(*, path: Path, url: str, files_dir: Path, force: bool = False) -> Re
     try:
         with Session(bind) as session:
             check = chain.verify(session)
-            last = session.get(TransitionRecord, manifest.chain_count) if manifest.chain_count else None
+            last = session.exec(select(TransitionRecord).where(TransitionRecord.hash == manifest.chain_last_hash)).first() \
+                if manifest.chain_count else None
             # An upgrade of an older backup may append baseline records (what was there); nothing else.
-            appended = session.exec(select(TransitionRecord.trigger).where(TransitionRecord.id > manifest.chain_count)).all()
+            appended = session.exec(select(TransitionRecord.trigger)
+                                    .where(TransitionRecord.id > (last.id if last is not None else 0))).all()
             with bind.connect() as connection:
                 counts = backup.describe(connection)["counts"]
     finally:

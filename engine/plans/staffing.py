@@ -37,10 +37,13 @@ def _user_record(session: Session, user: User, now_in: Sequence[str], /, *, by: 
                         comment=ACTIONS[trigger], details=details)
 
 
-def _system_record(session: Session, *, by: Actor, trigger: str, payload: dict[str, Any]) -> None:
-    """A change that is no one's rights (a password set, a section added)."""
+def _system_record(session: Session, *, by: Actor, trigger: str, payload: dict[str, Any],
+                   org_id: int | None = None) -> None:
+    """A change that is no one's rights (a password set, a section added), in the chain of the
+    organisation it concerns (``org_id``, else the one the payload names, else the actor's)."""
+    org_id = next((o for o in (org_id, payload.get("org_id"), by.org_id) if o is not None), None)
     chain.append(session, target_id=None, kind="system", actor=by.name, role=_role(by), trigger=trigger,
-                 at=clock.to_db(clock.now()), comment=ACTIONS[trigger], payload=payload)
+                 at=clock.to_db(clock.now()), comment=ACTIONS[trigger], payload=payload, org_id=org_id)
 
 
 def _committed(session: Session, work: Callable[[], T]) -> T:
@@ -108,7 +111,7 @@ def update(*, session: Session, by: Actor, user_id: int, roles: Sequence[str] | 
             _user_record(session, user, now, by=by, trigger="user_enable" if user.active else "user_disable",
                          changes=["active"])
         if password:
-            _system_record(session, by=by, trigger="password_reset", payload={"user": user.name})
+            _system_record(session, by=by, trigger="password_reset", payload={"user": user.name}, org_id=user.org_id)
         return user
 
     return _committed(session, work)
@@ -159,7 +162,7 @@ def change_own_password(*, session: Session, user_id: int, current: str, new: st
     def work() -> User:
         changed, _ = users.change(session=session, user_id=user_id, password=new)
         _system_record(session, by=Actor(name=changed.name, roles=frozenset(changed.roles or ["staff"])),
-                       trigger="password_change", payload={"user": changed.name})
+                       trigger="password_change", payload={"user": changed.name}, org_id=changed.org_id)
         return changed
 
     return _committed(session, work)

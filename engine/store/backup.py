@@ -89,11 +89,14 @@ def describe(connection: Connection) -> dict:
               for name in sorted(names) if name != "alembic_version"}
     revision = (connection.execute(sa.text("SELECT version_num FROM alembic_version")).scalar()
                 if "alembic_version" in names else None)
-    head = (connection.execute(sa.text("SELECT count, last_hash FROM chainhead WHERE id = 1")).first()
-            if "chainhead" in names else None)
+    # Every chain's records, and the newest record's hash (the head that moved last).
+    head = (connection.execute(sa.text(
+        "SELECT (SELECT coalesce(sum(count), 0) FROM chainhead), "
+        "(SELECT last_hash FROM chainhead ORDER BY last_id DESC LIMIT 1)")).first()
+        if "chainhead" in names else None)
     stored = (list(connection.execute(sa.text("SELECT stored_as FROM evidence")).scalars())
               if "evidence" in names else [])
-    return {"revision": revision, "chain_count": head[0] if head else 0, "chain_last_hash": head[1] if head else "",
+    return {"revision": revision, "chain_count": head[0] if head else 0, "chain_last_hash": (head[1] or "") if head else "",
             "counts": counts, "stored": stored}
 
 

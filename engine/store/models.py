@@ -249,12 +249,16 @@ class Signature(SQLModel, table=True):
 class TransitionRecord(SQLModel, table=True):
     """An append-only, hash-chained entry of the transition history (the audit log).
 
-    ``id`` is the record's place in the chain (1, 2, 3, …), given under the chain lock, not
-    by the database. ``hash`` is SHA-256 over the canonical content of the record including
-    ``prev_hash``, the previous record's hash; see :mod:`engine.audit.chain`.
+    Each organisation has its own chain (``org_id``; 0: the deployment's, for what belongs to no
+    organisation), and ``seq`` is the record's place in it (1, 2, 3, …), given under that chain's
+    lock; ``id`` is only the record's key, unique in the deployment. ``hash`` is SHA-256 over the
+    canonical content of the record including its place and ``prev_hash``, the previous record's
+    hash in the same chain; see :mod:`engine.audit.chain`.
     """
 
-    id: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    id: int | None = Field(default=None, primary_key=True)
+    org_id: int = Field(default=0)
+    seq: int = Field(default=0)
     target_id: int | None = Field(default=None, foreign_key="target.id", index=True)
     kind: str = Field(default="transition", max_length=20)  # transition | system | amendment
     actor: str = Field(max_length=100, index=True)
@@ -268,15 +272,18 @@ class TransitionRecord(SQLModel, table=True):
     prev_hash: str = Field(max_length=64)
     hash: str = Field(max_length=64, unique=True)
 
+    __table_args__ = (Index("ix_transitionrecord_chain", "org_id", "seq", unique=True),)
+
 
 class ChainHead(SQLModel, table=True):
-    """The head of the audit chain: one row, locked to serialise appends.
+    """The head of one audit chain: a row per chain, locked to serialise appends to that chain only.
 
-    It also pins the length and the last hash, so that cutting records off the end of the
-    chain is detected too.
+    ``id`` is the organisation whose chain it is (0: the deployment chain). It also pins the
+    length and the last hash (and the key of the last record), so that cutting records off the
+    end of the chain is detected too.
     """
 
-    id: int = Field(default=1, primary_key=True)
+    id: int = Field(default=0, primary_key=True, sa_column_kwargs={"autoincrement": False})
     count: int = 0
     last_id: int = 0
     last_hash: str = Field(default="", max_length=64)
@@ -445,6 +452,11 @@ class AuditCheckpoint(SQLModel, table=True):
     key_fingerprint: str = Field(max_length=40)
     reason: str = Field(default="", max_length=100)
     created_at: datetime = Field(default_factory=_now)
+    #: The chain it signs (the organisation's id, 0: the deployment chain).
+    org_id: int = Field(default=0)
+    #: The fingerprint of the deployment's checkpoint before it (all chains, in order): the chain of
+    #: checkpoints that ties the organisations' chains together. None on checkpoints older than it.
+    prev: str | None = Field(default=None, max_length=64)
 
 
 class CalendarDay(SQLModel, table=True):

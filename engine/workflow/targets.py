@@ -9,7 +9,7 @@ from decimal import Decimal
 from sqlalchemy import JSON, Connection, Integer, String, column, exists, func, or_, text
 from sqlmodel import Session, delete, select
 
-from engine.audit import ledger
+from engine.audit import chain, ledger
 from engine.calendar import clock
 from engine.workflow import deployments
 from engine.people.actors import Parties
@@ -52,7 +52,8 @@ def parties_for(session: Session, target_ids: Sequence[int]) -> dict[int, Partie
 @dataclass(frozen=True)
 class Loaded:
     """What one transition needs, read in one statement: the target (locked on PostgreSQL),
-    its parties, the leaders who signed, the plan's milestones and the chain head (locked)."""
+    its parties, the leaders who signed, the plan's milestones and the head of its organisation's
+    chain (locked)."""
 
     target: Target
     parties: Parties
@@ -85,7 +86,7 @@ def _load_statement(dialect: str):
             f"SELECT {names}, h.count AS head_count, h.last_id AS head_last_id, h.last_hash AS head_last_hash, "
             f"{parties} AS parties, {signers} AS signers, {milestones} AS milestones, "
             f"(SELECT version FROM target WHERE id = t.id) AS seen_version "
-            f"FROM target AS t, chainhead AS h WHERE t.id = :target_id AND h.id = 1{lock}"
+            f"FROM target AS t, chainhead AS h WHERE t.id = :target_id AND h.id = t.org_id{lock}"
         ).columns(*_COLUMNS, column("head_count", Integer), column("head_last_id", Integer),
                   column("head_last_hash", String), column("parties", JSON), column("signers", JSON),
                   column("milestones", JSON), column("seen_version", Integer))  # all by position: the result's description is cached
@@ -108,15 +109,17 @@ def load_for_fire(session: Session, target_id: int, *, connection: Connection | 
         # Read again, under the locks now held (a fresh snapshot, no wait).
         row = connection.execute(statement, {"target_id": target_id}).first()
     if row is None:
-        if session.get(ChainHead, 1) is None:
-            raise RuntimeError("the audit chain has no head row: run `kaoping init` to set up the database")
-        raise NotFound(f"目标 {target_id} 不存在", target_id=target_id)
+        org_id = connection.execute(text("SELECT org_id FROM target WHERE id = :t"), {"t": target_id}).scalar()
+        if org_id is None:
+            raise NotFound(f"目标 {target_id} 不存在", target_id=target_id)
+        chain.ensure_head(connection, org_id)  # the organisation's first record: its chain begins
+        row = connection.execute(statement, {"target_id": target_id}).one()
     values = row._mapping
     target = rows.persistent(session, Target, {c.name: values[c.name] for c in _COLUMNS})
     found: dict[str, list[str]] = {kind: [] for kind in KINDS}
     for kind, name in values["parties"] or ():
         found[kind].append(name)
-    head = rows.known_or_detached(session, ChainHead, {"id": 1, "count": values["head_count"], "last_id": values["head_last_id"],
+    head = rows.known_or_detached(session, ChainHead, {"id": target.org_id, "count": values["head_count"], "last_id": values["head_last_id"],
                                      "last_hash": values["head_last_hash"]})
     milestones = {key: date.fromisoformat(str(due)[:10]) for key, due in (values["milestones"] or {}).items()}
     return Loaded(target, Parties(tuple(found["section"]), tuple(found["leader"]), tuple(found["person"])),

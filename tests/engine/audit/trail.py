@@ -65,7 +65,10 @@ def rows(session) -> list[dict]:
 
 
 def _move_head(session, count: int, last_hash: str) -> None:
-    session.execute(update(ChainHead.__table__).values(count=count, last_id=count, last_hash=last_hash))
+    """Set the head of the chain the records are in (the tests' organisation's)."""
+    org = rows(session)[0]["org_id"]
+    session.execute(update(ChainHead.__table__).where(ChainHead.__table__.c.id == org)
+                    .values(count=count, last_id=count, last_hash=last_hash))
 
 
 def rewrite(session, records: list[dict], *, start: int) -> None:
@@ -74,7 +77,7 @@ def rewrite(session, records: list[dict], *, start: int) -> None:
     prev = records[start - 2]["hash"] if start > 1 else chain.GENESIS
     old_ids = [item["id"] for item in records[start - 1:]]
     for place, item in enumerate(records[start - 1:], start=start):
-        item["id"], item["prev_hash"] = place, prev
+        item["id"], item["seq"], item["prev_hash"] = place, place, prev
         item["hash"] = chain.digest(SimpleNamespace(**item))
         prev = item["hash"]
     session.execute(update(TABLE).where(TABLE.c.id >= start)  # hashes are unique: out of the way first
@@ -88,7 +91,7 @@ def rewrite(session, records: list[dict], *, start: int) -> None:
 def append_forged(session, item: dict) -> None:
     """Insert a record that continues the chain, and move the head: a forged append."""
     last = rows(session)[-1]
-    item = {**item, "id": last["id"] + 1, "prev_hash": last["hash"]}
+    item = {**item, "id": last["id"] + 1, "org_id": last["org_id"], "seq": last["seq"] + 1, "prev_hash": last["hash"]}
     item["hash"] = chain.digest(SimpleNamespace(**item))
     session.execute(insert(TABLE).values(**item))
     _move_head(session, item["id"], item["hash"])

@@ -84,8 +84,13 @@ def fill(connection: Connection) -> dict[str, int]:
 
 def _chain(connection: Connection, table: sa.Table, keys: dict[str, list[Any]]) -> list[Any]:
     prev = chain.GENESIS
+    # With a chain per organisation, the records are the first organisation's chain.
+    place = {"org_id": keys["organisation"][0], "seq": None} if "seq" in table.c else {}
     for i in range(RECORDS):
         row = _row(connection, table, i, keys)
+        row.update(place)
+        if place:
+            row["seq"] = i + 1
         row.update(id=i + 1, kind="transition" if i % 3 else "system", actor="洪玮玮0", role="staff",
                    trigger="report_progress", from_state="in_progress", to_state="in_progress",
                    at=MOMENT + timedelta(hours=i), comment=f"第{i + 1}次进展", payload={"percent": 10 * i, "note": "进展"},
@@ -93,8 +98,13 @@ def _chain(connection: Connection, table: sa.Table, keys: dict[str, list[Any]]) 
         row["hash"] = chain.digest(SimpleNamespace(**row))
         _insert(connection, table, row)
         prev = row["hash"]
-    connection.execute(sa.text("UPDATE chainhead SET count = :n, last_id = :n, last_hash = :h WHERE id = 1"),
-                       {"n": RECORDS, "h": prev})
+    if place:
+        connection.execute(sa.text("DELETE FROM chainhead"))
+        connection.execute(sa.text("INSERT INTO chainhead (id, count, last_id, last_hash) VALUES (:o, :n, :n, :h)"),
+                           {"o": place["org_id"], "n": RECORDS, "h": prev})
+    else:
+        connection.execute(sa.text("UPDATE chainhead SET count = :n, last_id = :n, last_hash = :h WHERE id = 1"),
+                           {"n": RECORDS, "h": prev})
     return list(range(1, RECORDS + 1))
 
 
