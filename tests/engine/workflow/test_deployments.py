@@ -28,16 +28,18 @@ def records(session, trigger: str) -> list[TransitionRecord]:
 
 
 def test_shipped_definitions_deploy_once_as_version_one(session):
+    shipped = sorted(definitions.shipped())
+    assert {"report", "target", "supervision", "rectification"} <= set(shipped)
     first = deployments.deploy_shipped(session=session)
-    assert sorted((d.definition.id, d.definition.version) for d in first) == [("report", 1), ("target", 1)]
+    assert sorted((d.definition.id, d.definition.version) for d in first) == [(i, 1) for i in shipped]
     assert deployments.deploy_shipped(session=session) == []  # idempotent
     rows = deployments.listing(session=session)
-    assert [(r.workflow, r.version, r.format, r.deployed_by) for r in rows] == \
-        [("report", 1, "yaml", "系统"), ("target", 1, "yaml", "系统")]
-    assert rows[1].source == SHIPPED and rows[1].checksum == deployments.checksum(SHIPPED)
+    assert [(r.workflow, r.version, r.format, r.deployed_by) for r in rows] == [(i, 1, "yaml", "系统") for i in shipped]
+    target_row = next(r for r in rows if r.workflow == "target")
+    assert target_row.source == SHIPPED and target_row.checksum == deployments.checksum(SHIPPED)
     deployed = records(session, "deploy")
-    assert [(r.kind, r.payload["workflow"], r.payload["version"]) for r in deployed] == \
-        [("system", "report", 1), ("system", "target", 1)]
+    assert sorted((r.kind, r.payload["workflow"], r.payload["version"]) for r in deployed) == \
+        [("system", i, 1) for i in shipped]
     again = deployments.deploy(session=session, definition_text=SHIPPED)
     assert (again.new, again.deployment.version) == (False, 1)  # the same source: no new version
 
