@@ -104,7 +104,8 @@ def verify(session: Session, *, batch: int = 2000) -> ChainCheck:
     head_count, head_hash, head_last = (head.count, head.last_hash, head.last_id) if head else (0, GENESIS, 0)
     # Plain rows, streamed: checking a long chain must not load it into the session.
     table = TransitionRecord.__table__
-    rows = session.connection().execute(select(table).where(table.c.id <= max(head_last, head_count))
+    hashed = [c for c in table.c if c.name != "org_id"]  # what the hash covers (a database of any revision has it)
+    rows = session.connection().execute(select(*hashed).where(table.c.id <= max(head_last, head_count))
                                         .order_by(table.c.id).execution_options(yield_per=batch))
     for record in rows:
         if record.id != expected_id:
@@ -130,6 +131,9 @@ class AuditFilter:
     until: datetime | None = None
     code: str | None = None  # the target's code as the plan writes it (1-2-1)
     state: str | None = None  # the state the record led to
+    #: The reader's organisations, as a condition on the records (:func:`engine.people.scope.records`);
+    #: ``None``: every record (the system).
+    within: Any = None
 
 
 @dataclass(frozen=True)
@@ -156,6 +160,8 @@ def _filtered(filters: AuditFilter):
 
     query = select(TransitionRecord)
     filters = AuditFilter(**{k: v.replace("\x00", "") if isinstance(v, str) else v for k, v in vars(filters).items()})
+    if filters.within is not None:
+        query = query.where(filters.within)
     if filters.actor:
         query = query.where(TransitionRecord.actor == filters.actor)
     if filters.trigger:
@@ -179,7 +185,7 @@ def _filtered(filters: AuditFilter):
 
 
 def _unfiltered(filters: AuditFilter) -> bool:
-    return not any(vars(filters).values())
+    return filters.within is None and not any(v for k, v in vars(filters).items() if k != "within")
 
 
 def count(*, session: Session, filters: AuditFilter) -> int:

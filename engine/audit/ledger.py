@@ -14,7 +14,7 @@ from sqlmodel import Session
 from engine.audit import chain
 from engine.audit.offline_verifier import points
 from engine.calendar import clock
-from engine.store.models import Target, TransitionRecord, User
+from engine.store.models import Plan, Target, TransitionRecord, User
 
 
 def target_after(target: Target, *, signed: Sequence[str] | None = None, creation: bool = False) -> dict[str, Any]:
@@ -34,30 +34,35 @@ def created(session: Session, targets: Iterable[Target], *, actor: str, role: st
     """One creation record per new (flushed) target; flushes."""
     at = clock.to_db(clock.now())
     return chain.extend(session, [
-        {"target_id": t.id, "kind": "creation", "actor": actor, "role": role, "trigger": "create", "from_state": None,
+        {"target_id": t.id, "org_id": t.org_id, "kind": "creation", "actor": actor, "role": role, "trigger": "create", "from_state": None,
          "to_state": t.state, "at": at, "comment": comment,
          "payload": {**(payload or {}), "after": target_after(t, creation=True)}}
         for t in targets])
 
 
 def user_after(user: User, sections: Iterable[str]) -> dict[str, Any]:
-    return {"roles": sorted(user.roles), "sections": sorted(set(sections)), "active": bool(user.active)}
+    """A person's rights: roles, sections, whether they may log in, and the organisation they act in."""
+    return {"roles": sorted(user.roles), "sections": sorted(set(sections)), "active": bool(user.active),
+            "org_id": user.org_id}
 
 
 def user_changed(session: Session, user: User, sections: Iterable[str], *, actor: str, role: str, trigger: str,
                  changes: Sequence[str] = (), comment: str = "", details: dict[str, Any] | None = None) -> TransitionRecord:
     """The record of a user added or changed (roles, sections, whether active; never a password);
-    ``details`` say what changed in words the audit page shows (``{"roles": {"from": …, "to": …}}``)."""
-    return chain.append(session, target_id=None, kind="user", actor=actor, role=role, trigger=trigger,
+    ``details`` say what changed in words the audit page shows (``{"roles": {"from": …, "to": …}}``).
+    The person is named by their login (unique in the deployment; names repeat across organisations)."""
+    return chain.append(session, target_id=None, org_id=user.org_id, kind="user", actor=actor, role=role, trigger=trigger,
                         from_state=None, to_state=None, at=clock.to_db(clock.now()), comment=comment,
-                        payload={**(details or {}), "user": user.name, "changes": list(changes),
+                        payload={**(details or {}), "user": user.login, "name": user.name, "changes": list(changes),
                                  "after": user_after(user, sections)})
 
 
 def milestones_set(session: Session, plan_id: int, milestones: dict[str, Any], *, actor: str, role: str,
                    trigger: str = "import_plan") -> TransitionRecord:
     """The record of a plan's milestones written (key → due date)."""
-    return chain.append(session, target_id=None, kind="plan", actor=actor, role=role, trigger=trigger,
+    plan = session.get(Plan, plan_id)
+    return chain.append(session, target_id=None, org_id=plan.org_id if plan else None, kind="plan", actor=actor,
+                        role=role, trigger=trigger,
                         from_state=None, to_state=None, at=clock.to_db(clock.now()), comment="",
                         payload={"plan_id": plan_id,
                                  "milestones": {k: getattr(v, "isoformat", lambda v=v: v)() for k, v in milestones.items()}})

@@ -95,8 +95,9 @@ def current_state(session: Session, *, plan_id: int | None = None, rehash: bool 
     for target_id, signer in session.execute(select(Signature.target_id, Signature.signer).order_by(Signature.id)):
         if str(target_id) in targets:
             targets[str(target_id)]["signed"].append(signer)
-    users = {row.name: {"roles": row.roles, "sections": [], "active": row.active, "_id": row.id}
-             for row in session.execute(select(User.id, User.name, User.roles, User.active))}
+    users = {row.login: {"roles": row.roles, "sections": [], "active": row.active, "org_id": row.org_id,
+                         "_id": row.id}
+             for row in session.execute(select(User.id, User.login, User.roles, User.active, User.org_id))}
     by_id = {u["_id"]: u for u in users.values()}
     for user_id, name in session.execute(select(UserSection.user_id, Section.name)
                                          .join(Section, Section.id == UserSection.section_id)):

@@ -229,6 +229,9 @@ class TransitionRecord(SQLModel, table=True):
 
     id: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
     target_id: int | None = Field(default=None, foreign_key="target.id", index=True)
+    #: The organisation the record belongs to (its target's; a person's or section's own); ``None``:
+    #: deployment-wide, or written before there were organisations (the roots read those).
+    org_id: int | None = Field(default=None)
     kind: str = Field(default="transition", max_length=20)  # transition | system | amendment
     actor: str = Field(max_length=100, index=True)
     role: str = Field(max_length=20)
@@ -240,6 +243,8 @@ class TransitionRecord(SQLModel, table=True):
     payload: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     prev_hash: str = Field(max_length=64)
     hash: str = Field(max_length=64, unique=True)
+
+    __table_args__ = (Index("ix_transitionrecord_org_id", "org_id", "id"),)
 
 
 class ChainHead(SQLModel, table=True):
