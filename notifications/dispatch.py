@@ -74,7 +74,8 @@ def expand(bind: Engine, config: Settings | None = None) -> int:
                                       .order_by(OutboxEvent.id).limit(BATCH), session)).all()
         resolved: dict[tuple[str, str, int | None], list[User]] = {}  # a batch names the same people again and again
         target_ids = {e.target_id for e in events if e.target_id is not None}
-        org_of = dict(session.exec(select(Target.id, Target.org_id).where(Target.id.in_(target_ids)))) \
+        org_of = {row.id: row.org_id for row in
+                  session.exec(select(Target.id, Target.org_id).where(Target.id.in_(list(target_ids))))} \
             if target_ids else {}
         for event in events:
             people, missing = {}, []

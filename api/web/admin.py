@@ -12,7 +12,7 @@ from api.deps import Id, SessionDep
 from api.web.auth import Viewer, WebViewer, checked_form
 from api.web.pages import STATUS, _page
 from engine.plans import staffing
-from engine.people import users
+from engine.people import organisations, users
 from engine.people.roles import ROLES
 from engine.store.errors import DomainError
 
@@ -142,6 +142,34 @@ async def add_section(request: Request, session: SessionDep, viewer: WebViewer):
                      error=exc.message, sections=users.list_sections(session=session, actor=viewer.actor), notice="",
                      problems=_problems(exc) or {"name": exc.message}, typed=name)
     return RedirectResponse(f"/admin/sections?done={quote(f'已新增科室 {name.strip()}')}", status_code=303)
+
+
+def _organisations_page(request, session, viewer, *, status_code=200, error="", problems=None, typed=None, notice=""):
+    return _page(request, viewer, session, "admin_organisations.html", status_code=status_code, error=error,
+                 found=organisations.listing(session, viewer.actor), kinds=organisations.KIND_LABELS,
+                 problems=problems or {}, typed=typed or {}, notice=notice)
+
+
+@router.get("/admin/organisations", response_class=HTMLResponse)
+def organisations_page(request: Request, session: SessionDep, viewer: WebViewer,
+                       done: Annotated[str, Query(max_length=200)] = ""):
+    _admin(viewer)
+    return _organisations_page(request, session, viewer, notice=done)
+
+
+@router.post("/admin/organisations", response_class=HTMLResponse)
+async def add_organisation(request: Request, session: SessionDep, viewer: WebViewer):
+    _admin(viewer)
+    form = await checked_form(request, viewer)
+    typed = {key: str(form.get(key, "")).strip()[:200] for key in ("name", "parent", "kind")}
+    try:
+        await run_in_threadpool(staffing.add_organisation, session=session, by=viewer.actor, name=typed["name"],
+                                parent=typed["parent"] or None, kind=typed["kind"] or "county")
+    except DomainError as exc:
+        return _organisations_page(request, session, viewer, status_code=STATUS.get(exc.code, 422), error=exc.message,
+                                   problems=_problems(exc) or {"name": exc.message}, typed=typed)
+    added = f"已新增组织 {typed['name']}"
+    return RedirectResponse(f"/admin/organisations?done={quote(added)}", status_code=303)
 
 
 @router.get("/account/password", response_class=HTMLResponse)

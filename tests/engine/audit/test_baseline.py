@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from datetime import date
+from types import SimpleNamespace
 from decimal import Decimal
 
 from alembic import command
@@ -29,7 +30,8 @@ def _legacy(url: str) -> None:
     with Session(bind) as session:
         # That schema is older than the models: its rows go in through the tables as they were then.
         tables = sa.MetaData()
-        tables.reflect(session.connection(), only=["plan", "target", "section", "user", "usersection"])
+        tables.reflect(session.connection(), only=["plan", "target", "section", "user", "usersection",
+                                                   "transitionrecord", "chainhead"])
         now = clock.to_db(clock.now())
 
         def row(table: str, **values) -> int:
@@ -45,10 +47,13 @@ def _legacy(url: str) -> None:
         section_id = row("section", name="规划科")
         user_id = row("user", name="洪玮玮", roles=["staff"], active=True, failed_logins=0, created_at=now)
         row("usersection", user_id=user_id, section_id=section_id)
-        record = chain.append(session, target_id=target_id, kind="transition", actor="林长华", role="leader",
-                              trigger="sign", from_state="self_assessed", to_state="leader_signed",
-                              at=now, comment="", payload={})
-        session.add(Signature(target_id=target_id, signer="林长华", record_id=record.id))
+        fields = dict(id=1, target_id=target_id, kind="transition", actor="林长华", role="leader", trigger="sign",
+                      from_state="self_assessed", to_state="leader_signed", at=now, comment="", payload={},
+                      prev_hash=chain.GENESIS)
+        fields["hash"] = chain.digest(SimpleNamespace(**fields))
+        row("transitionrecord", **fields)
+        session.execute(sa.update(tables.tables["chainhead"]).values(count=1, last_id=1, last_hash=fields["hash"]))
+        session.add(Signature(target_id=target_id, signer="林长华", record_id=1))
         session.commit()
     bind.dispose()
 
