@@ -9,7 +9,7 @@ from sqlalchemy import Engine, text
 
 from api import problems, web
 from api.headers import SecurityHeaders
-from api.routers import admin, audit, auth, deployments, inbox, plans, targets, workflows
+from api.routers import admin, audit, auth, deployments, inbox, organisations, plans, targets, workflows
 from engine.store.config import settings
 from engine.store.db import make_engine
 from engine.workflow.evidence import MAX_FILES
@@ -106,7 +106,7 @@ def create_app(engine: Engine | None = None, *, scheduler: bool | None = None) -
                   description="绩效目标工作流：目标、流转、审计。除登录、/healthz 与文档外，所有接口都需要 Bearer 令牌。")
     app.state.engine = engine
     problems.install(app)
-    for module in (auth, plans, targets, audit, workflows, deployments, inbox, admin):
+    for module in (auth, plans, targets, audit, workflows, deployments, inbox, admin, organisations):
         app.include_router(module.router, prefix=API)
     web.install(app)
 

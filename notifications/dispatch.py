@@ -25,7 +25,7 @@ from engine.calendar import clock
 from engine.store import db
 from engine.people import inbox
 from engine.store.config import Settings, settings
-from engine.store.models import Delivery, MailDigest, OutboxEvent, Section, User, UserSection
+from engine.store.models import Delivery, MailDigest, OutboxEvent, Section, Target, User, UserSection
 from notifications import channels, messages
 
 log = logging.getLogger("kaoping.dispatch")
@@ -45,8 +45,12 @@ class DispatchResult:
     errors: list[str] = field(default_factory=list)
 
 
-def _users_for(session: Session, recipient: dict[str, str]) -> list[User]:
+def _users_for(session: Session, recipient: dict[str, str], org_id: int | None = None) -> list[User]:
+    """The active people a recipient names: within organisation ``org_id`` (the event's target's: names,
+    sections and roles repeat across organisations), or anywhere for an event of no target."""
     active = select(User).where(User.active == True)  # noqa: E712
+    if org_id is not None:
+        active = active.where(User.org_id == org_id)
     if recipient["kind"] == "person":
         return list(session.exec(active.where(User.name == recipient["name"])))
     if recipient["kind"] == "section":
@@ -68,14 +72,19 @@ def expand(bind: Engine, config: Settings | None = None) -> int:
         db.begin_write(session)
         events = session.exec(_locked(select(OutboxEvent).where(OutboxEvent.status == "pending")
                                       .order_by(OutboxEvent.id).limit(BATCH), session)).all()
-        resolved: dict[tuple[str, str], list[User]] = {}  # a batch names the same people again and again
+        resolved: dict[tuple[str, str, int | None], list[User]] = {}  # a batch names the same people again and again
+        target_ids = {e.target_id for e in events if e.target_id is not None}
+        org_of = {row.id: row.org_id for row in
+                  session.exec(select(Target.id, Target.org_id).where(Target.id.in_(list(target_ids))))} \
+            if target_ids else {}
         digest_readers = set(session.exec(select(MailDigest.user_id))) if events else set()
         for event in events:
             people, missing = {}, []
+            org_id = org_of.get(event.target_id)
             for recipient in event.recipients:
-                key = (recipient["kind"], recipient["name"])
+                key = (recipient["kind"], recipient["name"], org_id)
                 if key not in resolved:
-                    resolved[key] = _users_for(session, recipient)
+                    resolved[key] = _users_for(session, recipient, org_id)
                 found = resolved[key]
                 if not found and recipient["kind"] == "person":
                     missing.append(recipient["name"])

@@ -72,3 +72,52 @@ def user(session: Session, name: str, roles: list[str], sections: list[str] = ()
         session.add(UserSection(user_id=u.id, section_id=section.id))
     session.flush()
     return u
+
+
+def organisation(session: Session, name: str, *, parent: str | None = None, kind: str = "bureau"):
+    """An organisation (the one of that name if it exists) under ``parent``; flushes."""
+    from engine.store.models import Organisation
+
+    found = session.exec(select(Organisation).where(Organisation.name == name)).first()
+    return found or organisations.add(session=session, name=name, parent=parent, kind=kind)
+
+
+def plan_of(session: Session, org: str, *, year: int = 2024) -> Plan:
+    """A plan of organisation ``org`` (created if need be) for ``year``, with the seed's milestones; flushes."""
+    from engine.store.models import Organisation
+
+    owner = session.exec(select(Organisation).where(Organisation.name == org)).one()
+    found = session.exec(select(Plan).where(Plan.org_id == owner.id, Plan.year == year)).first()
+    if found:
+        return found
+    p = Plan(org_id=owner.id, org=org, year=year, title=f"{org}{year}年度绩效目标考评表")
+    session.add(p)
+    session.flush()
+    milestones = {"self_assessment_signed": date(year, 12, 30), "evaluation": date(year + 1, 1, 10)}
+    for key, due in milestones.items():
+        session.add(Milestone(plan_id=p.id, key=key, label=key, phrase="", due_date=due))
+    session.flush()
+    ledger.milestones_set(session, p.id, milestones, actor="管理员", role="admin")
+    return p
+
+
+def target_of(session: Session, org: str, *, code: str, sections=("规划科",), leaders=("林长华",),
+              persons=("洪玮玮",), text: str = "按年度计划组织实施学位扩容工程", **fields):
+    """A target of ``org``'s 2024 plan in ``assigned``; flushes."""
+    p = plan_of(session, org)
+    return targets.create(session=session, plan_id=p.id, code=code, text=text, weight=fields.pop("weight", 2),
+                          sections=sections, leaders=leaders, persons=persons,
+                          due_date=fields.pop("due_date", date(2024, 12, 31)), deadline_phrase="12月底前", **fields)
+
+
+def member(session: Session, org: str, name: str, roles: list[str], sections: list[str] = (), *,
+           password_hash: str | None = None, login: str | None = None) -> User:
+    """A person of organisation ``org`` added as the admin adds them (audited); flushes."""
+    from engine.people import users
+    from engine.plans import staffing
+
+    u = users.add(session=session, name=name, roles=roles, sections=sections, org=org, login=login)
+    u.password_hash = password_hash
+    staffing.record_added(session, u, sections, by=Actor.system())
+    session.flush()
+    return u

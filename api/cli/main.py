@@ -13,6 +13,7 @@ from sqlmodel import Session
 from api.cli import backup as backup_cli, bpmn as bpmn_cli, deployments as deployment_cli, drafts as draft_cli, holidays as holidays_cli, keys as key_cli, plans as plan_cli
 from api.cli import simulate as simulate_cli
 from api.cli.audit import audit_app
+from api.cli.organisations import app as org_app
 from engine.workflow import definitions
 from engine.store import schema
 from engine.store.config import settings
@@ -23,6 +24,7 @@ workflows_app = typer.Typer(help="工作流定义", no_args_is_help=True)
 app.add_typer(workflows_app, name="workflows")
 app.add_typer(audit_app, name="audit")
 app.add_typer(holidays_cli.app, name="calendar")
+app.add_typer(org_app, name="org")
 console = Console()
 
 
@@ -204,12 +206,14 @@ def show_config() -> None:
 
 @user_app.command("add")
 def user_add(
-    name: Annotated[str, typer.Argument(help="姓名（即登录名，与计划中的写法一致）")],
+    name: Annotated[str, typer.Argument(help="姓名（与计划中的写法一致；默认也是登录名）")],
     role: Annotated[list[str], typer.Option("--role", help="角色：staff、leader、office、auditor、admin（可多次）")],
     section: Annotated[list[str], typer.Option("--section", help="所属科室（可多次）")] = [],  # noqa: B006
     password: Annotated[str | None, typer.Option(help="密码")] = None,
     password_stdin: Annotated[bool, typer.Option("--password-stdin", help="从标准输入读取密码")] = False,
     email: Annotated[str | None, typer.Option(help="电子邮箱")] = None,
+    org: Annotated[str | None, typer.Option("--org", help="所属组织（只有一个顶级组织时可不填）")] = None,
+    login: Annotated[str | None, typer.Option("--login", help="登录名（默认为姓名；他单位已有同名者时为 姓名@组织）")] = None,
 ) -> None:
     """添加用户。"""
     from engine.people.actors import Actor
@@ -221,14 +225,16 @@ def user_add(
     bind = make_engine()
     try:
         with Session(bind) as session:
-            staffing.register(session=session, by=Actor.system(), name=name, roles=role, sections=section,
-                              password=password, email=email)
+            user = staffing.register(session=session, by=Actor.system(), name=name, roles=role, sections=section,
+                                     password=password, email=email, org=org, login=login)
+            signs_in = user.login
     except DomainError as exc:
         typer.echo(f"未添加：{exc.message}", err=True)
         raise typer.Exit(1) from exc
     finally:
         bind.dispose()
-    typer.echo(f"已添加用户 {name}（{'、'.join(role)}）" + ("" if password else "；未设密码，无法登录"))
+    typer.echo(f"已添加用户 {name}（{'、'.join(role)}）" + (f"，登录名 {signs_in}" if signs_in != name else "")
+               + ("" if password else "；未设密码，无法登录"))
 app.command("export-plan")(plan_cli.export_plan)
 
 

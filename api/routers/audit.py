@@ -9,11 +9,12 @@ from fastapi import APIRouter, Query, Response
 from fastapi.responses import StreamingResponse
 from sqlmodel import Session
 
-from api.deps import MAX_ID, IdQuery, Limit, Offset, SessionDep, require
+from api.deps import MAX_ID, CurrentActor, IdQuery, Limit, Offset, SessionDep, require
 from api.problems import responses
 from api.schemas.audit import AuditKeyPublic, ChainCheckPublic, RecordsPublic, record_public
 from engine.audit import chain as audit, checkpoints, replay
 from engine.calendar import clock
+from engine.people import scope
 from engine.workflow import definitions
 
 router = APIRouter(prefix="/audit", tags=["audit"], dependencies=[require("office", "auditor")])
@@ -31,17 +32,17 @@ def _moment(value: datetime | None) -> datetime | None:
     return value if value.tzinfo else value.replace(tzinfo=clock.ZONE)
 
 
-def _filters(actor, section, trigger, target, since, until) -> audit.AuditFilter:
+def _filters(actor, section, trigger, target, since, until, *, within=None) -> audit.AuditFilter:
     aware = _moment
     return audit.AuditFilter(actor=actor, section=section, trigger=trigger, target_id=target,
-                             since=aware(since), until=aware(until))
+                             since=aware(since), until=aware(until), within=within)
 
 
 Text = Annotated[str | None, Query(max_length=100)]
 
 
 @router.get("", response_model=RecordsPublic, responses=responses(403))
-def search(session: SessionDep, actor: Text = None, section: Text = None, trigger: Text = None,
+def search(session: SessionDep, caller: CurrentActor, actor: Text = None, section: Text = None, trigger: Text = None,
            target: IdQuery = None, since: datetime | None = None, until: datetime | None = None,
            limit: Limit = 50, offset: Offset = 0, after: Annotated[int | None, Query(ge=0, le=MAX_ID)] = None,
            ) -> RecordsPublic:
@@ -49,7 +50,7 @@ def search(session: SessionDep, actor: Text = None, section: Text = None, trigge
 
     With ``after`` (a record id; 0 for the start): keyset paging, the records after it and
     ``next_after`` for the next page, at the same cost at any depth and without a count."""
-    filters = _filters(actor, section, trigger, target, since, until)
+    filters = _filters(actor, section, trigger, target, since, until, within=scope.audit_within(session, caller))
     if after is not None:
         records, next_after = audit.page_after(session=session, filters=filters, after=after, limit=limit)
         return RecordsPublic(data=[record_public(r) for r in records], count=None, next_after=next_after)
@@ -66,12 +67,13 @@ EXPORTS = {
 
 @router.get("/export", responses={**responses(403), 200: {"content": {m: {} for m, _ in EXPORTS.values()}}},
             response_class=Response)
-def export(session: SessionDep, format: Literal["csv", "xlsx"] = "csv", actor: Text = None, section: Text = None,
+def export(session: SessionDep, caller: CurrentActor, format: Literal["csv", "xlsx"] = "csv", actor: Text = None, section: Text = None,
            trigger: Text = None, target: IdQuery = None, since: datetime | None = None,
            until: datetime | None = None) -> Response:
     """The matching records as a CSV (streamed) or XLSX file."""
     media, write = EXPORTS[format]
-    filters, labels = _filters(actor, section, trigger, target, since, until), definitions.audit_labels()
+    filters = _filters(actor, section, trigger, target, since, until, within=scope.audit_within(session, caller))
+    labels = definitions.audit_labels()
     name = f"audit-{clock.now():%Y%m%d-%H%M%S}.{format}"
     headers = {"Content-Disposition": f'attachment; filename="{name}"'}
     if format == "csv":
@@ -86,9 +88,11 @@ def audit_csv_stream(bind, filters: audit.AuditFilter, labels: audit.Labels | No
 
 
 @router.get("/verify", response_model=ChainCheckPublic, responses=responses(403))
-def verify(session: SessionDep) -> ChainCheckPublic:
+def verify(session: SessionDep, caller: CurrentActor) -> ChainCheckPublic:
     """Replay the whole chain (hashes, checkpoints) and compare every target, user, milestone and evidence
-    file with it: the count, the first record that does not match, the objects that disagree."""
+    file with it: the count, the first record that does not match, the objects that disagree (for the
+    office or auditor of the organisation at the top, who reads them all)."""
+    scope.whole_chain(session, caller)
     check = replay.verify(session=session, public_pem=checkpoints.public_pem())
     return ChainCheckPublic(count=check.count, ok=check.ok, first_bad_id=check.first_bad_id,
                             reason=check.problem or (check.differences[0] if check.differences else ""),

@@ -10,7 +10,6 @@ from fastapi import APIRouter, File, Form, Response, UploadFile
 from api import report_render
 from api.deps import (
     CurrentActor,
-    CurrentUser,
     Id,
     Limit,
     Offset,
@@ -41,17 +40,17 @@ router = APIRouter(prefix="/plans", tags=["plans"])
 
 
 @router.get("", response_model=PlansPublic, responses=responses())
-def list_plans(session: SessionDep, _user: CurrentUser, limit: Limit = 50,
+def list_plans(session: SessionDep, actor: CurrentActor, limit: Limit = 50,
                offset: Offset = 0) -> PlansPublic:
-    """Plans, newest year first."""
-    page, count = plans.listing(session=session, limit=limit, offset=offset)
+    """The plans of the organisations the caller reads, newest year first."""
+    page, count = plans.listing(session=session, limit=limit, offset=offset, actor=actor)
     return PlansPublic(data=[plan_summary(p) for p in page], count=count)
 
 
 @router.get("/{plan_id}", response_model=PlanPublic, responses=responses(404))
-def get_plan(plan_id: Id, session: SessionDep, _user: CurrentUser) -> PlanPublic:
+def get_plan(plan_id: Id, session: SessionDep, actor: CurrentActor) -> PlanPublic:
     """A plan with its milestones and its totals per category."""
-    o = plans.overview(session=session, plan_id=plan_id)
+    o = plans.overview(session=session, plan_id=plan_id, actor=actor)
     return PlanPublic(**plan_summary(o.plan).model_dump(), total_weight=float(o.total_weight), targets=o.targets,
                       milestones=[MilestonePublic(key=m.key, label=m.label, phrase=m.phrase, due_date=m.due_date)
                                   for m in o.milestones],
@@ -98,9 +97,9 @@ async def import_plan(
 
 
 @router.get("/{plan_id}/scores", response_model=ScoresPublic, responses=responses(404))
-def scores(plan_id: Id, session: SessionDep, _user: CurrentUser) -> ScoresPublic:
+def scores(plan_id: Id, session: SessionDep, actor: CurrentActor) -> ScoresPublic:
     """The score sheet: every target with its scores, totals per category, indicator, section and plan, grades."""
-    return scores_public(scoring.sheet(session=session, plan_id=plan_id))
+    return scores_public(scoring.sheet(session=session, plan_id=plan_id, actor=actor))
 
 
 REPORT_MEDIA = {"html": "text/html; charset=utf-8", "pdf": "application/pdf",
@@ -109,13 +108,13 @@ REPORT_MEDIA = {"html": "text/html; charset=utf-8", "pdf": "application/pdf",
 
 @router.get("/{plan_id}/report", response_class=Response, responses={**responses(404), 200: {
     "content": {media.split(";")[0]: {} for media in REPORT_MEDIA.values()}}})
-def report(plan_id: Id, session: SessionDep, _user: CurrentUser,
+def report(plan_id: Id, session: SessionDep, actor: CurrentActor,
            format: Literal["html", "pdf", "xlsx"] = "html") -> Response:  # noqa: A002
     """The evaluation report (绩效评估报告) as HTML, PDF or xlsx (the assessment table with the score columns)."""
     if format == "xlsx":
-        data = report_data.xlsx(session=session, plan_id=plan_id)
+        data = report_data.xlsx(session=session, plan_id=plan_id, actor=actor)
     else:
-        built = report_data.build(session=session, plan_id=plan_id)
+        built = report_data.build(session=session, plan_id=plan_id, actor=actor)
         data = report_render.pdf(built) if format == "pdf" else report_render.html(built).encode("utf-8")
     headers = {} if format == "html" else {"Content-Disposition": f'attachment; filename="report-{plan_id}.{format}"'}
     return Response(data, media_type=REPORT_MEDIA[format], headers=headers)

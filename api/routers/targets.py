@@ -6,7 +6,7 @@ from typing import Annotated
 from fastapi import APIRouter, Header, Query, Response
 from fastapi.responses import FileResponse
 
-from api.deps import CurrentActor, CurrentUser, Id, IdQuery, Limit, Offset, SessionDep
+from api.deps import CurrentActor, Id, IdQuery, Limit, Offset, SessionDep
 from api.problems import responses
 from api.schemas.audit import RecordsPublic, record_public
 from api.schemas.targets import (
@@ -53,7 +53,7 @@ def _detail(session, target: Target, actor: Actor) -> TargetPublic:
 
 @router.get("", response_model=TargetsPublic, responses=responses())
 def list_targets(
-    session: SessionDep, _user: CurrentUser,
+    session: SessionDep, actor: CurrentActor,
     plan: IdQuery = None, workflow: Annotated[str | None, Query(max_length=60)] = None,
     state: Annotated[str | None, Query(max_length=60)] = None,
     section: Annotated[str | None, Query(max_length=100)] = None,
@@ -65,7 +65,7 @@ def list_targets(
     """Targets, filtered, by the due date of their current state."""
     filters = targets.TargetFilter(plan_id=plan, workflow=workflow, state=state, section=section, leader=leader, overdue=overdue,
                                    supervised=supervised, q=q)
-    page, count = targets.search(session=session, filters=filters, limit=limit, offset=offset)
+    page, count = targets.search(session=session, filters=filters, limit=limit, offset=offset, actor=actor)
     parties = targets.parties_for(session, [t.id for t in page])
     return TargetsPublic(data=[TargetSummary(**summary(t, parties[t.id])) for t in page], count=count)
 
@@ -73,7 +73,7 @@ def list_targets(
 @router.get("/{target_id}", response_model=TargetPublic, responses=responses(404))
 def get_target(target_id: Id, session: SessionDep, actor: CurrentActor, response: Response) -> TargetPublic:
     """One target: the plan row, its state and version (also as the ETag), signatures, and the triggers the caller may fire now."""
-    target = targets.get(session=session, target_id=target_id)
+    target = targets.get(session=session, target_id=target_id, actor=actor)
     response.headers["ETag"] = f'"{target.version}"'
     return _detail(session, target, actor)
 
@@ -112,9 +112,9 @@ def assign(target_id: Id, body: AssignmentIn, session: SessionDep, actor: Curren
 
 
 @router.get("/{target_id}/history", response_model=RecordsPublic, responses=responses(404))
-def history(target_id: Id, session: SessionDep, _user: CurrentUser) -> RecordsPublic:
+def history(target_id: Id, session: SessionDep, actor: CurrentActor) -> RecordsPublic:
     """The target's transition records, oldest first."""
-    targets.get(session=session, target_id=target_id)
+    targets.get(session=session, target_id=target_id, actor=actor)
     records = chain.history(session=session, target_id=target_id)
     return RecordsPublic(data=[record_public(r) for r in records], count=len(records))
 

@@ -9,6 +9,7 @@ from pydantic import BaseModel, Field
 class UserPublic(BaseModel):
     id: int
     name: str
+    login: str
     roles: list[str]
     sections: list[str]
     email: str | None
@@ -33,6 +34,8 @@ class UserCreate(BaseModel):
     sections: list[Annotated[str, Field(min_length=1, max_length=100, pattern=NAME)]] = Field(default_factory=list, max_length=50)
     password: str = Field(min_length=8, max_length=200)
     email: str | None = Field(default=None, max_length=300)
+    #: The login name (default: the name, qualified by the organisation when another has it).
+    login: str | None = Field(default=None, min_length=1, max_length=200, pattern=NAME)
 
 
 class UserUpdate(BaseModel):

@@ -12,10 +12,9 @@ from api.deps import Id, SessionDep
 from api.web.auth import Viewer, WebViewer, checked_form
 from api.web.pages import STATUS, _page
 from engine.plans import staffing
-from engine.people import users
+from engine.people import organisations, users
 from engine.people.roles import ROLES
 from engine.store.errors import DomainError
-from engine.store.models import User
 
 router = APIRouter(include_in_schema=False)
 PAGE = 200
@@ -40,10 +39,10 @@ def _names(text: str) -> list[str]:
 
 
 def _users_page(request, session, viewer, *, status_code=200, error="", problems=None, typed=None, notice=""):
-    found, count = users.listing(session=session, limit=PAGE, offset=0)
+    found, count = users.listing(session=session, limit=PAGE, offset=0, actor=viewer.actor)
     return _page(request, viewer, session, "admin_users.html", status_code=status_code, error=error,
                  people=found, count=count, sections_of=users.sections_of(session, [u.id for u in found]),
-                 sections=users.list_sections(session=session), roles=ROLES, problems=problems or {},
+                 sections=users.list_sections(session=session, actor=viewer.actor), roles=ROLES, problems=problems or {},
                  typed=typed or {}, notice=notice)
 
 
@@ -76,11 +75,12 @@ def _add_user(request, session, viewer, form):
 
 
 def _user_page(request, session, viewer, user_id: int, *, status_code=200, error="", problems=None, notice=""):
-    user = session.get(User, user_id)
-    if user is None:
-        return _page(request, viewer, session, "error.html", status_code=404, message=f"用户 {user_id} 不存在")
+    try:
+        user = users.get(session=session, user_id=user_id, actor=viewer.actor)
+    except DomainError as exc:
+        return _page(request, viewer, session, "error.html", status_code=404, message=exc.message)
     return _page(request, viewer, session, "admin_user.html", status_code=status_code, error=error, person=user,
-                 mine=users.sections_of(session, [user.id])[user.id], sections=users.list_sections(session=session),
+                 mine=users.sections_of(session, [user.id])[user.id], sections=users.list_sections(session=session, actor=viewer.actor),
                  roles=ROLES, problems=problems or {}, notice=notice)
 
 
@@ -126,7 +126,7 @@ def _edit_user(request, session, viewer, user_id: int, form):
 def sections_page(request: Request, session: SessionDep, viewer: WebViewer,
                   done: Annotated[str, Query(max_length=200)] = ""):
     _admin(viewer)
-    return _page(request, viewer, session, "admin_sections.html", sections=users.list_sections(session=session),
+    return _page(request, viewer, session, "admin_sections.html", sections=users.list_sections(session=session, actor=viewer.actor),
                  notice=done, problems={}, typed="")
 
 
@@ -139,9 +139,37 @@ async def add_section(request: Request, session: SessionDep, viewer: WebViewer):
         await run_in_threadpool(staffing.add_section, session=session, by=viewer.actor, name=name)
     except DomainError as exc:
         return _page(request, viewer, session, "admin_sections.html", status_code=STATUS.get(exc.code, 422),
-                     error=exc.message, sections=users.list_sections(session=session), notice="",
+                     error=exc.message, sections=users.list_sections(session=session, actor=viewer.actor), notice="",
                      problems=_problems(exc) or {"name": exc.message}, typed=name)
     return RedirectResponse(f"/admin/sections?done={quote(f'已新增科室 {name.strip()}')}", status_code=303)
+
+
+def _organisations_page(request, session, viewer, *, status_code=200, error="", problems=None, typed=None, notice=""):
+    return _page(request, viewer, session, "admin_organisations.html", status_code=status_code, error=error,
+                 found=organisations.listing(session, viewer.actor), kinds=organisations.KIND_LABELS,
+                 problems=problems or {}, typed=typed or {}, notice=notice)
+
+
+@router.get("/admin/organisations", response_class=HTMLResponse)
+def organisations_page(request: Request, session: SessionDep, viewer: WebViewer,
+                       done: Annotated[str, Query(max_length=200)] = ""):
+    _admin(viewer)
+    return _organisations_page(request, session, viewer, notice=done)
+
+
+@router.post("/admin/organisations", response_class=HTMLResponse)
+async def add_organisation(request: Request, session: SessionDep, viewer: WebViewer):
+    _admin(viewer)
+    form = await checked_form(request, viewer)
+    typed = {key: str(form.get(key, "")).strip()[:200] for key in ("name", "parent", "kind")}
+    try:
+        await run_in_threadpool(staffing.add_organisation, session=session, by=viewer.actor, name=typed["name"],
+                                parent=typed["parent"] or None, kind=typed["kind"] or "county")
+    except DomainError as exc:
+        return _organisations_page(request, session, viewer, status_code=STATUS.get(exc.code, 422), error=exc.message,
+                                   problems=_problems(exc) or {"name": exc.message}, typed=typed)
+    added = f"已新增组织 {typed['name']}"
+    return RedirectResponse(f"/admin/organisations?done={quote(added)}", status_code=303)
 
 
 @router.get("/account/password", response_class=HTMLResponse)

@@ -10,6 +10,7 @@ from fastapi.responses import HTMLResponse
 from api.deps import Id, SessionDep
 from api.web.auth import WebViewer, checked_form
 from api.web.pages import _page
+from engine.plans import service as plans
 from engine.scoring import entry
 from engine.scoring import sheet as sheets
 from engine.store.models import Target
@@ -54,7 +55,7 @@ def score_sheet(request: Request, session: SessionDep, viewer: WebViewer, plan_i
 
 
 def _sheet_page(request, session, viewer, plan_id: int, *, typed=None, problems=None, outcomes=None, status_code=200):
-    found = sheets.sheet(session=session, plan_id=plan_id)
+    found = sheets.sheet(session=session, plan_id=plan_id, actor=viewer.actor)
     return _page(request, viewer, session, "scores.html", status_code=status_code, s=found,
                  office="office" in viewer.actor.roles, typed=typed or {}, problems=problems or {},
                  outcomes=outcomes or [], summary=bulk.summary(outcomes) if outcomes else "")
@@ -67,6 +68,7 @@ async def enter_scores(request: Request, session: SessionDep, viewer: WebViewer,
 
 
 def _enter(request, session, viewer, plan_id: int, form):
+    plans.get(session=session, plan_id=plan_id, actor=viewer.actor)  # another organisation's plan: not found
     rows = []
     for key in list(form.keys())[:4 * MAX_TARGETS]:
         target_id = _int(key[1:]) if key.startswith("s") else None

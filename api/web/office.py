@@ -19,6 +19,7 @@ from api.web.pages import STATUS, _page
 from api.web.render import render
 from engine.audit import chain as audit, checkpoints, replay
 from engine.calendar import clock
+from engine.people import scope
 from engine.scoring import dashboard
 from engine.workflow import definitions, targets
 from engine.plans import importer, names as plan_names, service as plans, table as planfile
@@ -55,8 +56,9 @@ def _when(text: str | None, end: bool = False) -> datetime | None:
     return moment.replace(tzinfo=clock.ZONE) if moment.tzinfo is None else moment
 
 
-def _filters(actor, section, trigger, target, since, until, code=None, state=None) -> audit.AuditFilter:
-    return audit.AuditFilter(actor=actor or None, section=section or None, trigger=trigger or None,
+def _filters(actor, section, trigger, target, since, until, code=None, state=None, *,
+             within=None) -> audit.AuditFilter:
+    return audit.AuditFilter(within=within, actor=actor or None, section=section or None, trigger=trigger or None,
                              target_id=int(target) if target and re.fullmatch(r"[0-9]{1,9}", target) else None,
                              since=_when(since), until=_when(until, end=True), code=code or None, state=state or None)
 
@@ -68,7 +70,8 @@ def audit_page(request: Request, session: SessionDep, viewer: WebViewer, actor: 
                page: Annotated[int, Query(ge=1, le=MAX_ID // PAGE)] = 1, check: bool = False,
                after: Annotated[int | None, Query(ge=0, le=MAX_ID)] = None):
     _office_or_auditor(viewer)
-    filters = _filters(actor, section, trigger, target, since, until, code, state)
+    filters = _filters(actor, section, trigger, target, since, until, code, state,
+                       within=scope.audit_within(session, viewer.actor))
     query = "&".join(f"{k}={quote(v)}" for k, v in request.query_params.items() if k not in ("page", "check", "after"))
     if after is not None:  # keyset paging: the same cost at any depth, no count
         records, next_after = audit.page_after(session=session, filters=filters, after=after, limit=PAGE)
@@ -82,7 +85,8 @@ def audit_page(request: Request, session: SessionDep, viewer: WebViewer, actor: 
                  values={"actor": actor or "", "section": section or "", "trigger": trigger or "",
                          "target": target or "", "since": since or "", "until": until or "", "code": code or "",
                          "state": state or ""},
-                 chain=replay.verify(session=session, public_pem=checkpoints.public_pem()) if check else None,
+                 chain=replay.verify(session=session, public_pem=checkpoints.public_pem())
+                 if check and scope.reads_everything(session, viewer.actor) else None,
                  codes=audit.target_codes(session, records), labels=definitions.audit_labels(),
                  key=checkpoints.public_key_info(), checkpoint=checkpoints.latest(session))
 
@@ -100,7 +104,9 @@ def export(session: SessionDep, viewer: WebViewer, format: Annotated[str, Query(
            actor: Text = None, section: Text = None, trigger: Text = None, target: Text = None, since: Text = None,
            until: Text = None, code: Text = None, state: Text = None):
     _office_or_auditor(viewer)
-    filters, labels = _filters(actor, section, trigger, target, since, until, code, state), definitions.audit_labels()
+    filters = _filters(actor, section, trigger, target, since, until, code, state,
+                       within=scope.audit_within(session, viewer.actor))
+    labels = definitions.audit_labels()
     name = f"audit-{clock.now():%Y%m%d-%H%M%S}.{format}"
     headers = {"Content-Disposition": f'attachment; filename="{name}"'}
     if format == "csv":
@@ -170,7 +176,7 @@ def _new_target(request, session, viewer, form):
         return _page(request, viewer, session, "home.html", status_code=STATUS.get(getattr(exc, "code", ""), 422),
                      parts={"office": dashboard.office_home(session, viewer.actor)}, messages=[], error=message,
                      new_form={k: v for k, v in form.items() if isinstance(v, str)},
-                     narrowed={"q": "", "section": ""}, section_names=targets.section_names(session))
+                     narrowed={"q": "", "section": ""}, section_names=targets.section_names(session, viewer.actor))
     # The warnings are kept in the creation record; the target's page shows them from there.
     return RedirectResponse(f"/targets/{added.target.id}?done=create", status_code=303)
 
@@ -220,7 +226,7 @@ def report_page(session: SessionDep, viewer: WebViewer, plan_id: Id):
     from api import report_render
     from engine.scoring import report
 
-    return HTMLResponse(report_render.html(report.build(session=session, plan_id=plan_id)))
+    return HTMLResponse(report_render.html(report.build(session=session, plan_id=plan_id, actor=viewer.actor)))
 
 
 @router.get("/plans/{plan_id}/report.{fmt}")
@@ -229,9 +235,9 @@ def report_file(session: SessionDep, viewer: WebViewer, plan_id: Id, fmt: str):
     from engine.scoring import report
 
     if fmt == "pdf":
-        data, media = report_render.pdf(report.build(session=session, plan_id=plan_id)), "application/pdf"
+        data, media = report_render.pdf(report.build(session=session, plan_id=plan_id, actor=viewer.actor)), "application/pdf"
     elif fmt == "xlsx":
-        data = report.xlsx(session=session, plan_id=plan_id)
+        data = report.xlsx(session=session, plan_id=plan_id, actor=viewer.actor)
         media = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
     else:
         return Response("不支持的格式", status_code=404, media_type="text/plain; charset=utf-8")

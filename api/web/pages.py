@@ -29,7 +29,8 @@ from engine.store.errors import DomainError, InvalidPayload, LimitExceeded, Stal
 router = APIRouter(include_in_schema=False)
 PAGE = 50
 SORTS = {"due": None, "code": "code", "state": "state", "weight": "weight"}
-STATUS = {"not_found": 404, "role_forbidden": 403, "out_of_scope": 403, "separation_of_duties": 403, "forbidden": 403, "invalid_trigger": 409,
+STATUS = {"not_found": 404, "role_forbidden": 403, "out_of_scope": 403, "separation_of_duties": 403, "forbidden": 403,
+          "other_organisation": 403, "invalid_trigger": 409,
           "stale_version": 409, "duplicate": 409, "invalid_payload": 422, "guard_failed": 422,
           "evidence_tampered": 409}
 
@@ -65,7 +66,7 @@ def home(request: Request, session: SessionDep, viewer: WebViewer,
         notice += f"；待我审签还剩 {len(parts['leader']['waiting'])} 项"
     warnings = holidays.warnings(session=session) if "office" in roles else []  # years the calendar does not know
     return _page(request, viewer, session, "home.html", parts=parts, messages=messages, notice=notice,
-                 narrowed={"q": q, "section": section}, section_names=targets.section_names(session),
+                 narrowed={"q": q, "section": section}, section_names=targets.section_names(session, viewer.actor),
                  warnings=warnings)
 
 
@@ -85,18 +86,19 @@ def target_list(request: Request, session: SessionDep, viewer: WebViewer,
                                    leader=leader or None, overdue=overdue or None, supervised=supervised or None,
                                    q=q or None)
     found, count = targets.search(session=session, filters=filters, limit=PAGE, offset=(page - 1) * PAGE,
-                                  sort=SORTS[sort])
+                                  sort=SORTS[sort], actor=viewer.actor)
     query = {k: v for k, v in request.query_params.items() if k != "page"}
     return _page(request, viewer, session, "targets.html", items=dashboard.items(session, found, viewer.actor),
                  count=count, page=page, pages=max(1, -(-count // PAGE)), filters=filters, sort=sort,
                  query="&".join(f"{k}={quote(v)}" for k, v in query.items()),
                  states=list(definitions.get(workflow or "target").states.values()),
-                 sections=targets.section_names(session), leaders=targets.leader_names(session))
+                 sections=targets.section_names(session, viewer.actor),
+                 leaders=targets.leader_names(session, viewer.actor))
 
 
 def _target_page(request, session, viewer, target_id: int, *, status_code: int = 200, error: str = "", form=None,
                  problems=None):
-    target = targets.get(session=session, target_id=target_id)
+    target = targets.get(session=session, target_id=target_id, actor=viewer.actor)
     definition = deployments.resolve(session, target.workflow, target.workflow_version)
     item = dashboard.items(session, [target], viewer.actor)[0]
     history = audit.history(session=session, target_id=target.id)
@@ -157,7 +159,7 @@ def _fire(request, session, viewer, target_id: int, form, uploads, refused=()):
     try:
         if refused:
             raise InvalidPayload("；".join(refused))
-        target = targets.get(session=session, target_id=target_id)
+        target = targets.get(session=session, target_id=target_id, actor=viewer.actor)
         spec = deployments.resolve(session, target.workflow, target.workflow_version).transition(target.state, trigger)
         names = [i["name"] for i in service.indicator_status(session, target)]
         payload = payloads.from_form(spec, dict(form), names) if spec else {}

@@ -287,6 +287,9 @@ class AuditFilter:
     until: datetime | None = None
     code: str | None = None  # the target's code as the plan writes it (1-2-1)
     state: str | None = None  # the state the record led to
+    #: The reader's organisations, as a condition on the records (:func:`engine.people.scope.records`);
+    #: ``None``: every record (the system).
+    within: Any = None
 
 
 @dataclass(frozen=True)
@@ -313,6 +316,8 @@ def _filtered(filters: AuditFilter):
 
     query = select(TransitionRecord)
     filters = AuditFilter(**{k: v.replace("\x00", "") if isinstance(v, str) else v for k, v in vars(filters).items()})
+    if filters.within is not None:
+        query = query.where(filters.within)
     if filters.actor:
         query = query.where(TransitionRecord.actor == filters.actor)
     if filters.trigger:
@@ -336,7 +341,7 @@ def _filtered(filters: AuditFilter):
 
 
 def _unfiltered(filters: AuditFilter) -> bool:
-    return not any(vars(filters).values())
+    return filters.within is None and not any(v for k, v in vars(filters).items() if k != "within")
 
 
 def count(*, session: Session, filters: AuditFilter) -> int:

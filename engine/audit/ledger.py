@@ -14,7 +14,7 @@ from sqlmodel import Session
 from engine.audit import chain
 from engine.audit.offline_verifier import points
 from engine.calendar import clock
-from engine.store.models import Target, TransitionRecord, User
+from engine.store.models import Plan, Target, TransitionRecord, User
 
 
 def target_after(target: Target, *, signed: Sequence[str] | None = None, creation: bool = False) -> dict[str, Any]:
@@ -41,13 +41,16 @@ def created(session: Session, targets: Iterable[Target], *, actor: str, role: st
 
 
 def user_after(user: User, sections: Iterable[str]) -> dict[str, Any]:
-    return {"roles": sorted(user.roles), "sections": sorted(set(sections)), "active": bool(user.active)}
+    """A person's rights: roles, sections, whether they may log in, and the organisation they act in."""
+    return {"roles": sorted(user.roles), "sections": sorted(set(sections)), "active": bool(user.active),
+            "org_id": user.org_id}
 
 
 def user_changed(session: Session, user: User, sections: Iterable[str], *, actor: str, role: str, trigger: str,
                  changes: Sequence[str] = (), comment: str = "", details: dict[str, Any] | None = None) -> TransitionRecord:
     """The record of a user added or changed (roles, sections, whether active; never a password);
-    ``details`` say what changed in words the audit page shows (``{"roles": {"from": …, "to": …}}``)."""
+    ``details`` say what changed in words the audit page shows (``{"roles": {"from": …, "to": …}}``).
+    The person is also named by their login (unique in the deployment; names repeat across organisations)."""
     return chain.append(session, target_id=None, org_id=user.org_id, kind="user", actor=actor, role=role, trigger=trigger,
                         from_state=None, to_state=None, at=clock.to_db(clock.now()), comment=comment,
                         payload={**(details or {}), "user": user.name, "login": user.login, "changes": list(changes),

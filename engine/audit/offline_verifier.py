@@ -30,7 +30,7 @@ GENESIS = "0" * 64
 #: What the replay keeps of a target, with the labels a report uses.
 TARGET_FIELDS = {"state": "状态", "version": "版本", "self_score": "自评分", "score": "得分", "signed": "审签人",
                  "supervised": "督办", "escalation_level": "催办级别"}
-USER_FIELDS = {"roles": "角色", "sections": "科室", "active": "启用"}
+USER_FIELDS = {"roles": "角色", "sections": "科室", "active": "启用", "org_id": "所属组织"}
 MAX_PROBLEMS = 20
 #: How much earlier than a checkpoint a record placed after it may be dated: a transition whose
 #: clock was read just before the checkpoint may commit just after it.
@@ -117,8 +117,13 @@ def target_view(fields: dict[str, Any]) -> dict[str, Any]:
 
 
 def user_view(fields: dict[str, Any]) -> dict[str, Any]:
-    return {"roles": sorted(fields.get("roles") or []), "sections": sorted(fields.get("sections") or []),
+    """A person's rights in comparable form; the organisation only where the record states it (records
+    written before there were organisations do not)."""
+    view = {"roles": sorted(fields.get("roles") or []), "sections": sorted(fields.get("sections") or []),
             "active": bool(fields.get("active", True))}
+    if fields.get("org_id") is not None:
+        view["org_id"] = fields["org_id"]
+    return view
 
 
 def _seconds(moment: str) -> float:
@@ -320,7 +325,7 @@ def compare(replayed: dict[str, Any], current: dict[str, Any], *, scope: set[str
         else:
             now = user_view(now)
             problems += [f"用户 {key}：{label} 记录为 {then[f]!r}，数据库为 {now[f]!r}"
-                         for f, label in USER_FIELDS.items() if now[f] != then[f]]
+                         for f, label in USER_FIELDS.items() if f in then and now.get(f) != then[f]]
     for plan in sorted(set(replayed["milestones"]) | set(current["milestones"]), key=lambda k: int(k)):
         now, then = current["milestones"].get(plan, {}), replayed["milestones"].get(plan, {})
         if plan not in current["milestones"] and scope is not None:

@@ -181,10 +181,11 @@ def current_state(session: Session, *, plan_id: int | None = None, org_ids: Iter
     for target_id, signer in session.execute(select(Signature.target_id, Signature.signer).order_by(Signature.id)):
         if str(target_id) in targets:
             targets[str(target_id)]["signed"].append(signer)
-    people = select(User.id, User.login, User.roles, User.active)
+    people = select(User.id, User.login, User.roles, User.active, User.org_id)
     if org_ids is not None:
         people = people.where(User.org_id.in_(list(org_ids)))
-    users = {row.login: {"roles": row.roles, "sections": [], "active": row.active, "_id": row.id}
+    users = {row.login: {"roles": row.roles, "sections": [], "active": row.active, "org_id": row.org_id,
+                         "_id": row.id}
              for row in session.execute(people)}
     by_id = {u["_id"]: u for u in users.values()}
     for user_id, name in session.execute(select(UserSection.user_id, Section.name)

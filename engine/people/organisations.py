@@ -12,7 +12,8 @@ from __future__ import annotations
 
 from sqlmodel import Session, select
 
-from engine.people import names
+from engine.people import names, scope
+from engine.people.actors import Actor
 from engine.store.errors import Duplicate, InvalidPayload, NotFound
 from engine.store.models import ORGANISATION_KINDS, Organisation, Plan
 
@@ -54,9 +55,10 @@ def named(session: Session, name: str) -> Organisation:
     return found
 
 
-def listing(session: Session) -> list[Organisation]:
-    """Every organisation, parents before their children (ordered by path)."""
-    return list(session.exec(select(Organisation).order_by(Organisation.path)))
+def listing(session: Session, actor: Actor | None = None) -> list[Organisation]:
+    """The organisations ``actor`` reads (``None``: every one), parents before their children (by path)."""
+    return list(session.exec(select(Organisation).where(scope.organisations(scope.of(session, actor)))
+                             .order_by(Organisation.path)))
 
 
 def descendants(session: Session, organisation: Organisation, *, kind: str | None = None) -> list[Organisation]:

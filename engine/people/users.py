@@ -10,7 +10,8 @@ from sqlmodel import Session, select
 from engine.store import db
 from engine.store.errors import Duplicate, InvalidPayload
 from engine.store.models import Organisation, Section, User, UserSection
-from engine.people import names, organisations
+from engine.people import names, organisations, scope
+from engine.people.actors import Actor
 from engine.people.roles import ROLES
 
 _hasher = PasswordHasher()
@@ -114,11 +115,24 @@ def sections_of(session: Session, user_ids: Sequence[int]) -> dict[int, list[str
     return found
 
 
-def listing(*, session: Session, limit: int, offset: int) -> tuple[list[User], int]:
+def listing(*, session: Session, limit: int, offset: int, actor: Actor | None = None) -> tuple[list[User], int]:
+    """A page of the people ``actor`` manages (those of their organisation; ``None``: everyone) and the total."""
     from sqlalchemy import func
 
-    total = session.exec(select(func.count()).select_from(User)).one()
-    return list(session.exec(select(User).order_by(User.id).limit(limit).offset(offset))), total
+    kept = scope.users(scope.of(session, actor))
+    total = session.exec(select(func.count()).select_from(User).where(kept)).one()
+    return list(session.exec(select(User).where(kept).order_by(User.id).limit(limit).offset(offset))), total
+
+
+def get(*, session: Session, user_id: int, actor: Actor | None = None) -> User:
+    """The user ``user_id`` if ``actor`` manages them; :class:`NotFound` otherwise."""
+    from engine.store.errors import NotFound
+
+    user = session.get(User, user_id)
+    if user is None or not session.exec(select(User.id).where(User.id == user_id,
+                                                              scope.users(scope.of(session, actor)))).first():
+        raise NotFound(f"用户 {user_id} 不存在", user_id=user_id)
+    return user
 
 
 def update(*, session: Session, user_id: int, roles: Sequence[str] | None = None, sections: Sequence[str] | None = None,
@@ -179,8 +193,9 @@ def change(*, session: Session, user_id: int, roles: Sequence[str] | None = None
     return user, changed
 
 
-def list_sections(*, session: Session) -> list[Section]:
-    return list(session.exec(select(Section).order_by(Section.name)))
+def list_sections(*, session: Session, actor: Actor | None = None) -> list[Section]:
+    """The sections of ``actor``'s organisation (``None``: every section)."""
+    return list(session.exec(select(Section).where(scope.sections(scope.of(session, actor))).order_by(Section.name)))
 
 
 def add_section(*, session: Session, name: str, org_id: int | None = None) -> Section:

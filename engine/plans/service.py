@@ -18,10 +18,10 @@ from engine.people.actors import Actor, Parties
 from engine.calendar.deadlines import DeadlinePhraseError, parse_deadline
 from engine.workflow.duedates import state_due
 from engine.store.errors import InvalidPayload, NotFound
-from engine.people import organisations
+from engine.people import organisations, scope
 from engine.plans import handdown, rhythm, staffing
 from engine.plans.indicators import IndicatorError, is_met, parse_indicator
-from engine.store.models import Indicator, Milestone, Plan, Section, Target
+from engine.store.models import Indicator, Milestone, Organisation, Plan, Section, Target
 from engine.plans.importer import (
     CODE_MAX_LENGTH,
     ImportRefused,
@@ -36,7 +36,15 @@ NEAR_DUPLICATE = 0.9  # similarity of target texts above which a new dynamic tar
 
 
 def _plan(session: Session, draft: PlanDraft, actor: Actor) -> Plan:
-    organisation, happened = organisations.for_plan(session, draft.org)
+    """The plan a draft goes to: of the organisation it names (see :func:`organisations.for_plan`); a person
+    imports into their own organisation only (a table naming none of the organisations goes there)."""
+    try:
+        organisation, happened = organisations.for_plan(session, draft.org)
+    except NotFound:
+        if actor.org_id is None:
+            raise
+        organisation, happened = session.get(Organisation, actor.org_id), None
+    scope.writable(session, actor, organisation.id, f"组织“{draft.org}”不存在", organisation=draft.org)
     if happened:
         staffing.record_organisation(session, organisation, by=actor,
                                      trigger="add_organisation" if happened == "created" else "rename_organisation")
@@ -176,7 +184,7 @@ def _update(session, target: Target, d: TargetDraft, actor: Actor, force: bool, 
             session.delete(row)
         session.flush()
         session.add_all(_indicators(target.id, d))
-    audit.append(session, target_id=target.id, kind="amendment", actor=actor.name, role=_role(actor), trigger="amend",
+    audit.append(session, target_id=target.id, org_id=target.org_id, kind="amendment", actor=actor.name, role=_role(actor), trigger="amend",
                  from_state=target.state, to_state=target.state, at=clock.to_db(clock.now()),
                  comment="重新导入计划" + ("（强制）" if force and target.state != definition.initial else ""),
                  payload={"changes": changes, "forced": force, "after": ledger.target_after(target)})
@@ -199,6 +207,7 @@ def set_milestone(*, session: Session, plan_id: int, key: str, phrase: str, acto
         plan = session.get(Plan, plan_id)
         if plan is None:
             raise NotFound(f"计划 {plan_id} 不存在", plan_id=plan_id)
+        scope.writable(session, actor, plan.org_id, f"计划 {plan_id} 不存在", plan_id=plan_id)
         try:
             due = parse_deadline(phrase, plan.year, rolls_over=True).due
         except DeadlinePhraseError as exc:
@@ -220,7 +229,7 @@ def set_milestone(*, session: Session, plan_id: int, key: str, phrase: str, acto
                                                                 Target.state.in_(states))):
                     session.exec(  # derived data: no version bump, no lost update
                         Target.__table__.update().where(Target.__table__.c.id == target.id).values(state_due=due))
-        audit.append(session, target_id=None, kind="plan", actor=actor.name, role=_role(actor), trigger="set_milestone",
+        audit.append(session, target_id=None, org_id=plan.org_id, kind="plan", actor=actor.name, role=_role(actor), trigger="set_milestone",
                      from_state=None, to_state=None, at=clock.to_db(clock.now()), comment="",
                      payload={"plan_id": plan_id, "key": key, "from": old, "to": due.isoformat(), "phrase": phrase})
         session.commit()
@@ -275,6 +284,7 @@ def add_dynamic(*, session: Session, plan_id: int, actor: Actor, code: str, text
         plan = session.get(Plan, plan_id)
         if plan is None:
             raise NotFound(f"计划 {plan_id} 不存在", plan_id=plan_id)
+        scope.writable(session, actor, plan.org_id, f"计划 {plan_id} 不存在", plan_id=plan_id)
         due, checkpoints = None, ()
         try:
             parsed = parse_deadline(deadline_phrase, plan.year)
@@ -326,12 +336,22 @@ def indicator_status(session: Session, target: Target) -> list[dict[str, Any]]:
     return out
 
 
-def listing(*, session: Session, limit: int, offset: int) -> tuple[list[Plan], int]:
-    """A page of plans, newest year first, and how many there are."""
+def get(*, session: Session, plan_id: int, actor: Actor | None = None) -> Plan:
+    """The plan ``plan_id`` if ``actor`` reads its organisation; :class:`NotFound` otherwise."""
+    plan = session.get(Plan, plan_id)
+    if plan is None or not scope.may_read(session, actor, plan.org_id):
+        raise NotFound(f"计划 {plan_id} 不存在", plan_id=plan_id)
+    return plan
+
+
+def listing(*, session: Session, limit: int, offset: int, actor: Actor | None = None) -> tuple[list[Plan], int]:
+    """A page of the plans ``actor`` reads, newest year first, and how many there are."""
     from sqlalchemy import func
 
-    total = session.exec(select(func.count()).select_from(Plan)).one()
-    return list(session.exec(select(Plan).order_by(Plan.year.desc(), Plan.id).limit(limit).offset(offset))), total
+    kept = scope.plans(scope.of(session, actor))
+    total = session.exec(select(func.count()).select_from(Plan).where(kept)).one()
+    return list(session.exec(select(Plan).where(kept).order_by(Plan.year.desc(), Plan.id)
+                             .limit(limit).offset(offset))), total
 
 
 @dataclass(frozen=True)
@@ -343,12 +363,12 @@ class Overview:
     targets: int
 
 
-def overview(*, session: Session, plan_id: int) -> Overview:
-    """A plan with its milestones and its totals per category."""
+def overview(*, session: Session, plan_id: int, actor: Actor | None = None) -> Overview:
+    """A plan with its milestones and its totals per category, for ``actor`` if they read its organisation."""
     from sqlalchemy import func
 
     plan = session.get(Plan, plan_id)
-    if plan is None:
+    if plan is None or not scope.may_read(session, actor, plan.org_id):
         raise NotFound(f"计划 {plan_id} 不存在", plan_id=plan_id)
     milestones = list(session.exec(select(Milestone).where(Milestone.plan_id == plan_id).order_by(Milestone.due_date)))
     rows = session.exec(select(Target.category, func.count(), func.sum(Target.weight))

@@ -14,11 +14,11 @@ from sqlmodel import Session
 
 from engine.audit import chain, ledger
 from engine.calendar import clock
-from engine.people import organisations, users
+from engine.people import organisations, scope, users
 from engine.people.actors import Actor
 from engine.people.roles import PEOPLE_ACTIONS as ACTIONS
 from engine.store import db
-from engine.store.errors import InvalidPayload
+from engine.store.errors import InvalidPayload, NotFound
 from engine.store.models import Organisation, Section, User
 
 PASSWORD_MIN = 8
@@ -77,8 +77,15 @@ def register(*, session: Session, by: Actor, name: str, roles: Sequence[str], se
     _check_password(password)
 
     def work() -> User:
+        org_name = org
+        if by.org_id is not None:  # an organisation's admin adds people to their own organisation only
+            own = session.get(Organisation, by.org_id)
+            if org and organisations.named(session, org).id != by.org_id:
+                scope.writable(session, by, organisations.named(session, org).id, f"组织“{org}”不存在",
+                               organisation=org)
+            org_name = own.name if own else org
         user = users.add(session=session, name=name, roles=roles, sections=sections, password=password, email=email,
-                         org=org, login=login)
+                         org=org_name, login=login)
         record_added(session, user, sections, by=by)
         return user
 
@@ -94,6 +101,8 @@ def update(*, session: Session, by: Actor, user_id: int, roles: Sequence[str] | 
 
     def work() -> User:
         before = session.get(User, user_id)
+        if before is not None:
+            scope.writable(session, by, before.org_id, f"用户 {user_id} 不存在", user_id=user_id)
         was = (list(before.roles), users.sections_of(session, [user_id])[user_id]) if before else ([], [])
         user, changed = users.change(session=session, user_id=user_id, roles=roles, sections=sections,
                                      password=password, email=email, active=active)
@@ -111,7 +120,8 @@ def update(*, session: Session, by: Actor, user_id: int, roles: Sequence[str] | 
             _user_record(session, user, now, by=by, trigger="user_enable" if user.active else "user_disable",
                          changes=["active"])
         if password:
-            _system_record(session, by=by, trigger="password_reset", payload={"user": user.name}, org_id=user.org_id)
+            _system_record(session, by=by, trigger="password_reset", payload={"user": user.login},
+                           org_id=user.org_id)
         return user
 
     return _committed(session, work)
@@ -120,8 +130,11 @@ def update(*, session: Session, by: Actor, user_id: int, roles: Sequence[str] | 
 def add_section(*, session: Session, by: Actor, name: str, org_id: int | None = None) -> Section:
     """A new section (of organisation ``org_id``; default: the deployment's only root), audited; commits."""
     def work() -> Section:
-        found = users.new_section(session=session, name=name, org_id=org_id)
-        _system_record(session, by=by, trigger="section_add", payload={"section": found.name, "org_id": found.org_id})
+        if by.org_id is not None:  # an organisation's admin adds sections to their own organisation only
+            scope.writable(session, by, org_id if org_id is not None else by.org_id, f"组织 {org_id} 不存在")
+        found = users.new_section(session=session, name=name, org_id=org_id if org_id is not None else by.org_id)
+        _system_record(session, by=by, trigger="section_add", payload={"section": found.name, "org_id": found.org_id},
+                       org_id=found.org_id)
         return found
 
     return _committed(session, work)
@@ -132,18 +145,30 @@ def record_organisation(session: Session, organisation: Organisation, *, by: Act
     """The record of an organisation added or renamed; flushes."""
     _system_record(session, by=by, trigger=trigger,
                    payload={"organisation": organisation.name, "org_id": organisation.id, "kind": organisation.kind,
-                            "parent_id": organisation.parent_id, **details})
+                            "parent_id": organisation.parent_id, **details}, org_id=organisation.id)
 
 
 def add_organisation(*, session: Session, by: Actor, name: str, parent: str | None = None,
                      kind: str = "bureau") -> Organisation:
-    """A new organisation under ``parent`` (by name; none: a root), audited; commits."""
+    """A new organisation under ``parent`` (by name; none: a root), audited; commits.
+
+    An organisation's admin adds organisations below their own only (``parent`` defaults to it)."""
     def work() -> Organisation:
-        found = organisations.add(session=session, name=name, parent=parent, kind=kind)
+        above = parent
+        if by.org_id is not None:
+            own = session.get(Organisation, by.org_id)
+            above = parent or (own.name if own else None)
+            if above is None or not _at_or_below(session, organisations.named(session, above), by.org_id):
+                raise NotFound(f"组织“{above}”不存在", organisation=above)
+        found = organisations.add(session=session, name=name, parent=above, kind=kind)
         record_organisation(session, found, by=by)
         return found
 
     return _committed(session, work)
+
+
+def _at_or_below(session: Session, organisation: Organisation, org_id: int) -> bool:
+    return organisation.id == org_id or organisations.is_below(session, organisation.id, org_id)
 
 
 def change_own_password(*, session: Session, user_id: int, current: str, new: str) -> User:
@@ -162,7 +187,7 @@ def change_own_password(*, session: Session, user_id: int, current: str, new: st
     def work() -> User:
         changed, _ = users.change(session=session, user_id=user_id, password=new)
         _system_record(session, by=Actor(name=changed.name, roles=frozenset(changed.roles or ["staff"])),
-                       trigger="password_change", payload={"user": changed.name}, org_id=changed.org_id)
+                       trigger="password_change", payload={"user": changed.login}, org_id=changed.org_id)
         return changed
 
     return _committed(session, work)

@@ -186,7 +186,7 @@ def escalate(session: Session, target_id: int, today: date, *, savepoint: bool =
                 against = supervised_against(definition, target.state, parties)
             supervised = supervised or spec.supervise
             record = chain.append(
-                session, target_id=target_id, kind="system", actor=SYSTEM.name, role=SYSTEM_ROLE, trigger="escalate",
+                session, target_id=target_id, org_id=target.org_id, kind="system", actor=SYSTEM.name, role=SYSTEM_ROLE, trigger="escalate",
                 from_state=target.state, to_state=target.state, at=clock.to_db(now), comment="",
                 payload={"level": level, "due": target.state_due.isoformat(), "working_days_late": late,
                          "supervise": spec.supervise, "notify": list(notify), "late": list(acting(definition, target.state)),

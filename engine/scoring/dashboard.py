@@ -13,7 +13,7 @@ from sqlmodel import Session, select
 from engine.calendar import clock
 from engine.calendar.workdays import workdays_between
 from engine.workflow import commands, definitions, rules
-from engine.people import inbox
+from engine.people import inbox, scope
 from engine.scoring import ranking
 from engine.people.actors import Actor, Parties
 from engine.store.models import Assignment, Plan, Signature, Target, TransitionRecord
@@ -145,7 +145,8 @@ def _of(kind: str, names: frozenset[str] | list[str]):
 
 def staff_home(session: Session, actor: Actor) -> dict[str, Any]:
     """My sections' targets by state, due soon, overdue, supervised; my report items; unread messages."""
-    mine = list(session.exec(select(Target).where(Target.id.in_(_of("section", actor.sections)))
+    mine = list(session.exec(select(Target).where(Target.id.in_(_of("section", actor.sections)),
+                                                  scope.acting(scope.of(session, actor), Target.org_id))
                              .order_by(Target.state_due.is_(None), Target.state_due, Target.id)))
     targets = items(session, [t for t in mine if t.workflow == "target"], actor)
     reports = items(session, [t for t in mine if t.workflow != "target" and not _final(t)], actor)
@@ -243,7 +244,8 @@ def _plain(value: Any) -> str:
 
 def leader_home(session: Session, actor: Actor) -> dict[str, Any]:
     """待我审签: self-assessments waiting for my signature, with what was submitted; my targets' progress."""
-    mine = list(session.exec(select(Target).where(Target.id.in_(_of("leader", [actor.name])))
+    mine = list(session.exec(select(Target).where(Target.id.in_(_of("leader", [actor.name])),
+                                                  scope.acting(scope.of(session, actor), Target.org_id))
                              .order_by(Target.state_due.is_(None), Target.state_due, Target.id)))
     dressed = items(session, mine, actor)
     waiting = [i for i in dressed if any(a.spec.trigger == "sign" for a in i.actions)]
@@ -257,20 +259,24 @@ def leader_home(session: Session, actor: Actor) -> dict[str, Any]:
 
 
 def office_home(session: Session, actor: Actor) -> dict[str, Any]:
-    """The whole plan at a glance: counts by state and section, overdue and supervised lists, queues."""
+    """The whole plan at a glance: counts by state and section, overdue and supervised lists, queues.
+
+    Everything is of the office's own organisation: its descendants' work is theirs to do (the
+    target list reads it)."""
     d = definitions.get("target")
-    by_state = dict(session.exec(select(Target.state, func.count()).where(Target.workflow == "target")
+    own = scope.acting(scope.of(session, actor), Target.org_id)
+    by_state = dict(session.exec(select(Target.state, func.count()).where(Target.workflow == "target", own)
                                  .group_by(Target.state)).all())
     by_section = session.exec(select(Assignment.name, Target.state, func.count())
                               .join(Target, Target.id == Assignment.target_id)
-                              .where(Assignment.kind == "section", Target.workflow == "target")
+                              .where(Assignment.kind == "section", Target.workflow == "target", own)
                               .group_by(Assignment.name, Target.state)).all()
     sections: dict[str, Counter] = {}
     for name, state, count in by_section:
         sections.setdefault(name, Counter())[state] += count
 
     def listed(*conditions) -> list[Item]:
-        query = select(Target).where(*conditions).order_by(Target.state_due.is_(None), Target.state_due, Target.id)
+        query = select(Target).where(own, *conditions).order_by(Target.state_due.is_(None), Target.state_due, Target.id)
         return items(session, list(session.exec(query.limit(LIST_LIMIT))), actor)
 
     verify = listed(Target.workflow == "target", Target.state == "leader_signed")
@@ -298,7 +304,8 @@ def office_home(session: Session, actor: Actor) -> dict[str, Any]:
         "state_names": list(d.states),
         "overdue": overdue, "supervised": supervised, "verify": verify, "score": score,
         "warnings": warnings, "notices": notices,
-        "plans": list(session.exec(select(Plan).order_by(Plan.year.desc()))),
+        "plans": list(session.exec(select(Plan).where(scope.acting(scope.of(session, actor), Plan.org_id))
+                                   .order_by(Plan.year.desc()))),
         # The organisation's children side by side (排名): one grouped query.
         "ranking": ranking.of(session=session, org_id=actor.org_id) if actor.org_id is not None else [],
     }

@@ -9,6 +9,7 @@ from typing import Any
 from sqlmodel import Session, select
 
 from engine.audit import checkpoints
+from engine.people.actors import Actor
 from engine.workflow import definitions
 from engine.store.models import Escalation, Target
 from engine.plans.exporter import write_xlsx
@@ -108,9 +109,10 @@ def _n(value: Decimal) -> str:
     return f"{value.normalize():f}"
 
 
-def build(*, session: Session, plan_id: int) -> Report:
-    """Everything the report shows, read in one go (its time is ``sheet.taken_at``)."""
-    s = sheet(session=session, plan_id=plan_id)
+def build(*, session: Session, plan_id: int, actor: Actor | None = None) -> Report:
+    """Everything the report shows, read in one go (its time is ``sheet.taken_at``), for ``actor``
+    if they read the plan's organisation."""
+    s = sheet(session=session, plan_id=plan_id, actor=actor)
     d = definitions.get("target")
     counts = Counter(line.target.state for line in s.lines)
     states = [(d.states[name].label, counts.get(name, 0)) for name in d.states]
@@ -163,9 +165,9 @@ def _local_month(moment) -> tuple[int, int]:
     return value.year, value.month
 
 
-def xlsx(*, session: Session, plan_id: int) -> bytes:
+def xlsx(*, session: Session, plan_id: int, actor: Actor | None = None) -> bytes:
     """The assessment table as the seed writes it, plus the score columns (re-imports as the same plan)."""
-    s = sheet(session=session, plan_id=plan_id)
+    s = sheet(session=session, plan_id=plan_id, actor=actor)
     by_id = {line.target.id: line for line in s.lines}
 
     def column(get):

@@ -31,7 +31,8 @@ from sqlmodel import Session, select
 
 from engine.calendar import clock
 from engine.workflow import definitions
-from engine.people.actors import Parties
+from engine.people import scope
+from engine.people.actors import Actor, Parties
 from engine.store.errors import InvalidPayload, NotFound
 from engine.plans.indicators import IndicatorError, in_target_unit, is_met, parse_indicator
 from engine.store.models import Indicator, Plan, Target, TransitionRecord
@@ -192,10 +193,11 @@ def _finish(total: Total, bands, *, cap: Decimal | None = None) -> Total:
     return total
 
 
-def sheet(*, session: Session, plan_id: int) -> Sheet:
-    """The score sheet of a plan as it stands now (``taken_at`` says when)."""
+def sheet(*, session: Session, plan_id: int, actor: Actor | None = None) -> Sheet:
+    """The score sheet of a plan as it stands now (``taken_at`` says when), for ``actor`` if they read
+    its organisation (:class:`NotFound` otherwise; ``None``: the system)."""
     plan = session.get(Plan, plan_id)
-    if plan is None:
+    if plan is None or not scope.may_read(session, actor, plan.org_id):
         raise NotFound(f"计划 {plan_id} 不存在", plan_id=plan_id)
     rules = rules_of(plan)
     found = list(session.exec(select(Target).where(Target.plan_id == plan_id, Target.workflow == "target")))

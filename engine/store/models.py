@@ -260,6 +260,9 @@ class TransitionRecord(SQLModel, table=True):
     org_id: int = Field(default=0)
     seq: int = Field(default=0)
     target_id: int | None = Field(default=None, foreign_key="target.id", index=True)
+    #: The organisation the record belongs to (its target's; a person's or section's own); ``None``:
+    #: deployment-wide, or written before there were organisations (the roots read those).
+    org_id: int | None = Field(default=None)
     kind: str = Field(default="transition", max_length=20)  # transition | system | amendment
     actor: str = Field(max_length=100, index=True)
     role: str = Field(max_length=20)

@@ -11,6 +11,7 @@ from typing import Any
 
 from sqlmodel import Session
 
+from engine.people import scope
 from engine.people.actors import Actor
 from engine.store.errors import DomainError
 from engine.store.models import Target
@@ -45,7 +46,9 @@ def fire_each(*, session: Session, actor: Actor, orders: list[Order]) -> list[Ou
     out = []
     for order in orders:
         target = session.get(Target, order.target_id)
-        code = target.code if target is not None else str(order.target_id)
+        # a target the actor does not read is named by the id they sent, nothing of it
+        code = target.code if target is not None and scope.may_read(session, actor, target.org_id) \
+            else str(order.target_id)
         try:
             fired = commands.fire(session=session, target_id=order.target_id, trigger=order.trigger, actor=actor,
                                   payload=order.payload, comment=order.comment,

@@ -102,7 +102,10 @@ class Action:
 def available(*, session: Session, target: Target, actor: Actor, parties: Parties | None = None,
               signers: list[str] | None = None) -> list[Action]:
     """The triggers ``actor`` may fire on ``target`` in its current state: role, scope and the
-    guards that need no payload pass (the same checks :func:`fire` makes)."""
+    guards that need no payload pass (the same checks :func:`fire` makes). Nothing on another
+    organisation's target (a parent's office reads it, never acts on it)."""
+    if actor.org_id is not None and actor.org_id != target.org_id:
+        return []
     definition = deployments.resolve(session, target.workflow, target.workflow_version)
     parties = parties or parties_of(session, target.id)
     actions = []
@@ -252,7 +255,8 @@ def _fire(session, connection, target_id, trigger, actor, payload, comment, expe
     if spec.countersign:
         record_payload["countersign"] = {"signed": list(ctx.signers), "leaders": list(parties.leaders)}
     record = chain.append_at(
-        session, loaded.head, connection=connection, target_id=target.id, kind="transition", actor=actor.name,
+        session, loaded.head, connection=connection, target_id=target.id, org_id=target.org_id, kind="transition",
+        actor=actor.name,
         role=role, trigger=trigger, from_state=from_state, to_state=target.state, at=clock.to_db(now),
         comment=comment, payload=record_payload,
     )

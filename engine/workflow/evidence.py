@@ -10,6 +10,7 @@ from pathlib import Path, PurePath
 from sqlmodel import Session, select
 
 from engine.store.config import settings
+from engine.people import scope
 from engine.people.actors import Actor, may_see_evidence
 from engine.store.errors import EvidenceTampered, Forbidden, InvalidPayload, NotFound
 from engine.store.models import Evidence, Target
@@ -188,7 +189,8 @@ def fetch(*, session: Session, evidence_id: int, actor: Actor, target_id: int | 
     row = session.get(Evidence, evidence_id)
     path = _folder() / row.stored_as if row else None
     if row is None or (target_id is not None and row.target_id != target_id) \
-            or session.get(Target, row.target_id) is None or not path.is_file():
+            or session.get(Target, row.target_id) is None or not path.is_file() \
+            or not scope.may_read(session, actor, session.get(Target, row.target_id).org_id):
         raise NotFound(f"文件 {evidence_id} 不存在", evidence_id=evidence_id)
     if not may_see_evidence(actor, parties_of(session, row.target_id)):
         raise Forbidden(f"{actor.name} 不是该目标的责任科室、分管领导、绩效办或审计人员，不能查看其佐证材料",
@@ -210,11 +212,12 @@ def _alert(session: Session, row: Evidence) -> None:
     from engine.store.models import OutboxEvent
 
     target = session.get(Target, row.target_id)
-    code, target_id, data = target.code, target.id, {"evidence_id": row.id, "filename": row.filename}
+    code, target_id, org_id = target.code, target.id, target.org_id
+    data = {"evidence_id": row.id, "filename": row.filename}
     session.rollback()
     db.begin_write(session)
     try:
-        record = chain.append(session, target_id=target_id, kind="system", actor="系统", role="system",
+        record = chain.append(session, target_id=target_id, org_id=org_id, kind="system", actor="系统", role="system",
                               trigger="evidence_mismatch", from_state=None, to_state=None,
                               at=clock.to_db(clock.now()), comment="佐证文件与记录的校验值不符", payload=data)
         session.add(OutboxEvent(event_type="evidence.tampered", target_id=target_id, record_id=record.id,

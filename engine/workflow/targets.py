@@ -12,7 +12,8 @@ from sqlmodel import Session, delete, select
 from engine.audit import chain, ledger
 from engine.calendar import clock
 from engine.workflow import deployments
-from engine.people.actors import Parties
+from engine.people import scope
+from engine.people.actors import Actor, Parties
 from engine.people.roles import SYSTEM_ROLE
 from engine.workflow.duedates import state_due
 from engine.store import rows
@@ -22,10 +23,11 @@ from engine.store.models import Assignment, ChainHead, Plan, Signature, Target
 KINDS = ("section", "leader", "person")
 
 
-def get(*, session: Session, target_id: int) -> Target:
-    """The target with ``target_id``; :class:`NotFound` if there is none."""
+def get(*, session: Session, target_id: int, actor: Actor | None = None) -> Target:
+    """The target with ``target_id`` as ``actor`` reads it; :class:`NotFound` if there is none, or it is
+    of an organisation they do not read (``None``: the system, which reads every one)."""
     target = session.get(Target, target_id)
-    if target is None:
+    if target is None or not scope.may_read(session, actor, target.org_id):
         raise NotFound(f"目标 {target_id} 不存在", target_id=target_id)
     return target
 
@@ -221,10 +223,10 @@ SORTABLE = ("code", "state", "weight")
 
 
 def search(*, session: Session, filters: TargetFilter, limit: int, offset: int,
-           sort: str | None = None) -> tuple[list[Target], int]:
-    """A page of targets matching ``filters`` and the total; by the due date of their current
-    state (none last), or by ``sort`` (one of :data:`SORTABLE`)."""
-    query = select(Target)
+           sort: str | None = None, actor: Actor | None = None) -> tuple[list[Target], int]:
+    """A page of the targets ``actor`` reads matching ``filters`` and the total; by the due date of their
+    current state (none last), or by ``sort`` (one of :data:`SORTABLE`)."""
+    query = select(Target).where(scope.targets(scope.of(session, actor)))
     if filters.plan_id is not None:
         query = query.where(Target.plan_id == filters.plan_id)
     if filters.workflow:
@@ -264,10 +266,17 @@ def signatures(session: Session, target_id: int) -> list[Signature]:
     return list(session.exec(select(Signature).where(Signature.target_id == target_id).order_by(Signature.id)))
 
 
-def section_names(session: Session) -> list[str]:
-    """Every section some target names, for filters."""
-    return sorted(set(session.exec(select(Assignment.name).where(Assignment.kind == "section").distinct())))
+def _named(session: Session, kind: str, actor: Actor | None) -> list[str]:
+    query = select(Assignment.name).where(Assignment.kind == kind)
+    if actor is not None and actor.org_id is not None:
+        query = query.join(Target, Target.id == Assignment.target_id).where(scope.targets(scope.of(session, actor)))
+    return sorted(set(session.exec(query.distinct())))
 
 
-def leader_names(session: Session) -> list[str]:
-    return sorted(set(session.exec(select(Assignment.name).where(Assignment.kind == "leader").distinct())))
+def section_names(session: Session, actor: Actor | None = None) -> list[str]:
+    """Every section some target ``actor`` reads names, for filters."""
+    return _named(session, "section", actor)
+
+
+def leader_names(session: Session, actor: Actor | None = None) -> list[str]:
+    return _named(session, "leader", actor)

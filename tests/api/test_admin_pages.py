@@ -38,7 +38,8 @@ def test_admin_adds_a_section_and_a_user_who_logs_in(web, engine_db):
         assert chain.verify(session).ok
     [record] = [r for r in _records(engine_db, "user_add") if r.payload["user"] == "王新"]
     assert record.actor == "管理员" and record.payload["sections"] == ["信息安全科"] and "xin-2024" not in str(record.payload)
-    assert _records(engine_db, "section_add")[0].payload["section"] == "信息安全科"
+    [added] = _records(engine_db, "section_add")
+    assert added.payload["section"] == "信息安全科" and added.org_id == added.payload["org_id"] is not None
     client.cookies.clear()
     assert login(client, "王新", "xin-2024-pass").headers["location"] == "/"
 

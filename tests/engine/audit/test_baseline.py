@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from datetime import date
+from types import SimpleNamespace
 from decimal import Decimal
 from types import SimpleNamespace
 
