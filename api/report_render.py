@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import io
-from functools import cache
+from functools import cache, lru_cache
 
 from engine.scoring.report import Report
 
@@ -35,15 +35,23 @@ def _plain(text: str) -> str:
 
 
 def charts(report: Report) -> dict[str, str]:
-    """Three charts as inline SVG: score rate by section, targets by state, overdue and supervised by month."""
+    """Three charts as inline SVG: score rate by section, targets by state, overdue and supervised by month.
+
+    Drawn once per version of the data they show (the same figures give the same charts)."""
+    sections = tuple((s.name, float(s.rate)) for s in report.sheet.sections if s.rate is not None)
+    return dict(_drawn(sections, tuple(report.states), tuple(report.months), report.overdue_now))
+
+
+@lru_cache(maxsize=16)
+def _drawn(sections: tuple[tuple[str, float], ...], states: tuple[tuple[str, int], ...],
+           months: tuple[tuple[str, int | None, int], ...], overdue_now: int) -> tuple[tuple[str, str], ...]:
     figure_class = _matplotlib()
     out = {}
-    sections = [s for s in report.sheet.sections if s.rate is not None]
     fig = figure_class(figsize=(7, max(2.2, 0.28 * len(sections) + 1)))
     ax = fig.add_subplot()
     if sections:
-        names = [_plain(s.name) for s in sections][::-1]
-        ax.barh(names, [float(s.rate) for s in sections][::-1], color=BLUE)
+        names = [_plain(name) for name, _ in sections][::-1]
+        ax.barh(names, [rate for _, rate in sections][::-1], color=BLUE)
         ax.set_xlim(0, 100)
     else:
         ax.text(0.5, 0.5, "尚无已评分的目标", ha="center", va="center", transform=ax.transAxes)
@@ -53,7 +61,7 @@ def charts(report: Report) -> dict[str, str]:
 
     fig = figure_class(figsize=(7, 2.8))
     ax = fig.add_subplot()
-    labels, counts = zip(*report.states, strict=True)
+    labels, counts = zip(*states, strict=True)
     bars = ax.bar(labels, counts, color=GREY)
     ax.bar_label(bars)
     ax.set_title("目标状态分布")
@@ -63,18 +71,18 @@ def charts(report: Report) -> dict[str, str]:
 
     fig = figure_class(figsize=(7, 2.8))
     ax = fig.add_subplot()
-    months = [m for m, _, _ in report.months]
+    labels = [m for m, _, _ in months]
     # A month not yet ended has no count: a gap in the line, not a zero.
-    ax.plot(months, [float("nan") if o is None else o for _, o, _ in report.months], marker="o", color=RED,
+    ax.plot(labels, [float("nan") if o is None else o for _, o, _ in months], marker="o", color=RED,
             label="月末逾期")
-    ax.plot(months, [s for _, _, s in report.months], marker="s", color=BLUE, label="新增督办")
-    ax.set_title(f"各月末逾期与新增督办（当前逾期 {report.overdue_now} 项）")
+    ax.plot(labels, [s for _, _, s in months], marker="s", color=BLUE, label="新增督办")
+    ax.set_title(f"各月末逾期与新增督办（当前逾期 {overdue_now} 项）")
     ax.set_ylabel("目标数")
     ax.legend()
     ax.tick_params(axis="x", labelrotation=45)
     _counts(ax)
     out["months"] = _svg(fig)
-    return out
+    return tuple(out.items())
 
 
 def _counts(ax) -> None:
