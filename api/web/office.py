@@ -9,6 +9,7 @@ from urllib.parse import quote
 from fastapi import APIRouter, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
+from sqlmodel import Session
 from starlette.datastructures import UploadFile
 
 from api.deps import MAX_ID, Id, SessionDep
@@ -17,7 +18,7 @@ from api.web.auth import Viewer, WebViewer, check_csrf
 from api.web.diagram import svg
 from api.web.pages import STATUS, _page
 from api.web.render import render
-from engine.audit import chain as audit, checkpoints, replay
+from engine.audit import chain as audit, chain_check, checkpoints
 from engine.calendar import clock
 from engine.scoring import dashboard
 from engine.workflow import definitions, targets
@@ -82,17 +83,26 @@ def audit_page(request: Request, session: SessionDep, viewer: WebViewer, actor: 
                  values={"actor": actor or "", "section": section or "", "trigger": trigger or "",
                          "target": target or "", "since": since or "", "until": until or "", "code": code or "",
                          "state": state or ""},
-                 chain=replay.verify(session=session, public_pem=checkpoints.public_pem()) if check else None,
+                 check=chain_check.status(session) if check else None,
                  codes=audit.target_codes(session, records), labels=definitions.audit_labels(),
                  key=checkpoints.public_key_info(), checkpoint=checkpoints.latest(session))
 
 
 @router.post("/audit/verify")
 async def verify(request: Request, viewer: WebViewer):
+    """Start the chain check in the background (or join the one running); the page shows its progress."""
     _office_or_auditor(viewer)
     form = await request.form()
     check_csrf(viewer, form.get("csrf"))
+    await run_in_threadpool(_start_check, request.app.state.engine, viewer.user.name)
     return RedirectResponse("/audit?check=true", status_code=303)
+
+
+def _start_check(bind, by: str) -> None:
+    with Session(bind, expire_on_commit=False) as session:
+        job, new = chain_check.start(session=session, by=by)
+    if new:
+        chain_check.launch(bind, job)
 
 
 @router.get("/audit/export")

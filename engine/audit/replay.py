@@ -7,6 +7,7 @@ names the first object that disagrees with the replay, and how.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -65,13 +66,17 @@ def records(session: Session, *, upto: int, batch: int = 5000):
                                         .execution_options(yield_per=batch, stream_results=True))
 
 
-def replay(session: Session, *, checkpoints: list[dict[str, Any]] = (), batch: int = 5000) -> tuple[core.Replay, dict]:
-    """Feed the whole chain (up to the head read first) through a replay; the replay and that head."""
+def replay(session: Session, *, checkpoints: list[dict[str, Any]] = (), batch: int = 5000,
+           progress: Callable[[int], None] | None = None) -> tuple[core.Replay, dict]:
+    """Feed the whole chain (up to the head read first) through a replay; the replay and that head.
+    ``progress`` is told how many records were replayed after every ``batch`` of them."""
     head = head_of(session)
     run = core.Replay(checkpoints)
-    for record in records(session, upto=max(head["last_id"], head["count"]), batch=batch):
+    for index, record in enumerate(records(session, upto=max(head["last_id"], head["count"]), batch=batch), start=1):
         if not run.feed(record):
             break
+        if progress is not None and index % batch == 0:
+            progress(index)
     run.finish(head)
     return run, head
 
@@ -121,15 +126,15 @@ def current_state(session: Session, *, plan_id: int | None = None, rehash: bool 
 
 
 def verify(*, session: Session, checkpoints: list[dict[str, Any]] = (), public_pem: bytes | None = None,
-           batch: int = 5000) -> StateCheck:
+           batch: int = 5000, progress: Callable[[int], None] | None = None) -> StateCheck:
     """Replay the chain against the stored checkpoints and ``checkpoints`` (an auditor's copies), then
-    compare the tables with the replay. Reads only."""
+    compare the tables with the replay (``progress``: see :func:`replay`). Reads only."""
     kept = stored_checkpoints(session)
     every = core.merged(kept, checkpoints)
     problem = core.check_signatures(every, public_pem) if every and public_pem else None
     if every and not public_pem:
         problem = "有签名检查点，但找不到公钥，无法核对其签名"
-    run, head = replay(session, checkpoints=every, batch=batch)
+    run, head = replay(session, checkpoints=every, batch=batch, progress=progress)
     problem = problem or run.problem
     differences = [] if problem else core.compare(run.state(), current_state(session))
     lines = core.report_lines(count=run.count, problem=problem, first_bad_id=run.first_bad_id if run.problem else None,
