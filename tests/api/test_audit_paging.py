@@ -7,7 +7,6 @@ from sqlmodel import Session
 
 from engine.audit import chain
 from engine.people.actors import actor_for
-from engine.store.models import Target
 from tests import factories as f
 from tests.api.conftest import token
 from tests.api.test_pages import login, web  # noqa: F401  (the page fixture)
@@ -36,14 +35,20 @@ def test_audit_api_pages_by_keyset(api, engine_db, two_targets, frozen):
     assert api.get("/api/v1/audit?after=-1", headers=auditor).status_code == 422
 
 
+def _progress(engine_db, target_id: int, count: int) -> list[int]:
+    """The demo target started and ``count`` progress reports on it: their record ids."""
+    with Session(engine_db, expire_on_commit=False) as session:
+        staff = actor_for(session, "黄洺鋆")
+        step(session, target_id, "start", staff)
+        for _ in range(count):
+            step(session, target_id, "report_progress", staff)
+        return [r.id for r in chain.history(session=session, target_id=target_id) if r.trigger == "report_progress"]
+
+
 def test_audit_page_follows_next_after(web, engine_db):
     client, ids = web
+    _progress(engine_db, ids["1-2-1"], 60)  # more than a page of 50
     with Session(engine_db, expire_on_commit=False) as session:
-        target = session.get(Target, ids["1-2-1"])
-        staff = actor_for(session, "黄洺鋆")
-        step(session, target.id, "start", staff)
-        for _ in range(60):  # more than a page of 50
-            step(session, target.id, "report_progress", staff)
         total = chain.verify(session).count  # the demo's own records and these 61
     assert login(client, "审计员").status_code == 303
     first = client.get("/audit")
@@ -79,13 +84,7 @@ def test_csv_export_streams_every_record_in_order(api, engine_db, two_targets, f
 
 def test_audit_page_goes_forward_and_back_by_page_number_without_counting(web, engine_db):
     client, ids = web
-    with Session(engine_db, expire_on_commit=False) as session:
-        target = session.get(Target, ids["1-2-1"])
-        staff = actor_for(session, "黄洺鋆")
-        step(session, target.id, "start", staff)
-        for _ in range(110):  # three pages of 50 of this trigger
-            step(session, target.id, "report_progress", staff)
-        progress = [r.id for r in chain.history(session=session, target_id=target.id) if r.trigger == "report_progress"]
+    progress = _progress(engine_db, ids["1-2-1"], 110)  # three pages of 50 of this trigger
     assert login(client, "审计员").status_code == 303
     shown = lambda page: [int(n) for n in re.findall(r"<tr><td>(\d+)</td>", page.text)]  # noqa: E731
     first = client.get("/audit?trigger=report_progress")
