@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import io
-from functools import cache
+from functools import cache, lru_cache
 
 from engine.scoring.report import Report
 
@@ -35,15 +35,23 @@ def _plain(text: str) -> str:
 
 
 def charts(report: Report) -> dict[str, str]:
-    """Three charts as inline SVG: score rate by section, targets by state, overdue and supervised by month."""
+    """Three charts as inline SVG: score rate by section, targets by state, overdue and supervised by month.
+
+    Drawn once per version of the data they show (the same figures give the same charts)."""
+    sections = tuple((s.name, float(s.rate)) for s in report.sheet.sections if s.rate is not None)
+    return dict(_drawn(sections, tuple(report.states), tuple(report.months), report.overdue_now))
+
+
+@lru_cache(maxsize=16)
+def _drawn(sections: tuple[tuple[str, float], ...], states: tuple[tuple[str, int], ...],
+           months: tuple[tuple[str, int | None, int], ...], overdue_now: int) -> tuple[tuple[str, str], ...]:
     figure_class = _matplotlib()
     out = {}
-    sections = [s for s in report.sheet.sections if s.rate is not None]
     fig = figure_class(figsize=(7, max(2.2, 0.28 * len(sections) + 1)))
     ax = fig.add_subplot()
     if sections:
-        names = [_plain(s.name) for s in sections][::-1]
-        ax.barh(names, [float(s.rate) for s in sections][::-1], color=BLUE)
+        names = [_plain(name) for name, _ in sections][::-1]
+        ax.barh(names, [rate for _, rate in sections][::-1], color=BLUE)
         ax.set_xlim(0, 100)
     else:
         ax.text(0.5, 0.5, "尚无已评分的目标", ha="center", va="center", transform=ax.transAxes)
@@ -53,7 +61,7 @@ def charts(report: Report) -> dict[str, str]:
 
     fig = figure_class(figsize=(7, 2.8))
     ax = fig.add_subplot()
-    labels, counts = zip(*report.states, strict=True)
+    labels, counts = zip(*states, strict=True)
     bars = ax.bar(labels, counts, color=GREY)
     ax.bar_label(bars)
     ax.set_title("目标状态分布")
@@ -63,18 +71,18 @@ def charts(report: Report) -> dict[str, str]:
 
     fig = figure_class(figsize=(7, 2.8))
     ax = fig.add_subplot()
-    months = [m for m, _, _ in report.months]
+    labels = [m for m, _, _ in months]
     # A month not yet ended has no count: a gap in the line, not a zero.
-    ax.plot(months, [float("nan") if o is None else o for _, o, _ in report.months], marker="o", color=RED,
+    ax.plot(labels, [float("nan") if o is None else o for _, o, _ in months], marker="o", color=RED,
             label="月末逾期")
-    ax.plot(months, [s for _, _, s in report.months], marker="s", color=BLUE, label="新增督办")
-    ax.set_title(f"各月末逾期与新增督办（当前逾期 {report.overdue_now} 项）")
+    ax.plot(labels, [s for _, _, s in months], marker="s", color=BLUE, label="新增督办")
+    ax.set_title(f"各月末逾期与新增督办（当前逾期 {overdue_now} 项）")
     ax.set_ylabel("目标数")
     ax.legend()
     ax.tick_params(axis="x", labelrotation=45)
     _counts(ax)
     out["months"] = _svg(fig)
-    return out
+    return tuple(out.items())
 
 
 def _counts(ax) -> None:
@@ -85,19 +93,85 @@ def _counts(ax) -> None:
     ax.set_ylim(bottom=0, top=max(1, ax.get_ylim()[1]))
 
 
-def html(report: Report, *, standalone: bool = True) -> str:
-    """The report as an HTML document (``standalone``: with its own styles, for the PDF and downloads)."""
+#: Rows of the per-target tables laid out in one go when the PDF is made: a large plan's report is laid
+#: out part by part and the parts' pages joined, so that memory does not grow with the plan.
+PART_ROWS = 1500
+
+#: The blocks of the report in order; those with rows can be cut between parts.
+BLOCKS = ("head", "deductions", "bonus", "explained", "not_met", "lines", "indicators", "end")
+
+
+def _rows_of(report: Report) -> dict[str, list]:
+    return {"deductions": report.deductions, "bonus": report.bonus, "explained": _explained(report),
+            "not_met": report.not_met, "lines": report.sheet.lines, "indicators": report.indicators}
+
+
+def _explained(report: Report) -> list:
+    return [line for line in report.sheet.lines if line.score_reason]
+
+
+def parts(report: Report, *, rows: int = PART_ROWS) -> list[dict[str, tuple[int, int]]]:
+    """The report cut into parts of at most ``rows`` table rows: each part maps the blocks it shows
+    to the slice of their rows it holds."""
+    counts = {name: len(items) for name, items in _rows_of(report).items()}
+    out, current, room = [], {}, rows
+    for name in BLOCKS:
+        total, start = counts.get(name, 0), 0
+        while True:
+            if room == 0 and start < total:
+                out.append(current)
+                current, room = {}, rows
+            take = min(total - start, room)
+            current[name] = (start, start + take)
+            start, room = start + take, room - take
+            if start >= total:
+                break
+    out.append(current)
+    return out
+
+
+def html(report: Report, *, standalone: bool = True, part: dict[str, tuple[int, int]] | None = None,
+         first_page: int = 1) -> str:
+    """The report as an HTML document (``standalone``: with its own styles, for the PDF and downloads;
+    ``part``: only that part of it, see :func:`parts`, its pages numbered from ``first_page``)."""
     from api.web.render import templates
 
     from engine.scoring.report import grade_label, scored_share
 
+    def at(name: str) -> bool:
+        return part is None or name in part
+
+    def rows(name: str, items: list) -> list:
+        return items if part is None else items[slice(*part[name])]
+
+    def opening(name: str) -> bool:
+        return part is None or part[name][0] == 0
+
+    def closing(name: str, items: list) -> bool:
+        return part is None or part[name][1] >= len(items)
+
     template = templates.env.get_template("report.html")
-    return template.render(r=report, s=report.sheet, charts=charts(report), standalone=standalone,
-                           grade_label=grade_label, scored_share=scored_share)
+    return template.render(r=report, s=report.sheet, charts=charts(report) if at("head") else {},
+                           standalone=standalone, grade_label=grade_label, scored_share=scored_share,
+                           explained=_explained(report), at=at, rows=rows, opening=opening, closing=closing,
+                           first_page=first_page)
 
 
-def pdf(report: Report) -> bytes:
-    """The report as PDF, Chinese text set in the system's CJK fonts (WeasyPrint)."""
+def pdf(report: Report, *, rows: int = PART_ROWS) -> bytes:
+    """The report as PDF, Chinese text set in the system's CJK fonts (WeasyPrint), laid out in parts of
+    at most ``rows`` table rows whose pages are joined into one file (pypdf)."""
+    from pypdf import PdfReader, PdfWriter
     from weasyprint import HTML
 
-    return HTML(string=html(report)).write_pdf()
+    pieces = parts(report, rows=rows)
+    if len(pieces) == 1:
+        return HTML(string=html(report)).write_pdf()
+    writer, first_page = PdfWriter(), 1
+    for part in pieces:
+        laid_out = PdfReader(io.BytesIO(HTML(string=html(report, part=part, first_page=first_page)).write_pdf()))
+        writer.append(laid_out)
+        first_page += len(laid_out.pages)
+    writer.add_metadata({"/Title": f"绩效评估报告 · {report.sheet.plan.title}"})
+    buffer = io.BytesIO()
+    writer.write(buffer)
+    return buffer.getvalue()

@@ -60,31 +60,39 @@ def search(session: SessionDep, caller: CurrentActor, actor: Text = None, sectio
 
 
 EXPORTS = {
-    "csv": ("text/csv; charset=utf-8", audit.export_csv),
-    "xlsx": ("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", audit.export_xlsx),
+    "csv": "text/csv; charset=utf-8",
+    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    "json": "application/json",
 }
 
 
-@router.get("/export", responses={**responses(403), 200: {"content": {m: {} for m, _ in EXPORTS.values()}}},
+@router.get("/export", responses={**responses(403), 200: {"content": {m: {} for m in EXPORTS.values()}}},
             response_class=Response)
-def export(session: SessionDep, caller: CurrentActor, format: Literal["csv", "xlsx"] = "csv", actor: Text = None, section: Text = None,
-           trigger: Text = None, target: IdQuery = None, since: datetime | None = None,
+def export(session: SessionDep, caller: CurrentActor, format: Literal["csv", "xlsx", "json"] = "csv", actor: Text = None,
+           section: Text = None, trigger: Text = None, target: IdQuery = None, since: datetime | None = None,
            until: datetime | None = None) -> Response:
-    """The matching records as a CSV (streamed) or XLSX file."""
-    media, write = EXPORTS[format]
-    filters = _filters(actor, section, trigger, target, since, until, within=scope.audit_within(session, caller))
-    labels = definitions.audit_labels()
+    """The matching records as a CSV, XLSX or JSON file, streamed (memory stays flat however many match)."""
+    return export_response(session, format, _filters(actor, section, trigger, target, since, until,
+                                                     within=scope.audit_within(session, caller)))
+
+
+def export_response(session: Session, format: str, filters: audit.AuditFilter) -> StreamingResponse:
+    """The streamed download of the records matching ``filters`` in ``format`` (csv, xlsx or json)."""
     name = f"audit-{clock.now():%Y%m%d-%H%M%S}.{format}"
-    headers = {"Content-Disposition": f'attachment; filename="{name}"'}
-    if format == "csv":
-        return StreamingResponse(audit_csv_stream(session.get_bind(), filters, labels), media_type=media, headers=headers)
-    return Response(write(session, filters, labels), media_type=media, headers=headers)
+    return StreamingResponse(audit_stream(session.get_bind(), format, filters, definitions.audit_labels()),
+                             media_type=EXPORTS[format],
+                             headers={"Content-Disposition": f'attachment; filename="{name}"'})
 
 
-def audit_csv_stream(bind, filters: audit.AuditFilter, labels: audit.Labels | None = None) -> Iterator[bytes]:
-    """The CSV export in pieces, read in a session of its own (the request's is closed by then)."""
+def audit_stream(bind, format: str, filters: audit.AuditFilter, labels: audit.Labels | None = None) -> Iterator[bytes]:
+    """An export in pieces, read in a session of its own (the request's is closed by then)."""
     with Session(bind) as session:
-        yield from audit.stream_csv(session, filters, labels)
+        if format == "csv":
+            yield from audit.stream_csv(session, filters, labels)
+        elif format == "xlsx":
+            yield from audit.stream_xlsx(session, filters, labels)
+        else:
+            yield from audit.stream_json(session, filters)
 
 
 @router.get("/verify", response_model=ChainCheckPublic, responses=responses(403))

@@ -6,18 +6,19 @@ from datetime import datetime
 from typing import Annotated
 from urllib.parse import quote
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
+from sqlmodel import Session
 from starlette.datastructures import UploadFile
 
 from api.deps import MAX_ID, Id, SessionDep
-from api.routers.audit import audit_csv_stream
+from api.routers.audit import export_response
 from api.web.auth import Viewer, WebViewer, check_csrf
 from api.web.diagram import svg
 from api.web.pages import STATUS, _page
 from api.web.render import render
-from engine.audit import chain as audit, checkpoints, replay
+from engine.audit import chain as audit, chain_check, checkpoints
 from engine.calendar import clock
 from engine.people import scope
 from engine.scoring import dashboard
@@ -67,53 +68,62 @@ def _filters(actor, section, trigger, target, since, until, code=None, state=Non
 def audit_page(request: Request, session: SessionDep, viewer: WebViewer, actor: Text = None, section: Text = None,
                trigger: Text = None, target: Text = None, since: Text = None, until: Text = None,
                code: Text = None, state: Text = None,
-               page: Annotated[int, Query(ge=1, le=MAX_ID // PAGE)] = 1, check: bool = False,
-               after: Annotated[int | None, Query(ge=0, le=MAX_ID)] = None):
+               page: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None, check: bool = False,
+               after: Annotated[int | None, Query(ge=0, le=MAX_ID)] = None,
+               before: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None):
+    """The records page by page by keyset (after or before a record id): the same cost at any depth, and
+    no count of the matching records (only the whole chain's, which its head keeps)."""
     _office_or_auditor(viewer)
     filters = _filters(actor, section, trigger, target, since, until, code, state,
                        within=scope.audit_within(session, viewer.actor))
-    query = "&".join(f"{k}={quote(v)}" for k, v in request.query_params.items() if k not in ("page", "check", "after"))
-    if after is not None:  # keyset paging: the same cost at any depth, no count
-        records, next_after = audit.page_after(session=session, filters=filters, after=after, limit=PAGE)
-        count, pages = None, None
+    keep = ("page", "check", "after", "before")
+    query = "&".join(f"{k}={quote(v)}" for k, v in request.query_params.items() if k not in keep)
+    if before is not None:
+        records, previous = audit.page_before(session=session, filters=filters, before=before, limit=PAGE)
+        next_after = records[-1].id if records else None
     else:
-        records, count = audit.search(session=session, filters=filters, limit=PAGE, offset=(page - 1) * PAGE)
-        pages = max(1, -(-count // PAGE))
-        next_after = records[-1].id if records and page < pages else None
-    return _page(request, viewer, session, "audit.html", records=records, count=count, page=page,
-                 pages=pages, query=query, next_after=next_after, after=after,
+        records, next_after = audit.page_after(session=session, filters=filters, after=after or 0, limit=PAGE)
+        previous = records[0].id if records and after else None
+    if page is None and after is None and before is None:
+        page = 1
+    return _page(request, viewer, session, "audit.html", records=records, page=page, query=query,
+                 next_after=next_after, previous=previous, after=after if before is None else None,
+                 count=audit.count(session=session, filters=filters) if page == 1 and not any(vars(filters).values())
+                 else None,
                  values={"actor": actor or "", "section": section or "", "trigger": trigger or "",
                          "target": target or "", "since": since or "", "until": until or "", "code": code or "",
                          "state": state or ""},
-                 chain=replay.verify(session=session, public_pem=checkpoints.public_pem())
-                 if check and scope.reads_everything(session, viewer.actor) else None,
+                 check=chain_check.status(session) if check and scope.reads_everything(session, viewer.actor) else None,
                  codes=audit.target_codes(session, records), labels=definitions.audit_labels(),
                  key=checkpoints.public_key_info(), checkpoint=checkpoints.latest(session))
 
 
 @router.post("/audit/verify")
 async def verify(request: Request, viewer: WebViewer):
+    """Start the chain check in the background (or join the one running); the page shows its progress."""
     _office_or_auditor(viewer)
     form = await request.form()
     check_csrf(viewer, form.get("csrf"))
+    await run_in_threadpool(_start_check, request.app.state.engine, viewer)
     return RedirectResponse("/audit?check=true", status_code=303)
 
 
+def _start_check(bind, viewer: Viewer) -> None:
+    with Session(bind, expire_on_commit=False) as session:
+        if not scope.reads_everything(session, viewer.actor):  # the whole chain holds every organisation's records
+            raise HTTPException(403, "只有部署顶级单位的绩效办或审计员可以校验整条审计链")
+        job, new = chain_check.start(session=session, by=viewer.user.name)
+    if new:
+        chain_check.launch(bind, job)
+
+
 @router.get("/audit/export")
-def export(session: SessionDep, viewer: WebViewer, format: Annotated[str, Query(pattern="^(csv|xlsx)$")] = "csv",
+def export(session: SessionDep, viewer: WebViewer, format: Annotated[str, Query(pattern="^(csv|xlsx|json)$")] = "csv",
            actor: Text = None, section: Text = None, trigger: Text = None, target: Text = None, since: Text = None,
            until: Text = None, code: Text = None, state: Text = None):
     _office_or_auditor(viewer)
-    filters = _filters(actor, section, trigger, target, since, until, code, state,
-                       within=scope.audit_within(session, viewer.actor))
-    labels = definitions.audit_labels()
-    name = f"audit-{clock.now():%Y%m%d-%H%M%S}.{format}"
-    headers = {"Content-Disposition": f'attachment; filename="{name}"'}
-    if format == "csv":
-        return StreamingResponse(audit_csv_stream(session.get_bind(), filters, labels),
-                                 media_type="text/csv; charset=utf-8", headers=headers)
-    return Response(audit.export_xlsx(session, filters, labels), headers=headers,
-                    media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+    return export_response(session, format, _filters(actor, section, trigger, target, since, until, code, state,
+                                                     within=scope.audit_within(session, viewer.actor)))
 
 
 @router.get("/workflows", response_class=HTMLResponse)

@@ -372,6 +372,17 @@ def page_after(*, session: Session, filters: AuditFilter, after: int, limit: int
     return rows, (rows[-1].id if more else None)
 
 
+def page_before(*, session: Session, filters: AuditFilter, before: int,
+                limit: int) -> tuple[list[TransitionRecord], int | None]:
+    """Keyset paging backwards: up to ``limit`` matching records with an id below ``before``, oldest
+    first, and the ``before`` of the page before them (``None`` when there is none)."""
+    rows = list(session.exec(_filtered(filters).where(TransitionRecord.id < before)
+                             .order_by(TransitionRecord.id.desc()).limit(limit + 1)))
+    more = len(rows) > limit
+    rows = rows[:limit][::-1]
+    return rows, (rows[0].id if more else None)
+
+
 def history(*, session: Session, target_id: int) -> list[TransitionRecord]:
     """A target's transition records, oldest first."""
     return search(session=session, filters=AuditFilter(target_id=target_id), limit=None)[0]
@@ -433,8 +444,23 @@ def stream_csv(session: Session, filters: AuditFilter, labels: Labels | None = N
 
 
 def export_xlsx(session: Session, filters: AuditFilter, labels: Labels | None = None) -> bytes:
-    import io
+    return b"".join(stream_xlsx(session, filters, labels))
 
+
+def stream_xlsx(session: Session, filters: AuditFilter, labels: Labels | None = None, *,
+                piece: int = 1 << 16) -> Iterator[bytes]:
+    """The XLSX export in pieces of ``piece`` bytes. The workbook is written row by row to a
+    temporary file (openpyxl's write-only mode), then sent: memory stays flat however many match."""
+    import tempfile
+
+    with tempfile.TemporaryFile() as file:
+        _write_xlsx(session, filters, labels, file)
+        file.seek(0)
+        while chunk := file.read(piece):
+            yield chunk
+
+
+def _write_xlsx(session: Session, filters: AuditFilter, labels: Labels | None, file) -> None:
     from openpyxl import Workbook
 
     from openpyxl.cell import WriteOnlyCell
@@ -449,9 +475,29 @@ def export_xlsx(session: Session, filters: AuditFilter, labels: Labels | None = 
             cells.as_text(cell)
             row_cells.append(cell)
         sheet.append(row_cells)
-    buffer = io.BytesIO()
-    book.save(buffer)
-    return buffer.getvalue()
+    book.save(file)
+
+
+def stream_json(session: Session, filters: AuditFilter, *, batch: int = 2000) -> Iterator[bytes]:
+    """The matching records as one JSON array of objects (codes as stored, times in ISO 8601 with
+    their offset, payloads as objects), in pieces of about ``batch`` records."""
+    from engine.calendar.clock import local
+
+    yield b"["
+    after: int | None = 0
+    first = True
+    while after is not None:
+        records, after = page_after(session=session, filters=filters, after=after, limit=batch)
+        codes = target_codes(session, records)
+        items = [json.dumps({"id": r.id, "at": local(r.at).isoformat(), "target_id": r.target_id,
+                             "target_code": codes.get(r.target_id), "kind": r.kind, "actor": r.actor, "role": r.role,
+                             "trigger": r.trigger, "from_state": r.from_state, "to_state": r.to_state,
+                             "comment": r.comment, "payload": r.payload, "hash": r.hash, "prev_hash": r.prev_hash},
+                            ensure_ascii=False, sort_keys=True) for r in records]
+        if items:
+            yield (("\n" if first else ",\n") + ",\n".join(items)).encode("utf-8")
+            first = False
+    yield b"\n]\n"
 
 
 def target_codes(session: Session, records: list[TransitionRecord]) -> dict[int, str]:

@@ -8,7 +8,7 @@ names the first object that disagrees with the replay, and how.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -132,9 +132,10 @@ def _chain_of(checkpoint: dict[str, Any], legacy: int) -> int:
 
 
 def replay(session: Session, *, checkpoints: list[dict[str, Any]] = (), org_ids: Iterable[int] | None = None,
-           batch: int = 5000) -> tuple[Replayed, dict]:
+           batch: int = 5000, progress: Callable[[int], None] | None = None) -> tuple[Replayed, dict]:
     """Feed each chain of ``org_ids`` (every chain: ``None``), up to its head read first, through a replay
-    against its checkpoints; the replays and the heads added up."""
+    against its checkpoints; the replays and the heads added up. ``progress`` is told how many records
+    were replayed after every ``batch`` of them."""
     connection = session.connection()
     heads = {h.org_id: h for h in chain.heads(connection, org_ids)}
     legacy = min((o for o in heads if o != chain.DEPLOYMENT), default=chain.DEPLOYMENT)
@@ -144,13 +145,16 @@ def replay(session: Session, *, checkpoints: list[dict[str, Any]] = (), org_ids:
     for org in mine:  # a chain its checkpoints know but whose records and head are gone
         if (org_ids is None or org in org_ids) and org not in heads:
             heads[org] = chain.Head(org, present=False)
-    runs = {}
+    runs, done = {}, 0
     for org in sorted(heads):
         run = runs[org] = core.Replay(mine.get(org, []), hashing=chain.row_digest)
         feed = run.feed_row
         for row in chain.stream(connection, heads[org], batch=batch):
             if not feed(row):
                 break
+            done += 1
+            if progress is not None and done % batch == 0:
+                progress(done)
         run.finish(heads[org].as_dict())
     found = Replayed(runs, heads)
     total = {"count": found.count, "last_id": max((h.last_id for h in heads.values()), default=0),
@@ -218,10 +222,11 @@ def current_state(session: Session, *, plan_id: int | None = None, org_ids: Iter
 
 
 def verify(*, session: Session, checkpoints: list[dict[str, Any]] = (), public_pem: bytes | None = None,
-           org_id: int | None = None, batch: int = 5000) -> StateCheck:
+           org_id: int | None = None, batch: int = 5000,
+           progress: Callable[[int], None] | None = None) -> StateCheck:
     """Replay the chains (``org_id``: that organisation's and its descendants', reading no other) against
     the stored checkpoints and ``checkpoints`` (an auditor's copies), then compare the tables with the
-    replay. Reads only."""
+    replay (``progress``: see :func:`replay`). Reads only."""
     org_ids = scope(session, org_id)
     kept = stored_checkpoints(session, org_ids=org_ids)
     every = core.merged(kept, checkpoints)
@@ -230,7 +235,7 @@ def verify(*, session: Session, checkpoints: list[dict[str, Any]] = (), public_p
         problem = "有签名检查点，但找不到公钥，无法核对其签名"
     if org_ids is None and not problem:  # the deployment's chain of checkpoints, in the order taken
         problem = core.check_links(kept)
-    run, head = replay(session, checkpoints=every, org_ids=org_ids, batch=batch)
+    run, head = replay(session, checkpoints=every, org_ids=org_ids, batch=batch, progress=progress)
     problem = problem or run.problem
     differences = [] if problem else core.compare(run.state(), current_state(session, org_ids=org_ids))
     lines = core.report_lines(count=run.count, problem=problem, first_bad_id=run.first_bad_id if run.problem else None,

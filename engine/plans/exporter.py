@@ -13,12 +13,13 @@ from decimal import Decimal
 from typing import Any
 
 from openpyxl import Workbook
+from openpyxl.cell import WriteOnlyCell
 from openpyxl.styles import Alignment, Border, Font, NamedStyle, Side
 from openpyxl.utils import get_column_letter
 from sqlmodel import Session, select
 
 from engine.plans import target_checkpoints
-from engine.store.cells import sheet_as_text
+from engine.store.cells import as_text
 from engine.store.models import Indicator, Plan, Target
 from engine.workflow.targets import parties_for
 
@@ -94,46 +95,58 @@ def write_xlsx(session: Session, plan_id: int, extra: Sequence[tuple[str, Callab
     with_checkpoints = any(cells[12] for _, cells in rows)
     headers = list(HEADERS) + (["量化指标"] if with_indicators else []) + (["节点"] if with_checkpoints else []) + kept \
         + [name for name, _ in extra]
-    book = Workbook()
-    sheet = book.active
-    sheet.title = "绩效目标考评表"
-    sheet.append([plan.title])
-    sheet.merge_cells(start_row=1, start_column=1, end_row=1, end_column=len(headers))
-    sheet["A1"].font = Font(bold=True, size=14)
-    sheet["A1"].alignment = Alignment(horizontal="center")
-    sheet.append(headers)
-    for target, cells in rows:
-        values = cells[:10] + ([cells[10]] if with_indicators else []) + ([cells[12]] if with_checkpoints else []) \
-            + [cells[11].get(name) for name in kept] \
-            + [get(target) for _, get in extra]
-        sheet.append(values)
-    _merge_groups(sheet, rows)
-    for label, weight, note in footer:
-        sheet.append([None, label, None, None, note, weight])
-    for index, width in enumerate(list(WIDTHS) + [16] * (len(headers) - len(WIDTHS)), start=1):
-        sheet.column_dimensions[get_column_letter(index)].width = width
+    # Write-only: rows go to a temporary file as they are appended (a large plan neither fills memory
+    # nor pays for a cell object per value); merges, widths and the shared style are set up first.
+    book = Workbook(write_only=True)
     style = NamedStyle(name="kaoping_cell", alignment=Alignment(wrap_text=True, vertical="center"),
                        border=Border(left=THIN, right=THIN, top=THIN, bottom=THIN))
     book.add_named_style(style)  # one shared style: far faster than a style object per cell
-    for row in sheet.iter_rows(min_row=2):
-        for cell in row:
-            cell.style = "kaoping_cell"
-    sheet_as_text(sheet)  # plan text (the title too) is text, never a formula
-    for cell in sheet[2]:
-        cell.font = Font(bold=True)
+    sheet = book.create_sheet("绩效目标考评表")
+    for index, width in enumerate(list(WIDTHS) + [16] * (len(headers) - len(WIDTHS)), start=1):
+        sheet.column_dimensions[get_column_letter(index)].width = width
+    sheet.merged_cells.add(f"A1:{get_column_letter(len(headers))}1")
+    covered = set()  # (row, column) under a merge, not its first cell: written empty
+    for first_row, column, last_row in _merge_groups(rows):
+        sheet.merged_cells.add(f"{get_column_letter(column)}{first_row}:{get_column_letter(column)}{last_row}")
+        covered.update((r, column) for r in range(first_row + 1, last_row + 1))
+
+    def cell(value, *, styled: bool = True, font: Font | None = None) -> WriteOnlyCell:
+        out = WriteOnlyCell(sheet, value=value)
+        if styled:
+            out.style = "kaoping_cell"
+        if font is not None:
+            out.font = font
+        as_text(out)  # plan text (the title too) is text, never a formula
+        return out
+
+    title = cell(plan.title, styled=False, font=Font(bold=True, size=14))
+    title.alignment = Alignment(horizontal="center")
+    sheet.append([title])
+    bold = Font(bold=True)
+    sheet.append([cell(name, font=bold) for name in headers])
+    for number, (target, cells) in enumerate(rows, start=3):
+        values = cells[:10] + ([cells[10]] if with_indicators else []) + ([cells[12]] if with_checkpoints else []) \
+            + [cells[11].get(name) for name in kept] + [get(target) for _, get in extra]
+        sheet.append([cell(None if (number, column) in covered else value)
+                      for column, value in enumerate(values, start=1)])
+    for label, weight, note in footer:
+        values = [None, label, None, None, note, weight]
+        sheet.append([cell(value) for value in values] + [cell(None) for _ in range(len(headers) - len(values))])
     buffer = io.BytesIO()
     book.save(buffer)
     return buffer.getvalue()
 
 
-def _merge_groups(sheet, rows) -> None:
-    """Merge the category cells over each category's rows, and indicator and basis over each indicator's."""
+def _merge_groups(rows) -> list[tuple[int, int, int]]:
+    """The merges of the table (first row, column, last row): the category cells over each category's
+    rows, and indicator and basis over each indicator's."""
     first = 3  # rows 1 and 2 are the title and the header
+    out = []
     for column, key in ((2, lambda c: c[1]), (3, lambda c: (c[1], c[2])), (4, lambda c: (c[1], c[2], c[3]))):
         start = 0
         for i in range(1, len(rows) + 1):
             if i == len(rows) or key(rows[i][1]) != key(rows[start][1]):
                 if i - start > 1:
-                    sheet.merge_cells(start_row=first + start, start_column=column,
-                                      end_row=first + i - 1, end_column=column)
+                    out.append((first + start, column, first + i - 1))
                 start = i
+    return out

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import io
+import re
 import shutil
 import subprocess
 from decimal import Decimal
@@ -170,3 +171,30 @@ def test_report_pdf_text(session, tmp_path):
     total = scoring.sheet(session=session, plan_id=plan_id).total
     assert f"合计得分：{total.score.normalize():f}" in text.replace(" ", "")
     assert session.get(Plan, plan_id).title in text.replace(" ", "")
+
+
+@pytest.mark.skipif(shutil.which("pdftotext") is None, reason="pdftotext (poppler-utils) is not installed; .ci/run installs it")
+def test_report_pdf_laid_out_in_parts_reads_as_one(session, tmp_path):
+    from api import report_render
+
+    plan_id = _import(session)
+    _score(session, "1-1", 27, deductions=[(3, "进度滞后一个月")])
+    _score(session, "1-2", 28, deductions=[(2, "材料不全")])
+    built = report.build(session=session, plan_id=plan_id)
+    pieces = report_render.parts(built, rows=2)
+    assert len(pieces) > 2 and pieces[0]["head"] == (0, 0) and pieces[-1]["end"] == (0, 0)
+    for name, items in report_render._rows_of(built).items():  # every row in exactly one part, in order
+        cut = [span for part in pieces for block, span in part.items() if block == name]
+        assert cut[0][0] == 0 and cut[-1][1] == len(items) and all(a[1] == b[0] for a, b in zip(cut, cut[1:]))
+    whole, parted = report_render.pdf(built), report_render.pdf(built, rows=2)
+    texts = []
+    for data in (whole, parted):
+        path = tmp_path / "report.pdf"
+        path.write_bytes(data)
+        texts.append(subprocess.run(["pdftotext", str(path), "-"], capture_output=True, text=True, check=True).stdout)
+    one, many = texts
+    for heading in ("一、总体情况", "五、扣分与加分明细", "六、未完全达成的目标", "七、逐项评分", "审计链"):
+        assert one.count(heading) == many.count(heading) == 1
+    assert many.count("进度滞后一个月") == one.count("进度滞后一个月") and "材料不全" in many
+    pages = [int(n) for n in re.findall(r"第\s*(\d+)\s*页", many)]
+    assert pages == list(range(1, len(pages) + 1)) and len(pages) >= len(pieces)
