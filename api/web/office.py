@@ -88,7 +88,7 @@ def audit_page(request: Request, session: SessionDep, viewer: WebViewer, actor: 
         page = 1
     return _page(request, viewer, session, "audit.html", records=records, page=page, query=query,
                  next_after=next_after, previous=previous, after=after if before is None else None,
-                 count=audit.count(session=session, filters=filters) if page == 1 and not any(vars(filters).values())
+                 count=audit.count(session=session, filters=filters) if page == 1 and audit.unfiltered(filters)
                  else None,
                  values={"actor": actor or "", "section": section or "", "trigger": trigger or "",
                          "target": target or "", "since": since or "", "until": until or "", "code": code or "",

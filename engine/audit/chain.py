@@ -340,7 +340,7 @@ def _filtered(filters: AuditFilter):
     return query
 
 
-def _unfiltered(filters: AuditFilter) -> bool:
+def unfiltered(filters: AuditFilter) -> bool:
     return filters.within is None and not any(v for k, v in vars(filters).items() if k != "within")
 
 
@@ -348,7 +348,7 @@ def count(*, session: Session, filters: AuditFilter) -> int:
     """How many records match ``filters``: without filters the chain heads' counts (no scan)."""
     from sqlalchemy import func
 
-    if _unfiltered(filters):
+    if unfiltered(filters):
         return session.exec(select(func.coalesce(func.sum(ChainHead.count), 0))).one()
     return session.exec(select(func.count()).select_from(_filtered(filters).subquery())).one()
 
