@@ -10,6 +10,8 @@ from api.deps import Id, SessionDep
 from api.web.auth import WebViewer, check_csrf
 from api.web.pages import _error, _page
 from api.web.render import render
+from engine.people import scope
+from engine.plans import service as plans
 from engine.scoring import circulars
 from engine.store.errors import DomainError, Forbidden
 
@@ -25,6 +27,7 @@ def _readable(viewer, circular) -> None:
 
 def _view(session, viewer, circular_id: int):
     found = circulars.get(session=session, circular_id=circular_id)
+    plans.get(session=session, plan_id=found.plan_id, actor=viewer.actor)  # another organisation's: 404
     _readable(viewer, found)
     return found
 
@@ -33,6 +36,10 @@ def _view(session, viewer, circular_id: int):
 def circular_list(request: Request, session: SessionDep, viewer: WebViewer, plan_id: Id):
     if not viewer.actor.roles & READERS:
         return render(request, "error.html", status_code=403, viewer=viewer, message="只有绩效办和审计人员可以查看通报草稿")
+    try:
+        plans.get(session=session, plan_id=plan_id, actor=viewer.actor)
+    except DomainError as exc:
+        return _error(request, session, viewer, exc)
     return _page(request, viewer, session, "circulars.html", plan_id=plan_id,
                  circulars=circulars.of_plan(session=session, plan_id=plan_id))
 
@@ -42,6 +49,8 @@ async def draft(request: Request, session: SessionDep, viewer: WebViewer, plan_i
     form = await request.form()
     check_csrf(viewer, form.get("csrf"))
     try:
+        plan = plans.get(session=session, plan_id=plan_id, actor=viewer.actor)
+        scope.writable(session, viewer.actor, plan.org_id, f"计划 {plan_id} 不存在", plan_id=plan_id)
         made = circulars.draft(session=session, plan_id=plan_id, actor=viewer.actor)
     except DomainError as exc:
         session.rollback()
@@ -63,6 +72,9 @@ async def publish(request: Request, session: SessionDep, viewer: WebViewer, circ
     form = await request.form()
     check_csrf(viewer, form.get("csrf"))
     try:
+        found = _view(session, viewer, circular_id)
+        plan = plans.get(session=session, plan_id=found.plan_id, actor=viewer.actor)
+        scope.writable(session, viewer.actor, plan.org_id, f"通报 {circular_id} 不存在", circular_id=circular_id)
         circulars.publish(session=session, circular_id=circular_id, actor=viewer.actor,
                           comment=str(form.get("comment", "")))
     except DomainError as exc:

@@ -88,7 +88,7 @@ def audit_page(request: Request, session: SessionDep, viewer: WebViewer, actor: 
         page = 1
     return _page(request, viewer, session, "audit.html", records=records, page=page, query=query,
                  next_after=next_after, previous=previous, after=after if before is None else None,
-                 count=audit.count(session=session, filters=filters) if page == 1 and audit.unfiltered(filters)
+                 count=audit.count(session=session, filters=filters) if page == 1 and _only_scoped(filters) and scope.reads_everything(session, viewer.actor)
                  else None,
                  values={"actor": actor or "", "section": section or "", "trigger": trigger or "",
                          "target": target or "", "since": since or "", "until": until or "", "code": code or "",
@@ -96,6 +96,11 @@ def audit_page(request: Request, session: SessionDep, viewer: WebViewer, actor: 
                  check=chain_check.status(session) if check and scope.reads_everything(session, viewer.actor) else None,
                  codes=audit.target_codes(session, records), labels=definitions.audit_labels(),
                  key=checkpoints.public_key_info(), checkpoint=checkpoints.latest(session))
+
+
+def _only_scoped(filters: audit.AuditFilter) -> bool:
+    """Whether nothing but the caller's organisation scope narrows ``filters``."""
+    return not any(v for k, v in vars(filters).items() if k != "within")
 
 
 @router.post("/audit/verify")

@@ -48,7 +48,7 @@ def token(client: TestClient, name: str) -> dict[str, str]:
     (logging in itself is tested in test_auth; Argon2 would make every test slow)."""
     engine = client.app.state.engine
     with Session(engine) as session:
-        user = session.exec(select(User).where(User.name == name)).one()
+        user = session.exec(select(User).where(User.login == name)).one()
         access, _ = security.issue(user.id, user.name, signing_key(session))
     return {"Authorization": f"Bearer {access}"}
 

@@ -10,14 +10,14 @@ from engine.workflow.targets import parties_of
 
 
 def _person(session: Session, name: str):
-    return actor_of(session, session.exec(select(User).where(User.name == name)).one())
+    return actor_of(session, session.exec(select(User).where(User.login == name)).one())
 
 
 def bring(session: Session, codes: list[str], state: str, *, signers: int | None = None) -> None:
     """Fire start, self_assess, every leader's sign (or the first ``signers``) and verify, up to ``state``."""
     office = _person(session, "绩效办")
     for code in codes:
-        t = session.exec(select(Target).where(Target.code == code)).one()
+        t = session.exec(select(Target).where(Target.code == code, Target.parent_id.is_(None))).one()
         parties = parties_of(session, t.id)
         person = _person(session, parties.persons[0])
         leaders = [_person(session, n) for n in parties.leaders]

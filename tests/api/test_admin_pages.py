@@ -33,7 +33,7 @@ def test_admin_adds_a_section_and_a_user_who_logs_in(web, engine_db):
                                              "password": "xin-2024-pass"})
     assert made.status_code == 303 and "已新增用户" in client.get(made.headers["location"]).text
     with Session(engine_db) as session:
-        user = session.exec(select(User).where(User.name == "王新")).one()
+        user = session.exec(select(User).where(User.login == "王新")).one()
         assert users.sections_of(session, [user.id])[user.id] == ["信息安全科"]
         assert chain.verify(session).ok
     [record] = [r for r in _records(engine_db, "user_add") if r.payload["user"] == "王新"]
@@ -48,7 +48,7 @@ def test_admin_edits_roles_resets_a_password_and_disables(web, engine_db):
     client, _ = web
     login(client, "管理员")
     with Session(engine_db) as session:
-        uid = session.exec(select(User).where(User.name == "洪玮玮")).one().id
+        uid = session.exec(select(User).where(User.login == "洪玮玮")).one().id
     page = client.get(f"/admin/users/{uid}")
     token = _csrf(page.text)
     assert client.post(f"/admin/users/{uid}", data={"csrf": token, "what": "edit", "roles": [], "sections": []}).status_code == 422

@@ -179,7 +179,7 @@ def test_upload_over_the_limit_is_413(api, monkeypatch):
 
 def test_workflows(api):
     staff = token(api, "洪玮玮")
-    assert [w["id"] for w in api.get("/api/v1/workflows", headers=staff).json()["data"]] == ["report", "target"]
+    assert [w["id"] for w in api.get("/api/v1/workflows", headers=staff).json()["data"]] == ["rectification", "report", "supervision", "target"]
     target = api.get("/api/v1/workflows/target", headers=staff).json()
     assert target["initial"] == "assigned" and len(target["transitions"]) == 10
     _problem(api.get("/api/v1/workflows/nope", headers=staff), 404, "not_found")
@@ -188,7 +188,7 @@ def test_workflows(api):
 def test_inbox(api, engine_db):
     staff, other = token(api, "洪玮玮"), token(api, "陈华森")
     with Session(engine_db) as session:
-        user = session.exec(select(User).where(User.name == "洪玮玮")).one()
+        user = session.exec(select(User).where(User.login == "洪玮玮")).one()
         item = inbox.deliver(session=session, user_id=user.id, subject="目标 1-1-1 已退回", body="请补充佐证")
         session.commit()
         item_id = item.id

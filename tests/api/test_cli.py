@@ -50,7 +50,7 @@ def test_demo_loads_the_shipped_plan_and_its_people_once(tmp_path):
 def test_audit_verify_reports_tampering(tmp_path):
     assert _run(tmp_path, "init").returncode == 0
     ok = _run(tmp_path, "audit", "verify")
-    assert ok.returncode == 0 and "共 2 条记录" in ok.stdout  # the shipped definitions, deployed as version 1
+    assert ok.returncode == 0 and "共 4 条记录" in ok.stdout  # the four shipped definitions, deployed as version 1
     # Give the chain a record, then tamper with it.
     from engine.plans.service import set_milestone
     from tests import factories as f
@@ -60,7 +60,7 @@ def test_audit_verify_reports_tampering(tmp_path):
         plan = f.plan(session)
         session.commit()
         set_milestone(session=session, plan_id=plan.id, key="evaluation", phrase="1月8日前", actor=f.OFFICE)
-    assert "共 4 条记录" in _run(tmp_path, "audit", "verify").stdout  # the plan's milestones, then the change
+    assert "共 6 条记录" in _run(tmp_path, "audit", "verify").stdout  # the plan's milestones, then the change
     with bind.begin() as conn:
         conn.exec_driver_sql("UPDATE transitionrecord SET actor = '他人'")
     bind.dispose()
@@ -93,7 +93,7 @@ def test_user_add(tmp_path):
     assert wrong.returncode == 1 and "角色" in wrong.stderr
     bind = make_engine(f"sqlite:///{tmp_path / 'cli.db'}")
     with Session(bind) as session:
-        user = session.exec(select(User).where(User.name == "洪玮玮")).one()
+        user = session.exec(select(User).where(User.login == "洪玮玮")).one()
         assert users.check_password(user, "pass-word-1") and user.roles == ["staff"]
     bind.dispose()
 

@@ -37,7 +37,7 @@ def test_messages_about_finished_work_are_marked_done_and_can_be_left_out(web, e
         bring(session, ["1-1-1", "1-1-2"], "self_assessed")
     dispatch.dispatch(engine_db, Settings(smtp_host="", webhook_url=""))
     with Session(engine_db) as session:  # 林长华 signs 1-1-1: that message is done
-        target = session.exec(select(Target).where(Target.code == "1-1-1")).one()
+        target = session.exec(select(Target).where(Target.code == "1-1-1", Target.parent_id.is_(None))).one()
         fire(session=session, target_id=target.id, trigger="sign", actor=Actor("林长华", frozenset({"leader"})))
     login(client, "林长华")
     page = client.get("/inbox").text
@@ -59,7 +59,7 @@ def test_a_user_chooses_the_daily_digest_on_the_inbox_page(web, engine_db):
     assert done.status_code == 303
     assert "今后每天汇总一封邮件" in client.get(done.headers["location"]).text
     with Session(engine_db) as session:
-        user = session.exec(select(User).where(User.name == "林长华")).one()
+        user = session.exec(select(User).where(User.login == "林长华")).one()
         assert inbox.takes_digest(session=session, user_id=user.id)
     assert 'name="daily" value="true" checked' in client.get("/inbox").text
     assert client.post("/inbox/digest", data={"csrf": "forged", "daily": "false"}).status_code == 403

@@ -61,7 +61,7 @@ def _page(api, path, params):
     from engine.store.models import User
 
     with Session(api.app.state.engine) as session:
-        uid = session.exec(select(User.id).where(User.name == "绩效办")).one()
+        uid = session.exec(select(User.id).where(User.login == "绩效办")).one()
         key = key_of(type("R", (), {"app": api.app})(), session)
     cookie = URLSafeTimedSerializer(key, salt="kaoping-web-session").dumps({"uid": uid, "sid": "s"})
     return api.get(path, params=params, cookies={"kaoping_session": cookie})

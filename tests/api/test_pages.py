@@ -19,7 +19,7 @@ def _web(engine_db, tmp_path, monkeypatch, year=None):
     monkeypatch.setattr(settings(), "max_evidence_bytes", 2000)
     with Session(engine_db) as session:
         set_up(session, year=year)
-        ids = {t.code: t.id for t in session.exec(select(Target))}
+        ids = {t.code: t.id for t in session.exec(select(Target).where(Target.parent_id.is_(None)))}
     with TestClient(create_app(engine_db), follow_redirects=False) as client:
         yield client, ids
 

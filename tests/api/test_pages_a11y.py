@@ -36,7 +36,7 @@ def prepared(site):
         bring(session, ["1-1-2"], "in_progress")
         bring(session, ["1-2-1"], "leader_signed")
         bring(session, ["1-4-1"], "verified")
-        admin_id = session.exec(select(User).where(User.name == "洪玮玮")).one().id
+        admin_id = session.exec(select(User).where(User.login == "洪玮玮")).one().id
     bind.dispose()
     return base, ids, admin_id
 

@@ -33,7 +33,7 @@ def site(tmp_path_factory, _sqlite_template):
     bind = make_engine(url)
     with Session(bind) as session:
         set_up(session)
-        ids = {t.code: t.id for t in session.exec(select(Target))}
+        ids = {t.code: t.id for t in session.exec(select(Target).where(Target.parent_id.is_(None)))}
     bind.dispose()
     env = {"KAOPING_DATABASE_URL": url, "KAOPING_FILES_DIR": str(folder / "files")}
     with serving(env, folder / "server.log") as base:

@@ -10,7 +10,7 @@ from tests.api.conftest import token
 
 def _end(api, name: str) -> None:
     with Session(api.app.state.engine) as session:
-        end_sessions(session=session, user_id=session.exec(select(User.id).where(User.name == name)).one())
+        end_sessions(session=session, user_id=session.exec(select(User.id).where(User.login == name)).one())
 
 
 def test_a_token_issued_just_before_a_logout_is_void(api):
