@@ -67,7 +67,7 @@ def test_audit_verify_reports_tampering(tmp_path):
     bad = _run(tmp_path, "audit", "verify")
     assert bad.returncode == 1 and "第一条不符的记录 1" in bad.stderr and "被修改" in bad.stderr
     with Session(make_engine(f"sqlite:///{tmp_path / 'cli.db'}")) as session:
-        assert session.exec(select(func.count()).select_from(TransitionRecord)).one() == 4
+        assert session.exec(select(func.count()).select_from(TransitionRecord)).one() == 6
 
 
 def test_config_masks_secrets(tmp_path):
