@@ -15,10 +15,10 @@ from datetime import datetime, timedelta
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
-from engine.audit import checkpoints, replay
+from engine.audit import chain, checkpoints, replay
 from engine.calendar import clock
 from engine.store import db
-from engine.store.models import ChainHead, Setting
+from engine.store.models import Setting
 
 KEY = "chain_check"
 STALE = timedelta(minutes=5)
@@ -70,10 +70,9 @@ def start(*, session: Session, by: str) -> tuple[ChainCheckJob, bool]:
         if current.running:
             session.rollback()
             return current, False
-    head = session.get(ChainHead, 1, populate_existing=True)
+    total = sum(head.count for head in chain.heads(session.connection()))  # every organisation's chain
     now = clock.now().isoformat()
-    job = ChainCheckJob(id=uuid.uuid4().hex, started_by=by, started_at=now, updated_at=now,
-                        total=head.count if head else 0)
+    job = ChainCheckJob(id=uuid.uuid4().hex, started_by=by, started_at=now, updated_at=now, total=total)
     if row is None:
         session.add(Setting(key=KEY, value=json.dumps(asdict(job), ensure_ascii=False)))
     else:
