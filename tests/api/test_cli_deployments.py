@@ -51,9 +51,10 @@ def test_deploy_list_and_migrate(tmp_path):
 
     listed = run("workflows", "list").stdout.splitlines()
     assert [line.split("\t")[:4] for line in listed] == [
-        ["report", "第 1 版", "yaml", "系统"], ["target", "第 1 版", "yaml", "系统"], ["target", "第 2 版", "yaml", "管理员"],
-        ["vacation_request", "第 1 版", "bpmn", "系统"]]
-    assert listed[1].endswith("2 个目标") and listed[2].endswith("0 个目标")
+        ["rectification", "第 1 版", "yaml", "系统"], ["report", "第 1 版", "yaml", "系统"],
+        ["supervision", "第 1 版", "yaml", "系统"], ["target", "第 1 版", "yaml", "系统"],
+        ["target", "第 2 版", "yaml", "管理员"], ["vacation_request", "第 1 版", "bpmn", "系统"]]
+    assert listed[3].endswith("2 个目标") and listed[4].endswith("0 个目标")
 
     with Session(bind) as session:
         step(session, old, "start", f.STAFF)
