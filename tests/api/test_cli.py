@@ -128,16 +128,20 @@ def test_audit_checkpoint_verify_and_export(tmp_path):
         f.target(session)
     bind.dispose()
     signed = run("audit", "checkpoint")
-    assert signed.returncode == 0 and "已签名检查点：5 条记录" in signed.stdout, signed.stderr  # 2 deployments first
+    # One checkpoint per chain: the deployment's (the four shipped definitions deployed) and the bureau's.
+    assert signed.returncode == 0 and "已签名检查点：4 条记录" in signed.stdout \
+        and "已签名检查点：3 条记录" in signed.stdout, signed.stderr
     checked = run("audit", "verify", "--checkpoints", str(tmp_path / "kept.jsonl"))
-    assert checked.returncode == 0 and "当前状态与历史一致" in checked.stdout and "签名检查点 1 个" in checked.stdout
+    assert checked.returncode == 0 and "当前状态与历史一致" in checked.stdout and "签名检查点 2 个" in checked.stdout
     exported = run("audit", "export", "--plan", "1", "-o", str(tmp_path / "bundle.zip"))
-    assert exported.returncode == 0 and "5 条记录，1 个检查点" in exported.stdout
+    assert exported.returncode == 0 and "3 条记录，1 个检查点" in exported.stdout
     with zipfile.ZipFile(tmp_path / "bundle.zip") as bundle:
         bundle.extract("offline_verifier.py", tmp_path)
     offline = subprocess.run([sys.executable, "-I", str(tmp_path / "offline_verifier.py"), str(tmp_path / "bundle.zip")],
                              capture_output=True, text=True, env={"PATH": os.environ["PATH"]}, timeout=300)
-    assert offline.returncode == 0 and offline.stdout.splitlines()[0] == checked.stdout.splitlines()[0]
+    # The bundle holds the bureau's chain: the verifier agrees with the server's check of that chain.
+    bureau = run("audit", "verify", "--org", "泉州市教育局")
+    assert offline.returncode == 0 and offline.stdout.splitlines()[0] == bureau.stdout.splitlines()[0], offline.stdout
     with bind.begin() as conn:
         conn.exec_driver_sql("UPDATE target SET state = 'scored'")
     bad = run("audit", "verify")
