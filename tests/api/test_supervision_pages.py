@@ -8,7 +8,7 @@ from sqlmodel import Session, select
 
 from engine.calendar import clock
 from engine.store.models import Target
-from tests.api.test_pages import _csrf, login, web  # noqa: F401  (the fixture)
+from tests.api.test_pages import _csrf, login, web, web_2024  # noqa: F401  (the fixtures)
 
 
 def test_warnings_show_on_every_home_and_a_notice_is_issued_and_printed(web, engine_db):  # noqa: F811
@@ -54,8 +54,8 @@ def test_warnings_show_on_every_home_and_a_notice_is_issued_and_printed(web, eng
     assert client.get("/plans/1/simulate").status_code == 403
 
 
-def test_the_office_simulates_a_year_from_its_page(web, engine_db, db_url):  # noqa: F811
-    client, _ = web
+def test_the_office_simulates_a_year_from_its_page(web_2024, engine_db, db_url):  # noqa: F811
+    client, _ = web_2024  # the plan's own 2024 dates, which the simulated days fall in
     from engine.store.config import settings
 
     login(client, "绩效办")
