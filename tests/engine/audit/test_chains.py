@@ -147,11 +147,11 @@ def test_the_bundle_carries_its_organisations_chain_only(session, orgs, frozen, 
 
 
 @pytest.mark.postgres
+@pytest.mark.parametrize("db_url", ["postgres"], indirect=True)  # row locks: PostgreSQL only, never skipped
 def test_writers_of_different_organisations_do_not_wait_for_each_other(orgs, db_url):
     """On PostgreSQL: while a transaction holds 泉州's head, a transition in 厦门 commits (and one in
     泉州 would wait: it gives up at the lock timeout)."""
-    if not db_url.startswith("postgresql"):
-        pytest.skip("row locks of PostgreSQL")
+    assert db_url.startswith("postgresql")
     impatient = make_engine(db_url, connect_args={"options": "-c lock_timeout=5000"})
     try:
         with impatient.connect() as holder:
