@@ -19,8 +19,9 @@ from engine.calendar import clock
 from engine.calendar.deadlines import DeadlinePhraseError, parse_deadline
 from engine.people.actors import Actor
 from engine.store import db
-from engine.store.errors import Forbidden, InvalidPayload, NotFound
+from engine.store.errors import NotFound
 from engine.store.models import Target
+from engine.workflow import payloads
 
 MAX_WHAT = 200
 _LINE = re.compile(r"^\s*(?P<when>[^：:，,\s]+?)\s*(?:[：:，,\s]\s*(?P<what>.*))?$")
@@ -65,16 +66,8 @@ def parse_cell(cell: str, year: int) -> list[dict[str, str]]:
 
 def add(*, session: Session, target_id: int, actor: Actor, day: date, what: str) -> Target:
     """The office adds a checkpoint to a plan target; recorded in the chain; commits."""
-    what = (what or "").strip()
-    if "office" not in actor.roles:
-        raise Forbidden("只有绩效办可以增加节点", code="role_forbidden", roles=["office"])
-    errors = []
-    if not what:
-        errors.append({"field": "what", "reason": "请写明节点要求"})
-    elif len(what) > MAX_WHAT:
-        errors.append({"field": "what", "reason": f"节点要求不超过 {MAX_WHAT} 字"})
-    if day < clock.today():
-        errors.append({"field": "date", "reason": "节点日期不能早于今天"})
+    what, errors = payloads.office_order(actor, action="增加节点", text=what, text_field="what", text_label="节点要求",
+                                         limit=MAX_WHAT, day=day, day_field="date", day_label="节点日期")
     db.begin_write(session)
     try:
         target = session.get(Target, target_id)
@@ -84,8 +77,7 @@ def add(*, session: Session, target_id: int, actor: Actor, day: date, what: str)
             errors.append({"field": "date", "reason": f"节点日期不能晚于目标的完成时限（{target.due_date}）"})
         if any(c["date"] == day.isoformat() for c in normalise(target.checkpoints)):
             errors.append({"field": "date", "reason": f"{day} 已有节点"})
-        if errors:
-            raise InvalidPayload("；".join(e["reason"] for e in errors), errors=errors)
+        payloads.refuse(errors)
         item = {"date": day.isoformat(), "what": what, "by": actor.name}
         target.checkpoints = list(target.checkpoints or []) + [item]
         target.updated_at = clock.to_db(clock.now())

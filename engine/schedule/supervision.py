@@ -21,9 +21,9 @@ from engine.calendar.workdays import add_workdays
 from engine.people.actors import Actor, Parties, may_see_evidence
 from engine.people.roles import SYSTEM_ROLE
 from engine.store import db
-from engine.store.errors import Forbidden, InvalidPayload, NotFound
+from engine.store.errors import Forbidden, NotFound
 from engine.store.models import Target, TransitionRecord
-from engine.workflow import definitions, outbox, targets
+from engine.workflow import definitions, outbox, payloads, targets
 from engine.workflow.targets import parties_of
 
 WORKFLOW = "supervision"
@@ -62,18 +62,10 @@ def create_notice(session: Session, subject: Target, *, actor: Actor, role: str,
 def issue(*, session: Session, target_id: int, actor: Actor, reply_due: date, requirement: str) -> Target:
     """The office issues a notice for a target with a reply deadline; commits. Refuses a deadline in
     the past, an empty requirement, and a target that is not one of the plan's own."""
-    requirement = (requirement or "").strip()
-    errors = []
-    if not requirement:
-        errors.append({"field": "requirement", "reason": "请写明督办事项"})
-    elif len(requirement) > MAX_REQUIREMENT:
-        errors.append({"field": "requirement", "reason": f"督办事项不超过 {MAX_REQUIREMENT} 字"})
-    if reply_due < clock.today():
-        errors.append({"field": "reply_due", "reason": "回复期限不能早于今天"})
-    if errors:
-        raise InvalidPayload("；".join(e["reason"] for e in errors), errors=errors)
-    if "office" not in actor.roles:
-        raise Forbidden("只有绩效办可以下发督办单", code="role_forbidden", roles=["office"])
+    requirement, errors = payloads.office_order(
+        actor, action="下发督办单", text=requirement, text_field="requirement", text_label="督办事项",
+        limit=MAX_REQUIREMENT, day=reply_due, day_field="reply_due", day_label="回复期限")
+    payloads.refuse(errors)
     db.begin_write(session)
     try:
         subject = session.get(Target, target_id)

@@ -20,9 +20,9 @@ from engine.calendar import clock
 from engine.people.actors import Actor
 from engine.plans.indicators import IndicatorError, is_met, parse_indicator
 from engine.store import db
-from engine.store.errors import Forbidden, GuardFailed, InvalidPayload, NotFound
+from engine.store.errors import GuardFailed, NotFound
 from engine.store.models import Indicator, Plan, Target
-from engine.workflow import definitions, targets
+from engine.workflow import definitions, payloads, targets
 from engine.workflow.targets import parties_of
 
 WORKFLOW = "rectification"
@@ -49,18 +49,10 @@ def shortfalls(session: Session, target: Target) -> list[str]:
 
 def open_item(*, session: Session, target_id: int, actor: Actor, due: date, requirement: str) -> Target:
     """The office gives a scored target that fell short a rectification item; commits."""
-    requirement = (requirement or "").strip()
-    if "office" not in actor.roles:
-        raise Forbidden("只有绩效办可以下达整改", code="role_forbidden", roles=["office"])
-    errors = []
-    if not requirement:
-        errors.append({"field": "requirement", "reason": "请写明整改要求"})
-    elif len(requirement) > MAX_REQUIREMENT:
-        errors.append({"field": "requirement", "reason": f"整改要求不超过 {MAX_REQUIREMENT} 字"})
-    if due < clock.today():
-        errors.append({"field": "due", "reason": "整改期限不能早于今天"})
-    if errors:
-        raise InvalidPayload("；".join(e["reason"] for e in errors), errors=errors)
+    requirement, errors = payloads.office_order(
+        actor, action="下达整改", text=requirement, text_field="requirement", text_label="整改要求",
+        limit=MAX_REQUIREMENT, day=due, day_field="due", day_label="整改期限")
+    payloads.refuse(errors)
     db.begin_write(session)
     try:
         subject = session.get(Target, target_id)

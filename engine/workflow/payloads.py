@@ -178,3 +178,35 @@ def _deduction(line: str) -> dict[str, Any]:
     value = float(found["points"])
     return {"points": int(value) if value.is_integer() and "." not in found["points"] else value,
             "reason": found["reason"].strip()}
+
+
+def office_order(actor, *, action: str, text: str, text_field: str, text_label: str, limit: int, day: date,
+                 day_field: str, day_label: str) -> tuple[str, list[dict[str, str]]]:
+    """What the office writes when it gives an order about a target (a 督办单, an 整改 item, a 节点).
+
+    Only the office gives one (:class:`~engine.store.errors.Forbidden` naming ``action``); its text is
+    required and at most ``limit`` characters, its date not before today. Returns the stripped text and
+    the problems found, so that the caller adds its own before it refuses them all at once.
+    """
+    from engine.calendar import clock
+    from engine.store.errors import Forbidden
+
+    if "office" not in actor.roles:
+        raise Forbidden(f"只有绩效办可以{action}", code="role_forbidden", roles=["office"])
+    text = (text or "").strip()
+    errors = []
+    if not text:
+        errors.append({"field": text_field, "reason": f"请写明{text_label}"})
+    elif len(text) > limit:
+        errors.append({"field": text_field, "reason": f"{text_label}不超过 {limit} 字"})
+    if day < clock.today():
+        errors.append({"field": day_field, "reason": f"{day_label}不能早于今天"})
+    return text, errors
+
+
+def refuse(errors: list[dict[str, str]]) -> None:
+    """:class:`~engine.store.errors.InvalidPayload` with every problem in ``errors``, if there is any."""
+    from engine.store.errors import InvalidPayload
+
+    if errors:
+        raise InvalidPayload("；".join(e["reason"] for e in errors), errors=errors)
