@@ -10,8 +10,6 @@ from api.deps import Id, SessionDep
 from api.web.auth import WebViewer, check_csrf
 from api.web.pages import _error, _page
 from api.web.render import render
-from engine.people import scope
-from engine.plans import service as plans
 from engine.scoring import circulars
 from engine.store.errors import DomainError, Forbidden
 
@@ -26,8 +24,7 @@ def _readable(viewer, circular) -> None:
 
 
 def _view(session, viewer, circular_id: int):
-    found = circulars.get(session=session, circular_id=circular_id)
-    plans.get(session=session, plan_id=found.plan_id, actor=viewer.actor)  # another organisation's: 404
+    found = circulars.get(session=session, circular_id=circular_id, actor=viewer.actor)
     _readable(viewer, found)
     return found
 
@@ -37,11 +34,10 @@ def circular_list(request: Request, session: SessionDep, viewer: WebViewer, plan
     if not viewer.actor.roles & READERS:
         return render(request, "error.html", status_code=403, viewer=viewer, message="只有绩效办和审计人员可以查看通报草稿")
     try:
-        plans.get(session=session, plan_id=plan_id, actor=viewer.actor)
+        found = circulars.of_plan(session=session, plan_id=plan_id, actor=viewer.actor)
     except DomainError as exc:
         return _error(request, session, viewer, exc)
-    return _page(request, viewer, session, "circulars.html", plan_id=plan_id,
-                 circulars=circulars.of_plan(session=session, plan_id=plan_id))
+    return _page(request, viewer, session, "circulars.html", plan_id=plan_id, circulars=found)
 
 
 @router.post("/plans/{plan_id}/circulars")
@@ -49,8 +45,6 @@ async def draft(request: Request, session: SessionDep, viewer: WebViewer, plan_i
     form = await request.form()
     check_csrf(viewer, form.get("csrf"))
     try:
-        plan = plans.get(session=session, plan_id=plan_id, actor=viewer.actor)
-        scope.writable(session, viewer.actor, plan.org_id, f"计划 {plan_id} 不存在", plan_id=plan_id)
         made = circulars.draft(session=session, plan_id=plan_id, actor=viewer.actor)
     except DomainError as exc:
         session.rollback()
@@ -72,9 +66,6 @@ async def publish(request: Request, session: SessionDep, viewer: WebViewer, circ
     form = await request.form()
     check_csrf(viewer, form.get("csrf"))
     try:
-        found = _view(session, viewer, circular_id)
-        plan = plans.get(session=session, plan_id=found.plan_id, actor=viewer.actor)
-        scope.writable(session, viewer.actor, plan.org_id, f"通报 {circular_id} 不存在", circular_id=circular_id)
         circulars.publish(session=session, circular_id=circular_id, actor=viewer.actor,
                           comment=str(form.get("comment", "")))
     except DomainError as exc:

@@ -17,6 +17,7 @@ from sqlmodel import Session
 from engine.audit import chain, ledger
 from engine.calendar import clock
 from engine.calendar.deadlines import DeadlinePhraseError, parse_deadline
+from engine.people import scope
 from engine.people.actors import Actor
 from engine.store import db
 from engine.store.errors import NotFound
@@ -73,6 +74,7 @@ def add(*, session: Session, target_id: int, actor: Actor, day: date, what: str)
         target = session.get(Target, target_id)
         if target is None or target.workflow != "target":
             raise NotFound(f"目标 {target_id} 不存在", target_id=target_id)
+        scope.writable(session, actor, target.org_id, f"目标 {target_id} 不存在", target_id=target_id)
         if target.due_date is not None and day > target.due_date:
             errors.append({"field": "date", "reason": f"节点日期不能晚于目标的完成时限（{target.due_date}）"})
         if any(c["date"] == day.isoformat() for c in normalise(target.checkpoints)):

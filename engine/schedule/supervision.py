@@ -18,6 +18,7 @@ from sqlmodel import Session, select
 from engine.audit import chain
 from engine.calendar import clock
 from engine.calendar.workdays import add_workdays
+from engine.people import scope
 from engine.people.actors import Actor, Parties, may_see_evidence
 from engine.people.roles import SYSTEM_ROLE
 from engine.store import db
@@ -65,12 +66,13 @@ def issue(*, session: Session, target_id: int, actor: Actor, reply_due: date, re
     requirement, errors = payloads.office_order(
         actor, action="下发督办单", text=requirement, text_field="requirement", text_label="督办事项",
         limit=MAX_REQUIREMENT, day=reply_due, day_field="reply_due", day_label="回复期限")
-    payloads.refuse(errors)
     db.begin_write(session)
     try:
         subject = session.get(Target, target_id)
         if subject is None or subject.workflow != "target":
             raise NotFound(f"目标 {target_id} 不存在", target_id=target_id)
+        scope.writable(session, actor, subject.org_id, f"目标 {target_id} 不存在", target_id=target_id)
+        payloads.refuse(errors)  # after the scope: another organisation's target is not found, whatever was typed
         notice = create_notice(session, subject, actor=actor, role="office", reply_due=reply_due,
                                requirement=requirement)
         session.commit()

@@ -24,6 +24,7 @@ from sqlmodel import Session, select
 from engine.audit import chain
 from engine.calendar import clock
 from engine.calendar.workdays import workdays_between
+from engine.people import scope
 from engine.people.actors import Actor, Parties
 from engine.store import db
 from engine.store.errors import Duplicate, Forbidden, InvalidPayload, NotFound
@@ -127,6 +128,7 @@ def draft(*, session: Session, plan_id: int, actor: Actor, today: date | None = 
         plan = session.get(Plan, plan_id)
         if plan is None:
             raise NotFound(f"计划 {plan_id} 不存在", plan_id=plan_id)
+        scope.writable(session, actor, plan.org_id, f"计划 {plan_id} 不存在", plan_id=plan_id)
         period = period_of(today)
         found = session.exec(select(Circular).where(Circular.plan_id == plan_id, Circular.period == period)).first()
         if found is not None and found.status == "published":
@@ -160,7 +162,9 @@ def publish(*, session: Session, circular_id: int, actor: Actor, comment: str = 
         raise InvalidPayload("内部意见不超过 2000 字", errors=[{"field": "comment", "reason": "过长"}])
     db.begin_write(session)
     try:
-        found = get(session=session, circular_id=circular_id)
+        found = get(session=session, circular_id=circular_id, actor=actor)
+        scope.writable(session, actor, session.get(Plan, found.plan_id).org_id, f"通报 {circular_id} 不存在",
+                       circular_id=circular_id)
         if found.status == "published":
             raise Duplicate(f"{found.period} 的通报已于 {clock.local(found.published_at):%Y-%m-%d %H:%M} 发布，不能再改")
         now = clock.to_db(clock.now())
@@ -184,14 +188,20 @@ def publish(*, session: Session, circular_id: int, actor: Actor, comment: str = 
     return found
 
 
-def get(*, session: Session, circular_id: int) -> Circular:
+def get(*, session: Session, circular_id: int, actor: Actor | None = None) -> Circular:
+    """The circular, if ``actor`` reads its plan's organisation; :class:`NotFound` otherwise."""
     found = session.get(Circular, circular_id)
-    if found is None:
+    plan = session.get(Plan, found.plan_id) if found is not None else None
+    if plan is None or not scope.may_read(session, actor, plan.org_id):
         raise NotFound(f"通报 {circular_id} 不存在", circular_id=circular_id)
     return found
 
 
-def of_plan(*, session: Session, plan_id: int) -> list[Circular]:
+def of_plan(*, session: Session, plan_id: int, actor: Actor | None = None) -> list[Circular]:
+    """The plan's circulars, newest month first, if ``actor`` reads its organisation; :class:`NotFound` otherwise."""
+    plan = session.get(Plan, plan_id)
+    if plan is None or not scope.may_read(session, actor, plan.org_id):
+        raise NotFound(f"计划 {plan_id} 不存在", plan_id=plan_id)
     return list(session.exec(select(Circular).where(Circular.plan_id == plan_id).order_by(Circular.period.desc())))
 
 

@@ -17,6 +17,7 @@ from sqlmodel import Session, select
 
 from engine.audit import chain
 from engine.calendar import clock
+from engine.people import scope
 from engine.people.actors import Actor
 from engine.plans.indicators import IndicatorError, is_met, parse_indicator
 from engine.store import db
@@ -52,12 +53,13 @@ def open_item(*, session: Session, target_id: int, actor: Actor, due: date, requ
     requirement, errors = payloads.office_order(
         actor, action="下达整改", text=requirement, text_field="requirement", text_label="整改要求",
         limit=MAX_REQUIREMENT, day=due, day_field="due", day_label="整改期限")
-    payloads.refuse(errors)
     db.begin_write(session)
     try:
         subject = session.get(Target, target_id)
         if subject is None or subject.workflow != "target":
             raise NotFound(f"目标 {target_id} 不存在", target_id=target_id)
+        scope.writable(session, actor, subject.org_id, f"目标 {target_id} 不存在", target_id=target_id)
+        payloads.refuse(errors)  # after the scope: another organisation's target is not found, whatever was typed
         reasons = shortfalls(session, subject)
         if not reasons:
             raise GuardFailed("只有已评分且得分低于权重或有指标未达成的目标才能下达整改", guard="falls_short")
