@@ -8,7 +8,7 @@ from sqlmodel import Session
 
 from engine.audit import chain, ledger
 from engine.calendar import clock
-from engine.people import organisations
+from engine.people import scope
 from engine.people.actors import Actor, Parties
 from engine.store import db
 from engine.store.errors import Forbidden, InvalidPayload, NotFound
@@ -25,10 +25,10 @@ def own_office_target(session: Session, target_id: int, actor: Actor, doing: str
     :class:`NotFound` for a target outside the actor's organisation and its descendants (as if there were
     none); :class:`Forbidden` for anyone but the office of the target's own organisation."""
     target = session.get(Target, target_id)
-    if target is None or (actor.org_id is not None and actor.org_id != target.org_id
-                          and not organisations.is_below(session, target.org_id, actor.org_id)):
+    if target is None:
         raise NotFound(f"目标 {target_id} 不存在", target_id=target_id)
-    if "office" not in actor.roles or (actor.org_id is not None and actor.org_id != target.org_id):
+    scope.writable(session, actor, target.org_id, f"目标 {target_id} 不存在", target_id=target_id)
+    if "office" not in actor.roles:
         raise Forbidden(f"只有本单位绩效办可以{doing}", code="role_forbidden", roles=["office"])
     return target
 

@@ -11,8 +11,7 @@ from engine.audit import chain, ledger
 from engine.calendar import clock
 from engine.store import db
 from engine.workflow import deployments, duties, evidence, expressions, outbox, payloads, rules
-from engine.people import organisations
-from engine.people import inbox
+from engine.people import inbox, scope
 from engine.people.actors import Actor, Parties, in_scope, lead_section
 from engine.workflow.definitions import Definition, TransitionSpec
 from engine.workflow.duedates import state_due
@@ -21,7 +20,6 @@ from engine.store.errors import (
     GuardFailed,
     InvalidPayload,
     InvalidTrigger,
-    NotFound,
     StaleVersion,
 )
 from engine.workflow.machines import machine_for
@@ -65,14 +63,6 @@ def _only_countersigned_since(session: Session, target: Target, trigger: str, ac
                           .order_by(TransitionRecord.id.desc()).limit(behind)).all()
     return len(recent) == behind and all(
         r.trigger == trigger and r.from_state == r.to_state == target.state and r.actor != actor.name for r in recent)
-
-
-def _refuse_other_organisation(session: Session, actor: Actor, target: Target) -> None:
-    """Nobody acts on another organisation's target: an ancestor's people see it and are told why
-    (403); anyone else is told it does not exist (404), as if it did not."""
-    if organisations.is_below(session, target.org_id, actor.org_id):
-        raise Forbidden("上级单位只能查看下级单位的目标，不能办理", code="other_organisation")
-    raise NotFound(f"目标 {target.id} 不存在", target_id=target.id)
 
 
 def acting_role(actor: Actor, spec: TransitionSpec, parties: Parties) -> str:
@@ -179,8 +169,8 @@ def _fire(session, connection, target_id, trigger, actor, payload, comment, expe
     # The target, its parties, signers and plan milestones, and the chain head: one statement.
     loaded = load_for_fire(session, target_id, connection=connection)
     target = loaded.target
-    if actor.org_id is not None and actor.org_id != target.org_id:
-        _refuse_other_organisation(session, actor, target)
+    # Nobody acts on another organisation's target: its readers (a parent's office) are told why, anyone else 404.
+    scope.writable(session, actor, target.org_id, f"目标 {target.id} 不存在", target_id=target.id)
     if expected_version is not None and expected_version != target.version \
             and not _only_countersigned_since(session, target, trigger, actor, expected_version):
         raise StaleVersion(
