@@ -1,6 +1,8 @@
 """An API client on the test database, with the people of a small plan as users."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from fastapi.testclient import TestClient
 from sqlmodel import Session, select
@@ -13,7 +15,10 @@ from engine.plans import staffing
 from engine.people.accounts import signing_key
 from engine.store.models import User
 from tests import factories as f
+from tests.api.demo_copies import DemoCopies
 
+CHROMIUM = "/usr/bin/chromium"
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 PASSWORD = "correct-horse-9"
 PEOPLE = {
     "洪玮玮": (["staff"], ["规划科"]),
@@ -24,6 +29,27 @@ PEOPLE = {
     "审计员": (["auditor"], []),
     "管理员": (["admin"], []),
 }
+
+
+@pytest.fixture(scope="session")
+def demo(tmp_path_factory, _sqlite_template) -> DemoCopies:
+    """The demo's databases, set up once per test process and copied into a test's database (``demo.put(bind)``)."""
+    return DemoCopies(tmp_path_factory.mktemp("demo"), _sqlite_template)
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """One headless Chromium per test process (Debian's), shared by the browser tests; each test opens its own
+    contexts."""
+    from playwright.sync_api import sync_playwright
+
+    ARTIFACTS.mkdir(exist_ok=True)
+    with sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=CHROMIUM, args=[
+            "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+            "--disable-component-update", "--disable-sync"])
+        yield chromium
+        chromium.close()
 
 
 @pytest.fixture(scope="session")

@@ -11,7 +11,7 @@ from engine.store.db import make_engine
 from engine.store.models import Target
 from tests.api.browsing import log_in
 from tests.api.plan_states import bring
-from tests.api.test_pages_e2e import Person, browser, pytestmark, site  # noqa: F401  (fixtures)
+from tests.api.test_pages_e2e import Person, pytestmark, site  # noqa: F401  (fixtures)
 
 SIGN_THREE = ["1-1-1", "1-1-2", "1-1-3"]  # 林长华 signs these alone
 TOGETHER = "1-2-1"  # 李自坚 and 庄映峰 countersign

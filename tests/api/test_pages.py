@@ -8,32 +8,32 @@ from fastapi.testclient import TestClient
 from sqlmodel import Session, select
 
 from api.app import create_app
-from engine.plans.demo import DEMO_PASSWORD, set_up
+from engine.plans.demo import DEMO_PASSWORD
 from engine.store.models import Evidence, Target
 
 
-def _web(engine_db, tmp_path, monkeypatch, year=None):
+def _web(engine_db, tmp_path, monkeypatch, demo, year=None):
     from engine.store.config import settings
 
     monkeypatch.setattr(settings(), "files_dir", str(tmp_path / "files"))
     monkeypatch.setattr(settings(), "max_evidence_bytes", 2000)
+    demo.put(engine_db, year=year)
     with Session(engine_db) as session:
-        set_up(session, year=year)
         ids = {t.code: t.id for t in session.exec(select(Target).where(Target.parent_id.is_(None)))}
     with TestClient(create_app(engine_db), follow_redirects=False) as client:
         yield client, ids
 
 
 @pytest.fixture
-def web(engine_db, tmp_path, monkeypatch):
+def web(engine_db, tmp_path, monkeypatch, demo):
     """The demo (this year's plan) served in process."""
-    yield from _web(engine_db, tmp_path, monkeypatch)
+    yield from _web(engine_db, tmp_path, monkeypatch, demo)
 
 
 @pytest.fixture
-def web_2024(engine_db, tmp_path, monkeypatch):
+def web_2024(engine_db, tmp_path, monkeypatch, demo):
     """The demo with the shipped plan kept in 2024, for tests that travel to the plan's own dates."""
-    yield from _web(engine_db, tmp_path, monkeypatch, year=2024)
+    yield from _web(engine_db, tmp_path, monkeypatch, demo, year=2024)
 
 
 def _csrf(html: str) -> str:

@@ -11,7 +11,7 @@ from engine.store.db import make_engine
 from engine.store.models import User
 from tests.api.browsing import log_in
 from tests.api.plan_states import bring
-from tests.api.test_pages_e2e import ARTIFACTS, browser, pytestmark, site  # noqa: F401  (fixtures)
+from tests.api.test_pages_e2e import ARTIFACTS, pytestmark, site  # noqa: F401  (fixtures)
 
 WIDTHS = (1366, 375)
 OUTSIDE: list[str] = []

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 from pathlib import Path
 
 import httpx
@@ -14,43 +13,30 @@ import pytest
 from sqlmodel import Session, select
 
 from engine.store.db import make_engine
-from engine.plans.demo import DEMO_PASSWORD, set_up
+from engine.plans.demo import DEMO_PASSWORD
 from engine.store.models import Target
 from engine.workflow.definitions import get
+from tests.api.conftest import ARTIFACTS, CHROMIUM
 from tests.api.serving import serving
 
-CHROMIUM = "/usr/bin/chromium"
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
-pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists() and os.environ.get("CI") != "true",
-                                reason="Debian's chromium is not installed (.ci/run installs it)")
+#: The browser tests of every module run in one test process (``--dist loadgroup``): one Chromium, one site per module.
+pytestmark = [pytest.mark.skipif(not Path(CHROMIUM).exists() and os.environ.get("CI") != "true",
+                                 reason="Debian's chromium is not installed (.ci/run installs it)"),
+              pytest.mark.xdist_group("browser")]
 
 
 @pytest.fixture(scope="module")
-def site(tmp_path_factory, _sqlite_template):
+def site(tmp_path_factory, demo):
+    """A server of its own per module, on a copy of the demo (each module changes its data)."""
     folder = tmp_path_factory.mktemp("site")
-    shutil.copy(_sqlite_template, folder / "site.db")
-    url = f"sqlite:///{folder / 'site.db'}"
+    url = demo.sqlite_file(folder / "site.db")
     bind = make_engine(url)
     with Session(bind) as session:
-        set_up(session)
         ids = {t.code: t.id for t in session.exec(select(Target).where(Target.parent_id.is_(None)))}
     bind.dispose()
     env = {"KAOPING_DATABASE_URL": url, "KAOPING_FILES_DIR": str(folder / "files")}
     with serving(env, folder / "server.log") as base:
         yield base, ids, folder
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    ARTIFACTS.mkdir(exist_ok=True)
-    with sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=CHROMIUM, args=[
-            "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-            "--disable-component-update", "--disable-sync"])
-        yield chromium
-        chromium.close()
 
 
 class Person:

@@ -9,7 +9,6 @@ from sqlmodel import Session, select
 
 from api.app import create_app
 from engine.people.actors import Actor
-from engine.plans.demo import set_up
 from engine.store.models import Target
 from engine.workflow.targets import parties_of
 from tests import factories as f
@@ -17,9 +16,9 @@ from tests.api.test_pages import _csrf, login
 from tests.engine.lifecycle import PATHS, step
 
 
-def test_the_score_form_shows_the_arithmetic_and_keeps_what_was_typed(engine_db):
+def test_the_score_form_shows_the_arithmetic_and_keeps_what_was_typed(engine_db, demo):
+    demo.put(engine_db)
     with Session(engine_db) as session:
-        set_up(session)
         target = session.exec(select(Target).where(Target.workflow == "target").order_by(Target.id)).first()
         parties = parties_of(session, target.id)
         staff = Actor(parties.persons[0], frozenset({"staff"}), frozenset(parties.sections))
