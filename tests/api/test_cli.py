@@ -12,9 +12,16 @@ from engine.people import users
 from engine.store.db import make_engine
 from engine.workflow.targets import parties_of
 from engine.store.models import Organisation, Target, TransitionRecord, User
+from tests.api.cli_runner import kaoping
 
 
 def _run(tmp_path, *args, db="cli.db"):
+    """``kaoping ARGS`` on the SQLite file ``db`` in ``tmp_path``, run in this process."""
+    return kaoping(*args, env={"KAOPING_DATABASE_URL": f"sqlite:///{tmp_path / db}"})
+
+
+def _process(tmp_path, *args, db="cli.db"):
+    """``kaoping ARGS`` in a process of its own, for what a shell sees of it."""
     env = {**os.environ, "KAOPING_DATABASE_URL": f"sqlite:///{tmp_path / db}"}
     return subprocess.run([sys.executable, "-m", "api.cli", *args], capture_output=True, text=True, env=env, timeout=300)
 
@@ -48,8 +55,9 @@ def test_demo_loads_the_shipped_plan_and_its_people_once(tmp_path):
 
 
 def test_audit_verify_reports_tampering(tmp_path):
-    assert _run(tmp_path, "init").returncode == 0
-    ok = _run(tmp_path, "audit", "verify")
+    """In processes of their own: a shell (or cron) sees the exit code 1 of a chain that was tampered with."""
+    assert _process(tmp_path, "init").returncode == 0
+    ok = _process(tmp_path, "audit", "verify")
     assert ok.returncode == 0 and "共 4 条记录" in ok.stdout  # the four shipped definitions, deployed as version 1
     # Give the chain a record, then tamper with it.
     from engine.plans.service import set_milestone
@@ -60,11 +68,11 @@ def test_audit_verify_reports_tampering(tmp_path):
         plan = f.plan(session)
         session.commit()
         set_milestone(session=session, plan_id=plan.id, key="evaluation", phrase="1月8日前", actor=f.OFFICE)
-    assert "共 6 条记录" in _run(tmp_path, "audit", "verify").stdout  # the plan's milestones, then the change
+    assert "共 6 条记录" in _process(tmp_path, "audit", "verify").stdout  # the plan's milestones, then the change
     with bind.begin() as conn:
         conn.exec_driver_sql("UPDATE transitionrecord SET actor = '他人'")
     bind.dispose()
-    bad = _run(tmp_path, "audit", "verify")
+    bad = _process(tmp_path, "audit", "verify")
     assert bad.returncode == 1 and "第一条不符的记录 1" in bad.stderr and "被修改" in bad.stderr
     with Session(make_engine(f"sqlite:///{tmp_path / 'cli.db'}")) as session:
         assert session.exec(select(func.count()).select_from(TransitionRecord)).one() == 6
@@ -72,9 +80,8 @@ def test_audit_verify_reports_tampering(tmp_path):
 
 def test_config_masks_secrets(tmp_path):
     env_db = "postgresql://kaoping:s3cret@db.example/kaoping"
-    out = subprocess.run([sys.executable, "-m", "api.cli", "config"], capture_output=True, text=True,
-                         env={**os.environ, "KAOPING_DATABASE_URL": env_db, "KAOPING_SECRET_KEY": "top-secret",
-                              "KAOPING_SMTP_PASSWORD": "mail-secret"})
+    out = kaoping("config", env={"KAOPING_DATABASE_URL": env_db, "KAOPING_SECRET_KEY": "top-secret",
+                                 "KAOPING_SMTP_PASSWORD": "mail-secret"})
     assert out.returncode == 0
     assert "s3cret" not in out.stdout and "top-secret" not in out.stdout and "mail-secret" not in out.stdout
     assert "KAOPING_DATABASE_URL=postgresql://kaoping:***@db.example/kaoping" in out.stdout
@@ -83,9 +90,8 @@ def test_config_masks_secrets(tmp_path):
 
 def test_user_add(tmp_path):
     assert _run(tmp_path, "init").returncode == 0
-    env = {**os.environ, "KAOPING_DATABASE_URL": f"sqlite:///{tmp_path / 'cli.db'}"}
-    added = subprocess.run([sys.executable, "-m", "api.cli", "user", "add", "洪玮玮", "--role", "staff", "--section",
-                            "规划科", "--password-stdin"], input="pass-word-1\n", capture_output=True, text=True, env=env)
+    added = kaoping("user", "add", "洪玮玮", "--role", "staff", "--section", "规划科", "--password-stdin",
+                    input="pass-word-1\n", env={"KAOPING_DATABASE_URL": f"sqlite:///{tmp_path / 'cli.db'}"})
     assert added.returncode == 0 and "已添加用户 洪玮玮" in added.stdout
     again = _run(tmp_path, "user", "add", "洪玮玮", "--role", "staff", "--section", "规划科")
     assert again.returncode == 1 and "已存在" in again.stderr
@@ -98,7 +104,8 @@ def test_user_add(tmp_path):
     bind.dispose()
 
 
-def test_report_command(tmp_path):
+def test_report_command(tmp_path, demo):
+    demo.sqlite_file(tmp_path / "cli.db")  # what `kaoping demo --no-serve` leaves (its first run is tested above)
     assert _run(tmp_path, "demo", "--no-serve").returncode == 0
     for fmt, magic in (("pdf", b"%PDF"), ("xlsx", b"PK"), ("html", b"<!doctype html>")):
         out = tmp_path / f"r.{fmt}"
@@ -114,12 +121,11 @@ def test_audit_checkpoint_verify_and_export(tmp_path):
 
     from tests import factories as f
 
-    env = {**os.environ, "KAOPING_DATABASE_URL": f"sqlite:///{tmp_path / 'cli.db'}",
+    env = {"KAOPING_DATABASE_URL": f"sqlite:///{tmp_path / 'cli.db'}",
            "KAOPING_AUDIT_KEY_FILE": str(tmp_path / "key.pem"), "KAOPING_CHECKPOINT_FILE": str(tmp_path / "kept.jsonl")}
 
     def run(*args):
-        return subprocess.run([sys.executable, "-m", "api.cli", *args], capture_output=True, text=True, env=env,
-                              timeout=300)
+        return kaoping(*args, env=env)
 
     assert run("init").returncode == 0
     assert run("user", "add", "审计员", "--role", "auditor").returncode == 0

@@ -1,22 +1,18 @@
 """`kaoping backup` and `kaoping restore`, as a person runs them, on both databases."""
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-
 from sqlmodel import Session, func, select
 
 from engine.audit import chain
 from engine.store.db import make_engine
 from engine.store.models import Target
 from tests import factories as f
+from tests.api.cli_runner import kaoping
 from tests.engine.lifecycle import drive
 
 
 def _kaoping(url, files, *args):
-    env = {**os.environ, "KAOPING_DATABASE_URL": url, "KAOPING_FILES_DIR": str(files)}
-    return subprocess.run([sys.executable, "-m", "api.cli", *args], capture_output=True, text=True, env=env, timeout=600)
+    return kaoping(*args, env={"KAOPING_DATABASE_URL": url, "KAOPING_FILES_DIR": str(files)})
 
 
 def test_backup_then_restore_over_newer_data(db_url, session, tmp_path):

@@ -2,16 +2,13 @@
 as a person runs them."""
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-
 from sqlmodel import Session, select
 
 from engine.store.db import make_engine
 from engine.store.models import Target, TransitionRecord
 from engine.workflow import definitions
 from tests import factories as f
+from tests.api.cli_runner import kaoping
 from tests.engine.bpmn.test_bpmn import sample
 from tests.engine.lifecycle import step
 
@@ -20,9 +17,7 @@ def test_deploy_list_and_migrate(tmp_path):
     url = f"sqlite:///{tmp_path / 'cli.db'}"
 
     def run(*args):
-        env = {**os.environ, "KAOPING_DATABASE_URL": url}
-        return subprocess.run([sys.executable, "-m", "api.cli", *args], capture_output=True, text=True, env=env,
-                              timeout=300)
+        return kaoping(*args, env={"KAOPING_DATABASE_URL": url})
 
     first = run("init")
     assert first.returncode == 0 and "已部署内置工作流定义 target 第 1 版" in first.stdout, first.stderr

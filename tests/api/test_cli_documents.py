@@ -1,23 +1,18 @@
 """The command line with plans as documents: import-plan of .docx and three-level tables, draft-plan of prose."""
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-
 from sqlmodel import Session, func, select
 
 from engine.store.db import make_engine
 from engine.store.models import Indicator, Target
+from tests.api.cli_runner import kaoping
 from tests.engine.plans.test_draft import FIXTURE as WORK_POINTS
 from tests.engine.plans.test_indicator_table import _budget_docx
 from tests.engine.plans.test_word import _annex_docx
 
 
 def _run(tmp_path, *args):
-    env = {**os.environ, "KAOPING_DATABASE_URL": f"sqlite:///{tmp_path / 'cli.db'}"}
-    return subprocess.run([sys.executable, "-m", "api.cli", *args], capture_output=True, text=True, env=env,
-                          timeout=300, cwd=tmp_path)
+    return kaoping(*args, env={"KAOPING_DATABASE_URL": f"sqlite:///{tmp_path / 'cli.db'}"}, cwd=tmp_path)
 
 
 def test_import_plan_reads_the_word_annex_and_the_three_level_table_with_its_weight_rule(tmp_path):
