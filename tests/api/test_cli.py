@@ -12,7 +12,7 @@ from engine.people import users
 from engine.store.db import make_engine
 from engine.workflow.targets import parties_of
 from engine.store.models import Organisation, Target, TransitionRecord, User
-from tests.api.cli_runner import kaoping
+from tests.cli_runner import kaoping
 
 
 def _run(tmp_path, *args, db="cli.db"):

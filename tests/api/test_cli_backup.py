@@ -7,7 +7,7 @@ from engine.audit import chain
 from engine.store.db import make_engine
 from engine.store.models import Target
 from tests import factories as f
-from tests.api.cli_runner import kaoping
+from tests.cli_runner import kaoping
 from tests.engine.lifecycle import drive
 
 

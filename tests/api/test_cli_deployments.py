@@ -8,7 +8,7 @@ from engine.store.db import make_engine
 from engine.store.models import Target, TransitionRecord
 from engine.workflow import definitions
 from tests import factories as f
-from tests.api.cli_runner import kaoping
+from tests.cli_runner import kaoping
 from tests.engine.bpmn.test_bpmn import sample
 from tests.engine.lifecycle import step
 

@@ -5,7 +5,7 @@ from sqlmodel import Session, func, select
 
 from engine.store.db import make_engine
 from engine.store.models import Indicator, Target
-from tests.api.cli_runner import kaoping
+from tests.cli_runner import kaoping
 from tests.engine.plans.test_draft import FIXTURE as WORK_POINTS
 from tests.engine.plans.test_indicator_table import _budget_docx
 from tests.engine.plans.test_word import _annex_docx

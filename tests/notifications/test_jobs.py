@@ -2,9 +2,6 @@
 from __future__ import annotations
 
 import logging
-import os
-import subprocess
-import sys
 import threading
 from datetime import date
 
@@ -15,6 +12,7 @@ from engine.store.models import Escalation, InboxItem, OutboxEvent
 from engine.people.users import add
 from notifications import jobs
 from tests import factories as f
+from tests.cli_runner import kaoping
 from tests.engine.lifecycle import step
 
 
@@ -29,9 +27,8 @@ def test_jobs_run_at_a_given_time(db_url, session, frozen):
     add(session=session, name="洪玮玮", roles=["staff"], sections=["规划科"])
     t = f.target(session, due_date=date(2024, 9, 30))
     step(session, t.id, "start", f.STAFF)
-    env = {**os.environ, "KAOPING_DATABASE_URL": db_url}
-    out = subprocess.run([sys.executable, "-m", "api.cli", "jobs", "run", "--at", "2024-10-12T09:00"],
-                         capture_output=True, text=True, env=env, timeout=120)
+    env = {"KAOPING_DATABASE_URL": db_url}
+    out = kaoping("jobs", "run", "--at", "2024-10-12T09:00", env=env)
     assert out.returncode == 0, out.stderr
     assert "escalation: SweepResult(checked=1, fired=[" in out.stdout
     session.rollback()
@@ -39,8 +36,7 @@ def test_jobs_run_at_a_given_time(db_url, session, frozen):
     # 洪玮玮: level 1, the red warning (no report since June) and the 督办单 of level 3; no users for the rest
     assert session.exec(select(func.count()).select_from(InboxItem)).one() == 3
     assert session.exec(select(func.count()).select_from(OutboxEvent).where(OutboxEvent.status == "expanded")).one() == 5
-    bad = subprocess.run([sys.executable, "-m", "api.cli", "jobs", "run", "--at", "下周一"], capture_output=True,
-                         text=True, env=env)
+    bad = kaoping("jobs", "run", "--at", "下周一", env=env)
     assert bad.returncode == 2 and "ISO" in bad.stderr
 
 

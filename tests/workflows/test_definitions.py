@@ -1,8 +1,6 @@
 """Workflow definitions: the shipped ones load and work; broken ones are refused with file, line, reason."""
 from __future__ import annotations
 
-import subprocess
-import sys
 from importlib import resources
 from pathlib import Path
 
@@ -10,6 +8,7 @@ import pytest
 
 from engine.workflow import definitions
 from engine.workflow.machines import build
+from tests.cli_runner import kaoping
 
 SHIPPED = resources.files("workflows")
 TARGET_YAML = SHIPPED.joinpath("target.yaml").read_text("utf-8")
@@ -102,10 +101,9 @@ def test_cli_check(tmp_path):
     good = Path(str(SHIPPED.joinpath("target.yaml")))
     bad = tmp_path / "bad.yaml"
     bad.write_text(TARGET_YAML.replace("guards: [not_signed_yet]", "guards: [nobody]"), encoding="utf-8")
-    ok = subprocess.run([sys.executable, "-m", "api.cli", "workflows", "check", str(good)], capture_output=True, text=True)
+    ok = kaoping("workflows", "check", str(good))
     assert ok.returncode == 0 and "通过（target 第 1 版，6 个状态，10 个转换）" in ok.stdout
-    refused = subprocess.run([sys.executable, "-m", "api.cli", "workflows", "check", str(bad)],
-                             capture_output=True, text=True)
+    refused = kaoping("workflows", "check", str(bad))
     line = _line_of(bad.read_text(encoding="utf-8"), "[nobody]")
     assert refused.returncode == 1
     assert refused.stdout.startswith(f"{bad}:{line}: 未知守卫 'nobody'")

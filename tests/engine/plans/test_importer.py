@@ -3,8 +3,6 @@ from __future__ import annotations
 
 import csv
 import io
-import subprocess
-import sys
 from datetime import date
 
 import pytest
@@ -17,6 +15,7 @@ from engine.store.errors import Duplicate, Forbidden, InvalidPayload
 from engine.store.models import Plan, Target, TransitionRecord
 from engine.plans.exporter import write_xlsx
 from tests import factories as f
+from tests.cli_runner import kaoping
 from tests.engine.lifecycle import step
 
 HEADER = ["编号", "类别", "一级指标", "依据", "年度目标", "权重分值", "完成时限", "分管领导", "责任科室", "科室责任人"]
@@ -237,9 +236,8 @@ def test_export_reimports_as_the_same_plan(session):
 def test_cli_import_plan(tmp_path):
     plan = tmp_path / "plan-2024.csv"
     plan.write_bytes(_csv(GOOD))
-    env = {"KAOPING_DATABASE_URL": f"sqlite:///{tmp_path / 'cli.db'}", "PATH": "/usr/bin:/bin"}
-    run = lambda *args: subprocess.run([sys.executable, "-m", "api.cli", *args], capture_output=True, text=True,  # noqa: E731
-                                       env=env, cwd=str(tmp_path.parent.parent if False else "."))
+    env = {"KAOPING_DATABASE_URL": f"sqlite:///{tmp_path / 'cli.db'}"}
+    run = lambda *args: kaoping(*args, env=env)  # noqa: E731
     assert run("init").returncode == 0
     dry = run("import-plan", str(plan), "--org", "泉州市教育局", "--dry-run")
     assert dry.returncode == 0 and "校验通过（未写入）" in dry.stdout and "合计" in dry.stdout

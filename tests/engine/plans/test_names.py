@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import csv
 import io
-import subprocess
-import sys
 
 import pytest
 from openpyxl import load_workbook
@@ -17,6 +15,7 @@ from engine.plans.exporter import write_xlsx
 from engine.store.models import Plan, Section, Target
 from engine.workflow.targets import parties_of
 from tests import factories as f
+from tests.cli_runner import kaoping
 
 HEADER = ["编号", "年度目标", "权重分值", "完成时限", "分管领导", "责任科室", "科室责任人", "考评依据", "备注"]
 ROWS = [
@@ -142,9 +141,8 @@ def test_unknown_columns_are_kept_shown_and_exported(session):
 def test_cli_prints_the_warnings_and_takes_aliases(tmp_path):
     plan = tmp_path / "plan-2024.csv"
     plan.write_bytes(_csv(ROWS))
-    env = {"KAOPING_DATABASE_URL": f"sqlite:///{tmp_path / 'cli.db'}", "PATH": "/usr/bin:/bin"}
-    run = lambda *args: subprocess.run([sys.executable, "-m", "api.cli", *args], capture_output=True,  # noqa: E731
-                                       text=True, env=env)
+    env = {"KAOPING_DATABASE_URL": f"sqlite:///{tmp_path / 'cli.db'}"}
+    run = lambda *args: kaoping(*args, env=env)  # noqa: E731
     assert run("init").returncode == 0
     dry = run("import-plan", str(plan), "--org", "泉州市教育局", "--dry-run")
     assert dry.returncode == 0 and "请核对" in dry.stdout and "“陈军宣”、“蔡玉霖”连写" in dry.stdout

@@ -1,9 +1,6 @@
 """The office's holidays and make-up days: entered, audited, used by every working-day count, warned about."""
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from datetime import date
 
 import pytest
@@ -18,6 +15,7 @@ from engine.store.errors import Forbidden, InvalidPayload
 from engine.store.models import CalendarDay, Plan, TransitionRecord
 from engine.workflow.duedates import state_due
 from tests import factories as f
+from tests.cli_runner import kaoping as run_kaoping
 from tests.engine.workflow.test_duedates import THREE_DAYS
 
 NOTICE = """\ufeff# 国务院办公厅关于2027年部分节假日安排的通知（示例）
@@ -112,10 +110,8 @@ def test_years_without_a_calendar_are_warned_about(session):
 def test_jobs_run_shows_the_warning_and_the_cli_enters_days(db_url, tmp_path):
     notice = tmp_path / "2027.txt"
     notice.write_text(NOTICE, encoding="utf-8")
-    env = {**os.environ, "KAOPING_DATABASE_URL": db_url}
-
     def kaoping(*args):
-        return subprocess.run([sys.executable, "-m", "api.cli", *args], capture_output=True, text=True, env=env, timeout=300)
+        return run_kaoping(*args, env={"KAOPING_DATABASE_URL": db_url})
 
     warned = kaoping("jobs", "run", "--at", "2026-12-02T09:00")
     assert warned.returncode == 0, warned.stderr

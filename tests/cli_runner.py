@@ -2,9 +2,9 @@
 and standard input in; exit code, standard output and standard error out.
 
 Starting a Python process and importing the application takes seconds; the tests about what a command does run it
-here instead. Each run sees a process's fresh state: the settings are read from the environment given, and no
-workflow definition read by an earlier run stays cached. The tests about the process itself (a server, a port, an
-exit code seen by a shell) still start real processes.
+here instead, and the tests about the process itself (a server, a port, an exit code seen by a shell) still start
+real processes. Each run sees what a new process would: the real clock (a test's frozen clock is put back
+afterwards), the settings read from the environment given, no workflow definition cached by an earlier run.
 """
 from __future__ import annotations
 
@@ -60,6 +60,7 @@ def kaoping(*args: object, env: dict[str, str] | None = None, input: str | None 
             cwd: Path | None = None) -> Ran:
     """Run ``kaoping ARGS`` with ``env`` added to the environment (and ``cwd`` as the working directory)."""
     from api.cli.main import app
+    from engine.calendar import clock
     from engine.workflow import deployments
 
     with contextlib.ExitStack() as stack:
@@ -67,6 +68,7 @@ def kaoping(*args: object, env: dict[str, str] | None = None, input: str | None 
         if cwd is not None:
             stack.enter_context(contextlib.chdir(cwd))
         stack.enter_context(_settings_from_environment())
+        stack.callback(clock.use, clock.use(clock.Clock()))  # a new process tells the real time, frozen or not here
         deployments.forget()
         stack.callback(deployments.forget)
         result = CliRunner().invoke(app, [str(a) for a in args], input=input, prog_name="kaoping")
