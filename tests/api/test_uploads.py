@@ -9,20 +9,32 @@ import pytest
 from sqlmodel import Session
 
 from engine.people import users
+from engine.store import schema
+from engine.store.db import make_engine
 from tests.api import bombs
 from tests.api.serving import serving
+from tests.conftest import blank_database
 
 PASSWORD = "upload-test-1"
 HEALTHY_WITHIN = 1.0  # seconds: the issue's bound for /healthz while a bad upload is being refused
+#: In one test process (``--dist loadgroup``), so that each kind of database gets one server.
+pytestmark = pytest.mark.xdist_group("uploads")
 
 
-@pytest.fixture
-def server(db_url, engine_db, tmp_path):
-    with Session(engine_db) as session:
+@pytest.fixture(scope="module", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def server(request, tmp_path_factory):
+    """One server per database kind for the module's uploads: each is a dry run, so the database stays as set up
+    (a database of its own, migrated here)."""
+    folder = tmp_path_factory.mktemp("uploads")
+    url = blank_database(request.param, folder, "uploads")
+    schema.upgrade(url)
+    bind = make_engine(url)
+    with Session(bind) as session:
         users.add(session=session, name="绩效办", roles=["office"], password=PASSWORD)
         session.commit()
-    with serving({"KAOPING_DATABASE_URL": db_url, "KAOPING_SECRET_KEY": "upload-test-secret",
-                  "KAOPING_FILES_DIR": str(tmp_path / "files")}, tmp_path / "server.log") as base:
+    bind.dispose()
+    with serving({"KAOPING_DATABASE_URL": url, "KAOPING_SECRET_KEY": "upload-test-secret",
+                  "KAOPING_FILES_DIR": str(folder / "files")}, folder / "server.log") as base:
         yield base
 
 
