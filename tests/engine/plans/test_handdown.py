@@ -11,7 +11,7 @@ from engine.people.actors import Actor
 from engine.plans import assignment, handdown, importer, service, staffing, table as planfile
 from engine.scoring import rollup
 from engine.store.errors import Forbidden, GuardFailed, InvalidPayload, NotFound
-from engine.store.models import Indicator, Milestone, Organisation, Plan, Target, TransitionRecord
+from engine.store.models import Assignment, Indicator, Milestone, Organisation, Plan, Section, Target, TransitionRecord
 from engine.workflow.commands import fire
 from tests.engine.lifecycle import drive, step
 
@@ -102,6 +102,30 @@ def test_import_hands_rows_naming_counties_down_to_each_county(session):
     child = session.exec(select(Target).where(Target.plan_id == quangang.id, Target.code == "1-1-1")).one()
     assert [(i.name, i.raw) for i in session.exec(select(Indicator).where(Indicator.target_id == child.id))] == \
         [("新增学位", "≥25000个")]
+
+
+def test_units_naming_counties_make_no_sections_of_the_city(session):
+    """各县(市、区)教育局 and 泉港区教育局 are handed down to, not sections of the city; a single
+    organisation (no children) keeps such a phrase as written."""
+    orgs = _tree(session)
+    _import(session)
+
+    def sections(org):
+        return set(session.exec(select(Section.name).where(Section.org_id == org.id)))
+
+    assert sections(orgs[CITY]) == {"规划科", "办公室"}
+    assert all(sections(orgs[name]) == set() for name in COUNTIES)
+    # The row still says who carries it: the assignment keeps the phrase, which is how it was handed down.
+    parent = _parent(session, "1-1-2", orgs[CITY])
+    assert session.exec(select(Assignment.name).where(Assignment.target_id == parent.id,
+                                                      Assignment.kind == "section")).all() == ["各县（市、区）教育局"]
+
+
+def test_a_lone_organisation_keeps_a_group_phrase_as_its_section(session):
+    alone = staffing.add_organisation(session=session, by=SETUP, name=CITY, kind="bureau")
+    assert _import(session).handed_down == 0
+    assert set(session.exec(select(Section.name).where(Section.org_id == alone.id))) == \
+        {"规划科", "各县(市、区)教育局", "各县（市、区）教育局", "泉港区教育局", "办公室"}
 
 
 def test_handing_down_again_creates_nothing(session):
