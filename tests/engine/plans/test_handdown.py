@@ -242,6 +242,51 @@ def test_parent_self_assessment_waits_for_children_unless_the_office_allows_it(s
     assert session.get(Target, parent.id).state == "self_assessed"
 
 
+def test_a_list_offers_the_early_self_assessment_as_each_target_would_in_the_same_statements(session):
+    """The office's lists judge 准予先行自评 from facts read once for the list: the same actions as the
+    target alone, and no more statements for four rows than for one."""
+    from sqlalchemy import event
+
+    from engine.scoring import dashboard
+    from engine.workflow import commands
+
+    orgs = _tree(session)
+    _import(session)
+    staff = Actor("洪玮玮", frozenset({"staff"}), frozenset({"规划科", "办公室", "各县（市、区）教育局", "泉港区教育局"}),
+                  org_id=orgs[CITY].id)
+    office = Actor("绩效办", frozenset({"office"}), org_id=orgs[CITY].id)
+    rows = session.exec(select(Target).where(Target.org_id == orgs[CITY].id).order_by(Target.code)).all()
+    for target in rows:
+        step(session, target.id, "start", staff)
+    allowed = _parent(session, "1-1-2", orgs[CITY])
+    fire(session=session, target_id=allowed.id, trigger="allow_self_assess", actor=office, payload={"reason": "提前考核"})
+    rows = session.exec(select(Target).where(Target.org_id == orgs[CITY].id).order_by(Target.code)).all()
+
+    def offered(found):
+        return {i.target.code: "allow_self_assess" in [a.spec.trigger for a in i.actions]
+                for i in dashboard.items(session, found, office)}
+
+    sent = []
+
+    def count(*_args):
+        sent.append(1)
+
+    event.listen(session.get_bind(), "before_cursor_execute", count)
+    try:
+        alone = offered(rows[:1])
+        one = len(sent)
+        together = offered(rows)
+        many = len(sent) - one
+    finally:
+        event.remove(session.get_bind(), "before_cursor_execute", count)
+    # 1-1-1 and 1-1-3 have children not yet verified; 1-1-2 was allowed already; 1-1-4 was handed to nobody.
+    assert together == {"1-1-1": True, "1-1-2": False, "1-1-3": True, "1-1-4": False} and alone == {"1-1-1": True}
+    assert many == one
+    for target in rows:  # the same answer as the target alone, its guard reading for itself
+        assert together[target.code] == ("allow_self_assess" in [a.spec.trigger for a in commands.available(
+            session=session, target=target, actor=office)])
+
+
 def test_parent_self_assesses_once_every_child_is_verified(session):
     orgs = _tree(session)
     _import(session)
