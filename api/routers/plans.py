@@ -26,10 +26,11 @@ from api.schemas.plans import (
     RowErrorPublic,
     plan_summary,
 )
-from api.schemas.scores import ScoresPublic, scores_public
+from api.schemas.scores import RankingPublic, ScoresPublic, ranking_public, scores_public
 from engine.plans import importer, names
 from engine.plans import service as plans
 from engine.plans import table as planfile
+from engine.scoring import ranking
 from engine.scoring import report as report_data
 from engine.scoring import sheet as scoring
 from engine.store.config import settings
@@ -100,6 +101,15 @@ async def import_plan(
 def scores(plan_id: Id, session: SessionDep, actor: CurrentActor) -> ScoresPublic:
     """The score sheet: every target with its scores, totals per category, indicator, section and plan, grades."""
     return scores_public(scoring.sheet(session=session, plan_id=plan_id, actor=actor))
+
+
+@router.get("/{plan_id}/ranking", response_model=RankingPublic, responses=responses(404))
+def plan_ranking(plan_id: Id, session: SessionDep, actor: CurrentActor,
+                 by: Literal["score_rate", "on_time_rate", "overdue"] = "score_rate") -> RankingPublic:
+    """The ranking (排名) of the plan's organisation's children for the plan's year, as the evaluation report
+    shows it: score rate, on-time rate and overdue count, each child with the organisations below it."""
+    plan = plans.get(session=session, plan_id=plan_id, actor=actor)
+    return ranking_public(plan.id, by, ranking.of(session=session, org_id=plan.org_id, year=plan.year, by=by))
 
 
 REPORT_MEDIA = {"html": "text/html; charset=utf-8", "pdf": "application/pdf",

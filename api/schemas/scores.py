@@ -1,9 +1,12 @@
-"""The score sheet's response shapes (``GET /api/v1/plans/{id}/scores``)."""
+"""The score sheet's and the ranking's response shapes (``GET /api/v1/plans/{id}/scores``, ``…/ranking``)."""
 from __future__ import annotations
 
+from dataclasses import fields
 from datetime import datetime
 
-from pydantic import BaseModel
+from pydantic import BaseModel, create_model
+
+from engine.scoring.ranking import Rank
 
 
 class PointsItem(BaseModel):
@@ -89,3 +92,22 @@ def scores_public(sheet) -> ScoresPublic:
         sections=[_total(t) for t in sheet.sections], total=_total(sheet.total),
         bands=[(float(floor), name) for floor, name in sheet.rules["bands"]], indicator_rule=sheet.rules["indicator_rule"],
     )
+
+
+#: One child organisation's line of the ranking (排名): the fields of :class:`engine.scoring.ranking.Rank`,
+#: its rates (得分率, 按期完成率, in %) as numbers.
+_PLAIN = {"int": int, "str": str}
+RankPublic = create_model("RankPublic", **{
+    f.name: (float | None if "Decimal" in str(f.type) else _PLAIN[str(f.type)], ...) for f in fields(Rank)})
+
+
+class RankingPublic(BaseModel):
+    plan_id: int
+    by: str
+    data: list[RankPublic]  # type: ignore[valid-type]
+    count: int
+
+
+def ranking_public(plan_id: int, by: str, ranks) -> RankingPublic:
+    return RankingPublic(plan_id=plan_id, by=by, count=len(ranks), data=[
+        RankPublic(**{**r.__dict__, "score_rate": _f(r.score_rate), "on_time_rate": _f(r.on_time_rate)}) for r in ranks])

@@ -67,6 +67,13 @@ def _recipients(units: Iterable[str], children: Sequence[Organisation]) -> list[
     return [c for c in children if c.id in chosen]
 
 
+def names_children(unit: str, children: Sequence[Organisation]) -> bool:
+    """Whether a responsible unit as written (泉港区教育局, 各县(市、区)教育局) stands for child organisations
+    rather than a section of the organisation itself: a child's name, or a group phrase in an
+    organisation that has children."""
+    return bool(children) and (group_kind(unit) is not None or bool(_recipients([unit], children)))
+
+
 def recipients(session: Session, target: Target) -> list[Organisation]:
     """The child organisations the target's responsible units name (none: it stays where it is)."""
     organisation = session.get(Organisation, target.org_id)

@@ -124,8 +124,10 @@ def _apply(session, draft, actor, force, progress) -> ImportResult:
     plan = _plan(session, draft, actor)
     result = ImportResult(plan_id=plan.id)
     known_sections = set(session.exec(select(Section.name).where(Section.org_id == plan.org_id)))
+    # A unit naming child organisations (各县(市、区)教育局, 泉港区教育局) is not a section here: the row goes down.
+    children = organisations.children(session, session.get(Organisation, plan.org_id))
     for name in dict.fromkeys(n for d in draft.targets for n in d.sections):
-        if name not in known_sections:
+        if name not in known_sections and not handdown.names_children(name, children):
             session.add(Section(org_id=plan.org_id, name=name))
     query = select(Target).where(Target.plan_id == plan.id, Target.workflow == "target").order_by(Target.id)
     if not db.is_sqlite(session):

@@ -118,7 +118,7 @@ def next_step(item: Item) -> str:
 
 
 def items(session: Session, found: list[Target], actor: Actor | None = None) -> list[Item]:
-    """Dress a list of targets for display (three queries for the whole list, not three per row)."""
+    """Dress a list of targets for display (five queries for the whole list, none per row)."""
     ids = [t.id for t in found]
     parties = parties_for(session, ids)
     signatures: dict[int, list[str]] = {i: [] for i in ids}
@@ -126,6 +126,9 @@ def items(session: Session, found: list[Target], actor: Actor | None = None) -> 
         for target_id, signer in session.exec(select(Signature.target_id, Signature.signer)
                                               .where(Signature.target_id.in_(ids)).order_by(Signature.id)):
             signatures[target_id].append(signer)
+    # The guards' reading of the rows whose open triggers have a guard to judge (the actor's organisation's,
+    # in a state one of the actor's triggers leaves under a payload-free guard), once for the list.
+    facts = rules.facts_for(session, [t for t in found if _guarded(t, actor)]) if actor else None
     today = clock.today()
     out = []
     for t in found:
@@ -134,9 +137,17 @@ def items(session: Session, found: list[Target], actor: Actor | None = None) -> 
         out.append(Item(t, parties[t.id], d.state_label(t.state), is_overdue(t), soon,
                         awaiting(t, parties[t.id], signatures[t.id]),
                         commands.available(session=session, target=t, actor=actor, parties=parties[t.id],
-                                           signers=signatures[t.id]) if actor else [],
+                                           signers=signatures[t.id], facts=facts) if actor else [],
                         signatures[t.id], left=days_left(t, today)))
     return out
+
+
+def _guarded(target: Target, actor: Actor) -> bool:
+    """Whether :func:`commands.available` judges a payload-free guard on ``target`` for ``actor``."""
+    if actor.org_id not in (None, target.org_id):
+        return False
+    return any(set(spec.roles) & actor.roles and set(spec.guards) & rules.PAYLOAD_FREE
+               for spec in definitions.get(target.workflow).triggers_from(target.state))
 
 
 def _of(kind: str, names: frozenset[str] | list[str]):
@@ -148,8 +159,9 @@ def staff_home(session: Session, actor: Actor) -> dict[str, Any]:
     mine = list(session.exec(select(Target).where(Target.id.in_(_of("section", actor.sections)),
                                                   scope.acting(scope.of(session, actor), Target.org_id))
                              .order_by(Target.state_due.is_(None), Target.state_due, Target.id)))
-    targets = items(session, [t for t in mine if t.workflow == "target"], actor)
-    reports = items(session, [t for t in mine if t.workflow != "target" and not _final(t)], actor)
+    dressed = items(session, [t for t in mine if t.workflow == "target" or not _final(t)], actor)
+    targets = [i for i in dressed if i.target.workflow == "target"]
+    reports = [i for i in dressed if i.target.workflow != "target"]
     order = list(definitions.get("target").states)
     returned = _returned(session, [i.target.id for i in targets if i.target.state == "in_progress"])
     going = [i for i in targets if i.target.state == "in_progress" and i.target.id not in returned]
@@ -275,17 +287,21 @@ def office_home(session: Session, actor: Actor) -> dict[str, Any]:
     for name, state, count in by_section:
         sections.setdefault(name, Counter())[state] += count
 
-    def listed(*conditions) -> list[Item]:
+    def listed(*conditions) -> list[Target]:
         query = select(Target).where(own, *conditions).order_by(Target.state_due.is_(None), Target.state_due, Target.id)
-        return items(session, list(session.exec(query.limit(LIST_LIMIT))), actor)
+        return list(session.exec(query.limit(LIST_LIMIT)))
 
-    verify = listed(Target.workflow == "target", Target.state == "leader_signed")
-    score = listed(Target.workflow == "target", Target.state == "verified")
-    overdue = listed(Target.state_due < clock.today())
-    supervised = listed(Target.supervised == True)  # noqa: E712
-    dynamic = listed(Target.workflow == "target", Target.category == "动态工作目标")
-    warnings = warned(listed(Target.workflow == "target", Target.risk_level > 0))
-    notices = listed(Target.workflow.in_(("supervision", "rectification")), Target.state != "closed")
+    lists = [listed(Target.workflow == "target", Target.state == "leader_signed"),
+             listed(Target.workflow == "target", Target.state == "verified"),
+             listed(Target.state_due < clock.today()),
+             listed(Target.supervised == True),  # noqa: E712
+             listed(Target.workflow == "target", Target.category == "动态工作目标"),
+             listed(Target.workflow == "target", Target.risk_level > 0),
+             listed(Target.workflow.in_(("supervision", "rectification")), Target.state != "closed")]
+    # Dressed once for all the lists (a target is often in several): the same queries whatever their length.
+    dressed = {i.target.id: i for i in items(session, list({t.id: t for found in lists for t in found}.values()), actor)}
+    verify, score, overdue, supervised, dynamic, risky, notices = ([dressed[t.id] for t in found] for found in lists)
+    warnings = warned(risky)
     later = list(d.states)[2:]  # self-assessed and beyond
     months = Counter(f"{i.target.state_due.year}年{i.target.state_due.month}月" for i in overdue if i.target.state_due)
     charts = {

@@ -178,6 +178,9 @@ class Target(SQLModel, table=True):
         Index("ix_target_plan_due", "plan_id", "due_date"),
         Index("ix_target_supervised", "supervised", "state_due"),
         Index("ix_target_org_state", "org_id", "state", "state_due"),
+        # Everything the ranking counts, after the organisation: its counts are index-only ranges.
+        Index("ix_target_org_tally", "org_id", "workflow", "plan_id", "state", "due_date", "state_due", "score",
+              "weight"),
     )
 
     @declared_attr.directive

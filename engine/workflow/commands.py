@@ -90,10 +90,11 @@ class Action:
 
 
 def available(*, session: Session, target: Target, actor: Actor, parties: Parties | None = None,
-              signers: list[str] | None = None) -> list[Action]:
+              signers: list[str] | None = None, facts: rules.ListFacts | None = None) -> list[Action]:
     """The triggers ``actor`` may fire on ``target`` in its current state: role, scope and the
     guards that need no payload pass (the same checks :func:`fire` makes). Nothing on another
-    organisation's target (a parent's office reads it, never acts on it)."""
+    organisation's target (a parent's office reads it, never acts on it). ``parties``, ``signers``
+    and ``facts``: what a list read for all its rows at once (else read here)."""
     if actor.org_id is not None and actor.org_id != target.org_id:
         return []
     definition = deployments.resolve(session, target.workflow, target.workflow_version)
@@ -109,7 +110,7 @@ def available(*, session: Session, target: Target, actor: Actor, parties: Partie
             signers = signers if signers is not None else rules.signers_of(session, target.id)
             ctx = rules.Context(session=session, target=target, definition=definition, transition=spec, actor=actor,
                                 role=role, payload={}, comment="", at=clock.now(), leaders=list(parties.leaders),
-                                signers=list(signers))
+                                signers=list(signers), facts=facts)
             if any(rules.GUARDS[name](ctx) for name in checks):
                 continue
         actions.append(Action(spec, role, definition.state_label(spec.dest)))

@@ -50,6 +50,22 @@ class Context:
     leaders: list[str] = field(default_factory=list)
     signers: list[str] = field(default_factory=list)
     voided: list[str] = field(default_factory=list)  # signatures an effect cleared
+    #: What the payload-free guards would read, read beforehand for a whole list (:func:`facts_for`).
+    facts: ListFacts | None = None
+
+
+@dataclass(frozen=True)
+class ListFacts:
+    """What the payload-free guards read about a page of targets, in two queries for the page instead of
+    two per row: the targets with a child not yet finished, and when the office allowed each an early
+    self-assessment. A target not ``covered`` is read by the guard itself."""
+
+    covered: frozenset[int]
+    pending_children: frozenset[int]
+    allowed_at: dict[int, list[datetime]]
+
+    def knows(self, target: Target) -> bool:
+        return target.id in self.covered
 
 
 Guard = Callable[[Context], str | None]
@@ -284,6 +300,20 @@ CHILD_FINISHED = ("verified", "scored")
 ALLOW_SELF_ASSESS = "allow_self_assess"
 
 
+def facts_for(session: Session, targets: list[Target]) -> ListFacts:
+    """:class:`ListFacts` of ``targets`` (two queries, none when the list is empty)."""
+    ids = [t.id for t in targets]
+    if not ids:
+        return ListFacts(frozenset(), frozenset(), {})
+    pending = session.exec(select(Target.parent_id).where(Target.parent_id.in_(ids),
+                                                          Target.state.not_in(CHILD_FINISHED)).distinct())
+    allowed: dict[int, list[datetime]] = {}
+    for target_id, at in session.exec(select(TransitionRecord.target_id, TransitionRecord.at).where(
+            TransitionRecord.target_id.in_(ids), TransitionRecord.trigger == ALLOW_SELF_ASSESS)):
+        allowed.setdefault(target_id, []).append(at)
+    return ListFacts(frozenset(ids), frozenset(pending), allowed)
+
+
 def children_pending(session: Session, target: Target) -> list[str]:
     """The organisations whose target handed down from ``target`` is not yet verified (names)."""
     return list(session.exec(
@@ -293,6 +323,8 @@ def children_pending(session: Session, target: Target) -> list[str]:
 
 def _allowed_this_stay(ctx: Context) -> bool:
     """Whether the office let this target be self-assessed early (with a reason) during its current stay."""
+    if ctx.facts is not None and ctx.facts.knows(ctx.target):
+        return any(at >= ctx.target.state_entered_at for at in ctx.facts.allowed_at.get(ctx.target.id, ()))
     found = ctx.session.exec(select(TransitionRecord.id).where(
         TransitionRecord.target_id == ctx.target.id, TransitionRecord.trigger == ALLOW_SELF_ASSESS,
         TransitionRecord.at >= ctx.target.state_entered_at).limit(1)).first()
@@ -312,7 +344,9 @@ def _children_verified(ctx: Context) -> str | None:
 
 @guard("children_unverified", needs_payload=False)
 def _children_unverified(ctx: Context) -> str | None:
-    if not children_pending(ctx.session, ctx.target):
+    facts = ctx.facts if ctx.facts is not None and ctx.facts.knows(ctx.target) else None
+    pending = ctx.target.id in facts.pending_children if facts else bool(children_pending(ctx.session, ctx.target))
+    if not pending:
         return "下级单位的目标均已核验（或没有下级目标），无需准予先行自评"
     if _allowed_this_stay(ctx):
         return "已准予先行自评"

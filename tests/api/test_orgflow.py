@@ -74,6 +74,25 @@ def test_api_rollup_handdown_and_assignment(city):
     assert bad.status_code == 422 and "晋江市教育局" in bad.json()["detail"]
 
 
+def test_api_ranking_of_a_plan(city):
+    client, orgs, codes, plan_id = city
+    office, county = _token(client, "绩效办"), _token(client, "泉港区绩效办")
+    body = client.get(f"/api/v1/plans/{plan_id}/ranking", headers=office, params={"by": "overdue"}).json()
+    assert (body["plan_id"], body["by"], body["count"]) == (plan_id, "overdue", 4)
+    assert sorted(r["organisation"] for r in body["data"]) == ["丰泽区教育局", "泉州第五中学", "泉港区教育局", "鲤城区教育局"]
+    assert [r["place"] for r in body["data"]] == [1, 2, 3, 4]
+    lines = {r["organisation"]: r for r in body["data"]}
+    # 泉港区 carries three of the city's rows (1-1-1, 1-1-2, 1-1-3), the other counties two; the school none.
+    assert (lines["泉港区教育局"]["targets"], lines["丰泽区教育局"]["targets"], lines["泉州第五中学"]["targets"]) == (3, 2, 0)
+    assert lines["泉州第五中学"]["score_rate"] is None and lines["泉州第五中学"]["on_time_rate"] is None
+    # A county reads its own plan's ranking (nothing below it) and not the city's plan.
+    with Session(client.app.state.engine) as session:
+        own = session.exec(select(Plan.id).where(Plan.org_id == orgs["泉港区教育局"])).one()
+    assert client.get(f"/api/v1/plans/{own}/ranking", headers=county).json()["data"] == []
+    assert client.get(f"/api/v1/plans/{plan_id}/ranking", headers=county).status_code == 404
+    assert client.get(f"/api/v1/plans/{plan_id}/ranking", headers=office, params={"by": "x"}).status_code == 422
+
+
 def _csrf(html: str) -> str:
     return re.search(r'name="csrf" value="([^"]+)"', html).group(1)
 

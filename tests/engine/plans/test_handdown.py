@@ -11,7 +11,7 @@ from engine.people.actors import Actor
 from engine.plans import assignment, handdown, importer, service, staffing, table as planfile
 from engine.scoring import rollup
 from engine.store.errors import Forbidden, GuardFailed, InvalidPayload, NotFound
-from engine.store.models import Indicator, Milestone, Organisation, Plan, Target, TransitionRecord
+from engine.store.models import Assignment, Indicator, Milestone, Organisation, Plan, Section, Target, TransitionRecord
 from engine.workflow.commands import fire
 from tests.engine.lifecycle import drive, step
 
@@ -102,6 +102,30 @@ def test_import_hands_rows_naming_counties_down_to_each_county(session):
     child = session.exec(select(Target).where(Target.plan_id == quangang.id, Target.code == "1-1-1")).one()
     assert [(i.name, i.raw) for i in session.exec(select(Indicator).where(Indicator.target_id == child.id))] == \
         [("新增学位", "≥25000个")]
+
+
+def test_units_naming_counties_make_no_sections_of_the_city(session):
+    """各县(市、区)教育局 and 泉港区教育局 are handed down to, not sections of the city; a single
+    organisation (no children) keeps such a phrase as written."""
+    orgs = _tree(session)
+    _import(session)
+
+    def sections(org):
+        return set(session.exec(select(Section.name).where(Section.org_id == org.id)))
+
+    assert sections(orgs[CITY]) == {"规划科", "办公室"}
+    assert all(sections(orgs[name]) == set() for name in COUNTIES)
+    # The row still says who carries it: the assignment keeps the phrase, which is how it was handed down.
+    parent = _parent(session, "1-1-2", orgs[CITY])
+    assert session.exec(select(Assignment.name).where(Assignment.target_id == parent.id,
+                                                      Assignment.kind == "section")).all() == ["各县（市、区）教育局"]
+
+
+def test_a_lone_organisation_keeps_a_group_phrase_as_its_section(session):
+    alone = staffing.add_organisation(session=session, by=SETUP, name=CITY, kind="bureau")
+    assert _import(session).handed_down == 0
+    assert set(session.exec(select(Section.name).where(Section.org_id == alone.id))) == \
+        {"规划科", "各县(市、区)教育局", "各县（市、区）教育局", "泉港区教育局", "办公室"}
 
 
 def test_handing_down_again_creates_nothing(session):
@@ -216,6 +240,51 @@ def test_parent_self_assessment_waits_for_children_unless_the_office_allows_it(s
         ("allow_self_assess", "绩效办", "年度考核提前，下级单位数据另行报送")
     step(session, parent.id, "self_assess", staff)
     assert session.get(Target, parent.id).state == "self_assessed"
+
+
+def test_a_list_offers_the_early_self_assessment_as_each_target_would_in_the_same_statements(session):
+    """The office's lists judge 准予先行自评 from facts read once for the list: the same actions as the
+    target alone, and no more statements for four rows than for one."""
+    from sqlalchemy import event
+
+    from engine.scoring import dashboard
+    from engine.workflow import commands
+
+    orgs = _tree(session)
+    _import(session)
+    staff = Actor("洪玮玮", frozenset({"staff"}), frozenset({"规划科", "办公室", "各县（市、区）教育局", "泉港区教育局"}),
+                  org_id=orgs[CITY].id)
+    office = Actor("绩效办", frozenset({"office"}), org_id=orgs[CITY].id)
+    rows = session.exec(select(Target).where(Target.org_id == orgs[CITY].id).order_by(Target.code)).all()
+    for target in rows:
+        step(session, target.id, "start", staff)
+    allowed = _parent(session, "1-1-2", orgs[CITY])
+    fire(session=session, target_id=allowed.id, trigger="allow_self_assess", actor=office, payload={"reason": "提前考核"})
+    rows = session.exec(select(Target).where(Target.org_id == orgs[CITY].id).order_by(Target.code)).all()
+
+    def offered(found):
+        return {i.target.code: "allow_self_assess" in [a.spec.trigger for a in i.actions]
+                for i in dashboard.items(session, found, office)}
+
+    sent = []
+
+    def count(*_args):
+        sent.append(1)
+
+    event.listen(session.get_bind(), "before_cursor_execute", count)
+    try:
+        alone = offered(rows[:1])
+        one = len(sent)
+        together = offered(rows)
+        many = len(sent) - one
+    finally:
+        event.remove(session.get_bind(), "before_cursor_execute", count)
+    # 1-1-1 and 1-1-3 have children not yet verified; 1-1-2 was allowed already; 1-1-4 was handed to nobody.
+    assert together == {"1-1-1": True, "1-1-2": False, "1-1-3": True, "1-1-4": False} and alone == {"1-1-1": True}
+    assert many == one
+    for target in rows:  # the same answer as the target alone, its guard reading for itself
+        assert together[target.code] == ("allow_self_assess" in [a.spec.trigger for a in commands.available(
+            session=session, target=target, actor=office)])
 
 
 def test_parent_self_assesses_once_every_child_is_verified(session):
