@@ -1,7 +1,7 @@
 """The offline audit bundle: everything an inspector needs to check one plan's trail on their own machine.
 
 A zip with the whole chain of the plan's organisation (``records.jsonl``: the hashes need every
-record of it; no other organisation's), its signed checkpoints, the public key, a snapshot of the plan's current state (targets, signatures,
+record of it, and every record that says it belongs to it is in it; no other organisation's), its signed checkpoints, the public key, a snapshot of the plan's current state (targets, signatures,
 milestones, evidence hashes; every user's rights), optionally the evidence files, and
 ``offline_verifier.py``, which needs Python and ``cryptography`` and nothing of kaoping.
 """
@@ -54,13 +54,16 @@ def export(*, session: Session, plan_id: int, path: str | Path, with_files: bool
     path = Path(path)
     head = replay.head_of(session, plan.org_id)
     state = replay.current_state(session, plan_id=plan_id, org_ids=[plan.org_id], rehash=False)
-    state.update(scope=sorted(state["targets"], key=int), plan=str(plan_id), head=head)
+    state.update(scope=sorted(state["targets"], key=int), plan=str(plan_id), head=head, chain=plan.org_id,
+                 chain_name=replay.chain_names(session, [plan.org_id])[plan.org_id])
     kept = replay.stored_checkpoints(session, org_ids=[plan.org_id])
     pem = checkpoints.public_pem() or b""
     count = files = 0
     with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as bundle:
         with bundle.open("records.jsonl", "w") as out:
-            for row in replay.records(session, org_id=plan.org_id):
+            # Every record the organisation's readers see, also those past the head read first: appended
+            # since, they continue the chain; moved in from another organisation's chain, they break it.
+            for row in replay.records(session, org_id=plan.org_id, past_head=True):
                 item = dict(zip(core.ROW, row))
                 item["org_id"] = plan.org_id
                 out.write((core.dumps(item) + "\n").encode("utf-8"))
