@@ -195,10 +195,9 @@ def _chain_query(connection: Connection, head: Head) -> tuple[str, dict[str, Any
         rest = "WHERE id > :after AND id <= :upto ORDER BY id LIMIT :n"
         params = {"upto": max(head.count, head.last_id)}
     else:
-        # Within a chain the keys grow with the places (both given under its lock): a head whose
-        # count alone was lowered still has the records after it read, and found too many.
-        rest = "WHERE org_id = :org AND seq > :after AND (seq <= :upto OR id <= :last) ORDER BY seq LIMIT :n"
-        params = {"org": head.org_id, "upto": head.count if head.present else 2 ** 62, "last": head.last_id}
+        # Records past the head (a head set back, a record moved in) are :func:`beyond`'s to check.
+        rest = "WHERE org_id = :org AND seq > :after AND seq <= :upto ORDER BY seq LIMIT :n"
+        params = {"org": head.org_id, "upto": head.count if head.present else 2 ** 62}
     if connection.dialect.name != "sqlite":
         rest = re.sub(r":(\w+)", r"%(\1)s", rest)
     query = f"SELECT {columns} FROM transitionrecord {rest}"
@@ -208,10 +207,14 @@ def _chain_query(connection: Connection, head: Head) -> tuple[str, dict[str, Any
 def stream(connection: Connection, head: Head, *, batch: int = 5000, after: int = 0) -> Iterator[tuple]:
     """The records of ``head``'s chain as tuples in the order of
     :data:`~engine.audit.offline_verifier.ROW` (time in the form the hash covers, payload parsed),
-    in order, up to that head (records appended after it was read are the next check's business), a
-    keyset batch of plain rows at a time: memory stays flat, and no object is made per record
-    (``after``: from the place after it on). PostgreSQL gives the rows ready (the time written by the server, the payload parsed by orjson in
-    the driver); SQLite's are finished here."""
+    in order, up to that head (``after``: from the place after it on; records appended after the
+    head was read are for :func:`beyond`), a keyset batch of plain rows at a time: memory stays
+    flat, and no object is made per record. The next batch is fetched by a thread of its own while
+    this one is checked (the drivers let go of the interpreter while they wait for the database).
+    PostgreSQL gives the rows ready (the time written by the server, the payload parsed by orjson
+    in the driver); SQLite's are finished here."""
+    from concurrent.futures import ThreadPoolExecutor
+
     query, params = _chain_query(connection, head)
     # The driver's cursor, in this connection's transaction: plain tuples, no row objects.
     cursor = connection.connection.cursor()
@@ -220,23 +223,33 @@ def stream(connection: Connection, head: Head, *, batch: int = 5000, after: int 
         from psycopg.types.json import set_json_loads
 
         set_json_loads(_parsed, cursor)
-    try:
-        while True:
-            cursor.execute(query, {**params, "after": after, "n": batch})
-            found = cursor.fetchall()
-            if ready:
-                yield from found
-            else:
+
+    def fetch(after: int) -> list[tuple]:
+        cursor.execute(query, {**params, "after": after, "n": batch})
+        return cursor.fetchall()
+
+    loads, broken = orjson.loads, (orjson.JSONDecodeError, TypeError)
+    with ThreadPoolExecutor(1, thread_name_prefix="audit-fetch") as fetcher:
+        try:
+            coming = fetcher.submit(fetch, after)
+            while coming is not None:
+                found = coming.result()
+                coming = fetcher.submit(fetch, found[-1][1]) if len(found) == batch else None
+                if ready:
+                    yield from found
+                    continue
                 for row in found:
-                    at, payload = row[9], row[11]
+                    payload = row[11]
+                    try:
+                        payload = loads(payload)
+                    except broken:
+                        payload = _parsed(payload) if isinstance(payload, str) else payload
                     yield (row[0], row[1], row[2], row[3], row[4], row[5], row[6], row[7], row[8],
-                           _hashed_time(at), row[10], _parsed(payload) if isinstance(payload, str) else payload,
-                           row[12], row[13])
-            if len(found) < batch:
-                return
-            after = found[-1][1]
-    finally:
-        cursor.close()
+                           _hashed_time(row[9]), row[10], payload, row[12], row[13])
+        finally:
+            if coming is not None:  # stopped early: the batch on its way is read, then the cursor closed
+                coming.cancel() or coming.exception()
+            cursor.close()
 
 
 def beyond(connection: Connection, head: Head, *, batch: int = 5000) -> tuple[int, str] | None:
