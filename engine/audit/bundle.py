@@ -1,7 +1,7 @@
 """The offline audit bundle: everything an inspector needs to check one plan's trail on their own machine.
 
 A zip with the whole chain of the plan's organisation (``records.jsonl``: the hashes need every
-record of it; no other organisation's), its signed checkpoints, the public key, a snapshot of the plan's current state (targets, signatures,
+record of it, and every record that says it belongs to it is in it; no other organisation's), its signed checkpoints, the public key, a snapshot of the plan's current state (targets, signatures,
 milestones, evidence hashes; every user's rights), optionally the evidence files, and
 ``offline_verifier.py``, which needs Python and ``cryptography`` and nothing of kaoping.
 """
@@ -13,6 +13,7 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
+import orjson
 from sqlmodel import Session
 
 from engine.audit import checkpoints, offline_verifier as core, replay
@@ -32,6 +33,16 @@ state.json（计划 {plan} 的当前状态与佐证文件哈希）、evidence/�
 
 公钥指纹：{fingerprint}
 """
+
+
+def _line(item: dict) -> bytes:
+    """A record as a line of ``records.jsonl`` (sorted keys, compact): written by orjson, or by
+    :func:`core.dumps` where orjson cannot (integers beyond 64 bits). The verifier parses the line
+    and hashes the record in its own canonical form, so the writer of the line does not matter."""
+    try:
+        return orjson.dumps(item, option=orjson.OPT_SORT_KEYS | orjson.OPT_APPEND_NEWLINE)
+    except TypeError:
+        return (core.dumps(item) + "\n").encode("utf-8")
 
 
 @dataclass(frozen=True)
@@ -54,17 +65,25 @@ def export(*, session: Session, plan_id: int, path: str | Path, with_files: bool
     path = Path(path)
     head = replay.head_of(session, plan.org_id)
     state = replay.current_state(session, plan_id=plan_id, org_ids=[plan.org_id], rehash=False)
-    state.update(scope=sorted(state["targets"], key=int), plan=str(plan_id), head=head)
+    state.update(scope=sorted(state["targets"], key=int), plan=str(plan_id), head=head, chain=plan.org_id,
+                 chain_name=replay.chain_names(session, [plan.org_id])[plan.org_id])
     kept = replay.stored_checkpoints(session, org_ids=[plan.org_id])
     pem = checkpoints.public_pem() or b""
     count = files = 0
     with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as bundle:
         with bundle.open("records.jsonl", "w") as out:
-            for row in replay.records(session, org_id=plan.org_id):
+            # Every record the organisation's readers see, also those past the head read first: appended
+            # since, they continue the chain; moved in from another organisation's chain, they break it.
+            lines = []
+            for row in replay.records(session, org_id=plan.org_id, past_head=True):
                 item = dict(zip(core.ROW, row))
                 item["org_id"] = plan.org_id
-                out.write((core.dumps(item) + "\n").encode("utf-8"))
-                count += 1
+                lines.append(_line(item))
+                if len(lines) == 2000:
+                    out.write(b"".join(lines))
+                    count, lines = count + len(lines), []
+            out.write(b"".join(lines))
+            count += len(lines)
         bundle.writestr("checkpoints.jsonl", "".join(core.dumps(c) + "\n" for c in kept))
         if pem:
             bundle.writestr("public_key.pem", pem)

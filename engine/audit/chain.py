@@ -182,48 +182,98 @@ def heads(connection: Connection, org_ids: Iterable[int] | None = None) -> list[
 
 
 _COLUMNS = ", ".join(offline_verifier.ROW)
+#: PostgreSQL writes the time in the form the hash covers itself (the column holds UTC, no zone).
+_PG_COLUMNS = _COLUMNS.replace(", at,", """, to_char(at, 'YYYY-MM-DD"T"HH24:MI:SS.US"+00:00"'),""", 1)
 
 
-def stream(connection: Connection, head: Head, *, batch: int = 5000) -> Iterator[tuple]:
-    """The records of ``head``'s chain as tuples in the order of
-    :data:`~engine.audit.offline_verifier.ROW` (time in the form the hash covers, payload parsed),
-    in order, up to that head (records appended after it was read are the next check's business), a
-    keyset batch of plain rows at a time: memory stays flat, and no object is made per record."""
+def _chain_query(connection: Connection, head: Head) -> tuple[str, dict[str, Any]]:
+    """The query of a batch of ``head``'s chain after place ``:after``, in the driver's own style of
+    named parameters, and its fixed parameters."""
+    columns = _PG_COLUMNS if connection.dialect.name == "postgresql" else _COLUMNS
     if not per_organisation(connection):
-        query = (f"SELECT {_COLUMNS.replace('seq', 'id AS seq')} FROM transitionrecord "
-                 "WHERE id > :after AND id <= :upto ORDER BY id LIMIT :n")
+        columns = columns.replace("seq", "id AS seq")
+        rest = "WHERE id > :after AND id <= :upto ORDER BY id LIMIT :n"
         params = {"upto": max(head.count, head.last_id)}
     else:
-        # Within a chain the keys grow with the places (both given under its lock): a head whose
-        # count alone was lowered still has the records after it read, and found too many.
-        query = (f"SELECT {_COLUMNS} FROM transitionrecord WHERE org_id = :org AND seq > :after "
-                 "AND (seq <= :upto OR id <= :last) ORDER BY seq LIMIT :n")
-        params = {"org": head.org_id, "upto": head.count if head.present else 2 ** 62, "last": head.last_id}
-    if connection.dialect.name != "sqlite":  # the driver's own style of named parameters
-        query = re.sub(r":(\w+)", r"%(\1)s", query)
+        # Records past the head (a head set back, a record moved in) are :func:`beyond`'s to check.
+        rest = "WHERE org_id = :org AND seq > :after AND seq <= :upto ORDER BY seq LIMIT :n"
+        params = {"org": head.org_id, "upto": head.count if head.present else 2 ** 62}
+    if connection.dialect.name != "sqlite":
+        rest = re.sub(r":(\w+)", r"%(\1)s", rest)
+    query = f"SELECT {columns} FROM transitionrecord {rest}"
+    return query, params
+
+
+def stream(connection: Connection, head: Head, *, batch: int = 5000, after: int = 0) -> Iterator[tuple]:
+    """The records of ``head``'s chain as tuples in the order of
+    :data:`~engine.audit.offline_verifier.ROW` (time in the form the hash covers, payload parsed),
+    in order, up to that head (``after``: from the place after it on; records appended after the
+    head was read are for :func:`beyond`), a keyset batch of plain rows at a time: memory stays
+    flat, and no object is made per record. The next batch is fetched by a thread of its own while
+    this one is checked (the drivers let go of the interpreter while they wait for the database).
+    PostgreSQL gives the rows ready (the time written by the server, the payload parsed by orjson
+    in the driver); SQLite's are finished here."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    query, params = _chain_query(connection, head)
     # The driver's cursor, in this connection's transaction: plain tuples, no row objects.
     cursor = connection.connection.cursor()
-    try:
-        after = 0
-        while True:
-            cursor.execute(query, {**params, "after": after, "n": batch})
-            found = cursor.fetchall()
-            for row in found:
-                at, payload = row[9], row[11]
-                yield (row[0], row[1], row[2], row[3], row[4], row[5], row[6], row[7], row[8], _hashed_time(at),
-                       row[10], _parsed(payload) if isinstance(payload, str) else payload, row[12], row[13])
-            if len(found) < batch:
-                return
-            after = found[-1][1]
-    finally:
-        cursor.close()
+    ready = connection.dialect.name == "postgresql"
+    if ready:
+        from psycopg.types.json import set_json_loads
+
+        set_json_loads(_parsed, cursor)
+
+    def fetch(after: int) -> list[tuple]:
+        cursor.execute(query, {**params, "after": after, "n": batch})
+        return cursor.fetchall()
+
+    loads, broken = orjson.loads, (orjson.JSONDecodeError, TypeError)
+    with ThreadPoolExecutor(1, thread_name_prefix="audit-fetch") as fetcher:
+        try:
+            coming = fetcher.submit(fetch, after)
+            while coming is not None:
+                found = coming.result()
+                coming = fetcher.submit(fetch, found[-1][1]) if len(found) == batch else None
+                if ready:
+                    yield from found
+                    continue
+                for row in found:
+                    payload = row[11]
+                    try:
+                        payload = loads(payload)
+                    except broken:
+                        payload = _parsed(payload) if isinstance(payload, str) else payload
+                    yield (row[0], row[1], row[2], row[3], row[4], row[5], row[6], row[7], row[8],
+                           _hashed_time(row[9]), row[10], payload, row[12], row[13])
+        finally:
+            if coming is not None:  # stopped early: the batch on its way is read, then the cursor closed
+                coming.cancel() or coming.exception()
+            cursor.close()
 
 
-def _parsed(text: str) -> Any:
+def beyond(connection: Connection, head: Head, *, batch: int = 5000) -> tuple[int, str] | None:
+    """The first record of ``head``'s chain past its head that does not continue the chain, and why, or
+    ``None``. Records appended since the head was read continue it place by place and link by link;
+    one moved in from another organisation's chain (its ``org_id`` changed: the hash does not cover
+    it, the chain it is in does) or slipped in behind the head does not, and would otherwise be shown
+    to that organisation's readers without ever being verified."""
+    if not head.present or not per_organisation(connection):
+        return None
+    expected, prev = head.count + 1, head.last_hash or GENESIS
+    for row in stream(connection, Head(head.org_id, count=2 ** 62), batch=batch, after=head.count):
+        if row[1] != expected or row[12] != prev or row_digest(row) != row[13]:
+            return row[0], (f"记录 {row[0]}（第 {row[1]} 条）在链头之后且不接续本链：记录从另一单位的链移入，"
+                            "或在链头之后补写")
+        expected, prev = expected + 1, row[13]
+    return None
+
+
+def _parsed(text: str | bytes) -> Any:
     try:
         return orjson.loads(text)
     except orjson.JSONDecodeError:  # what only Python's reader takes (integers beyond 64 bits, NaN)
-        return json.loads(text)
+        return json.loads(bytes(text) if isinstance(text, memoryview) else text)
 
 
 _SORTED = orjson.OPT_SORT_KEYS
@@ -274,6 +324,9 @@ def verify(session: Session, *, org_ids: Iterable[int] | None = None, batch: int
         if head.count != count or (count and head.last_hash != expected_prev):
             return ChainCheck(total, False, count + 1 if head.count > count else None,
                               f"链头记载 {head.count} 条记录，实有 {count} 条（末尾记录被删除或链头被改动）")
+        stray = beyond(connection, head, batch=batch)
+        if stray:
+            return ChainCheck(total, False, *stray)
     return ChainCheck(total, True)
 
 

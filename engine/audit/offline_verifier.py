@@ -23,7 +23,6 @@ import json
 import sys
 from datetime import datetime, timezone
 from decimal import Decimal, InvalidOperation
-from types import SimpleNamespace
 from typing import Any, Iterable
 
 GENESIS = "0" * 64
@@ -187,7 +186,8 @@ class Replay:
         self._passed: dict[str, Any] | None = None  # the last checkpoint the chain went past
         self._passed_at: float | None = None  # and its time, in seconds
 
-    def _fail(self, record_id: int | None, reason: str) -> bool:
+    def fail(self, record_id: int | None, reason: str) -> bool:
+        """Hold ``reason`` as the problem, found at ``record_id`` (the first problem stays); ``False``."""
         if self.problem is None:
             self.problem, self.first_bad_id = reason, record_id
         return False
@@ -209,22 +209,22 @@ class Replay:
         record_id, seq, target_id, kind, actor, role, trigger, from_state, to_state, at, comment, payload, prev, hashed = row
         expected = self.count + 1
         if seq != expected:
-            return self._fail(record_id, f"记录编号不连续：应为 {expected}，实为 {seq}（记录被删除或插入）")
+            return self.fail(record_id, f"记录编号不连续：应为 {expected}，实为 {seq}（记录被删除或插入）")
         if prev != self.prev:
-            return self._fail(record_id, "前一条记录的哈希不符（记录被删除、插入或重排）")
+            return self.fail(record_id, "前一条记录的哈希不符（记录被删除、插入或重排）")
         if self._digest(row) != hashed:
-            return self._fail(record_id, "记录内容与其哈希不符（记录被修改）")
+            return self.fail(record_id, "记录内容与其哈希不符（记录被修改）")
         if self._passed_at is not None and self._passed_at - _seconds(at) > GRACE_SECONDS:
-            return self._fail(record_id, f"记录时间 {at} 早于其前面的签名检查点（{self._passed['at']}）：记录是事后补写的")
+            return self.fail(record_id, f"记录时间 {at} 早于其前面的签名检查点（{self._passed['at']}）：记录是事后补写的")
         if not self._apply(record_id, target_id, kind, from_state, to_state, payload):
             return False
         self.count, self.prev, self.last_at = expected, hashed, at
         while self._pending and self._pending[0]["length"] == self.count:
             checkpoint = self._pending.pop(0)
             if checkpoint["last_hash"] != self.prev:
-                return self._fail(record_id, f"第 {self.count} 条记录的哈希与签名检查点（{checkpoint['at']}）不符：链被改写")
+                return self.fail(record_id, f"第 {self.count} 条记录的哈希与签名检查点（{checkpoint['at']}）不符：链被改写")
             if checkpoint.get("state_digest") and checkpoint["state_digest"] != self.state_digest():
-                return self._fail(record_id, f"重放到第 {self.count} 条记录时的状态与签名检查点（{checkpoint['at']}）不符")
+                return self.fail(record_id, f"重放到第 {self.count} 条记录时的状态与签名检查点（{checkpoint['at']}）不符")
             self._passed, self._passed_at = checkpoint, _seconds(checkpoint["at"])
         return True
 
@@ -237,12 +237,12 @@ class Replay:
             known = self.targets.get(key)
             if known is None:
                 if kind != "creation":
-                    return self._fail(record_id, f"目标 {key} 在其创建记录之前就有记录")
+                    return self.fail(record_id, f"目标 {key} 在其创建记录之前就有记录")
                 known = self.targets[key] = {}
             elif from_state is not None and from_state != known.get("state"):
-                return self._fail(record_id, f"记录的原状态“{from_state}”与历史重放的状态“{known.get('state')}”不符")
+                return self.fail(record_id, f"记录的原状态“{from_state}”与历史重放的状态“{known.get('state')}”不符")
             if to_state is not None and after.get("state", to_state) != to_state:
-                return self._fail(record_id, "记录的新状态与其内容不符")
+                return self.fail(record_id, "记录的新状态与其内容不符")
             known.update(after)  # as recorded: put in comparable form once, in :meth:`state`
         evidence = payload.get("evidence")
         if evidence:
@@ -281,11 +281,11 @@ class Replay:
         if self.problem is not None:
             return
         if head is not None and (head["count"] != self.count or (self.count and head["last_hash"] != self.prev)):
-            self._fail(self.count + 1 if head["count"] > self.count else None,
+            self.fail(self.count + 1 if head["count"] > self.count else None,
                        f"链头记载 {head['count']} 条记录，实有 {self.count} 条（末尾记录被删除或链头被改动）")
         elif self._pending:
             checkpoint = self._pending[0]
-            self._fail(self.count + 1, f"签名检查点（{checkpoint['at']}）记载 {checkpoint['length']} 条记录，"
+            self.fail(self.count + 1, f"签名检查点（{checkpoint['at']}）记载 {checkpoint['length']} 条记录，"
                                        f"链中只有 {self.count} 条：末尾记录被删除")
 
 
@@ -374,9 +374,19 @@ def check_signatures(checkpoints: list[dict[str, Any]], public_pem: bytes) -> st
     return None
 
 
+def chain_name(org: Any) -> str:
+    """How a report names a chain: the deployment's (0), or an organisation's by its id."""
+    return "部署链" if org == 0 else f"单位 {org} 的链"
+
+
 def report_lines(*, count: int, problem: str | None, first_bad_id: int | None, differences: list[str],
-                 checkpoints: list[dict[str, Any]]) -> list[str]:
-    """The verdict as both verifiers print it."""
+                 checkpoints: list[dict[str, Any]],
+                 chains: dict[Any, tuple[int, list[dict[str, Any]]]] | None = None,
+                 names: dict[Any, str] | None = None) -> list[str]:
+    """The verdict as both verifiers print it, and for each chain (``chains``: its key → the records
+    replayed in it and its checkpoints; ``None``: one chain of ``count`` records signed by
+    ``checkpoints``) its latest checkpoint and how many records after it are not yet signed.
+    ``names``: what to call the chains (default :func:`chain_name`)."""
     lines = []
     if problem:
         lines.append(f"审计链校验失败：已校验 {count} 条；第一条不符的记录 {first_bad_id}：{problem}")
@@ -385,44 +395,88 @@ def report_lines(*, count: int, problem: str | None, first_bad_id: int | None, d
         lines += [f"  {d}" for d in differences[1:MAX_PROBLEMS]]
     else:
         lines.append(f"审计链完整：共 {count} 条记录，当前状态与历史一致")
-    if checkpoints:
-        last = max(checkpoints, key=lambda c: c["length"])
-        lines.append(f"签名检查点 {len(checkpoints)} 个；最近一个：{last['length']} 条，{last['at']}，"
-                     f"指纹 {checkpoint_fingerprint(last)}；其后 {max(0, count - last['length'])} 条记录尚未签名")
+    if chains is None:
+        chains = {None: (count, list(checkpoints))}
+    if not checkpoints:
+        return lines
+    each = []
+    for key in sorted(chains, key=lambda k: (k is None or k == 0, k or 0)):  # the deployment chain last
+        length, signed = chains[key]
+        name = (names or {}).get(key) or ("本链" if key is None else chain_name(key))
+        if not signed:
+            each.append(f"{name}：{length} 条记录，尚无签名检查点")
+            continue
+        last = max(signed, key=lambda c: c["length"])
+        each.append(f"{name}：最近的检查点 {last['length']} 条，{last['at']}，指纹 {checkpoint_fingerprint(last)}；"
+                    f"其后 {max(0, length - last['length'])} 条记录尚未签名")
+    if len(each) == 1:
+        lines.append(f"签名检查点 {len(checkpoints)} 个；{each[0]}")
+    else:
+        lines.append(f"签名检查点 {len(checkpoints)} 个，{len(each)} 条链：")
+        lines += [f"  {line}" for line in each]
     return lines
 
 
-def _read_bundle(path: str) -> dict[str, Any]:
+def _row_of(item: dict[str, Any]) -> tuple:
+    """A line of ``records.jsonl`` as :meth:`Replay.feed_row` takes it."""
+    seq, payload = item.get("seq"), item["payload"]
+    return (item["id"], item["id"] if seq is None else seq, item["target_id"], item["kind"], item["actor"], item["role"],
+            item["trigger"], item["from_state"], item["to_state"], timestamp(item["at"]), item["comment"],
+            json.loads(payload) if isinstance(payload, str) else payload, item["prev_hash"], item["hash"])
+
+
+def verify_bundle(path: str, extra_checkpoints: list[dict[str, Any]] = ()) -> tuple[bool, list[str]]:
+    """Verify an audit bundle; the verdict and the report's lines. The records are read a line at a
+    time from the zip: memory follows the number of objects, not the length of the chain."""
     import zipfile
 
     with zipfile.ZipFile(path) as bundle:
         names = set(bundle.namelist())
         state = json.loads(bundle.read("state.json"))
-        checkpoints = [json.loads(line) for line in bundle.read("checkpoints.jsonl").decode().splitlines() if line]
+        kept = [json.loads(line) for line in bundle.read("checkpoints.jsonl").decode().splitlines() if line]
         public_pem = bundle.read("public_key.pem") if "public_key.pem" in names else b""
         for key, item in state["evidence"].items():
             if f"evidence/{key}" in names:
                 item["file_sha256"] = hashlib.sha256(bundle.read(f"evidence/{key}")).hexdigest()
-        return {"state": state, "checkpoints": checkpoints, "public_pem": public_pem,
-                "records": bundle.read("records.jsonl").decode("utf-8").splitlines()}
-
-
-def verify_bundle(path: str, extra_checkpoints: list[dict[str, Any]] = ()) -> tuple[bool, list[str]]:
-    """Verify an audit bundle; the verdict and the report's lines."""
-    bundle = _read_bundle(path)
-    checkpoints = merged(bundle["checkpoints"], extra_checkpoints)
-    bad_signature = check_signatures(checkpoints, bundle["public_pem"]) if checkpoints else None
-    replay = Replay(checkpoints)
-    for line in bundle["records"]:
-        if line and not replay.feed(SimpleNamespace(**json.loads(line))):
-            break
-    state = bundle["state"]
-    replay.finish(state.get("head"))
+        own, head = state.get("chain"), state.get("head")
+        # An auditor's file holds the checkpoints of every chain: this bundle's chain's count here
+        # (those signed before chains per organisation name none).
+        extra = [c for c in extra_checkpoints if own is None or c.get("org", c.get("chain", own)) == own]
+        checkpoints = merged(kept, extra)
+        bad_signature = check_signatures(checkpoints, public_pem) if checkpoints else None
+        replay = Replay(checkpoints)
+        at_head = GENESIS if head and not head["count"] else None  # the hash at the head's place
+        with bundle.open("records.jsonl") as records:
+            for line in records:
+                if not line.strip():
+                    continue
+                item = json.loads(line)
+                if own is not None and item.get("org_id", own) != own:  # its organisation decides who reads it
+                    replay.fail(item.get("id"), f"记录属于单位 {item.get('org_id')}，却在"
+                                                f"{state.get('chain_name') or chain_name(own)}中（记录被移到另一单位）")
+                    break
+                try:
+                    row = _row_of(item)
+                except (KeyError, TypeError, ValueError, AttributeError) as error:
+                    replay.fail(item.get("id") if isinstance(item, dict) else None, f"记录格式不正确：{error!r}")
+                    break
+                if not replay.feed_row(row):
+                    break
+                if head and replay.count == head["count"]:
+                    at_head = replay.prev
+    if head and replay.problem is None and replay.count > head["count"]:
+        # Records appended while the bundle was written continue the chain past the head read first
+        # (each was checked like the others); the head must still be a place of the chain.
+        if at_head != (head["last_hash"] or GENESIS):
+            replay.fail(None, f"链头（{head['count']} 条）的哈希与链中该处记录不符（链头被改动）")
+        head = None
+    replay.finish(head)
     problem = bad_signature or replay.problem
     scope = set(state["scope"]) if "scope" in state else None
     differences = [] if problem else compare(replay.state(), state, scope=scope, plan=state.get("plan"))
     lines = report_lines(count=replay.count, problem=problem, first_bad_id=None if bad_signature else replay.first_bad_id,
-                         differences=differences, checkpoints=checkpoints)
+                         differences=differences, checkpoints=checkpoints,
+                         chains={own: (replay.count, replay.checkpoints)}, names={own: state.get("chain_name")})
     return not problem and not differences, lines
 
 

@@ -94,11 +94,13 @@ def head_of(session: Session, org_id: int | None = None) -> dict[str, Any]:
             "last_id": max((h.last_id for h in found), default=0)}
 
 
-def records(session: Session, *, org_id: int, batch: int = 5000):
+def records(session: Session, *, org_id: int, batch: int = 5000, past_head: bool = False):
     """The records of ``org_id``'s chain as tuples (see :func:`engine.audit.chain.stream`), in order, up to
-    its head read first (never all in memory)."""
+    its head read first (``past_head``: every record that says it is in that chain, to the last; never
+    all in memory)."""
     connection = session.connection()
-    head = next(iter(chain.heads(connection, [org_id])), chain.Head(org_id))
+    head = chain.Head(org_id, count=2 ** 62) if past_head else \
+        next(iter(chain.heads(connection, [org_id])), chain.Head(org_id))
     return chain.stream(connection, head, batch=batch)
 
 
@@ -112,6 +114,10 @@ class Replayed:
         self.first_bad_id = failed.first_bad_id if failed else None
         self.count = sum(run.count for run in runs.values())
 
+    def chains(self) -> dict[int, tuple[int, list[dict[str, Any]]]]:
+        """Each chain's records replayed and the checkpoints that sign it (see :func:`core.report_lines`)."""
+        return {org: (run.count, run.checkpoints) for org, run in self.runs.items()}
+
     def state(self) -> dict[str, Any]:
         merged: dict[str, dict] = {"targets": {}, "users": {}, "milestones": {}, "evidence": {}}
         for run in self.runs.values():
@@ -121,6 +127,14 @@ class Replayed:
 
     def state_digest(self) -> str:
         return hashlib.sha256(core.dumps(self.state()).encode("utf-8")).hexdigest()
+
+
+def chain_names(session: Session, orgs: Iterable[int]) -> dict[int, str]:
+    """How the report names the chains of ``orgs``: the deployment's, or by their organisation."""
+    wanted = [o for o in orgs if o != chain.DEPLOYMENT]
+    found = dict(session.execute(select(Organisation.id, Organisation.name).where(Organisation.id.in_(wanted))).all()) \
+        if wanted else {}
+    return {o: f"{found[o]}（单位 {o}）的链" if o in found else core.chain_name(o) for o in orgs}
 
 
 def _chain_of(checkpoint: dict[str, Any], legacy: int) -> int:
@@ -156,6 +170,9 @@ def replay(session: Session, *, checkpoints: list[dict[str, Any]] = (), org_ids:
             if progress is not None and done % batch == 0:
                 progress(done)
         run.finish(heads[org].as_dict())
+        stray = None if run.problem else chain.beyond(connection, heads[org], batch=batch)
+        if stray:
+            run.fail(*stray)
     found = Replayed(runs, heads)
     total = {"count": found.count, "last_id": max((h.last_id for h in heads.values()), default=0),
              "last_hash": heads[max(heads)].last_hash if heads else core.GENESIS}
@@ -239,7 +256,8 @@ def verify(*, session: Session, checkpoints: list[dict[str, Any]] = (), public_p
     problem = problem or run.problem
     differences = [] if problem else core.compare(run.state(), current_state(session, org_ids=org_ids))
     lines = core.report_lines(count=run.count, problem=problem, first_bad_id=run.first_bad_id if run.problem else None,
-                              differences=differences, checkpoints=every)
+                              differences=differences, checkpoints=every, chains=run.chains(),
+                              names=chain_names(session, run.runs))
     return StateCheck(count=run.count, ok=not problem and not differences,
                       first_bad_id=run.first_bad_id if run.problem else None, problem=problem,
                       differences=differences, lines=lines, state_digest=run.state_digest() if not problem else "",

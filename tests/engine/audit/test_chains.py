@@ -15,7 +15,7 @@ from engine.audit import bundle, chain, checkpoints, offline_verifier, replay
 from engine.plans import staffing
 from engine.schedule import holidays
 from engine.store.db import make_engine
-from engine.store.models import ChainHead, Plan, TransitionRecord
+from engine.store.models import ChainHead, Organisation, Plan, TransitionRecord
 from engine.workflow import targets
 from tests import factories as f
 from tests.engine.audit import trail
@@ -178,3 +178,94 @@ def test_the_fast_hash_agrees_with_the_canonical_one_or_defers_to_it(odd):
     assert chain.row_digest(honest) == honest[13]
     changed = honest[:11] + ({"value": "改过"},) + honest[12:]
     assert chain.row_digest(changed) != honest[13]
+
+
+def test_the_report_gives_each_chain_its_latest_checkpoint_and_the_records_after_it(session, orgs, frozen, tmp_path):
+    frozen.move(timedelta(hours=1))
+    checkpoints.take_all(session=session, reason="测试")
+    frozen.move(timedelta(hours=1))
+    for percent in (20, 40, 60):  # three records in 晋江's chain after its checkpoint; none elsewhere
+        step(session, orgs["targets"]["晋江"], "report_progress", f.STAFF, payload={"note": "推进中", "percent": percent})
+    check = replay.verify(session=session, public_pem=checkpoints.public_pem())
+    assert check.ok, check.lines
+    assert check.lines[1] == "签名检查点 4 个，4 条链："
+    lines = {line.strip().split("：")[0]: line for line in check.lines[2:]}
+    for name in ("泉州", "晋江", "厦门"):
+        org = session.get(Organisation, orgs[name])
+        length = len(_chain(session, org.id))
+        unsigned = 3 if name == "晋江" else 0
+        line = lines[f"{org.name}（单位 {org.id}）的链"]
+        assert f"最近的检查点 {length - unsigned} 条" in line and f"其后 {unsigned} 条记录尚未签名" in line, check.lines
+    assert check.lines[-1].strip().startswith("部署链：最近的检查点 1 条") and "其后 0 条" in check.lines[-1]
+    # The bundle of 晋江's plan says the same of its chain.
+    plan = session.exec(select(Plan).where(Plan.org_id == orgs["晋江"])).one()
+    done = bundle.export(session=session, plan_id=plan.id, path=tmp_path / "b.zip")
+    ok, found = offline_verifier.verify_bundle(str(done.path))
+    assert ok and found[1].startswith("签名检查点 1 个；晋江市教育局（单位") and "其后 3 条记录尚未签名" in found[1], found
+
+
+def _moved(session, record_id: int, org_id: int) -> None:
+    """Move a record into ``org_id``'s chain, after its last place: its hash does not cover ``org_id``."""
+    last = session.execute(text("SELECT max(seq) FROM transitionrecord WHERE org_id = :o"), {"o": org_id}).scalar()
+    trail.sql(session, "UPDATE transitionrecord SET org_id = :o, seq = :s WHERE id = :i", o=org_id, s=last + 1,
+              i=record_id)
+
+
+def test_a_record_moved_to_another_organisation_is_found(session, orgs, frozen, tmp_path):
+    """The last record of 晋江's chain moved into 厦门's view, 晋江's head and target set back to match:
+    厦门's chain does not continue into it, and 晋江's checkpoint misses it."""
+    jinjiang, xiamen, target = orgs["晋江"], orgs["厦门"], orgs["targets"]["晋江"]
+    step(session, target, "report_progress", f.STAFF, payload={"note": "推进中", "percent": 30})
+    frozen.move(timedelta(hours=1))
+    checkpoints.take_all(session=session, reason="测试")
+    kept = checkpoints.read_file(checkpoints.settings().checkpoint_file)
+    frozen.move(timedelta(hours=1))
+    moved, before = _chain(session, jinjiang)[-1], _chain(session, jinjiang)[-2]
+    _moved(session, moved.id, xiamen)
+    trail.sql(session, "UPDATE chainhead SET count = :n, last_id = :l, last_hash = :h WHERE id = :o",
+              n=before.seq, l=before.id, h=before.hash, o=jinjiang)
+    trail.sql(session, "UPDATE target SET version = version - 1 WHERE id = :t", t=target)
+    reads = session.exec(select(TransitionRecord.id).where(TransitionRecord.org_id == xiamen)).all()
+    assert moved.id in reads  # what 厦门's readers are shown
+    pem = checkpoints.public_pem()
+    for check in (chain.verify(session), chain.verify(session, org_ids=[xiamen])):
+        assert not check.ok and check.first_bad_id == moved.id and "不接续本链" in check.reason, check
+    found = replay.verify(session=session, public_pem=pem, org_id=xiamen)
+    assert not found.ok and found.first_bad_id == moved.id and "另一单位" in found.problem, found.lines
+    assert not replay.verify(session=session, public_pem=pem).ok
+    # 晋江's chain, cut and its head set back, is found by the checkpoint the auditor kept.
+    cut = replay.verify(session=session, checkpoints=kept, public_pem=pem, org_id=jinjiang)
+    assert not cut.ok and "末尾记录被删除" in cut.problem, cut.lines
+    # The bundles: 厦门's carries the record it is shown, and its chain breaks there; 晋江's is found short.
+    for org, extra, why in ((xiamen, [], "前一条记录的哈希不符"), (jinjiang, kept, "末尾记录被删除")):
+        plan = session.exec(select(Plan).where(Plan.org_id == org)).one()
+        done = bundle.export(session=session, plan_id=plan.id, path=tmp_path / f"{org}.zip")
+        ok, lines = offline_verifier.verify_bundle(str(done.path), extra)
+        assert not ok and why in lines[0], lines
+
+
+def test_a_record_moved_out_of_the_middle_of_a_chain_is_found(session, orgs, tmp_path):
+    jinjiang, xiamen = orgs["晋江"], orgs["厦门"]
+    moved = _chain(session, jinjiang)[1]
+    _moved(session, moved.id, xiamen)
+    check = chain.verify(session)
+    assert not check.ok and "记录编号不连续" in check.reason, check
+    plan = session.exec(select(Plan).where(Plan.org_id == jinjiang)).one()
+    done = bundle.export(session=session, plan_id=plan.id, path=tmp_path / "b.zip")
+    ok, lines = offline_verifier.verify_bundle(str(done.path))
+    assert not ok and "记录编号不连续" in lines[0], lines
+
+
+def test_a_record_moved_in_the_bundle_itself_is_found(session, orgs, tmp_path):
+    plan = session.exec(select(Plan).where(Plan.org_id == orgs["晋江"])).one()
+    done = bundle.export(session=session, plan_id=plan.id, path=tmp_path / "b.zip")
+    with zipfile.ZipFile(done.path) as zipped:
+        parts = {name: zipped.read(name) for name in zipped.namelist()}
+    records = [json.loads(line) for line in parts["records.jsonl"].decode().splitlines()]
+    records[1]["org_id"] = orgs["厦门"]
+    parts["records.jsonl"] = "".join(offline_verifier.dumps(r) + "\n" for r in records).encode()
+    with zipfile.ZipFile(tmp_path / "edited.zip", "w") as zipped:
+        for name, data in parts.items():
+            zipped.writestr(name, data)
+    ok, lines = offline_verifier.verify_bundle(str(tmp_path / "edited.zip"))
+    assert not ok and "记录被移到另一单位" in lines[0] and str(records[1]["id"]) in lines[0], lines

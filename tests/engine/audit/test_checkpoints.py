@@ -121,6 +121,10 @@ def test_the_bundle_holds_what_an_inspector_needs_and_agrees_with_the_server(ses
 
 
 def _tamper_state(session, built):
+    trail.sql(session, "UPDATE target SET state = 'scored' WHERE id = :t", t=built.b)
+
+
+def _tamper_score(session, built):
     trail.sql(session, "UPDATE target SET score = 99 WHERE id = :t", t=built.a)
 
 
@@ -137,7 +141,7 @@ def _tamper_file(session, built):
     (Path(settings().files_dir) / row.stored_as).write_bytes(b"%PDF-1.4 forged")
 
 
-@pytest.mark.parametrize("tamper", [_tamper_state, _tamper_signature, _tamper_roles, _tamper_file, trail.truncate,
+@pytest.mark.parametrize("tamper", [_tamper_state, _tamper_score, _tamper_signature, _tamper_roles, _tamper_file, trail.truncate,
                                     trail.rewrite_score, trail.renumber, trail.forge_score],
                          ids=lambda t: t.__name__.removeprefix("_tamper_"))
 def test_the_offline_verifier_finds_each_tampering(session, built, frozen, tmp_path, tamper):
