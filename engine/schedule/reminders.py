@@ -9,7 +9,7 @@ from sqlmodel import Session, select
 
 from engine.calendar import clock
 from engine.store import calendardays, db
-from engine.workflow import definitions, outbox
+from engine.workflow import deployments, outbox
 from engine.store.models import Reminder, Target
 from engine.workflow.targets import parties_of
 from engine.calendar.workdays import add_workdays, workdays_between
@@ -21,14 +21,15 @@ def sweep(bind: Engine, *, today: date | None = None) -> list[tuple[int, int]]:
     sent: list[tuple[int, int]] = []
     with Session(bind, expire_on_commit=False) as session:
         calendardays.install(session)  # the office's holidays count, whichever process entered them
-        for definition in definitions.shipped().values():
+        for definition in deployments.running(session):  # each version with its own reminders
             if not definition.reminder_days:
                 continue
             horizon = add_workdays(today, max(definition.reminder_days))
             states = [s.name for s in definition.states.values() if s.deadline]
             candidates = session.exec(
                 select(Target.id, Target.state_due, Target.entry)
-                .where(Target.workflow == definition.id, Target.state.in_(states), Target.state_due >= today,
+                .where(Target.workflow == definition.id, Target.workflow_version == definition.version,
+                       Target.state.in_(states), Target.state_due >= today,
                        Target.state_due <= horizon)
             ).all()
             for target_id, due, entry in candidates:
@@ -54,7 +55,7 @@ def _remind(session: Session, target_id: int, entry: int, days: list[int], due: 
         if not missing:
             session.rollback()
             return False
-        definition = definitions.get(target.workflow)
+        definition = deployments.resolve(session, target.workflow, target.workflow_version)
         for d in missing:
             session.add(Reminder(target_id=target_id, entry=entry, days_before=d, due_date=due))
         session.flush()
