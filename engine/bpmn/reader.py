@@ -23,7 +23,7 @@ from lxml import etree
 from engine.store import isolation
 from engine.store.errors import InvalidPayload
 from engine.workflow import definitions, deployments, rules
-from engine.bpmn.conditions import to_cel
+from engine.bpmn.conditions import decision_of, to_cel
 from engine.bpmn.yamltext import definition_data, yaml_text
 from engine.bpmn.writer import (
     BPMN,
@@ -42,6 +42,7 @@ from engine.bpmn.subset import (
     Unsupported,
     _days,
     _Flow,
+    cycle_of,
     _Graph,
     _read,
     _scan,
@@ -80,6 +81,8 @@ class State:
     deadline: dict[str, Any] | None = None
     escalate_to: list[list[str]] = field(default_factory=list)
     note: str = ""  # where the deadline came from, written as a comment
+    remind: dict[str, Any] | None = None
+    remind_note: str = ""
     roles: list[str] = field(default_factory=list)
     countersign: bool = False
 
@@ -256,20 +259,22 @@ class _Importer:
     def plain(self, t: Transition, trail: list[_Flow], source: State, single: bool) -> None:
         marker, decided, parts = "", [], []
         for flow in (f for f in trail if f.condition):
-            if m := re.fullmatch(r"trigger\s*==\s*['\"]([a-z][a-z0-9_]*)['\"]", _unwrap(flow.condition)):
-                marker = m[1]  # our own export's conditions name the trigger
-                continue
+            condition = _unwrap(flow.condition)
+            if chosen := decision_of(condition):  # our own export's conditions name the trigger chosen
+                marker, condition = chosen
+                if not condition:
+                    continue
             if not self.condition_language_ok(flow):
                 continue
-            decided.append(guard_name(flow.condition))
-            if (translated := to_cel(_unwrap(flow.condition), snake)) is not None:
+            decided.append(guard_name(condition))
+            if (translated := to_cel(condition, snake)) is not None:
                 parts.append(translated.expression)
                 t.when_sources.append(flow.condition)
                 for name, kind in translated.fields.items():
                     if name not in {f["name"] for f in t.fields}:
                         t.fields.append({"name": name, "type": kind, "required": True, "label": name, "min": None,
                                          "max": None, "max_length": None})
-            elif (guard := guard_name(flow.condition)) not in t.guards:
+            elif (guard := guard_name(condition)) not in t.guards:
                 t.guards.append(guard)  # not a payload test: a named guard must say what it means
                 t.conditions[guard] = flow.condition
         t.when = parts[0] if len(parts) == 1 else " && ".join(f"({p})" for p in parts)
@@ -304,6 +309,11 @@ class _Importer:
         ident, state = timer.get("id", ""), self.states[self.names[timer.get("attachedToRef", "")]]
         definition = timer.find(q(BPMN, "timerEventDefinition"))
         duration, date = definition.find(q(BPMN, "timeDuration")), definition.find(q(BPMN, "timeDate"))
+        cycle = definition.find(q(BPMN, "timeCycle"))
+        gentle = timer.get("cancelActivity", "true") == "false"
+        if gentle and (cycle is not None or duration is not None):
+            self.read_reminder(timer, state, cycle, duration)
+            return
         self.timed = True
         if state.deadline:
             self.warnings.append(f"状态 {state.name} 已有期限，定时器 {ident} 只用于督办")
@@ -322,6 +332,27 @@ class _Importer:
             return
         for trail, dest in ways:
             self.add(state, trail, dest, single=False, timer=timer)
+
+    def read_reminder(self, timer: etree._Element, state: State, cycle, duration) -> None:
+        """A non-interrupting timer: a reminder while the target stays (a cycle: repeated), never a deadline."""
+        ident = timer.get("id", "")
+        if state.remind:
+            self.problems.append(Problem(self.filename, timer.sourceline or 1,
+                                         f"状态 {state.name} 已有提醒定时器，非中断定时器 {ident} 无法再对应提醒"))
+            return
+        if cycle is not None:
+            times, every = cycle_of(_text(cycle.text))
+            state.remind_note = f"定时器 {ident}：{_text(cycle.text)}"
+        else:
+            times, every = 1, _days(_text(duration.text)) or 1
+            state.remind_note = f"定时器 {ident}：{_text(duration.text)}"
+        if every > 366:
+            self.warnings.append(f"定时器 {ident} 的间隔超过 366 天，按 366 个工作日")
+        notify = timer.get(q(KAOPING, "notify"), "").split() or ["responsible"]
+        state.remind = {"every_working_days": min(every, 366)} | ({"times": times} if times else {}) | (
+            {"notify": notify} if notify != ["responsible"] else {})
+        if self.graph.paths(timer.get("id", "")):
+            self.warnings.append(f"非中断定时器 {ident} 对应提醒，其后的流程未导入：一个目标同一时刻只处于一个状态")
 
     def find_initial(self) -> None:
         starts = self.graph.of_kind("start")

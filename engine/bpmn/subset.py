@@ -141,11 +141,28 @@ def _timer_reason(element: etree._Element, kinds: list[str]) -> str | None:
         return f"只支持定时边界事件（此处为 {'、'.join(kinds) or '无事件定义'}）"
     timer = element.find(q(BPMN, "timerEventDefinition"))
     duration, date = timer.find(q(BPMN, "timeDuration")), timer.find(q(BPMN, "timeDate"))
+    cycle = timer.find(q(BPMN, "timeCycle"))
     if duration is not None and _days(_text(duration.text)) is None:
         return f"定时器时长 '{_text(duration.text)}' 不是 ISO-8601 时长"
+    if cycle is not None:
+        if element.get("cancelActivity", "true") != "false":
+            return "循环定时器只能是非中断的（对应重复提醒）：中断型循环定时器无法导入"
+        if cycle_of(_text(cycle.text)) is None:
+            return f"循环定时器 '{_text(cycle.text)}' 不是 ISO-8601 重复间隔（如 R3/P2D、R/P1D）"
+        return None
     if duration is None and date is None:
-        return "只支持 timeDuration 或 timeDate 定时器（循环定时器无法导入）"
+        return "只支持 timeDuration、timeDate 或 timeCycle 定时器"
     return None
+
+
+def cycle_of(text: str) -> tuple[int | None, int] | None:
+    """``R3/P2D`` → ``(3, 2)``: how many times (``None``: unbounded) and every how many days (rounded up, at
+    least 1); ``None`` if it is not an ISO-8601 repeating interval of a duration."""
+    m = re.fullmatch(r"R(\d*)/(P[^/]+)", text)
+    days = _days(m[2]) if m else None
+    if days is None or (m[1] and int(m[1]) < 1):
+        return None
+    return (int(m[1]) if m[1] else None), days
 
 
 def _loop_reason(task: etree._Element) -> str | None:

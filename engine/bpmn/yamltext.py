@@ -24,7 +24,8 @@ def definition_data(process: etree._Element, importer: _Importer, ident: str) ->
                             "initial": importer.initial, "states": {}, "transitions": []}
     for s in importer.states.values():
         data["states"][s.name] = {"label": _label(s.label, s.label_en)} | ({"final": True} if s.final else {}) | (
-            {"deadline": s.deadline} if s.deadline else {}) | ({"escalate_to": s.escalate_to} if s.escalate_to else {})
+            {"deadline": s.deadline} if s.deadline else {}) | ({"escalate_to": s.escalate_to} if s.escalate_to else {}) | (
+            {"remind": _Inline(s.remind)} if s.remind else {})
     for t in importer.transitions:
         item = {"trigger": t.trigger, "label": _label(t.label, t.label_en),
                 "from": t.sources[0] if len(t.sources) == 1 else t.sources, "to": t.dest, "roles": t.roles}
@@ -75,6 +76,8 @@ def yaml_text(data: dict[str, Any], importer: _Importer, header: list[str]) -> s
             out += [""] if section == "transitions" and index else []
         if section == "states" and line.startswith("    deadline:") and states[index].note:
             line += f"  # {states[index].note}"
+        if section == "states" and line.startswith("    remind:") and states[index].remind_note:
+            line += f"  # {states[index].remind_note}"
         if section == "transitions" and line.startswith("    when:") and transitions[index].when_sources:
             line += "  # " + " && ".join(transitions[index].when_sources)
         if section == "transitions" and line.startswith("    guards:") and transitions[index].conditions:

@@ -13,12 +13,15 @@ from __future__ import annotations
 import json
 from collections import deque
 from dataclasses import dataclass, field
+from datetime import date
 from functools import cache
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import jsonschema
+
+from engine.calendar.workdays import add_workdays
 
 from engine.workflow import expressions, rules, yamlsource
 from engine.workflow.yamlsource import Problem
@@ -44,6 +47,21 @@ class FieldSpec:
 
 
 @dataclass(frozen=True)
+class StateReminder:
+    """Reminders while a target stays in a state (BPMN: a non-interrupting boundary timer, a cycle when
+    repeated): the first ``every`` working days after entering it, then every ``every`` again, ``times``
+    in all (``None``: as long as it stays); ``notify``: whom they tell."""
+
+    every: int
+    times: int | None = None
+    notify: tuple[str, ...] = ("responsible",)
+
+    def due_on(self, entered_on: date, n: int) -> date:
+        """The day of the ``n``-th reminder of a stay entered on ``entered_on``."""
+        return add_workdays(entered_on, n * self.every)
+
+
+@dataclass(frozen=True)
 class StateSpec:
     name: str
     label: str
@@ -53,6 +71,7 @@ class StateSpec:
     #: Who each escalation level tells while the target is late in this state (level 1 first);
     #: levels not named follow who must act here (see :mod:`engine.schedule.escalation`).
     escalate_to: tuple[tuple[str, ...], ...] = ()
+    remind: StateReminder | None = None
 
 
 @dataclass(frozen=True)
@@ -129,6 +148,8 @@ class Definition:
         events = [f"{self.id}.{spec.trigger}" for spec in self.transitions if spec.notify]
         if self.reminder_notify:
             events.append(f"{self.id}.reminder")
+        if any(s.remind for s in self.states.values()):
+            events.append(f"{self.id}.remind")
         if self.escalation:
             events.append(f"{self.id}.escalated")
         return events
@@ -199,6 +220,11 @@ def _meaning_problems(data: dict[str, Any], where: yamlsource.SourceMap, filenam
         deadline = state.get("deadline") or {}
         if state.get("final") and deadline:
             refuse(["states", name, "deadline"], f"终止状态 '{name}' 不应有期限")
+        if state.get("final") and state.get("remind"):
+            refuse(["states", name, "remind"], f"终止状态 '{name}' 不应有提醒")
+        if "remind" in state:
+            problems.extend(_recipient_problems(state["remind"].get("notify", []), ["states", name, "remind", "notify"],
+                                                where, filename))
         for i, names in enumerate(state.get("escalate_to", [])):
             problems.extend(_recipient_problems(names, ["states", name, "escalate_to", i], where, filename))
         if len(state.get("escalate_to", [])) > len(data.get("escalation", [])):
@@ -269,10 +295,17 @@ def _label(value: dict[str, str] | None) -> tuple[str, str]:
     return value.get("zh", ""), value.get("en", "")
 
 
+def _remind(spec: dict[str, Any] | None) -> StateReminder | None:
+    if not spec:
+        return None
+    return StateReminder(spec["every_working_days"], spec.get("times"), tuple(spec.get("notify", ["responsible"])))
+
+
 def _build(data: dict[str, Any], filename: str) -> Definition:
     states = {
         name: StateSpec(name, *_label(spec["label"]), final=spec.get("final", False), deadline=spec.get("deadline"),
-                        escalate_to=tuple(tuple(names) for names in spec.get("escalate_to", [])))
+                        escalate_to=tuple(tuple(names) for names in spec.get("escalate_to", [])),
+                        remind=_remind(spec.get("remind")))
         for name, spec in data["states"].items()
     }
     transitions = []
@@ -382,7 +415,8 @@ def get(workflow_id: str, version: int | None = None) -> Definition:
 #: Records that no definition describes: the plan's own and the scheduler's.
 OTHER_ACTIONS = {"create": "新增目标", "amend": "修改目标", "set_milestone": "设置节点", "escalate": "督办升级", "warn": "预警",
                  "issue_notice": "下发督办单", "open_rectification": "下达整改", "add_checkpoint": "增加节点",
-                 "import": "导入计划", "assign": "分配责任", "hand_down": "下达目标"}
+                 "import": "导入计划", "assign": "分配责任", "hand_down": "下达目标",
+                 "set_workflow": "指定工作流"}
 
 
 def audit_labels():

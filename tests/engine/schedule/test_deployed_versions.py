@@ -64,3 +64,39 @@ def test_sweeps_use_the_version_each_target_runs_on(session, engine_db, frozen):
     assert fired[old.id] == {date(2024, 9, 21): [1], date(2024, 9, 25): [2], date(2024, 9, 27): [3]}
     # Version 2 from its own due date, and level 1 only two working days late (18 and 19 September).
     assert fired[new.id] == {date(2024, 9, 19): [1], date(2024, 9, 20): [2], date(2024, 9, 24): [3]}
+
+
+def test_a_state_s_own_reminders_repeat_while_the_target_stays_and_stop_when_it_leaves(session, engine_db, frozen):
+    from engine.store.models import OutboxEvent
+    from notifications.messages import render
+
+    deployments.deploy_shipped(session=session)
+    with clock.frozen(datetime(2024, 9, 2, 9)):
+        old = f.target(session, due_date=date(2024, 12, 31))  # on version 1, which has no such reminder
+        deployments.deploy(session=session, filename="target-v2.yaml", definition_text=SHIPPED.replace(
+            "  in_progress:\n    label: {zh: 推进中, en: In progress}\n    deadline: {target_deadline: true}\n",
+            "  in_progress:\n    label: {zh: 推进中, en: In progress}\n    deadline: {target_deadline: true}\n"
+            "    remind: {every_working_days: 3, times: 3, notify: [responsible, leaders]}\n"))
+        t = f.target(session, due_date=date(2024, 12, 31))
+        step(session, t.id, "start", f.STAFF)
+        step(session, old.id, "start", f.STAFF)
+    sent: dict[date, list[tuple[int, int]]] = {}
+    for day in _days(date(2024, 9, 3), date(2024, 9, 12)):
+        with clock.frozen(datetime(day.year, day.month, day.day, 9)):
+            if found := reminders.sweep(engine_db, today=day):
+                sent[day] = found
+            assert reminders.sweep(engine_db, today=day) == []  # twice a day sends nothing more
+    # Three and six working days after Monday 2 September; version 1 has no such reminder.
+    assert sent == {date(2024, 9, 5): [(t.id, -1)], date(2024, 9, 10): [(t.id, -2)]}
+    with clock.frozen(datetime(2024, 9, 12, 10)):
+        step(session, t.id, "self_assess", f.STAFF)
+    for day in _days(date(2024, 9, 13), date(2024, 9, 30)):  # out of the state: the third is never sent
+        with clock.frozen(datetime(day.year, day.month, day.day, 9)):
+            assert reminders.sweep(engine_db, today=day) == []
+    session.rollback()
+    events = session.exec(select(OutboxEvent).where(OutboxEvent.event_type == "target.remind")
+                          .order_by(OutboxEvent.id)).all()
+    assert [e.data["working_days_in"] for e in events] == [3, 6]
+    assert {r["name"] for r in events[0].recipients} == {"洪玮玮", "林长华"}
+    subject, body = render("target.remind", events[0].data, "洪玮玮")
+    assert subject == f"【提醒】目标 {t.code} 已处于“推进中” 3 个工作日" and "将于 2024-12-31 到期" in body
