@@ -16,7 +16,8 @@ from engine.workflow.yamlsource import Problem
 
 FLOWABLE, ACTIVITI = "http://flowable.org/bpmn", "http://activiti.org/bpmn"
 
-KINDS = {"startEvent": "start", "endEvent": "end", "userTask": "task", "exclusiveGateway": "gateway", "boundaryEvent": "timer"}
+KINDS = {"startEvent": "start", "endEvent": "end", "userTask": "task", "exclusiveGateway": "gateway", "boundaryEvent": "timer",
+         "parallelGateway": "parallel"}
 QUIET = {"documentation", "extensionElements", "laneSet", "sequenceFlow", "auditing", "monitoring", "property",
          "ioSpecification", "resourceRole", "supports"}
 #: Elements that carry no behaviour here: ignored, each with a note.
@@ -27,7 +28,7 @@ IGNORED = {"dataObject": "数据对象", "dataObjectReference": "数据对象引
 STEPS = {"serviceTask": "服务任务", "scriptTask": "脚本任务", "sendTask": "发送任务", "businessRuleTask": "业务规则任务",
          "task": "未指明类型的任务", "manualTask": "手工任务", "receiveTask": "接收任务", "callActivity": "调用活动"}
 NO_EFFECT = "none"
-WHY = {"Gateway": "只支持排他网关：一个目标同一时刻只处于一个状态",
+WHY = {"Gateway": "只支持排他网关，和围住用户任务的并行网关（分支与汇合）",
        "Task": "只有用户任务对应状态，自动执行或无人办理的任务无法导入",
        "task": "未指明类型的任务：只有用户任务对应状态", "callActivity": "调用活动（另一个流程）无法导入",
        "rocess": "子流程无法导入", "transaction": "子流程无法导入", "Event": "中间事件无法导入",
@@ -74,7 +75,8 @@ class _Graph:
         return [ident for ident, k in self.kinds.items() if k == kind]
 
     def paths(self, node: str) -> list[tuple[list[_Flow], str]]:
-        """Every way from ``node``, through exclusive gateways and automatic steps, to a user task or an end event."""
+        """Every way from ``node``, through exclusive gateways and automatic steps, to a user task, an end event or
+        a parallel gateway (a parallel state's fork, or the join a branch ends in)."""
         found: list[tuple[list[_Flow], str]] = []
 
         def walk(at: str, trail: list[_Flow], seen: frozenset[str]) -> None:
@@ -82,7 +84,7 @@ class _Graph:
                 kind = self.kinds.get(flow.target)
                 if kind in ("gateway", "step") and flow.target not in seen:
                     walk(flow.target, [*trail, flow], seen | {flow.target})
-                elif kind in ("task", "end"):
+                elif kind in ("task", "end", "parallel"):
                     found.append(([*trail, flow], flow.target))
 
         walk(node, [], frozenset())

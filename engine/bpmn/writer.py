@@ -57,7 +57,7 @@ def words(values: tuple[str, ...] | list[str]) -> str:
 @dataclass
 class _Node:
     id: str
-    kind: str  # "start", "task", "gateway" or "end"
+    kind: str  # "start", "task", "gateway", "end"; "fork", "step", "join" for a parallel state
     label: str = ""
 
 
@@ -114,6 +114,9 @@ def _graph(definition: Definition) -> _Graph:
         if state.final:
             graph.nodes.append(_Node(name, "end", state.label))
             continue
+        if state.branches:
+            _parallel(graph, definition, state)
+            continue
         graph.nodes.append(_Node(name, "task", state.label))
         if ways[name] > 1:
             graph.nodes.append(_Node(f"_gw_{name}", "gateway", f"{state.label}之后"))
@@ -122,11 +125,36 @@ def _graph(definition: Definition) -> _Graph:
             graph.nodes.append(_Node(f"_end_{name}", "end", "办结"))
             graph.flows.append(_Flow(f"_to_end_{name}", f"_gw_{name}", f"_end_{name}", closing=True))
     for index, spec in enumerate(definition.transitions):
+        if spec.branch:
+            continue  # within its parallel state's branch (see _parallel)
         for source in spec.sources:
             via = ways[source] > 1
             graph.flows.append(_Flow(f"_t{index}_{source}", f"_gw_{source}" if via else source, spec.dest,
                                      spec.label, spec, index, conditional=via))
     return graph
+
+
+def step_id(state: str, trigger: str) -> str:
+    """The user task of a parallel state's branch step."""
+    return f"{state}__{trigger}"
+
+
+def _parallel(graph: _Graph, definition: Definition, state: StateSpec) -> None:
+    """A parallel state as a parallel gateway (the state itself), a sequence of user tasks per branch, and a
+    parallel gateway that joins them, then flows to the join's state. Each step's flow out carries the step."""
+    join = f"_join_{state.name}"
+    graph.nodes.append(_Node(state.name, "fork", state.label))
+    for branch, label in state.branches:
+        steps = [(i, t) for i, t in enumerate(definition.transitions) if t.branch == branch and state.name in t.sources]
+        at = state.name
+        graph.flows.append(_Flow(f"_b_{state.name}_{branch}", at, step_id(state.name, steps[0][1].trigger), label))
+        for k, (index, spec) in enumerate(steps):
+            node = step_id(state.name, spec.trigger)
+            graph.nodes.append(_Node(node, "step", spec.label))
+            after = step_id(state.name, steps[k + 1][1].trigger) if k + 1 < len(steps) else join
+            graph.flows.append(_Flow(f"_t{index}_{state.name}", node, after, "", spec, index))
+    graph.nodes.append(_Node(join, "join", f"{state.label}汇合"))
+    graph.flows.append(_Flow(f"_to_{state.join}_{state.name}", join, state.join))
 
 
 def _definition_extensions(ext: etree._Element, definition: Definition) -> None:
@@ -149,11 +177,20 @@ def _acting_roles(definition: Definition, state: str) -> list[str]:
 
 
 def _flow_node(process: etree._Element, node: _Node, definition: Definition, graph: _Graph) -> None:
-    tag = {"start": "startEvent", "task": "userTask", "gateway": "exclusiveGateway", "end": "endEvent"}[node.kind]
+    tag = {"start": "startEvent", "task": "userTask", "gateway": "exclusiveGateway", "end": "endEvent",
+           "fork": "parallelGateway", "step": "userTask", "join": "parallelGateway"}[node.kind]
     element = etree.SubElement(process, q(BPMN, tag), id=node.id, name=node.label)
     state = definition.states.get(node.id)
     if node.kind == "task":
         _task(element, state, definition)
+    elif node.kind == "step":
+        spec = next(f.spec for f in graph.flows if f.source == node.id)
+        element.set(q(CAMUNDA, "candidateGroups"), ",".join(spec.roles))
+        element.set(q(KAOPING, "branch"), spec.branch)
+    elif node.kind == "fork":
+        element.set(q(KAOPING, "state"), state.name)
+        if state.label_en:
+            element.set(q(KAOPING, "labelEn"), state.label_en)
     elif node.kind == "end" and state is not None:  # a final state is its end event
         element.set(q(KAOPING, "state"), state.name)
         if state.label_en:
@@ -330,7 +367,8 @@ def _layout_definition(definition: Definition, graph: _Graph) -> tuple[Definitio
 
 
 def _shape(box: Box, kind: str) -> tuple[float, float, float, float]:
-    size = {"start": EVENT_SIZE, "end": EVENT_SIZE, "gateway": GATEWAY_SIZE}.get(kind)
+    size = {"start": EVENT_SIZE, "end": EVENT_SIZE, "gateway": GATEWAY_SIZE, "fork": GATEWAY_SIZE,
+            "join": GATEWAY_SIZE}.get(kind)
     if size is None:
         return box.x, box.y, box.width, box.height
     cx, cy = box.center
@@ -365,9 +403,9 @@ def _diagram(root: etree._Element, definition: Definition, graph: _Graph, timers
     for flow in graph.flows:
         edge = edges[flow.id]
         points = list(edge.points)
-        if kinds[flow.source] != "task":
+        if kinds[flow.source] not in ("task", "step"):
             points.insert(0, _port(points[0], drawn.boxes[keys[flow.source]], shapes[flow.source]))
-        if kinds[flow.target] != "task":
+        if kinds[flow.target] not in ("task", "step"):
             points.append(_port(points[-1], drawn.boxes[keys[flow.target]], shapes[flow.target]))
         element = etree.SubElement(plane, q(BPMNDI, "BPMNEdge"), id=f"{flow.id}_di", bpmnElement=flow.id)
         for x, y in points:

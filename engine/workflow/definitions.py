@@ -72,6 +72,10 @@ class StateSpec:
     #: levels not named follow who must act here (see :mod:`engine.schedule.escalation`).
     escalate_to: tuple[tuple[str, ...], ...] = ()
     remind: StateReminder | None = None
+    #: A parallel state (并行): its branches by name, each with its label; their steps are transitions
+    #: (``TransitionSpec.branch``), and the last step that completes every branch moves the target to ``join``.
+    branches: tuple[tuple[str, str], ...] = ()
+    join: str = ""
 
 
 @dataclass(frozen=True)
@@ -92,6 +96,8 @@ class TransitionSpec:
     scope: str = "parties"
     #: A CEL expression over ``payload`` and ``target`` that must hold (see :mod:`engine.workflow.expressions`).
     when: str = ""
+    #: A step of a parallel state's branch (its name; ``""``: an ordinary transition). Its ``dest`` is the join's.
+    branch: str = ""
 
 
 @dataclass(frozen=True)
@@ -183,6 +189,12 @@ def _meaning_problems(data: dict[str, Any], where: yamlsource.SourceMap, filenam
         refuse(["initial"], f"初始状态 '{data['initial']}' 未定义")
     seen: dict[tuple[str, str], int] = {}
     edges: dict[str, set[str]] = {name: set() for name in states}
+    for name, state in states.items():
+        problems.extend(_branch_problems(name, state, states, where, filename))
+        if state.get("join") in states:
+            edges[name].add(state["join"])
+            seen.update({(name, step["trigger"]): -1 for branch in state.get("branches", {}).values()
+                         for step in branch["steps"]})
     for i, spec in enumerate(data["transitions"]):
         trigger = spec["trigger"]
         for source in _as_list(spec["from"]):
@@ -191,7 +203,11 @@ def _meaning_problems(data: dict[str, Any], where: yamlsource.SourceMap, filenam
                 continue
             if states[source].get("final"):
                 refuse(["transitions", i, "from"], f"终止状态 '{source}' 不能有转出的转换（'{trigger}'）")
-            if (source, trigger) in seen:
+            if states[source].get("branches"):
+                refuse(["transitions", i, "from"], f"并行状态 '{source}' 只能在各分支完成后经汇合离开，不能有转换（'{trigger}'）")
+            if seen.get((source, trigger)) == -1:
+                refuse(["transitions", i, "trigger"], f"触发器 '{trigger}' 已是状态 '{source}' 的分支步骤")
+            elif (source, trigger) in seen:
                 refuse(["transitions", i, "trigger"],
                        f"状态 '{source}' 已有触发器 '{trigger}' 的转换（第 {seen[(source, trigger)] + 1} 个转换），同一状态同一触发器只能有一个")
             seen[(source, trigger)] = i
@@ -261,6 +277,42 @@ def _meaning_problems(data: dict[str, Any], where: yamlsource.SourceMap, filenam
     return problems
 
 
+def _branch_problems(name: str, state: dict[str, Any], states: dict[str, Any], where: yamlsource.SourceMap,
+                     filename: str) -> list[Problem]:
+    """What is wrong with a parallel state: its join, its branches (two at least), their steps' triggers and roles."""
+    found = []
+
+    def refuse(path: list[Any], reason: str) -> None:
+        found.append(Problem(filename, where.line(["states", name, *path]), reason))
+
+    branches = state.get("branches") or {}
+    if bool(branches) != bool(state.get("join")):
+        refuse([], f"并行状态 '{name}' 应同时写明 branches（各分支）和 join（汇合后进入的状态）")
+    if not branches or not state.get("join"):
+        return found
+    if state.get("final"):
+        refuse(["branches"], f"终止状态 '{name}' 不能有分支")
+    for key in ("deadline", "remind"):
+        if state.get(key):
+            refuse([key], f"并行状态 '{name}' 不能有{'期限' if key == 'deadline' else '提醒'}：请写在汇合之后的状态上")
+    if len(branches) < 2:
+        refuse(["branches"], f"并行状态 '{name}' 至少应有两个分支")
+    if state["join"] not in states or state["join"] == name:
+        refuse(["join"], f"并行状态 '{name}' 的汇合状态 '{state['join']}' 未定义（或就是它自己）")
+    triggers: dict[str, str] = {}
+    for branch, spec in branches.items():
+        for i, step in enumerate(spec["steps"]):
+            if step["trigger"] in triggers:
+                refuse(["branches", branch, "steps", i, "trigger"],
+                       f"分支步骤 '{step['trigger']}' 在分支 '{triggers[step['trigger']]}' 中已有，同一并行状态的步骤不能重名")
+            triggers.setdefault(step["trigger"], branch)
+            for role in step["roles"]:
+                if role not in rules.ACTING_ROLES:
+                    refuse(["branches", branch, "steps", i, "roles"],
+                           f"分支步骤 '{step['trigger']}' 的角色 '{role}' 未知或只读（可用：{', '.join(rules.ACTING_ROLES)}）")
+    return found
+
+
 def _without_end(data: dict[str, Any], edges: dict[str, set[str]]) -> list[str]:
     """The states from which no end can be reached. An end is a final state, or a completed state whose
     every way out is a return that needs a comment (``scored``, which the office may reopen)."""
@@ -295,6 +347,12 @@ def _label(value: dict[str, str] | None) -> tuple[str, str]:
     return value.get("zh", ""), value.get("en", "")
 
 
+def _fields(spec: dict[str, Any]) -> tuple[FieldSpec, ...]:
+    return tuple(FieldSpec(name, f["type"], f.get("required", True), _label(f.get("label"))[0],
+                           f.get("min"), f.get("max"), f.get("max_length"))
+                 for name, f in (spec.get("fields") or {}).items())
+
+
 def _remind(spec: dict[str, Any] | None) -> StateReminder | None:
     if not spec:
         return None
@@ -305,16 +363,14 @@ def _build(data: dict[str, Any], filename: str) -> Definition:
     states = {
         name: StateSpec(name, *_label(spec["label"]), final=spec.get("final", False), deadline=spec.get("deadline"),
                         escalate_to=tuple(tuple(names) for names in spec.get("escalate_to", [])),
-                        remind=_remind(spec.get("remind")))
+                        remind=_remind(spec.get("remind")),
+                        branches=tuple((b, _label(s.get("label"))[0] or b) for b, s in (spec.get("branches") or {}).items()),
+                        join=spec.get("join", ""))
         for name, spec in data["states"].items()
     }
     transitions = []
     for spec in data["transitions"]:
-        fields = tuple(
-            FieldSpec(name, f["type"], f.get("required", True), _label(f.get("label"))[0],
-                      f.get("min"), f.get("max"), f.get("max_length"))
-            for name, f in (spec.get("fields") or {}).items()
-        )
+        fields = _fields(spec)
         transitions.append(TransitionSpec(
             trigger=spec["trigger"], sources=tuple(_as_list(spec["from"])), dest=spec["to"],
             roles=tuple(spec["roles"]), label=_label(spec.get("label"))[0] or spec["trigger"],
@@ -323,6 +379,12 @@ def _build(data: dict[str, Any], filename: str) -> Definition:
             countersign=spec.get("countersign", False), notify=tuple(spec.get("notify", [])),
             scope=spec.get("scope", "parties"), when=spec.get("when", ""),
         ))
+    for name, spec in data["states"].items():  # each branch step: a transition that stays, but for the last
+        for branch, steps in (spec.get("branches") or {}).items():
+            transitions += [TransitionSpec(
+                trigger=step["trigger"], sources=(name,), dest=spec["join"], roles=tuple(step["roles"]),
+                label=_label(step.get("label"))[0] or step["trigger"], label_en=_label(step.get("label"))[1],
+                fields=_fields(step), guards=(rules.BRANCH_STEP,), branch=branch) for step in steps["steps"]]
     reminders = data.get("reminders") or {}
     return Definition(
         id=data["id"], version=data["version"], label=_label(data["label"])[0], label_en=_label(data["label"])[1],
