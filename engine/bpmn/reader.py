@@ -223,6 +223,8 @@ class _Importer:
                 self.refuse(self.graph.nodes[ident], "并行网关没有配对：应有一个分出多条分支的网关和一个汇合它们的网关")
 
     def refuse(self, element: etree._Element, why: str) -> None:
+        if any(u.id == element.get("id", "") for u in self.unsupported):
+            return  # said once, with the first reason found
         self.unsupported.append(Unsupported(etree.QName(element).localname, element.get("id", ""),
                                             element.sourceline or 0, _text(element.get("name")), why))
 

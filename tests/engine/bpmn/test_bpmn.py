@@ -344,7 +344,7 @@ def test_outside_the_subset_each_element_is_listed(tmp_path):
     data = bpmn("""
     <startEvent id="start"/>
     <sequenceFlow id="f1" sourceRef="start" targetRef="fork"/>
-    <parallelGateway id="fork"/>
+    <inclusiveGateway id="fork"/>
     <sequenceFlow id="f2" sourceRef="fork" targetRef="check"/>
     <sequenceFlow id="f3" sourceRef="fork" targetRef="wait"/>
     <userTask id="check" name="核对"/>
@@ -361,7 +361,7 @@ def test_outside_the_subset_each_element_is_listed(tmp_path):
         import_bpmn(data, "x.bpmn")
     assert [(u.tag, u.id, u.line) for u in refused.value.unsupported] == [
         (tag, ident, line_of(data, f'<{tag} id="{ident}"')) for tag, ident in (
-            ("parallelGateway", "fork"), ("intermediateCatchEvent", "wait"),
+            ("inclusiveGateway", "fork"), ("intermediateCatchEvent", "wait"),
             ("boundaryEvent", "cycle"), ("subProcess", "sub"))]
     lenient = import_bpmn(data, "x.bpmn", lenient=True)  # no decision loses a branch, every state reaches an end
     assert f'第 {line_of(data, "<dataObject")} 行 <dataObject id="memo">：数据对象不影响流程，已忽略' in lenient.warnings

@@ -19,7 +19,8 @@ from lxml import etree
 from engine.bpmn.reader import import_bpmn
 from engine.bpmn.writer import BPMN, export_bpmn
 from engine.workflow import definitions
-from tests.engine.bpmn.test_bpmn import NS, REMINDED, SHARED, sample
+from tests.engine.bpmn.test_bpmn import NS, REMINDED, SHARED, bpmn, sample
+from tests.engine.bpmn.test_parallel import CONTRACT
 
 #: The samples as imported in strict mode, their automatic tasks mapped to nothing to run.
 IMPORTED = {
@@ -27,13 +28,18 @@ IMPORTED = {
     "camunda-invoice.v2.bpmn": {"assignApprover": "none", "ServiceTask_1": "none", "reviewInvoice": "none"},
     "camunda-job-announcement.bpmn": {"mail": "none", "publication": "none"},
 }
-NAMES = sorted(definitions.shipped()) + sorted(IMPORTED) + [REMINDED.id]
-FLOW_NODES = ("startEvent", "endEvent", "userTask", "exclusiveGateway", "boundaryEvent")
+#: Parallel states (并行): our own definition, and a file with parallel gateways around user tasks, imported.
+PARALLEL = {"joint_review": lambda: definitions.load(Path(__file__).parents[2] / "workflows" / "fixtures" / "joint_review.yaml"),
+            "contract": lambda: definitions.parse(import_bpmn(bpmn(CONTRACT), "contract.bpmn").yaml_text, "contract.yaml")}
+NAMES = sorted(definitions.shipped()) + sorted(IMPORTED) + [REMINDED.id] + sorted(PARALLEL)
+FLOW_NODES = ("startEvent", "endEvent", "userTask", "exclusiveGateway", "parallelGateway", "boundaryEvent")
 
 
 def definition_of(name: str) -> definitions.Definition:
     if name == REMINDED.id:  # reminders of its states' own: non-interrupting timers, cycles among them
         return REMINDED
+    if name in PARALLEL:
+        return PARALLEL[name]()
     if name in IMPORTED:
         return definitions.parse(import_bpmn(sample(name), name, effect_map=IMPORTED[name]).yaml_text, name)
     return definitions.get(name)
@@ -197,7 +203,8 @@ def test_spiffworkflow_runs_the_happy_path_to_an_end_event(name, exported):
         done = done + 1 if task.task_spec.name.endswith("[child]") else 0
         # The engine's variables of a multi-instance task, as an engine that runs it would set them.
         # What the person submits: the action chosen, and the fields its condition tests.
-        task.data.update(due, decision=path[state], **submitted(definition.transition(state, path[state])),
+        # A branch's step (a task of its own, ``state__step``) has one way on: nothing to decide.
+        task.data.update(due, decision=path.get(state, ""), **submitted(definition.transition(state, path.get(state, ""))),
                          nrOfLeaders=leaders, nrOfInstances=leaders, nrOfCompletedInstances=done)
         task.run()
         workflow.do_engine_steps()
