@@ -16,6 +16,7 @@ from sqlmodel import Session, select
 from engine.plans import importer, indicator_table, names, table as planfile, service
 from engine.people.actors import Actor
 from engine.store.db import make_engine
+from engine.store.errors import NotFound
 from engine.store.models import Plan
 from engine.plans.exporter import write_xlsx
 
@@ -60,6 +61,8 @@ def import_plan(
     weights: Annotated[str | None, typer.Option("--weights", help="三级指标表的权重规则：equal，或 产出=50,效益=30,满意度=20")] = None,
     leader: Annotated[str | None, typer.Option("--leader", help="三级指标表：审签各职能目标的分管领导")] = None,
     section: Annotated[str | None, typer.Option("--section", help="三级指标表：责任科室（默认为表中的部门名称）")] = None,
+    workflow: Annotated[str | None, typer.Option("--workflow", help="计划的目标所用的已部署工作流 id（默认 target；"
+                                                                     "新目标用其最新版本）")] = None,
 ) -> None:
     """导入绩效目标考评表：先逐行校验，全部通过才写入；重复导入按编号更新。"""
     try:
@@ -74,6 +77,7 @@ def import_plan(
                                aliases=importer.parse_aliases(alias or []), progress=lambda n: bar.advance(task, n))
     if draft.errors:
         _refused(draft.errors)
+    draft.workflow = workflow
     for part in summary(draft):
         console.print(part)
     bind = make_engine()
@@ -90,6 +94,9 @@ def import_plan(
                                  progress=lambda n: bar.advance(task, n))
     except importer.ImportRefused as exc:
         _refused(exc.errors)
+    except NotFound as exc:  # --workflow names an id that is not deployed
+        console.print(f"[red]计划未导入（未写入任何数据）：{exc.message}[/red]")
+        raise typer.Exit(1) from exc
     finally:
         bind.dispose()
     console.print(f"已导入计划 {result.plan_id}（{draft.org} {draft.year} 年）：新增 {result.created}，"

@@ -23,6 +23,8 @@ from api.schemas.plans import (
     MilestonePublic,
     PlanPublic,
     PlansPublic,
+    PlanSummary,
+    PlanWorkflowUpdate,
     RowErrorPublic,
     plan_summary,
 )
@@ -70,6 +72,7 @@ async def import_plan(
     weights: Annotated[str | None, Form(max_length=200, description="三级指标表：equal 或 产出=50,效益=30,满意度=20")] = None,
     leader: Annotated[str | None, Form(max_length=100, description="三级指标表：审签的分管领导")] = None,
     section: Annotated[str | None, Form(max_length=100, description="三级指标表：责任科室")] = None,
+    workflow: Annotated[str | None, Form(max_length=60, description="计划的目标所用的已部署工作流 id")] = None,
 ) -> ImportOutcome:
     """Import an assessment table; all or nothing. Row errors come back as a list (422)."""
     data = await file.read(settings().max_upload_bytes + 1)
@@ -88,6 +91,7 @@ async def import_plan(
         raise InvalidPayload(str(exc), errors=[{"row": 0, "column": "文件", "reason": str(exc)}]) from exc
     if draft.errors:
         raise importer.ImportRefused(draft.errors)
+    draft.workflow = workflow or None
     warnings = names.review(session=session, draft=draft)
     if dry_run:
         return ImportOutcome(ok=True, dry_run=True, targets=len(draft.targets), warnings=warnings)
@@ -95,6 +99,13 @@ async def import_plan(
     return ImportOutcome(ok=True, dry_run=False, plan_id=result.plan_id, targets=len(draft.targets),
                          created=result.created, updated=result.updated, unchanged=result.unchanged,
                          errors=[RowErrorPublic(**e.__dict__) for e in draft.errors], warnings=warnings)
+
+
+@router.put("/{plan_id}/workflow", response_model=PlanSummary, responses=responses(403, 404),
+            dependencies=[require("office", "admin")])
+def set_workflow(plan_id: Id, body: PlanWorkflowUpdate, session: SessionDep, actor: CurrentActor) -> PlanSummary:
+    """Name the deployed workflow the plan's new targets run on (404 for an id not deployed); audited."""
+    return plan_summary(plans.set_workflow(session=session, plan_id=plan_id, workflow=body.workflow, actor=actor))
 
 
 @router.get("/{plan_id}/scores", response_model=ScoresPublic, responses=responses(404))

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from engine.store.models import Plan
 
@@ -27,6 +27,12 @@ class PlanSummary(BaseModel):
     org: str
     year: int
     title: str
+    #: The workflow id the plan's new targets run on (its newest deployed version).
+    workflow: str
+
+
+class PlanWorkflowUpdate(BaseModel):
+    workflow: str = Field(min_length=1, max_length=60, description="已部署的工作流 id")
 
 
 class PlansPublic(BaseModel):
@@ -61,4 +67,4 @@ class ImportOutcome(BaseModel):
 
 
 def plan_summary(plan: Plan) -> PlanSummary:
-    return PlanSummary(id=plan.id, org=plan.org, year=plan.year, title=plan.title)
+    return PlanSummary(id=plan.id, org=plan.org, year=plan.year, title=plan.title, workflow=plan.workflow)

@@ -15,7 +15,8 @@ from api.web.pages import _page
 from engine.bpmn import reader
 from engine.store.config import settings
 from engine.store.errors import DomainError
-from engine.workflow import deployments
+from engine.plans import service as plans
+from engine.workflow import definitions, deployments
 
 router = APIRouter(include_in_schema=False)
 
@@ -30,10 +31,16 @@ def _pairs(text: str) -> dict[str, str]:
     return found
 
 
-def _deployments_page(request, session, viewer, *, status_code=200, errors=(), notice="", typed=None):
+PLANS_SHOWN = 200
+
+
+def _deployments_page(request, session, viewer, *, status_code=200, errors=(), notice="", typed=None, plan_errors=()):
+    rows = deployments.listing(session=session)
+    shown, _ = plans.listing(session=session, limit=PLANS_SHOWN, offset=0, actor=viewer.actor)
     return _page(request, viewer, session, "admin_deployments.html", status_code=status_code,
-                 rows=deployments.listing(session=session), counts=deployments.counts(session=session),
-                 errors=list(errors), notice=notice, typed=typed or {})
+                 rows=rows, counts=deployments.counts(session=session), plans=shown,
+                 workflow_ids=sorted({r.workflow for r in rows} | set(definitions.shipped())),
+                 errors=list(errors), notice=notice, typed=typed or {}, plan_errors=list(plan_errors))
 
 
 @router.get("/admin/deployments", response_class=HTMLResponse)
@@ -67,4 +74,19 @@ async def deploy(request: Request, session: SessionDep, viewer: WebViewer):
         return _deployments_page(request, session, viewer, status_code=422, errors=reasons, typed=typed)
     row = done.deployment
     notice = f"已部署 {row.workflow} 第 {row.version} 版" if done.new else f"{row.workflow} 第 {row.version} 版与此文件相同，未部署新版本"
+    return RedirectResponse(f"/admin/deployments?done={quote(notice)}", status_code=303)
+
+
+@router.post("/admin/plans/{plan_id}/workflow", response_class=HTMLResponse)
+async def plan_workflow(request: Request, session: SessionDep, viewer: WebViewer, plan_id: int):
+    """Name the deployed workflow a plan's new targets run on."""
+    _admin(viewer)
+    form = await checked_form(request, viewer)
+    workflow = str(form.get("workflow") or "").strip()[:60]
+    try:
+        plan = await run_in_threadpool(plans.set_workflow, session=session, plan_id=plan_id, workflow=workflow,
+                                       actor=viewer.actor)
+    except DomainError as exc:
+        return _deployments_page(request, session, viewer, status_code=422, plan_errors=[exc.message])
+    notice = f"计划“{plan.title}”的新目标将按工作流 {plan.workflow} 的最新版本运行"
     return RedirectResponse(f"/admin/deployments?done={quote(notice)}", status_code=303)

@@ -85,3 +85,33 @@ def _type_of(tokens: list[tuple[str, str]], i: int) -> str:
             return "boolean" if value in ("true", "false") else "number" if tokens[op_at][1] not in ("==", "!=") \
                 else "string"
     return "boolean"
+
+
+#: The payload variable an export's gateway tests: the action the person chose on the task (its trigger).
+DECISION = "decision"
+_DECIDED = re.compile(r"(?:decision|trigger)\s*==\s*(['\"])([a-z][a-z0-9_]*)\1(?:\s*&&\s*\((.*)\))?", re.S)
+
+
+def to_juel(expression: str) -> str:
+    """A ``when`` expression (CEL over ``payload`` and ``target``) as the JUEL another engine evaluates over
+    its process variables: ``payload.agree == true`` → ``agree == true``. The operators of the CEL our
+    conditions use (``==``, ``<=``, ``&&``, ``||``, ``!``, literals) are written the same in JUEL."""
+    out, at = [], 0
+    for m in re.finditer(r"'[^']*'|\"[^\"]*\"|\bpayload\.", expression):
+        out.append(expression[at:m.start()])
+        out.append("" if m[0] == "payload." else m[0])
+        at = m.end()
+    return "".join(out) + expression[at:]
+
+
+def decided(trigger: str, when: str = "") -> str:
+    """The condition of an exported gateway's flow: the person chose ``trigger`` (and ``when`` holds)."""
+    chosen = f"{DECISION} == '{trigger}'"
+    return f"${{{chosen} && ({to_juel(when)})}}" if when else f"${{{chosen}}}"
+
+
+def decision_of(condition: str) -> tuple[str, str] | None:
+    """``(trigger, the rest)`` of a condition :func:`decided` wrote (the rest ``""`` when nothing more is
+    tested); ``None`` for any other condition."""
+    m = _DECIDED.fullmatch(condition)
+    return (m[2], (m[3] or "").strip()) if m else None

@@ -23,8 +23,8 @@ from lxml import etree
 from engine.store import isolation
 from engine.store.errors import InvalidPayload
 from engine.workflow import definitions, deployments, rules
-from engine.bpmn.conditions import to_cel
-from engine.bpmn.yamltext import definition_data, yaml_text
+from engine.bpmn.conditions import decision_of, to_cel
+from engine.bpmn.yamltext import _field, definition_data, yaml_text
 from engine.bpmn.writer import (
     BPMN,
     CAMUNDA,
@@ -42,6 +42,7 @@ from engine.bpmn.subset import (
     Unsupported,
     _days,
     _Flow,
+    cycle_of,
     _Graph,
     _read,
     _scan,
@@ -80,8 +81,12 @@ class State:
     deadline: dict[str, Any] | None = None
     escalate_to: list[list[str]] = field(default_factory=list)
     note: str = ""  # where the deadline came from, written as a comment
+    remind: dict[str, Any] | None = None
+    remind_note: str = ""
     roles: list[str] = field(default_factory=list)
     countersign: bool = False
+    branches: dict[str, dict[str, Any]] = field(default_factory=dict)  # a parallel state's, as YAML writes them
+    join: str = ""
 
 
 @dataclass
@@ -170,6 +175,8 @@ class _Importer:
         self.states: dict[str, State] = {}
         self.transitions: list[Transition] = []
         self.initial, self.timed = "", False
+        self.branch_tasks: set[str] = set()  # user tasks that are steps of a parallel state's branches
+        self.unsupported: list[Unsupported] = []  # parallel gateways outside the subset
 
     def name(self, element: etree._Element, fallback: str) -> str:
         ident = element.get("id", "")
@@ -183,11 +190,76 @@ class _Importer:
         self.names[ident] = name
         return name
 
+    def read_parallel(self) -> None:
+        """Each parallel gateway that forks into sequences of user tasks joined by one parallel gateway: a parallel
+        state. Anything else with parallel gateways (unbalanced, nested, a decision or an automatic task in a
+        branch) is refused, element by element."""
+        flows_out = lambda ident: [f for f in self.graph.flows if f.source == ident]  # noqa: E731
+        flows_in = lambda ident: [f for f in self.graph.flows if f.target == ident]  # noqa: E731
+        joins: set[str] = set()
+        for fork in [i for i in self.graph.of_kind("parallel") if len(flows_out(i)) > 1]:
+            branches, ends = [], set()
+            for flow in flows_out(fork):
+                tasks, at = [], flow.target
+                while self.graph.kinds.get(at) == "task" and len(flows_out(at)) == 1 and len(flows_in(at)) == 1:
+                    tasks.append(at)
+                    at = flows_out(at)[0].target
+                if self.graph.kinds.get(at) != "parallel" or len(flows_out(at)) != 1 or not tasks:
+                    why = ("并行分支中没有用户任务" if not tasks and self.graph.kinds.get(at) == "parallel" else
+                           "不支持嵌套的并行网关" if self.graph.kinds.get(at) == "parallel" else
+                           "并行分支只能是依次办理的用户任务，并汇合到一个并行网关（不能有决策、自动任务、结束事件或其他入口）")
+                    self.refuse(self.graph.nodes.get(at, self.graph.nodes[fork]), why)
+                    break
+                branches.append((flow, tasks))
+                ends.add(at)
+            else:
+                if len(ends) != 1 or len(flows_in(next(iter(ends)))) != len(branches):
+                    self.refuse(self.graph.nodes[fork], "并行网关的各分支应汇合到同一个并行网关，且汇合处只接这些分支")
+                    continue
+                joins |= ends
+                self.parallel_state(fork, branches, next(iter(ends)))
+        for ident in self.graph.of_kind("parallel"):
+            if ident not in joins and ident not in self.names:
+                self.refuse(self.graph.nodes[ident], "并行网关没有配对：应有一个分出多条分支的网关和一个汇合它们的网关")
+
+    def refuse(self, element: etree._Element, why: str) -> None:
+        if any(u.id == element.get("id", "") for u in self.unsupported):
+            return  # said once, with the first reason found
+        self.unsupported.append(Unsupported(etree.QName(element).localname, element.get("id", ""),
+                                            element.sourceline or 0, _text(element.get("name")), why))
+
+    def parallel_state(self, fork: str, branches: list[tuple[_Flow, list[str]]], join: str) -> None:
+        element = self.graph.nodes[fork]
+        state = State(self.name(element, "parallel"), _text(element.get("name")) or "并行办理",
+                      element.get(q(KAOPING, "labelEn"), ""))
+        state.join = join  # a BPMN id until read_flows names the state after the join
+        for n, (flow, tasks) in enumerate(branches, 1):
+            first = self.graph.nodes[tasks[0]]
+            name = first.get(q(KAOPING, "branch"), "") or snake(flow.name) or snake(first.get("name", "")) or f"branch_{n}"
+            steps = [self.step(state.name, ident) for ident in tasks]
+            state.branches[name] = {"label": {"zh": flow.name or _text(first.get("name")) or name}, "steps": steps}
+            self.branch_tasks.update(tasks)
+        self.states[state.name] = state
+
+    def step(self, state: str, ident: str) -> dict[str, Any]:
+        """A user task of a branch as a step: its trigger, label, roles (and fields, from our own export)."""
+        task = self.graph.nodes[ident]
+        out = next(f for f in self.graph.flows if f.source == ident)
+        ext = extension(out.element, "transition")
+        ours = read_transition(ext) if ext is not None else {}
+        trigger = ours.get("trigger") or ident.removeprefix(f"{state}__") if ext is not None else (
+            "" if GENERATED_ID.fullmatch(ident) else snake(ident)) or snake(task.get("name", "")) or "step"
+        step = {"trigger": trigger, "label": {"zh": _text(task.get("name")) or trigger} | (
+            {"en": ours["label_en"]} if ours.get("label_en") else {}), "roles": ours.get("roles") or self.roles(ident, task)}
+        if ours.get("fields"):
+            step["fields"] = {f["name"]: _field(f) for f in ours["fields"]}
+        return step
+
     def read_tasks(self) -> None:
         for ident, kind in self.graph.kinds.items():
             if kind == "end" and self.graph.nodes[ident].get(q(KAOPING, "state")):
                 self.final_for(ident)  # an exported final state, in its place among the states
-            if kind != "task":
+            if kind != "task" or ident in self.branch_tasks:
                 continue
             task = self.graph.nodes[ident]
             state = State(self.name(task, "task"), _text(task.get("name")) or ident, task.get(q(KAOPING, "labelEn"), ""),
@@ -218,14 +290,24 @@ class _Importer:
         return self.names[end_id]
 
     def read_flows(self) -> None:
-        for ident in self.graph.of_kind("task"):
+        for state in (s for s in self.states.values() if s.join):  # after the join, one way on
+            ways = self.graph.paths(state.join)
+            if len({dest for _, dest in ways}) != 1 or any(f.condition for trail, _ in ways for f in trail):
+                self.refuse(self.graph.nodes[state.join], "汇合之后应只通向一个用户任务或结束事件（不经决策）")
+                continue
+            dest = ways[0][1]
+            state.join = self.final_for(dest) if self.graph.kinds[dest] == "end" else self.names.get(dest, "")
+            if not state.join:
+                self.refuse(self.graph.nodes[dest], "汇合之后不能直接进入另一个并行网关")
+        for ident in [i for i in self.graph.of_kind("task") if i not in self.branch_tasks]:
             source, ways = self.states[self.names[ident]], self.graph.paths(ident)
             if source.final:
                 continue  # exported final states: the flow to their end event is no transition
             if not ways and any(f.source == ident for f in self.graph.dropped_flows):
                 self.warnings.append(f"状态 {source.name} 已没有出路（相连的元素已删除）")
             for trail, dest in ways:
-                self.add(source, trail, dest, single=len(ways) == 1)
+                if dest in self.names or self.graph.kinds[dest] == "end":  # not a join outside the subset
+                    self.add(source, trail, dest, single=len(ways) == 1)
         for ident in self.graph.of_kind("timer"):
             self.read_timer(self.graph.nodes[ident])
 
@@ -256,20 +338,22 @@ class _Importer:
     def plain(self, t: Transition, trail: list[_Flow], source: State, single: bool) -> None:
         marker, decided, parts = "", [], []
         for flow in (f for f in trail if f.condition):
-            if m := re.fullmatch(r"trigger\s*==\s*['\"]([a-z][a-z0-9_]*)['\"]", _unwrap(flow.condition)):
-                marker = m[1]  # our own export's conditions name the trigger
-                continue
+            condition = _unwrap(flow.condition)
+            if chosen := decision_of(condition):  # our own export's conditions name the trigger chosen
+                marker, condition = chosen
+                if not condition:
+                    continue
             if not self.condition_language_ok(flow):
                 continue
-            decided.append(guard_name(flow.condition))
-            if (translated := to_cel(_unwrap(flow.condition), snake)) is not None:
+            decided.append(guard_name(condition))
+            if (translated := to_cel(condition, snake)) is not None:
                 parts.append(translated.expression)
                 t.when_sources.append(flow.condition)
                 for name, kind in translated.fields.items():
                     if name not in {f["name"] for f in t.fields}:
                         t.fields.append({"name": name, "type": kind, "required": True, "label": name, "min": None,
                                          "max": None, "max_length": None})
-            elif (guard := guard_name(flow.condition)) not in t.guards:
+            elif (guard := guard_name(condition)) not in t.guards:
                 t.guards.append(guard)  # not a payload test: a named guard must say what it means
                 t.conditions[guard] = flow.condition
         t.when = parts[0] if len(parts) == 1 else " && ".join(f"({p})" for p in parts)
@@ -301,9 +385,17 @@ class _Importer:
         return name
 
     def read_timer(self, timer: etree._Element) -> None:
+        if timer.get("attachedToRef", "") in self.branch_tasks:
+            self.refuse(timer, "并行分支中的任务不能有定时器：请把期限或提醒写在汇合之后的任务上")
+            return
         ident, state = timer.get("id", ""), self.states[self.names[timer.get("attachedToRef", "")]]
         definition = timer.find(q(BPMN, "timerEventDefinition"))
         duration, date = definition.find(q(BPMN, "timeDuration")), definition.find(q(BPMN, "timeDate"))
+        cycle = definition.find(q(BPMN, "timeCycle"))
+        gentle = timer.get("cancelActivity", "true") == "false"
+        if gentle and (cycle is not None or duration is not None):
+            self.read_reminder(timer, state, cycle, duration)
+            return
         self.timed = True
         if state.deadline:
             self.warnings.append(f"状态 {state.name} 已有期限，定时器 {ident} 只用于督办")
@@ -323,6 +415,27 @@ class _Importer:
         for trail, dest in ways:
             self.add(state, trail, dest, single=False, timer=timer)
 
+    def read_reminder(self, timer: etree._Element, state: State, cycle, duration) -> None:
+        """A non-interrupting timer: a reminder while the target stays (a cycle: repeated), never a deadline."""
+        ident = timer.get("id", "")
+        if state.remind:
+            self.problems.append(Problem(self.filename, timer.sourceline or 1,
+                                         f"状态 {state.name} 已有提醒定时器，非中断定时器 {ident} 无法再对应提醒"))
+            return
+        if cycle is not None:
+            times, every = cycle_of(_text(cycle.text))
+            state.remind_note = f"定时器 {ident}：{_text(cycle.text)}"
+        else:
+            times, every = 1, _days(_text(duration.text)) or 1
+            state.remind_note = f"定时器 {ident}：{_text(duration.text)}"
+        if every > 366:
+            self.warnings.append(f"定时器 {ident} 的间隔超过 366 天，按 366 个工作日")
+        notify = timer.get(q(KAOPING, "notify"), "").split() or ["responsible"]
+        state.remind = {"every_working_days": min(every, 366)} | ({"times": times} if times else {}) | (
+            {"notify": notify} if notify != ["responsible"] else {})
+        if self.graph.paths(timer.get("id", "")):
+            self.warnings.append(f"非中断定时器 {ident} 对应提醒，其后的流程未导入：一个目标同一时刻只处于一个状态")
+
     def find_initial(self) -> None:
         starts = self.graph.of_kind("start")
         if len(starts) != 1:
@@ -333,7 +446,7 @@ class _Importer:
         for flow in (f for trail, _ in ways for f in trail if self.graph.effects.get(f.target, NO_EFFECT) != NO_EFFECT):
             self.problems.append(Problem(self.filename, self.graph.nodes[flow.target].sourceline or 1,
                                          f"{flow.target} 在第一个用户任务之前，新目标创建时不执行效果：请用 --map {flow.target}={NO_EFFECT}"))
-        if len(dests) == 1 and self.graph.kinds[dests[0]] == "task":
+        if len(dests) == 1 and self.graph.kinds[dests[0]] in ("task", "parallel") and dests[0] in self.names:
             self.initial = self.names[dests[0]]
         elif not dests and self.lenient and (first := self.first_task_behind(starts[0])):
             self.initial = self.names[first]
@@ -361,9 +474,10 @@ class _Importer:
         reached, queue = {self.initial}, [self.initial]
         while queue:
             at = queue.pop()
-            for t in (t for t in self.transitions if at in t.sources and t.dest not in reached):
-                reached.add(t.dest)
-                queue.append(t.dest)
+            ahead = [t.dest for t in self.transitions if at in t.sources] + [self.states[at].join] * bool(self.states[at].join)
+            for dest in (d for d in ahead if d not in reached):
+                reached.add(dest)
+                queue.append(dest)
         for name in [n for n in self.states if n not in reached]:
             self.warnings.append(f"状态 {name} 从初始状态不可达，已略去")
             del self.states[name]
@@ -405,9 +519,13 @@ def import_bpmn(data: bytes, filename: str, *, lenient: bool = False, role_map: 
     if lost := _lost_branches(graph, dropped, filename):  # lenient never changes what a decision means
         raise BpmnImportError(filename, found, lost, warnings)
     importer = _Importer(filename, graph, role_map, lenient, warnings)
+    importer.read_parallel()
     importer.read_tasks()
     importer.read_flows()
     importer.find_initial()
+    if importer.unsupported:  # what parallel gateways do outside the subset cannot be dropped, even leniently
+        raise BpmnImportError(filename, sorted(found + importer.unsupported, key=lambda u: u.line), importer.problems,
+                              warnings)
     if importer.problems:
         raise BpmnImportError(filename, found, importer.problems, warnings)
     importer.prune()

@@ -16,7 +16,8 @@ from engine.workflow.yamlsource import Problem
 
 FLOWABLE, ACTIVITI = "http://flowable.org/bpmn", "http://activiti.org/bpmn"
 
-KINDS = {"startEvent": "start", "endEvent": "end", "userTask": "task", "exclusiveGateway": "gateway", "boundaryEvent": "timer"}
+KINDS = {"startEvent": "start", "endEvent": "end", "userTask": "task", "exclusiveGateway": "gateway", "boundaryEvent": "timer",
+         "parallelGateway": "parallel"}
 QUIET = {"documentation", "extensionElements", "laneSet", "sequenceFlow", "auditing", "monitoring", "property",
          "ioSpecification", "resourceRole", "supports"}
 #: Elements that carry no behaviour here: ignored, each with a note.
@@ -27,7 +28,7 @@ IGNORED = {"dataObject": "数据对象", "dataObjectReference": "数据对象引
 STEPS = {"serviceTask": "服务任务", "scriptTask": "脚本任务", "sendTask": "发送任务", "businessRuleTask": "业务规则任务",
          "task": "未指明类型的任务", "manualTask": "手工任务", "receiveTask": "接收任务", "callActivity": "调用活动"}
 NO_EFFECT = "none"
-WHY = {"Gateway": "只支持排他网关：一个目标同一时刻只处于一个状态",
+WHY = {"Gateway": "只支持排他网关，和围住用户任务的并行网关（分支与汇合）",
        "Task": "只有用户任务对应状态，自动执行或无人办理的任务无法导入",
        "task": "未指明类型的任务：只有用户任务对应状态", "callActivity": "调用活动（另一个流程）无法导入",
        "rocess": "子流程无法导入", "transaction": "子流程无法导入", "Event": "中间事件无法导入",
@@ -74,7 +75,8 @@ class _Graph:
         return [ident for ident, k in self.kinds.items() if k == kind]
 
     def paths(self, node: str) -> list[tuple[list[_Flow], str]]:
-        """Every way from ``node``, through exclusive gateways and automatic steps, to a user task or an end event."""
+        """Every way from ``node``, through exclusive gateways and automatic steps, to a user task, an end event or
+        a parallel gateway (a parallel state's fork, or the join a branch ends in)."""
         found: list[tuple[list[_Flow], str]] = []
 
         def walk(at: str, trail: list[_Flow], seen: frozenset[str]) -> None:
@@ -82,7 +84,7 @@ class _Graph:
                 kind = self.kinds.get(flow.target)
                 if kind in ("gateway", "step") and flow.target not in seen:
                     walk(flow.target, [*trail, flow], seen | {flow.target})
-                elif kind in ("task", "end"):
+                elif kind in ("task", "end", "parallel"):
                     found.append(([*trail, flow], flow.target))
 
         walk(node, [], frozenset())
@@ -141,11 +143,28 @@ def _timer_reason(element: etree._Element, kinds: list[str]) -> str | None:
         return f"只支持定时边界事件（此处为 {'、'.join(kinds) or '无事件定义'}）"
     timer = element.find(q(BPMN, "timerEventDefinition"))
     duration, date = timer.find(q(BPMN, "timeDuration")), timer.find(q(BPMN, "timeDate"))
+    cycle = timer.find(q(BPMN, "timeCycle"))
     if duration is not None and _days(_text(duration.text)) is None:
         return f"定时器时长 '{_text(duration.text)}' 不是 ISO-8601 时长"
+    if cycle is not None:
+        if element.get("cancelActivity", "true") != "false":
+            return "循环定时器只能是非中断的（对应重复提醒）：中断型循环定时器无法导入"
+        if cycle_of(_text(cycle.text)) is None:
+            return f"循环定时器 '{_text(cycle.text)}' 不是 ISO-8601 重复间隔（如 R3/P2D、R/P1D）"
+        return None
     if duration is None and date is None:
-        return "只支持 timeDuration 或 timeDate 定时器（循环定时器无法导入）"
+        return "只支持 timeDuration、timeDate 或 timeCycle 定时器"
     return None
+
+
+def cycle_of(text: str) -> tuple[int | None, int] | None:
+    """``R3/P2D`` → ``(3, 2)``: how many times (``None``: unbounded) and every how many days (rounded up, at
+    least 1); ``None`` if it is not an ISO-8601 repeating interval of a duration."""
+    m = re.fullmatch(r"R(\d*)/(P[^/]+)", text)
+    days = _days(m[2]) if m else None
+    if days is None or (m[1] and int(m[1]) < 1):
+        return None
+    return (int(m[1]) if m[1] else None), days
 
 
 def _loop_reason(task: etree._Element) -> str | None:

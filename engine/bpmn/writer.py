@@ -5,7 +5,8 @@ Each state is a ``userTask`` (its id is the state's name, its name the Chinese l
 event of its own; the initial state follows a start event; a completed state that may be
 reopened (``scored``) is followed by an end event (``kaoping:closing``) on its gateway's default
 flow; a state with several ways out leads to an exclusive gateway whose outgoing flows carry
-conditions naming the trigger. Every (trigger, source) is one sequence flow named by the
+conditions over what the person submits: ``${decision == 'sign'}``, the action chosen on the task, and
+the transition's ``when`` over the payload's fields (``${decision == 'sign' && (agree == true)}``). Every (trigger, source) is one sequence flow named by the
 transition's Chinese label, and every node lists its ``incoming`` and ``outgoing`` flows.
 
 What BPMN has no words for (trigger names, roles per transition, fields, guards, effects,
@@ -25,8 +26,9 @@ from typing import Any
 
 from lxml import etree
 
+from engine.bpmn.conditions import decided
 from engine.workflow import rules
-from engine.workflow.definitions import Definition, StateSpec, TransitionSpec
+from engine.workflow.definitions import Definition, StateReminder, StateSpec, TransitionSpec
 from engine.workflow.layout import Box, Point, layout, text_width
 
 BPMN = "http://www.omg.org/spec/BPMN/20100524/MODEL"
@@ -55,7 +57,7 @@ def words(values: tuple[str, ...] | list[str]) -> str:
 @dataclass
 class _Node:
     id: str
-    kind: str  # "start", "task", "gateway" or "end"
+    kind: str  # "start", "task", "gateway", "end"; "fork", "step", "join" for a parallel state
     label: str = ""
 
 
@@ -90,10 +92,13 @@ def export_bpmn(definition: Definition) -> bytes:
         _flow_node(process, node, definition, graph)
     for flow in graph.flows:
         _sequence_flow(process, flow)
-    timers = [name for name, state in definition.states.items() if state.deadline and not state.final]
-    for name in timers:
+    timers = [("due", name) for name, state in definition.states.items() if state.deadline and not state.final]
+    for _, name in timers:
         _deadline_timer(process, name, definition.states[name].deadline)
-    _diagram(root, definition, graph, timers)
+    reminded = [("remind", name) for name, state in definition.states.items() if state.remind]
+    for _, name in reminded:
+        _reminder_timer(process, name, definition.states[name].remind)
+    _diagram(root, definition, graph, timers + reminded)
     return etree.tostring(root, xml_declaration=True, encoding="UTF-8", pretty_print=True)
 
 
@@ -109,6 +114,9 @@ def _graph(definition: Definition) -> _Graph:
         if state.final:
             graph.nodes.append(_Node(name, "end", state.label))
             continue
+        if state.branches:
+            _parallel(graph, definition, state)
+            continue
         graph.nodes.append(_Node(name, "task", state.label))
         if ways[name] > 1:
             graph.nodes.append(_Node(f"_gw_{name}", "gateway", f"{state.label}之后"))
@@ -117,11 +125,36 @@ def _graph(definition: Definition) -> _Graph:
             graph.nodes.append(_Node(f"_end_{name}", "end", "办结"))
             graph.flows.append(_Flow(f"_to_end_{name}", f"_gw_{name}", f"_end_{name}", closing=True))
     for index, spec in enumerate(definition.transitions):
+        if spec.branch:
+            continue  # within its parallel state's branch (see _parallel)
         for source in spec.sources:
             via = ways[source] > 1
             graph.flows.append(_Flow(f"_t{index}_{source}", f"_gw_{source}" if via else source, spec.dest,
                                      spec.label, spec, index, conditional=via))
     return graph
+
+
+def step_id(state: str, trigger: str) -> str:
+    """The user task of a parallel state's branch step."""
+    return f"{state}__{trigger}"
+
+
+def _parallel(graph: _Graph, definition: Definition, state: StateSpec) -> None:
+    """A parallel state as a parallel gateway (the state itself), a sequence of user tasks per branch, and a
+    parallel gateway that joins them, then flows to the join's state. Each step's flow out carries the step."""
+    join = f"_join_{state.name}"
+    graph.nodes.append(_Node(state.name, "fork", state.label))
+    for branch, label in state.branches:
+        steps = [(i, t) for i, t in enumerate(definition.transitions) if t.branch == branch and state.name in t.sources]
+        at = state.name
+        graph.flows.append(_Flow(f"_b_{state.name}_{branch}", at, step_id(state.name, steps[0][1].trigger), label))
+        for k, (index, spec) in enumerate(steps):
+            node = step_id(state.name, spec.trigger)
+            graph.nodes.append(_Node(node, "step", spec.label))
+            after = step_id(state.name, steps[k + 1][1].trigger) if k + 1 < len(steps) else join
+            graph.flows.append(_Flow(f"_t{index}_{state.name}", node, after, "", spec, index))
+    graph.nodes.append(_Node(join, "join", f"{state.label}汇合"))
+    graph.flows.append(_Flow(f"_to_{state.join}_{state.name}", join, state.join))
 
 
 def _definition_extensions(ext: etree._Element, definition: Definition) -> None:
@@ -144,11 +177,20 @@ def _acting_roles(definition: Definition, state: str) -> list[str]:
 
 
 def _flow_node(process: etree._Element, node: _Node, definition: Definition, graph: _Graph) -> None:
-    tag = {"start": "startEvent", "task": "userTask", "gateway": "exclusiveGateway", "end": "endEvent"}[node.kind]
+    tag = {"start": "startEvent", "task": "userTask", "gateway": "exclusiveGateway", "end": "endEvent",
+           "fork": "parallelGateway", "step": "userTask", "join": "parallelGateway"}[node.kind]
     element = etree.SubElement(process, q(BPMN, tag), id=node.id, name=node.label)
     state = definition.states.get(node.id)
     if node.kind == "task":
         _task(element, state, definition)
+    elif node.kind == "step":
+        spec = next(f.spec for f in graph.flows if f.source == node.id)
+        element.set(q(CAMUNDA, "candidateGroups"), ",".join(spec.roles))
+        element.set(q(KAOPING, "branch"), spec.branch)
+    elif node.kind == "fork":
+        element.set(q(KAOPING, "state"), state.name)
+        if state.label_en:
+            element.set(q(KAOPING, "labelEn"), state.label_en)
     elif node.kind == "end" and state is not None:  # a final state is its end event
         element.set(q(KAOPING, "state"), state.name)
         if state.label_en:
@@ -165,23 +207,39 @@ def _flow_node(process: etree._Element, node: _Node, definition: Definition, gra
         _countersign(element)
 
 
-def _deadline_timer(process: etree._Element, state: str, deadline: dict[str, Any]) -> None:
-    """A state's deadline as a non-interrupting boundary timer that ends in a reminder: working days as a
-    duration (calendar days; the exact rule stays in ``kaoping:deadline``), a date as ``${dueDate}``."""
-    timer, end, flow = f"_due_{state}", f"_due_end_{state}", f"_due_flow_{state}"
-    event = etree.SubElement(process, q(BPMN, "boundaryEvent"), id=timer, name="到期", attachedToRef=state,
+def _timer(process: etree._Element, state: str, kind: str, name: str, tag: str, text: str) -> etree._Element:
+    """A non-interrupting boundary timer ``_{kind}_{state}`` on a state's task (``tag``: timeDuration, timeCycle or
+    timeDate), whose flow ends in an end event of its own (``kaoping:closing``: no state of ours)."""
+    timer, end, flow = f"_{kind}_{state}", f"_{kind}_end_{state}", f"_{kind}_flow_{state}"
+    event = etree.SubElement(process, q(BPMN, "boundaryEvent"), id=timer, name=name, attachedToRef=state,
                              cancelActivity="false")
-    event.set(q(KAOPING, "deadline"), "true")
     etree.SubElement(event, q(BPMN, "outgoing")).text = flow
-    definition = etree.SubElement(event, q(BPMN, "timerEventDefinition"))
-    (kind, value), = deadline.items()
-    when = etree.SubElement(definition, q(BPMN, "timeDuration" if kind == "working_days" else "timeDate"))
+    when = etree.SubElement(etree.SubElement(event, q(BPMN, "timerEventDefinition")), q(BPMN, tag))
     when.set(q(XSI, "type"), "bpmn:tFormalExpression")
-    when.text = f"P{value}D" if kind == "working_days" else "${dueDate}"
+    when.text = text
     reminded = etree.SubElement(process, q(BPMN, "endEvent"), id=end, name="已提醒")
     reminded.set(q(KAOPING, "closing"), "true")
     etree.SubElement(reminded, q(BPMN, "incoming")).text = flow
     etree.SubElement(process, q(BPMN, "sequenceFlow"), id=flow, sourceRef=timer, targetRef=end)
+    return event
+
+
+def _deadline_timer(process: etree._Element, state: str, deadline: dict[str, Any]) -> None:
+    """A state's deadline as a non-interrupting boundary timer that ends in a reminder: working days as a
+    duration (calendar days; the exact rule stays in ``kaoping:deadline``), a date as ``${dueDate}``."""
+    (kind, value), = deadline.items()
+    event = _timer(process, state, "due", "到期", "timeDuration" if kind == "working_days" else "timeDate",
+                   f"P{value}D" if kind == "working_days" else "${dueDate}")
+    event.set(q(KAOPING, "deadline"), "true")
+
+
+def _reminder_timer(process: etree._Element, state: str, remind: StateReminder) -> None:
+    """A state's own reminders as a non-interrupting boundary timer: once, a duration; repeated, an ISO-8601
+    cycle (``R3/P2D``; ``R/P2D`` as long as the target stays); working days written as days, as for deadlines."""
+    period = f"P{remind.every}D"
+    tag, text = ("timeDuration", period) if remind.times == 1 else ("timeCycle", f"R{remind.times or ''}/{period}")
+    event = _timer(process, state, "remind", "提醒", tag, text)
+    event.set(q(KAOPING, "notify"), words(remind.notify))
 
 
 def _countersign(element: etree._Element) -> None:
@@ -221,7 +279,7 @@ def _sequence_flow(process: etree._Element, flow: _Flow) -> None:
     if flow.conditional:
         condition = etree.SubElement(element, q(BPMN, "conditionExpression"))
         condition.set(q(XSI, "type"), "bpmn:tFormalExpression")
-        condition.text = f"trigger == '{flow.spec.trigger}'"
+        condition.text = decided(flow.spec.trigger, flow.spec.when)
 
 
 def _transition_extension(ext: etree._Element, spec: TransitionSpec, index: int) -> None:
@@ -309,7 +367,8 @@ def _layout_definition(definition: Definition, graph: _Graph) -> tuple[Definitio
 
 
 def _shape(box: Box, kind: str) -> tuple[float, float, float, float]:
-    size = {"start": EVENT_SIZE, "end": EVENT_SIZE, "gateway": GATEWAY_SIZE}.get(kind)
+    size = {"start": EVENT_SIZE, "end": EVENT_SIZE, "gateway": GATEWAY_SIZE, "fork": GATEWAY_SIZE,
+            "join": GATEWAY_SIZE}.get(kind)
     if size is None:
         return box.x, box.y, box.width, box.height
     cx, cy = box.center
@@ -327,7 +386,7 @@ def _port(point: Point, box: Box, shape: tuple[float, float, float, float]) -> P
     return sx + sw / 2, sy if abs(y - box.y) < 0.01 else sy + sh
 
 
-def _diagram(root: etree._Element, definition: Definition, graph: _Graph, timers: list[str]) -> None:
+def _diagram(root: etree._Element, definition: Definition, graph: _Graph, timers: list[tuple[str, str]]) -> None:
     synthetic, keys = _layout_definition(definition, graph)
     drawn = layout(synthetic)
     kinds = {n.id: n.kind for n in graph.nodes}
@@ -344,9 +403,9 @@ def _diagram(root: etree._Element, definition: Definition, graph: _Graph, timers
     for flow in graph.flows:
         edge = edges[flow.id]
         points = list(edge.points)
-        if kinds[flow.source] != "task":
+        if kinds[flow.source] not in ("task", "step"):
             points.insert(0, _port(points[0], drawn.boxes[keys[flow.source]], shapes[flow.source]))
-        if kinds[flow.target] != "task":
+        if kinds[flow.target] not in ("task", "step"):
             points.append(_port(points[-1], drawn.boxes[keys[flow.target]], shapes[flow.target]))
         element = etree.SubElement(plane, q(BPMNDI, "BPMNEdge"), id=f"{flow.id}_di", bpmnElement=flow.id)
         for x, y in points:
@@ -354,15 +413,16 @@ def _diagram(root: etree._Element, definition: Definition, graph: _Graph, timers
         if flow.name:
             _edge_label(element, flow.name, edge.label_x, _above_line(edge.label_x, edge.label_y, points))
     bottom = max(y + h for _, y, _, h in shapes.values())
-    for row, state in enumerate(timers):  # on the task's lower border; its reminder in a row of its own below
+    for row, (kind, state) in enumerate(timers):  # on the task's lower border; its end in a row of its own below
         tx, ty, tw, th = shapes[state]
-        x, y = tx + tw - EVENT_SIZE - 8, ty + th - EVENT_SIZE / 2
+        x, y = tx + tw - EVENT_SIZE - 8 - (EVENT_SIZE + 8) * (kind == "remind"), ty + th - EVENT_SIZE / 2
         end_y = bottom + 40 + row * (EVENT_SIZE + 24)
-        for ident, top in ((f"_due_{state}", y), (f"_due_end_{state}", end_y)):
+        for ident, top in ((f"_{kind}_{state}", y), (f"_{kind}_end_{state}", end_y)):
             shape = etree.SubElement(plane, q(BPMNDI, "BPMNShape"), id=f"{ident}_di", bpmnElement=ident)
             etree.SubElement(shape, q(DC, "Bounds"), x=_num(x), y=_num(top), width=_num(EVENT_SIZE),
                              height=_num(EVENT_SIZE))
-        edge = etree.SubElement(plane, q(BPMNDI, "BPMNEdge"), id=f"_due_flow_{state}_di", bpmnElement=f"_due_flow_{state}")
+        edge = etree.SubElement(plane, q(BPMNDI, "BPMNEdge"), id=f"_{kind}_flow_{state}_di",
+                                bpmnElement=f"_{kind}_flow_{state}")
         for point_y in (y + EVENT_SIZE, end_y):
             etree.SubElement(edge, q(DI, "waypoint"), x=_num(x + EVENT_SIZE / 2), y=_num(point_y))
 

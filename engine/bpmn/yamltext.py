@@ -24,7 +24,9 @@ def definition_data(process: etree._Element, importer: _Importer, ident: str) ->
                             "initial": importer.initial, "states": {}, "transitions": []}
     for s in importer.states.values():
         data["states"][s.name] = {"label": _label(s.label, s.label_en)} | ({"final": True} if s.final else {}) | (
-            {"deadline": s.deadline} if s.deadline else {}) | ({"escalate_to": s.escalate_to} if s.escalate_to else {})
+            {"deadline": s.deadline} if s.deadline else {}) | ({"escalate_to": s.escalate_to} if s.escalate_to else {}) | (
+            {"remind": _Inline(s.remind)} if s.remind else {}) | (
+            {"branches": _branches(s.branches), "join": s.join} if s.branches else {})
     for t in importer.transitions:
         item = {"trigger": t.trigger, "label": _label(t.label, t.label_en),
                 "from": t.sources[0] if len(t.sources) == 1 else t.sources, "to": t.dest, "roles": t.roles}
@@ -37,6 +39,12 @@ def definition_data(process: etree._Element, importer: _Importer, ident: str) ->
     if importer.timed and "escalation" not in data:  # a timer is a deadline someone must be told about
         data["escalation"] = [{"level": 1, "after_working_days": 0, "notify": ["office"]}]
     return data
+
+
+def _branches(branches: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """A parallel state's branches, each step on one line as our files write them (its fields below it)."""
+    return {name: {"label": b["label"], "steps": [_Inline(step) if "fields" not in step else step for step in b["steps"]]}
+            for name, b in branches.items()}
 
 
 def _label(zh: str, en: str) -> dict[str, str]:
@@ -75,6 +83,8 @@ def yaml_text(data: dict[str, Any], importer: _Importer, header: list[str]) -> s
             out += [""] if section == "transitions" and index else []
         if section == "states" and line.startswith("    deadline:") and states[index].note:
             line += f"  # {states[index].note}"
+        if section == "states" and line.startswith("    remind:") and states[index].remind_note:
+            line += f"  # {states[index].remind_note}"
         if section == "transitions" and line.startswith("    when:") and transitions[index].when_sources:
             line += "  # " + " && ".join(transitions[index].when_sources)
         if section == "transitions" and line.startswith("    guards:") and transitions[index].conditions:

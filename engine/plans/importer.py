@@ -96,6 +96,8 @@ class PlanDraft:
     targets: list[TargetDraft]
     errors: list[RowError]
     aliases: dict[str, str] = field(default_factory=dict)  # section as written → the section it is
+    #: The workflow id the plan's targets run on (``None``: the plan's own, ``target`` for a new plan).
+    workflow: str | None = None
 
 
 @dataclass

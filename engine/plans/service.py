@@ -13,7 +13,7 @@ from sqlmodel import Session, select
 from engine.audit import chain as audit, ledger
 from engine.calendar import clock
 from engine.store import db
-from engine.workflow import definitions, targets
+from engine.workflow import definitions, deployments, targets
 from engine.people.actors import Actor, Parties
 from engine.calendar.deadlines import DeadlinePhraseError, parse_deadline
 from engine.workflow.duedates import state_due
@@ -53,6 +53,8 @@ def _plan(session: Session, draft: PlanDraft, actor: Actor) -> Plan:
         plan = Plan(org_id=organisation.id, org=draft.org, year=draft.year, title=draft.title)
         session.add(plan)
     plan.title = draft.title
+    if draft.workflow and draft.workflow != plan.workflow:
+        _name_workflow(session, plan, draft.workflow, actor)
     plan.categories = {name: float(points) for name, points in draft.categories.items()}
     session.flush()
     existing = set(session.exec(select(Milestone.key).where(Milestone.plan_id == plan.id)))
@@ -65,6 +67,41 @@ def _plan(session: Session, draft: PlanDraft, actor: Actor) -> Plan:
         ledger.milestones_set(session, plan.id, added, actor=actor.name, role=_role(actor))
     rhythm.add_default_schedule(session, plan.id)
     session.flush()
+    return plan
+
+
+def _name_workflow(session: Session, plan: Plan, workflow: str, actor: Actor) -> None:
+    """The plan's targets to come run on ``workflow`` (its newest deployed version; :class:`NotFound` for an id
+    that is not deployed); recorded in the chain; flushes."""
+    version = deployments.newest(session, workflow).version
+    before, plan.workflow = (plan.workflow if plan.id else None), workflow
+    session.add(plan)
+    session.flush()
+    audit.append(session, target_id=None, org_id=plan.org_id, kind="plan", actor=actor.name, role=_role(actor),
+                 trigger="set_workflow", from_state=None, to_state=None, at=clock.to_db(clock.now()), comment="",
+                 payload={"plan_id": plan.id, "workflow": workflow, "version": version, "before": before})
+
+
+def _writable_plan(session: Session, plan_id: int, actor: Actor) -> Plan:
+    """The plan ``actor`` may change, or :class:`NotFound` (also for another organisation's plan)."""
+    plan = session.get(Plan, plan_id)
+    if plan is None:
+        raise NotFound(f"计划 {plan_id} 不存在", plan_id=plan_id)
+    scope.writable(session, actor, plan.org_id, f"计划 {plan_id} 不存在", plan_id=plan_id)
+    return plan
+
+
+def set_workflow(*, session: Session, plan_id: int, workflow: str, actor: Actor) -> Plan:
+    """Name the workflow the plan's new targets run on (targets already there keep theirs); audited; commits."""
+    db.begin_write(session)
+    try:
+        plan = _writable_plan(session, plan_id, actor)
+        if plan.workflow != workflow:
+            _name_workflow(session, plan, workflow, actor)
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
     return plan
 
 
@@ -129,7 +166,7 @@ def _apply(session, draft, actor, force, progress) -> ImportResult:
     for name in dict.fromkeys(n for d in draft.targets for n in d.sections):
         if name not in known_sections and not handdown.names_children(name, children):
             session.add(Section(org_id=plan.org_id, name=name))
-    query = select(Target).where(Target.plan_id == plan.id, Target.workflow == "target").order_by(Target.id)
+    query = select(Target).where(Target.plan_id == plan.id, Target.workflow.in_({"target", plan.workflow})).order_by(Target.id)
     if not db.is_sqlite(session):
         # Lock the plan's targets in id order before the chain head (as fire locks a target, then the
         # head): a concurrent transition waits instead of deadlocking or going stale mid-import.
@@ -141,7 +178,7 @@ def _apply(session, draft, actor, force, progress) -> ImportResult:
         target = existing.get(d.code)
         if target is None:
             new_targets.append((targets.new(session=session, plan_id=plan.id, org_id=plan.org_id, code=d.code,
-                                            **_fields(d)), d))
+                                            workflow=plan.workflow, **_fields(d)), d))
         else:
             _update(session, target, d, actor, force, errors, result)
         if progress:
@@ -206,10 +243,7 @@ def set_milestone(*, session: Session, plan_id: int, key: str, phrase: str, acto
     """
     db.begin_write(session)
     try:
-        plan = session.get(Plan, plan_id)
-        if plan is None:
-            raise NotFound(f"计划 {plan_id} 不存在", plan_id=plan_id)
-        scope.writable(session, actor, plan.org_id, f"计划 {plan_id} 不存在", plan_id=plan_id)
+        plan = _writable_plan(session, plan_id, actor)
         try:
             due = parse_deadline(phrase, plan.year, rolls_over=True).due
         except DeadlinePhraseError as exc:
@@ -250,9 +284,9 @@ class DynamicTarget:
 def add_dynamic(*, session: Session, plan_id: int, actor: Actor, code: str, text: str, weight: Decimal | float | str,
                 reason: str, deadline_phrase: str, sections: list[str], leaders: list[str], persons: list[str],
                 category: str = "动态工作目标", indicator: str = "", basis: str = "",
-                workflow: str = "target") -> DynamicTarget:
+                workflow: str | None = None) -> DynamicTarget:
     """The office adds a target after the plan is issued (seed 000 §3.1.3), on the newest deployed version
-    of ``workflow``; audited; commits.
+    of ``workflow`` (the plan's when not given; :class:`NotFound` for an id not deployed); audited; commits.
 
     The same code is refused; a text nearly identical to an existing target's is allowed
     with a warning (动态目标不得与重点、常规目标交叉重叠: a person decides).
@@ -283,10 +317,7 @@ def add_dynamic(*, session: Session, plan_id: int, actor: Actor, code: str, text
         problems.append({"field": "weight", "reason": f"权重分值不是有效数字：“{weight}”"})
     db.begin_write(session)
     try:
-        plan = session.get(Plan, plan_id)
-        if plan is None:
-            raise NotFound(f"计划 {plan_id} 不存在", plan_id=plan_id)
-        scope.writable(session, actor, plan.org_id, f"计划 {plan_id} 不存在", plan_id=plan_id)
+        plan = _writable_plan(session, plan_id, actor)
         due, checkpoints = None, ()
         try:
             parsed = parse_deadline(deadline_phrase, plan.year)
@@ -306,7 +337,7 @@ def add_dynamic(*, session: Session, plan_id: int, actor: Actor, code: str, text
         target = targets.create(session=session, plan_id=plan_id, code=code, text=text, weight=weight,
                                 deadline_phrase=deadline_phrase, due_date=due, category=category,
                                 indicator=indicator, basis=basis, sections=sections, leaders=leaders, persons=persons,
-                                checkpoints=[c.isoformat() for c in checkpoints], workflow=workflow,
+                                checkpoints=[c.isoformat() for c in checkpoints], workflow=workflow or plan.workflow,
                                 actor=actor.name, role="office", comment=reason.strip(),
                                 record={"code": code, "text": text, "weight": float(weight), "deadline": deadline_phrase,
                                         "sections": sections, "leaders": leaders, "persons": persons,

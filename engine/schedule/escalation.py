@@ -27,7 +27,7 @@ from engine.audit import chain
 from engine.calendar import clock
 from engine.schedule import supervision
 from engine.store import calendardays, db
-from engine.workflow import definitions, outbox
+from engine.workflow import deployments, outbox
 from engine.people.actors import Actor, Parties
 from engine.workflow.definitions import Definition, EscalationLevel
 from engine.workflow.rules import signers_of
@@ -64,7 +64,8 @@ def overdue(session: Session, definition: Definition, today: date) -> list[tuple
     # one statement for all the states with deadlines (the index on state and due date serves each)
     return list(session.exec(
         select(Target.id, Target.state_due, Target.escalation_level)
-        .where(Target.workflow == definition.id, Target.state.in_(states), Target.state_due < today,
+        .where(Target.workflow == definition.id, Target.workflow_version == definition.version,
+               Target.state.in_(states), Target.state_due < today,
                Target.escalation_level < top)
     ).all())
 
@@ -134,7 +135,7 @@ def sweep(bind: Engine, *, today: date | None = None, batch: int = BATCH) -> Swe
     result = SweepResult()
     with Session(bind, expire_on_commit=False) as session:
         calendardays.install(session)  # the office's holidays count, whichever process entered them
-        for definition in definitions.shipped().values():
+        for definition in deployments.running(session):  # each version with its own deadlines and ladder
             found = overdue(session, definition, today)
             result.checked += len(found)
             due_now = [target_id for target_id, due, reached in found
@@ -164,7 +165,7 @@ def escalate(session: Session, target_id: int, today: date, *, savepoint: bool =
     try:
         query = select(Target).where(Target.id == target_id).execution_options(populate_existing=True)
         target = session.exec(query if db.is_sqlite(session) else query.with_for_update()).one()
-        definition = definitions.get(target.workflow)
+        definition = deployments.resolve(session, target.workflow, target.workflow_version)
         if target.state_due is None or not definition.states[target.state].deadline:
             session_or_step.rollback()
             return []

@@ -29,7 +29,7 @@ from engine.people.actors import Actor
 from engine.people.roles import SYSTEM_ROLE
 from engine.store import db
 from engine.store.models import Plan, Target, TransitionRecord
-from engine.workflow import definitions, outbox
+from engine.workflow import deployments, outbox
 from engine.workflow.targets import parties_for
 
 LEVELS = ("正常", "黄色预警", "橙色预警", "红色预警")
@@ -146,7 +146,7 @@ def last_reports(session: Session, target_ids: list[int] | None = None, *, among
 
 #: What the rule reads of a target (a light row, not the whole object: the sweep reads every watched target daily).
 _READ = (Target.id, Target.plan_id, Target.code, Target.text, Target.state, Target.progress, Target.due_date,
-         Target.created_at, Target.checkpoints, Target.risk_level)
+         Target.created_at, Target.checkpoints, Target.risk_level, Target.workflow_version)
 
 
 @dataclass
@@ -181,8 +181,8 @@ def sweep(bind: Engine, *, today: date | None = None, batch: int = BATCH) -> War
                           report_day=day)
             if risk.level != target.risk_level:
                 changes.append((target, risk))
-        label = definitions.get("target").state_label
-        changes += [(t, Risk(0, f"目标已{label(t.state)}，预警解除")) for t in left]
+        changes += [(t, Risk(0, f"目标已{deployments.resolve(session, 'target', t.workflow_version).state_label(t.state)}，"
+                            "预警解除")) for t in left]  # in the words of the version the target runs on
         session.rollback()  # end the read snapshot before writing
         for start in range(0, len(changes), batch):
             db.begin_write(session)

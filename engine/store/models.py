@@ -57,6 +57,8 @@ class Plan(SQLModel, table=True):
     scoring: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     #: How this plan is supervised: warning thresholds, the circular's day (see :mod:`engine.schedule.warnings`).
     supervision: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False, server_default="{}"))
+    #: The workflow id the plan's targets run on: new ones start on its newest deployed version.
+    workflow: str = Field(default="target", max_length=60, sa_column_kwargs={"server_default": "target"})
     created_at: datetime = Field(default_factory=_now)
 
     __table_args__ = (UniqueConstraint("org_id", "year", name="uq_plan_org_year"),)

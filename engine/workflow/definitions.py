@@ -13,12 +13,15 @@ from __future__ import annotations
 import json
 from collections import deque
 from dataclasses import dataclass, field
+from datetime import date
 from functools import cache
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import jsonschema
+
+from engine.calendar.workdays import add_workdays
 
 from engine.workflow import expressions, rules, yamlsource
 from engine.workflow.yamlsource import Problem
@@ -44,6 +47,21 @@ class FieldSpec:
 
 
 @dataclass(frozen=True)
+class StateReminder:
+    """Reminders while a target stays in a state (BPMN: a non-interrupting boundary timer, a cycle when
+    repeated): the first ``every`` working days after entering it, then every ``every`` again, ``times``
+    in all (``None``: as long as it stays); ``notify``: whom they tell."""
+
+    every: int
+    times: int | None = None
+    notify: tuple[str, ...] = ("responsible",)
+
+    def due_on(self, entered_on: date, n: int) -> date:
+        """The day of the ``n``-th reminder of a stay entered on ``entered_on``."""
+        return add_workdays(entered_on, n * self.every)
+
+
+@dataclass(frozen=True)
 class StateSpec:
     name: str
     label: str
@@ -53,6 +71,11 @@ class StateSpec:
     #: Who each escalation level tells while the target is late in this state (level 1 first);
     #: levels not named follow who must act here (see :mod:`engine.schedule.escalation`).
     escalate_to: tuple[tuple[str, ...], ...] = ()
+    remind: StateReminder | None = None
+    #: A parallel state (并行): its branches by name, each with its label; their steps are transitions
+    #: (``TransitionSpec.branch``), and the last step that completes every branch moves the target to ``join``.
+    branches: tuple[tuple[str, str], ...] = ()
+    join: str = ""
 
 
 @dataclass(frozen=True)
@@ -73,6 +96,8 @@ class TransitionSpec:
     scope: str = "parties"
     #: A CEL expression over ``payload`` and ``target`` that must hold (see :mod:`engine.workflow.expressions`).
     when: str = ""
+    #: A step of a parallel state's branch (its name; ``""``: an ordinary transition). Its ``dest`` is the join's.
+    branch: str = ""
 
 
 @dataclass(frozen=True)
@@ -129,6 +154,8 @@ class Definition:
         events = [f"{self.id}.{spec.trigger}" for spec in self.transitions if spec.notify]
         if self.reminder_notify:
             events.append(f"{self.id}.reminder")
+        if any(s.remind for s in self.states.values()):
+            events.append(f"{self.id}.remind")
         if self.escalation:
             events.append(f"{self.id}.escalated")
         return events
@@ -162,6 +189,12 @@ def _meaning_problems(data: dict[str, Any], where: yamlsource.SourceMap, filenam
         refuse(["initial"], f"初始状态 '{data['initial']}' 未定义")
     seen: dict[tuple[str, str], int] = {}
     edges: dict[str, set[str]] = {name: set() for name in states}
+    for name, state in states.items():
+        problems.extend(_branch_problems(name, state, states, where, filename))
+        if state.get("join") in states:
+            edges[name].add(state["join"])
+            seen.update({(name, step["trigger"]): -1 for branch in state.get("branches", {}).values()
+                         for step in branch["steps"]})
     for i, spec in enumerate(data["transitions"]):
         trigger = spec["trigger"]
         for source in _as_list(spec["from"]):
@@ -170,7 +203,11 @@ def _meaning_problems(data: dict[str, Any], where: yamlsource.SourceMap, filenam
                 continue
             if states[source].get("final"):
                 refuse(["transitions", i, "from"], f"终止状态 '{source}' 不能有转出的转换（'{trigger}'）")
-            if (source, trigger) in seen:
+            if states[source].get("branches"):
+                refuse(["transitions", i, "from"], f"并行状态 '{source}' 只能在各分支完成后经汇合离开，不能有转换（'{trigger}'）")
+            if seen.get((source, trigger)) == -1:
+                refuse(["transitions", i, "trigger"], f"触发器 '{trigger}' 已是状态 '{source}' 的分支步骤")
+            elif (source, trigger) in seen:
                 refuse(["transitions", i, "trigger"],
                        f"状态 '{source}' 已有触发器 '{trigger}' 的转换（第 {seen[(source, trigger)] + 1} 个转换），同一状态同一触发器只能有一个")
             seen[(source, trigger)] = i
@@ -199,6 +236,11 @@ def _meaning_problems(data: dict[str, Any], where: yamlsource.SourceMap, filenam
         deadline = state.get("deadline") or {}
         if state.get("final") and deadline:
             refuse(["states", name, "deadline"], f"终止状态 '{name}' 不应有期限")
+        if state.get("final") and state.get("remind"):
+            refuse(["states", name, "remind"], f"终止状态 '{name}' 不应有提醒")
+        if "remind" in state:
+            problems.extend(_recipient_problems(state["remind"].get("notify", []), ["states", name, "remind", "notify"],
+                                                where, filename))
         for i, names in enumerate(state.get("escalate_to", [])):
             problems.extend(_recipient_problems(names, ["states", name, "escalate_to", i], where, filename))
         if len(state.get("escalate_to", [])) > len(data.get("escalation", [])):
@@ -235,6 +277,42 @@ def _meaning_problems(data: dict[str, Any], where: yamlsource.SourceMap, filenam
     return problems
 
 
+def _branch_problems(name: str, state: dict[str, Any], states: dict[str, Any], where: yamlsource.SourceMap,
+                     filename: str) -> list[Problem]:
+    """What is wrong with a parallel state: its join, its branches (two at least), their steps' triggers and roles."""
+    found = []
+
+    def refuse(path: list[Any], reason: str) -> None:
+        found.append(Problem(filename, where.line(["states", name, *path]), reason))
+
+    branches = state.get("branches") or {}
+    if bool(branches) != bool(state.get("join")):
+        refuse([], f"并行状态 '{name}' 应同时写明 branches（各分支）和 join（汇合后进入的状态）")
+    if not branches or not state.get("join"):
+        return found
+    if state.get("final"):
+        refuse(["branches"], f"终止状态 '{name}' 不能有分支")
+    for key in ("deadline", "remind"):
+        if state.get(key):
+            refuse([key], f"并行状态 '{name}' 不能有{'期限' if key == 'deadline' else '提醒'}：请写在汇合之后的状态上")
+    if len(branches) < 2:
+        refuse(["branches"], f"并行状态 '{name}' 至少应有两个分支")
+    if state["join"] not in states or state["join"] == name:
+        refuse(["join"], f"并行状态 '{name}' 的汇合状态 '{state['join']}' 未定义（或就是它自己）")
+    triggers: dict[str, str] = {}
+    for branch, spec in branches.items():
+        for i, step in enumerate(spec["steps"]):
+            if step["trigger"] in triggers:
+                refuse(["branches", branch, "steps", i, "trigger"],
+                       f"分支步骤 '{step['trigger']}' 在分支 '{triggers[step['trigger']]}' 中已有，同一并行状态的步骤不能重名")
+            triggers.setdefault(step["trigger"], branch)
+            for role in step["roles"]:
+                if role not in rules.ACTING_ROLES:
+                    refuse(["branches", branch, "steps", i, "roles"],
+                           f"分支步骤 '{step['trigger']}' 的角色 '{role}' 未知或只读（可用：{', '.join(rules.ACTING_ROLES)}）")
+    return found
+
+
 def _without_end(data: dict[str, Any], edges: dict[str, set[str]]) -> list[str]:
     """The states from which no end can be reached. An end is a final state, or a completed state whose
     every way out is a return that needs a comment (``scored``, which the office may reopen)."""
@@ -269,19 +347,30 @@ def _label(value: dict[str, str] | None) -> tuple[str, str]:
     return value.get("zh", ""), value.get("en", "")
 
 
+def _fields(spec: dict[str, Any]) -> tuple[FieldSpec, ...]:
+    return tuple(FieldSpec(name, f["type"], f.get("required", True), _label(f.get("label"))[0],
+                           f.get("min"), f.get("max"), f.get("max_length"))
+                 for name, f in (spec.get("fields") or {}).items())
+
+
+def _remind(spec: dict[str, Any] | None) -> StateReminder | None:
+    if not spec:
+        return None
+    return StateReminder(spec["every_working_days"], spec.get("times"), tuple(spec.get("notify", ["responsible"])))
+
+
 def _build(data: dict[str, Any], filename: str) -> Definition:
     states = {
         name: StateSpec(name, *_label(spec["label"]), final=spec.get("final", False), deadline=spec.get("deadline"),
-                        escalate_to=tuple(tuple(names) for names in spec.get("escalate_to", [])))
+                        escalate_to=tuple(tuple(names) for names in spec.get("escalate_to", [])),
+                        remind=_remind(spec.get("remind")),
+                        branches=tuple((b, _label(s.get("label"))[0] or b) for b, s in (spec.get("branches") or {}).items()),
+                        join=spec.get("join", ""))
         for name, spec in data["states"].items()
     }
     transitions = []
     for spec in data["transitions"]:
-        fields = tuple(
-            FieldSpec(name, f["type"], f.get("required", True), _label(f.get("label"))[0],
-                      f.get("min"), f.get("max"), f.get("max_length"))
-            for name, f in (spec.get("fields") or {}).items()
-        )
+        fields = _fields(spec)
         transitions.append(TransitionSpec(
             trigger=spec["trigger"], sources=tuple(_as_list(spec["from"])), dest=spec["to"],
             roles=tuple(spec["roles"]), label=_label(spec.get("label"))[0] or spec["trigger"],
@@ -290,6 +379,12 @@ def _build(data: dict[str, Any], filename: str) -> Definition:
             countersign=spec.get("countersign", False), notify=tuple(spec.get("notify", [])),
             scope=spec.get("scope", "parties"), when=spec.get("when", ""),
         ))
+    for name, spec in data["states"].items():  # each branch step: a transition that stays, but for the last
+        for branch, steps in (spec.get("branches") or {}).items():
+            transitions += [TransitionSpec(
+                trigger=step["trigger"], sources=(name,), dest=spec["join"], roles=tuple(step["roles"]),
+                label=_label(step.get("label"))[0] or step["trigger"], label_en=_label(step.get("label"))[1],
+                fields=_fields(step), guards=(rules.BRANCH_STEP,), branch=branch) for step in steps["steps"]]
     reminders = data.get("reminders") or {}
     return Definition(
         id=data["id"], version=data["version"], label=_label(data["label"])[0], label_en=_label(data["label"])[1],
@@ -382,7 +477,8 @@ def get(workflow_id: str, version: int | None = None) -> Definition:
 #: Records that no definition describes: the plan's own and the scheduler's.
 OTHER_ACTIONS = {"create": "新增目标", "amend": "修改目标", "set_milestone": "设置节点", "escalate": "督办升级", "warn": "预警",
                  "issue_notice": "下发督办单", "open_rectification": "下达整改", "add_checkpoint": "增加节点",
-                 "import": "导入计划", "assign": "分配责任", "hand_down": "下达目标"}
+                 "import": "导入计划", "assign": "分配责任", "hand_down": "下达目标",
+                 "set_workflow": "指定工作流"}
 
 
 def audit_labels():

@@ -76,6 +76,15 @@ def newest(session: Session, workflow_id: str) -> Definition:
     return resolve(session, workflow_id, version)
 
 
+def running(session: Session) -> list[Definition]:
+    """Every version targets may run on: each deployed one, and each shipped one never deployed (a database
+    where ``init`` did not run). The scheduled sweeps go through these, each with its own rules."""
+    found = [resolve(session, w, v) for w, v in session.exec(select(Deployment.workflow, Deployment.version)
+                                                             .order_by(Deployment.workflow, Deployment.version))]
+    deployed = {d.id for d in found}
+    return found + [d for wid, d in definitions.shipped().items() if wid not in deployed]
+
+
 @dataclass(frozen=True)
 class Deployed:
     """What :func:`deploy` did: the row, the definition, and whether it is new (``False``: the same source

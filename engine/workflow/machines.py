@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from transitions import EventData, Machine
 
+from engine.workflow import rules
 from engine.workflow.definitions import Definition
 
 _machines: dict[tuple[str, int], Machine] = {}
@@ -18,6 +19,10 @@ _machines: dict[tuple[str, int], Machine] = {}
 def _countersign_complete(event: EventData) -> bool:
     ctx = event.kwargs["ctx"]
     return bool(ctx.leaders) and set(ctx.leaders) <= set(ctx.signers)
+
+
+def _branches_complete(event: EventData) -> bool:
+    return rules.branches_complete(event.kwargs["ctx"])
 
 
 def build(definition: Definition) -> Machine:
@@ -32,7 +37,11 @@ def build(definition: Definition) -> Machine:
     )
     for spec in definition.transitions:
         for source in spec.sources:
-            if spec.countersign:
+            if spec.branch:
+                # 并行: a branch's step records itself; the step that completes every branch fires the join.
+                machine.add_transition(spec.trigger, source, spec.dest, conditions=[_branches_complete])
+                machine.add_transition(spec.trigger, source, None)
+            elif spec.countersign:
                 # 会签: the target moves on only with the last leader's signature; until
                 # then the same trigger is an internal transition that only records it.
                 machine.add_transition(spec.trigger, source, spec.dest, conditions=[_countersign_complete])

@@ -357,3 +357,38 @@ def signers_of(session: Session, target_id: int) -> list[str]:
     """Names of the leaders who have signed the target's current self-assessment, in order."""
     rows = session.exec(select(Signature.signer).where(Signature.target_id == target_id).order_by(Signature.id))
     return list(rows)
+
+
+#: The guard every step of a parallel state's branches carries (see ``branches:`` in the definitions).
+BRANCH_STEP = "branch_step_due"
+
+
+def branch_steps_done(session: Session, target: Target, definition: Definition) -> set[str]:
+    """The triggers of the branch steps done in the target's current stay in its parallel state."""
+    steps = [t.trigger for t in definition.triggers_from(target.state) if t.branch]
+    if not steps:
+        return set()
+    return set(session.exec(select(TransitionRecord.trigger).where(
+        TransitionRecord.target_id == target.id, TransitionRecord.trigger.in_(steps),
+        TransitionRecord.from_state == target.state, TransitionRecord.to_state == target.state,
+        TransitionRecord.at >= target.state_entered_at)))
+
+
+def branches_complete(ctx: Context) -> bool:
+    """Whether this step completes every branch of the parallel state: the join may fire (并行汇合)."""
+    done = branch_steps_done(ctx.session, ctx.target, ctx.definition) | {ctx.transition.trigger}
+    lasts = {spec.branch: spec for spec in ctx.definition.triggers_from(ctx.target.state) if spec.branch}
+    return all(spec.trigger in done for spec in lasts.values())  # the last step of each branch, in order
+
+
+@guard(BRANCH_STEP, needs_payload=False)
+def _branch_step_due(ctx: Context) -> str | None:
+    """A branch's steps are done in order, each once per stay in the parallel state."""
+    done = branch_steps_done(ctx.session, ctx.target, ctx.definition)
+    if ctx.transition.trigger in done:
+        return f"“{ctx.transition.label}”已完成，等待其他分支"
+    same = [t for t in ctx.definition.triggers_from(ctx.target.state) if t.branch == ctx.transition.branch]
+    before = same[:same.index(ctx.transition)]
+    if before and before[-1].trigger not in done:
+        return f"请先完成本分支的“{before[-1].label}”"
+    return None

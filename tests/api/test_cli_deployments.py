@@ -2,6 +2,8 @@
 as a person runs them."""
 from __future__ import annotations
 
+from functools import partial
+
 from sqlmodel import Session, select
 
 from engine.store.db import make_engine
@@ -13,11 +15,13 @@ from tests.engine.bpmn.test_bpmn import sample
 from tests.engine.lifecycle import step
 
 
+def _cli(url: str, *args: str):
+    return kaoping(*args, env={"KAOPING_DATABASE_URL": url})
+
+
 def test_deploy_list_and_migrate(tmp_path):
     url = f"sqlite:///{tmp_path / 'cli.db'}"
-
-    def run(*args):
-        return kaoping(*args, env={"KAOPING_DATABASE_URL": url})
+    run = partial(_cli, url)
 
     first = run("init")
     assert first.returncode == 0 and "已部署内置工作流定义 target 第 1 版" in first.stdout, first.stderr
@@ -64,3 +68,25 @@ def test_deploy_list_and_migrate(tmp_path):
     bind.dispose()
     verified = run("audit", "verify")
     assert verified.returncode == 0 and "当前状态与历史一致" in verified.stdout
+
+
+def test_import_plan_names_a_deployed_workflow(tmp_path):
+    from engine.store.models import Plan
+    from tests.engine.plans.test_importer import GOOD, _csv
+
+    url = f"sqlite:///{tmp_path / 'cli.db'}"
+    run = partial(_cli, url)
+
+    assert run("init").returncode == 0
+    table = tmp_path / "泉州市教育局2024年度绩效目标考评表.csv"
+    table.write_bytes(_csv(GOOD))
+    refused = run("import-plan", str(table), "--org", "泉州市教育局", "--workflow", "nowhere")
+    assert refused.returncode == 1 and "没有工作流定义 nowhere" in refused.stdout, refused.stdout + refused.stderr
+    fast = tmp_path / "fast.yaml"
+    fast.write_text(definitions.source_text("target").replace("id: target\n", "id: fast_track\n", 1), encoding="utf-8")
+    assert run("workflows", "deploy", str(fast)).returncode == 0
+    done = run("import-plan", str(table), "--org", "泉州市教育局", "--workflow", "fast_track")
+    assert done.returncode == 0, done.stdout + done.stderr
+    with Session(make_engine(url)) as session:
+        assert [p.workflow for p in session.exec(select(Plan))] == ["fast_track"]
+        assert set(session.exec(select(Target.workflow, Target.workflow_version))) == {("fast_track", 1)}

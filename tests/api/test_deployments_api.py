@@ -29,3 +29,18 @@ def test_admin_deploys_lists_and_migrates(api, two_targets):
     assert moved.status_code == 200 and moved.json()["moved"] == 2  # both are in assigned, which version 2 has
     missing = api.post("/api/v1/deployments/target/migrations", json={"from_version": 2, "to_version": 9}, headers=admin)
     assert missing.status_code == 404 and "没有第 9 版" in missing.json()["detail"]
+
+
+def test_a_plan_s_workflow_is_shown_and_set_through_the_api(api, two_targets):
+    admin, staff = token(api, "管理员"), token(api, "洪玮玮")
+    plan = api.get("/api/v1/plans", headers=admin).json()["data"][0]
+    assert plan["workflow"] == "target"
+    fast = definitions.source_text("target").replace("id: target\n", "id: fast_track\n", 1)
+    assert api.post("/api/v1/deployments", json={"format": "yaml", "source": fast}, headers=admin).status_code == 201
+    url = f"/api/v1/plans/{plan['id']}/workflow"
+    assert api.put(url, json={"workflow": "fast_track"}, headers=staff).status_code == 403
+    missing = api.put(url, json={"workflow": "nowhere"}, headers=admin)
+    assert missing.status_code == 404 and "没有工作流定义 nowhere" in missing.json()["detail"]
+    done = api.put(url, json={"workflow": "fast_track"}, headers=admin)
+    assert (done.status_code, done.json()["workflow"]) == (200, "fast_track")
+    assert api.get(f"/api/v1/plans/{plan['id']}", headers=admin).json()["workflow"] == "fast_track"

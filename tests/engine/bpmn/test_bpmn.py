@@ -14,6 +14,7 @@ from typer.testing import CliRunner
 
 from api.cli import bpmn as bpmn_cli
 from engine.workflow import definitions
+from engine.workflow.definitions import StateReminder
 from engine.bpmn.writer import BPMN, BPMNDI, DC, DI, KAOPING, export_bpmn
 from engine.bpmn.reader import BpmnImportError, guard_name, import_bpmn, role_for, snake
 
@@ -177,7 +178,7 @@ def test_export_shape_of_target():
     assert loop.find("bpmn:completionCondition", NS).text == "${nrOfCompletedInstances == nrOfInstances}"
     sign = process.find("bpmn:sequenceFlow[@name='审签']", NS)
     assert sign.get("sourceRef") == "_gw_self_assessed" and sign.get("targetRef") == "leader_signed"
-    assert sign.find("bpmn:conditionExpression", NS).text == "trigger == 'sign'"
+    assert sign.find("bpmn:conditionExpression", NS).text == "${decision == 'sign'}"  # what the leader chose
     assert sign.find(f"bpmn:extensionElements/{{{KAOPING}}}transition", NS).get("countersign") == "true"
     report = etree.fromstring(export_bpmn(definitions.get("report"))).find("bpmn:process", NS)
     end = report.find("bpmn:endEvent", NS)  # the final state is an end event, not a user task
@@ -223,9 +224,21 @@ def test_export_diagram_covers_every_element_and_lines_meet_shapes(workflow_id):
 
 # -- round trip ---------------------------------------------------------------------------
 
-@pytest.mark.parametrize("workflow_id", sorted(definitions.shipped()))
+#: The target lifecycle with reminders of its states' own: three, every five working days, while in progress;
+#: one after two working days once signed; every working day, as long as it stays, once verified.
+REMINDED = definitions.parse(definitions.source_text("target").replace("id: target\n", "id: target_reminded\n", 1)
+    .replace("  in_progress:\n    label: {zh: 推进中, en: In progress}\n    deadline: {target_deadline: true}\n",
+             "  in_progress:\n    label: {zh: 推进中, en: In progress}\n    deadline: {target_deadline: true}\n"
+             "    remind: {every_working_days: 5, times: 3, notify: [responsible, leaders]}\n")
+    .replace("  leader_signed:\n    label: {zh: 领导已审签, en: Signed by the leader}\n",
+             "  leader_signed:\n    label: {zh: 领导已审签, en: Signed by the leader}\n    remind: {every_working_days: 2, times: 1}\n")
+    .replace("  verified:\n    label: {zh: 绩效办已核验, en: Verified}\n",
+             "  verified:\n    label: {zh: 绩效办已核验, en: Verified}\n    remind: {every_working_days: 1}\n"), "target_reminded.yaml")
+
+
+@pytest.mark.parametrize("workflow_id", [*sorted(definitions.shipped()), REMINDED.id])
 def test_import_of_export_gives_back_the_definition(workflow_id, tmp_path):
-    original = definitions.get(workflow_id)
+    original = REMINDED if workflow_id == REMINDED.id else definitions.get(workflow_id)
     result = import_bpmn(export_bpmn(original), f"{workflow_id}.bpmn")
     assert checked(result.yaml_text, tmp_path) == []
     back = definitions.parse(result.yaml_text, "back.yaml")
@@ -331,7 +344,7 @@ def test_outside_the_subset_each_element_is_listed(tmp_path):
     data = bpmn("""
     <startEvent id="start"/>
     <sequenceFlow id="f1" sourceRef="start" targetRef="fork"/>
-    <parallelGateway id="fork"/>
+    <inclusiveGateway id="fork"/>
     <sequenceFlow id="f2" sourceRef="fork" targetRef="check"/>
     <sequenceFlow id="f3" sourceRef="fork" targetRef="wait"/>
     <userTask id="check" name="核对"/>
@@ -348,7 +361,7 @@ def test_outside_the_subset_each_element_is_listed(tmp_path):
         import_bpmn(data, "x.bpmn")
     assert [(u.tag, u.id, u.line) for u in refused.value.unsupported] == [
         (tag, ident, line_of(data, f'<{tag} id="{ident}"')) for tag, ident in (
-            ("parallelGateway", "fork"), ("intermediateCatchEvent", "wait"),
+            ("inclusiveGateway", "fork"), ("intermediateCatchEvent", "wait"),
             ("boundaryEvent", "cycle"), ("subProcess", "sub"))]
     lenient = import_bpmn(data, "x.bpmn", lenient=True)  # no decision loses a branch, every state reaches an end
     assert f'第 {line_of(data, "<dataObject")} 行 <dataObject id="memo">：数据对象不影响流程，已忽略' in lenient.warnings
@@ -564,3 +577,70 @@ def test_a_sub_process_is_flattened_into_its_parent(tmp_path):
                         ("complete_rework", "rework", "publish"), ("complete_publish", "publish", "end")}
     assert (d.transition("review", "yes").when, d.transition("review", "yes").roles) == ("payload.approved", ("leader",))
     assert f'第 {line_of(bpmn(SUB_PROCESS), "<subProcess")} 行 <subProcess id="approval">：子流程已展开到上层流程' in result.warnings
+
+
+TIMERS = """
+    <startEvent id="start"/>
+    <sequenceFlow id="f1" sourceRef="start" targetRef="handle"/>
+    <userTask id="handle" name="办理" camunda:assignee="kermit"/>
+    <boundaryEvent id="nudge" attachedToRef="handle" cancelActivity="false">
+      <timerEventDefinition><timeDuration>P3D</timeDuration></timerEventDefinition>
+    </boundaryEvent>
+    <sequenceFlow id="f2" sourceRef="nudge" targetRef="mailed"/>
+    <endEvent id="mailed"/>
+    <boundaryEvent id="late" attachedToRef="handle">
+      <timerEventDefinition><timeDuration>P10D</timeDuration></timerEventDefinition>
+    </boundaryEvent>
+    <sequenceFlow id="f3" sourceRef="late" targetRef="approve"/>
+    <sequenceFlow id="f4" sourceRef="handle" targetRef="approve"/>
+    <userTask id="approve" name="审批" camunda:candidateGroups="management"/>
+    <boundaryEvent id="again" attachedToRef="approve" cancelActivity="false">
+      <timerEventDefinition><timeCycle>R3/PT48H</timeCycle></timerEventDefinition>
+    </boundaryEvent>
+    <sequenceFlow id="f5" sourceRef="approve" targetRef="archive"/>
+    <userTask id="archive" name="归档" camunda:candidateGroups="accounting"/>
+    <boundaryEvent id="daily" attachedToRef="archive" cancelActivity="false">
+      <timerEventDefinition><timeCycle>R/P1D</timeCycle></timerEventDefinition>
+    </boundaryEvent>
+    <sequenceFlow id="f6" sourceRef="archive" targetRef="end"/>
+    <endEvent id="end"/>
+"""
+
+
+def test_non_interrupting_timers_are_reminders_cycles_repeat_and_interrupting_ones_deadlines(tmp_path):
+    result = import_bpmn(bpmn(TIMERS), "timers.bpmn")
+    assert checked(result.yaml_text, tmp_path) == []
+    d = definitions.parse(result.yaml_text, "x.yaml")
+    handle, approve, archive = d.states["handle"], d.states["approve"], d.states["archive"]
+    assert (handle.deadline, handle.remind) == ({"working_days": 10}, StateReminder(3, 1, ("responsible",)))
+    assert (approve.deadline, approve.remind) == (None, StateReminder(2, 3, ("responsible",)))  # R3/PT48H
+    assert (archive.deadline, archive.remind) == (None, StateReminder(1, None, ("responsible",)))  # as long as it stays
+    assert "remind: {every_working_days: 2, times: 3}  # 定时器 again：R3/PT48H" in result.yaml_text
+    assert any("非中断定时器 nudge 对应提醒，其后的流程未导入" in w for w in result.warnings)
+    assert edges(d) >= {("complete_handle", "handle", "approve"), ("late", "handle", "approve")}
+    assert f"{d.id}.remind" in d.notifications() and "target_reminded.remind" in REMINDED.notifications()
+
+
+def test_a_cycle_that_interrupts_or_is_not_iso_is_refused():
+    for cycle, attrs, why in (("R3/PT1H", "", "中断型循环定时器无法导入"),
+                              ("every day", ' cancelActivity="false"', "不是 ISO-8601 重复间隔")):
+        data = bpmn(TIMERS.replace('<boundaryEvent id="again" attachedToRef="approve" cancelActivity="false">',
+                                   f'<boundaryEvent id="again" attachedToRef="approve"{attrs}>')
+                    .replace("R3/PT48H", cycle))
+        with pytest.raises(BpmnImportError) as refused:
+            import_bpmn(data, "x.bpmn")
+        assert [(u.tag, u.id, u.line) for u in refused.value.unsupported] == [
+            ("boundaryEvent", "again", line_of(data, '<boundaryEvent id="again"'))]
+        assert why in refused.value.unsupported[0].reason
+
+
+def test_export_writes_reminders_as_non_interrupting_timers():
+    process = etree.fromstring(export_bpmn(REMINDED)).find("bpmn:process", NS)
+    timers = {e.get("id"): e for e in process.findall("bpmn:boundaryEvent", NS)}
+    written = {ident: (e.get("attachedToRef"), e.get("cancelActivity"), etree.QName(e.find("bpmn:timerEventDefinition", NS)[0]).localname,
+                       e.find("bpmn:timerEventDefinition", NS)[0].text)
+               for ident, e in timers.items() if ident.startswith("_remind_")}
+    assert written == {"_remind_in_progress": ("in_progress", "false", "timeCycle", "R3/P5D"),
+                       "_remind_leader_signed": ("leader_signed", "false", "timeDuration", "P2D"),
+                       "_remind_verified": ("verified", "false", "timeCycle", "R/P1D")}
+    assert timers["_remind_in_progress"].get(f"{{{KAOPING}}}notify") == "responsible leaders"

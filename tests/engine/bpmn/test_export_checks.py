@@ -4,6 +4,7 @@ without an error, and SpiffWorkflow runs its happy path to an end event. Checked
 definitions and on the three public samples as imported."""
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import re
@@ -18,7 +19,8 @@ from lxml import etree
 from engine.bpmn.reader import import_bpmn
 from engine.bpmn.writer import BPMN, export_bpmn
 from engine.workflow import definitions
-from tests.engine.bpmn.test_bpmn import NS, SHARED, sample
+from tests.engine.bpmn.test_bpmn import NS, REMINDED, SHARED, bpmn, sample
+from tests.engine.bpmn.test_parallel import CONTRACT
 
 #: The samples as imported in strict mode, their automatic tasks mapped to nothing to run.
 IMPORTED = {
@@ -26,11 +28,18 @@ IMPORTED = {
     "camunda-invoice.v2.bpmn": {"assignApprover": "none", "ServiceTask_1": "none", "reviewInvoice": "none"},
     "camunda-job-announcement.bpmn": {"mail": "none", "publication": "none"},
 }
-NAMES = sorted(definitions.shipped()) + sorted(IMPORTED)
-FLOW_NODES = ("startEvent", "endEvent", "userTask", "exclusiveGateway", "boundaryEvent")
+#: Parallel states (并行): our own definition, and a file with parallel gateways around user tasks, imported.
+PARALLEL = {"joint_review": lambda: definitions.load(Path(__file__).parents[2] / "workflows" / "fixtures" / "joint_review.yaml"),
+            "contract": lambda: definitions.parse(import_bpmn(bpmn(CONTRACT), "contract.bpmn").yaml_text, "contract.yaml")}
+NAMES = sorted(definitions.shipped()) + sorted(IMPORTED) + [REMINDED.id] + sorted(PARALLEL)
+FLOW_NODES = ("startEvent", "endEvent", "userTask", "exclusiveGateway", "parallelGateway", "boundaryEvent")
 
 
 def definition_of(name: str) -> definitions.Definition:
+    if name == REMINDED.id:  # reminders of its states' own: non-interrupting timers, cycles among them
+        return REMINDED
+    if name in PARALLEL:
+        return PARALLEL[name]()
     if name in IMPORTED:
         return definitions.parse(import_bpmn(sample(name), name, effect_map=IMPORTED[name]).yaml_text, name)
     return definitions.get(name)
@@ -128,6 +137,37 @@ def happy_path(definition: definitions.Definition) -> dict[str, str]:
     return path | ({state: "close"} if definition.is_done(state) else {})  # a completed state: its gateway's default
 
 
+def juel_as_python(text: str) -> str:
+    """A JUEL condition of an export as the Python SpiffWorkflow evaluates: ``&&`` → ``and`` and so on."""
+    words = {"&&": " and ", "||": " or ", "!": " not ", "true": "True", "false": "False"}
+    return re.sub(r"'[^']*'|\"[^\"]*\"|&&|\|\||!(?!=)|\btrue\b|\bfalse\b", lambda m: words.get(m[0], m[0]), text)
+
+
+def submitted(spec) -> dict[str, object]:
+    """Payload values under which the transition's ``when`` holds (the person's answers on the happy path),
+    found by trying each field's likely values with the engine's own evaluator; none where no transition
+    is fired (the default flow after a completed state)."""
+    if spec is None or not spec.when:
+        return {}
+    from engine.workflow import expressions
+
+    names = [f.name for f in spec.fields if re.search(rf"\bpayload\.{f.name}\b", spec.when)]
+    literals = [float(n) for n in re.findall(r"\b\d+(?:\.\d+)?\b", spec.when)]
+    strings = re.findall(r"\"([^\"]*)\"|'([^']*)'", spec.when)
+    kinds = {f.name: f.type for f in spec.fields}
+    def candidates(name: str) -> list[object]:
+        if kinds[name] == "boolean":
+            return [True, False]
+        if kinds[name] in ("number", "integer"):
+            return [v + d for v in literals or [0.0] for d in (0, 1, -1)]
+        return [a or b for a, b in strings] or [""]
+    for values in itertools.product(*(candidates(n) for n in names)):
+        payload = dict(zip(names, values))
+        if expressions.refusal(spec.when, payload, None) is None:
+            return payload
+    raise AssertionError(f"no payload satisfies {spec.when}")
+
+
 @pytest.mark.parametrize("name", NAMES)
 def test_spiffworkflow_runs_the_happy_path_to_an_end_event(name, exported):
     from SpiffWorkflow.bpmn.parser.BpmnParser import BpmnParser, BpmnValidator
@@ -136,14 +176,14 @@ def test_spiffworkflow_runs_the_happy_path_to_an_end_event(name, exported):
     from SpiffWorkflow.util.task import TaskState
 
     class Expressions(PythonScriptEngine):
-        """Expressions as Camunda and Flowable write them: ``${…}`` (what is inside is Python here too), and a
-        timer's ISO-8601 duration as a literal."""
+        """Expressions as Camunda and Flowable write them: ``${…}`` in JUEL (its operators and literals
+        spelt as Python here), and a timer's ISO-8601 duration as a literal."""
 
         def evaluate(self, task, expression, external_context=None):
-            if re.fullmatch(r"P(?:\d+[YMWD])+(?:T(?:\d+[HMS])+)?", (expression or "").strip()):
+            if re.fullmatch(r"(?:R\d*/)?P(?:\d+[YMWD])+(?:T(?:\d+[HMS])+)?", (expression or "").strip()):
                 return expression.strip()
             m = re.fullmatch(r"\s*[$#]\{(.*)\}\s*", expression or "")
-            return super().evaluate(task, m[1] if m else expression, external_context)
+            return super().evaluate(task, juel_as_python(m[1]) if m else expression, external_context)
 
     definition = definition_of(name)
     parser = BpmnParser(validator=BpmnValidator())
@@ -162,8 +202,10 @@ def test_spiffworkflow_runs_the_happy_path_to_an_end_event(name, exported):
         state = task.task_spec.name.removesuffix(" [child]")
         done = done + 1 if task.task_spec.name.endswith("[child]") else 0
         # The engine's variables of a multi-instance task, as an engine that runs it would set them.
-        task.data.update(due, trigger=path[state], nrOfLeaders=leaders, nrOfInstances=leaders,
-                         nrOfCompletedInstances=done)
+        # What the person submits: the action chosen, and the fields its condition tests.
+        # A branch's step (a task of its own, ``state__step``) has one way on: nothing to decide.
+        task.data.update(due, decision=path.get(state, ""), **submitted(definition.transition(state, path.get(state, ""))),
+                         nrOfLeaders=leaders, nrOfInstances=leaders, nrOfCompletedInstances=done)
         task.run()
         workflow.do_engine_steps()
     ends = [t.task_spec.name for t in workflow.get_tasks(state=TaskState.COMPLETED) if type(t.task_spec).__name__ == "EndEvent"]
