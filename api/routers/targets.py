@@ -90,12 +90,14 @@ def transition(target_id: Id, body: TransitionIn, session: SessionDep, writer: W
 
     Handed to the group writer: transitions arriving together share one commit (each all or nothing)."""
     version = int(if_match.strip().removeprefix("W/").strip('"'))
-    db.end_read(session)  # what the response reads comes after the commit
-    fired = writer.fire(target_id=target_id, trigger=body.trigger, actor=actor, payload=body.payload,
-                        comment=body.comment, expected_version=version,
-                        override_separation=body.override_separation, remove_evidence=body.remove_evidence)
-    response.headers["ETag"] = f'"{fired.target.version}"'
-    return _detail(session, fired.target, actor, fired.parties)
+    db.end_read(session)
+    # The response is read in the writer's transaction, right after the fire: no connection of its own.
+    detail = writer.fire(target_id=target_id, trigger=body.trigger, actor=actor, payload=body.payload,
+                         comment=body.comment, expected_version=version,
+                         override_separation=body.override_separation, remove_evidence=body.remove_evidence,
+                         then=lambda own, fired: _detail(own, fired.target, actor, fired.parties))
+    response.headers["ETag"] = f'"{detail.version}"'
+    return detail
 
 
 @router.post("/{target_id}/handdown", response_model=TargetsPublic, responses=responses(403, 404))

@@ -50,6 +50,7 @@ class WriterClosed(DomainError):
 @dataclass
 class _Request:
     kwargs: dict[str, Any]
+    then: Callable[[Session, commands.Fired], Any] | None = None
     future: Future = field(default_factory=Future)
 
 
@@ -79,13 +80,16 @@ class GroupWriter:
         self.batches = 0
         self.fires = 0
 
-    def fire(self, **kwargs: Any) -> commands.Fired:
+    def fire(self, *, then: Callable[[Session, commands.Fired], Any] | None = None, **kwargs: Any) -> Any:
         """Fire through the group: the arguments of :func:`commands.fire` but ``session``.
 
         Blocks until the batch holding it committed; returns what :func:`commands.fire` returns
-        (its objects detached, their values loaded) or raises what it raised.
+        (its objects detached, their values loaded) or raises what it raised. ``then(session, fired)``,
+        if given, runs right after the fire in the same transaction (it reads what the fire wrote, on
+        the same connection; what it writes is undone) and its result is returned instead; should it
+        fail, the fire is still committed and its caller gets the error.
         """
-        request = _Request(kwargs)
+        request = _Request(kwargs, then)
         with self._changed:
             if self._closed:
                 raise WriterClosed("服务正在停止，本次操作未执行，请稍后重试")
@@ -146,7 +150,7 @@ class GroupWriter:
                         request.future.set_exception(exc)
 
     def _write(self, batch: list[_Request]) -> None:
-        done: list[tuple[_Request, commands.Fired]] = []
+        done: list[tuple[_Request, commands.Fired, Any]] = []
         try:
             with self._cross_process_lock(), self.engine.connect() as connection:
                 connection.execution_options(**{db.WRITE: True})
@@ -161,17 +165,20 @@ class GroupWriter:
                             except Exception as exc:  # noqa: BLE001 - this caller's error, the batch goes on
                                 request.future.set_exception(exc)
                                 continue
-                        done.append((request, fired))
+                            done.append((request, fired, _then(session, request, fired)))
                     if self.before_commit is not None:
                         self.before_commit(len(done))
         except BaseException:
-            for _, fired in done:  # the files of fires that were not committed after all
+            for _, fired, _outcome in done:  # the files of fires that were not committed after all
                 evidence.discard(list(fired.stored))
             raise
         self.batches += 1
         self.fires += len(done)
-        for request, fired in done:
-            request.future.set_result(fired)
+        for request, fired, outcome in done:
+            if isinstance(outcome, _Failed):
+                request.future.set_exception(outcome.error)
+            else:
+                request.future.set_result(fired if request.then is None else outcome)
 
     @contextlib.contextmanager
     def _cross_process_lock(self) -> Iterator[None]:
@@ -184,6 +191,23 @@ class GroupWriter:
             yield
         finally:
             os.close(fd)  # closing releases the lock
+
+
+@dataclass(frozen=True)
+class _Failed:
+    error: Exception
+
+
+def _then(session: Session, request: _Request, fired: commands.Fired) -> Any:
+    """The caller's follow-up, in a savepoint of its own: rolled back after (it only reads), or on its error."""
+    if request.then is None:
+        return None
+    try:
+        return request.then(session, fired)
+    except Exception as exc:  # noqa: BLE001 - the caller's, after the fire that stays
+        return _Failed(exc)
+    finally:
+        session.rollback()
 
 
 def _lock_path(engine: Engine) -> str | None:

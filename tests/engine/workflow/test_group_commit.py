@@ -251,3 +251,22 @@ def test_killed_at_random_moments_during_batches_leaves_whole_fires(db_url, sess
         check = audit.verify(fresh)
     # Every fire the parent heard of, and at most one batch per kill committed but not yet announced.
     assert check.ok and base + commits <= check.count <= base + commits + 4 * len(ts)
+
+
+def test_what_follows_a_fire_reads_its_writes_and_its_failure_keeps_the_fire(session, writer, batches):
+    a, b = f.target(session), f.target(session)
+
+    def state_read_back(own, fired):
+        return own.exec(select(Target.state, Target.version).where(Target.id == fired.target.id)).one()
+
+    def broken(own, fired):
+        raise LookupError("no such page")
+
+    calls = [lambda: results.append(writer.fire(target_id=a.id, trigger="start", actor=f.STAFF, then=state_read_back)),
+             lambda: writer.fire(target_id=b.id, trigger="start", actor=f.STAFF, then=broken)]
+    results = []
+    assert _together(writer, calls) == ["ok", "error: LookupError: no such page"]
+    assert results == [("in_progress", 2)] and batches.sizes == [2]
+    session.expire_all()
+    assert _history_matches(session, b.id)[0].state == "in_progress"  # committed all the same
+    assert audit.verify(session).ok
