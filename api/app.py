@@ -13,6 +13,7 @@ from api.routers import admin, audit, auth, deployments, inbox, organisations, p
 from engine.store.config import settings
 from engine.store.db import make_engine
 from engine.workflow.evidence import MAX_FILES
+from engine.workflow.writer import GroupWriter
 
 API = "/api/v1"
 UPLOAD_PATHS = (f"{API}/plans/import",)
@@ -91,12 +92,14 @@ def create_app(engine: Engine | None = None, *, scheduler: bool | None = None) -
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         app.state.engine = engine or make_engine()
+        app.state.writer = GroupWriter(app.state.engine)
         jobs = None
         if run_scheduler:
             from notifications.jobs import background
 
             jobs = background(app.state.engine)
         yield
+        app.state.writer.close()  # what was handed to it is written (or refused with its error) before the end
         if jobs is not None:
             jobs.shutdown(wait=True)
         if engine is None:

@@ -1,18 +1,24 @@
 """Dependencies shared by the routers: the database session, the caller, role checks."""
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Iterator
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Path, Query, Request
 from fastapi.security import OAuth2PasswordBearer
+from sqlalchemy import event
 from sqlmodel import Session
 
 from api import security
 from engine.people.accounts import signing_key, still_valid
 from engine.people.actors import Actor, actor_of
-from engine.store.models import User
+from engine.store import rows
+from engine.store.config import settings
+from engine.store.models import Organisation, Section, User, UserSection
 from engine.workflow.rules import ROLES
+from engine.workflow.writer import GroupWriter
 
 bearer = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False)
 MAX_LIMIT = 200
@@ -32,6 +38,65 @@ def get_session(request: Request) -> Iterator[Session]:
 SessionDep = Annotated[Session, Depends(get_session)]
 
 
+def get_writer(request: Request) -> GroupWriter:
+    """The application's group writer (see :mod:`engine.workflow.writer`), started with the application."""
+    state = request.app.state
+    if getattr(state, "writer", None) is None:
+        state.writer = GroupWriter(state.engine)
+    return state.writer
+
+
+WriterDep = Annotated[GroupWriter, Depends(get_writer)]
+
+
+class Callers:
+    """Who a token's user is, kept for ``caller_seconds``: the user's row and their sections, read once.
+
+    Forgotten at once when this process writes a user, a section, a membership or an organisation;
+    another process's change of rights counts here after ``caller_seconds`` at most (0: not kept).
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._known: dict[int, tuple[float, dict, Actor]] = {}
+
+    def get(self, user_id: int) -> tuple[dict, Actor] | None:
+        with self._lock:
+            found = self._known.get(user_id)
+        if found is None or found[0] < time.monotonic():
+            return None
+        return found[1], found[2]
+
+    def keep(self, user: User, actor: Actor) -> None:
+        seconds = settings().caller_seconds
+        if seconds > 0:
+            values = {column.key: getattr(user, column.key) for column in User.__table__.columns}
+            with self._lock:
+                self._known[user.id] = (time.monotonic() + seconds, values, actor)
+
+    def forget(self) -> None:
+        with self._lock:
+            self._known.clear()
+
+
+callers = Callers()
+_RIGHTS = (User, UserSection, Section, Organisation)
+_RIGHTS_TABLES = {cls.__table__.name for cls in _RIGHTS}
+
+
+@event.listens_for(Session, "after_flush")
+def _rights_flushed(session, _context) -> None:
+    if any(isinstance(obj, _RIGHTS) for obj in (*session.new, *session.dirty, *session.deleted)):
+        callers.forget()
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _rights_written(state) -> None:
+    table = getattr(state.statement, "table", None)  # an INSERT, UPDATE or DELETE statement's table
+    if (state.is_insert or state.is_update or state.is_delete) and getattr(table, "name", None) in _RIGHTS_TABLES:
+        callers.forget()
+
+
 def key_of(request: Request, session: Session) -> str:
     """The token signing key, read once per process."""
     state = request.app.state
@@ -45,7 +110,14 @@ def current_user(request: Request, session: SessionDep, token: Annotated[str | N
     if not token:
         raise unauthorised
     claims = security.claims_of(token, key_of(request, session))
-    user = session.get(User, claims[0]) if claims is not None else None
+    if claims is None:
+        raise unauthorised
+    known = callers.get(claims[0])
+    if known is not None:  # the session's own copy of the row, as if just read
+        user = session.merge(rows.detached(User, dict(known[0])), load=False)
+        request.state.actor = known[1]
+    else:
+        user = session.get(User, claims[0])
     if user is None or not user.active or not still_valid(user, claims[1]):
         raise unauthorised
     return user
@@ -54,8 +126,12 @@ def current_user(request: Request, session: SessionDep, token: Annotated[str | N
 CurrentUser = Annotated[User, Depends(current_user)]
 
 
-def current_actor(session: SessionDep, user: CurrentUser) -> Actor:
-    return actor_of(session, user)
+def current_actor(request: Request, session: SessionDep, user: CurrentUser) -> Actor:
+    actor = getattr(request.state, "actor", None)
+    if actor is None or actor.user_id != user.id:
+        actor = actor_of(session, user)
+        callers.keep(user, actor)
+    return actor
 
 
 CurrentActor = Annotated[Actor, Depends(current_actor)]

@@ -15,6 +15,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from engine.store import errors
 from engine.people.accounts import LoginFailed, LoginThrottled
 from engine.plans.importer import ImportRefused
+from engine.workflow.writer import WriterClosed
 
 log = logging.getLogger("kaoping.api")
 MEDIA_TYPE = "application/problem+json"
@@ -33,10 +34,11 @@ STATUS = {
     ImportRefused: 422,
     LoginFailed: 401,
     LoginThrottled: 429,
+    WriterClosed: 503,
 }
 TITLES = {400: "请求有误", 401: "未登录或登录已失效", 403: "无权操作", 404: "未找到", 405: "不支持该方法",
           409: "冲突", 413: "内容过大", 415: "不支持的内容类型", 422: "内容不符合要求", 428: "缺少版本号",
-          429: "请求过于频繁", 500: "服务器内部错误"}
+          429: "请求过于频繁", 500: "服务器内部错误", 503: "服务暂不可用"}
 
 
 class Problem(BaseModel):

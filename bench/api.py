@@ -4,7 +4,8 @@
 
 Prints transitions per second, p50, p95 and p99 latency for SQLite and PostgreSQL at each
 number of clients, and the ratio to the in-process engine rate (fire() without HTTP)
-measured in the same run.
+measured in the same run; first, what the database sees per HTTP transition (statements,
+round trips, pings, BEGIN, COMMIT) and the server's CPU per transition, counted in process.
 """
 from __future__ import annotations
 
@@ -76,6 +77,54 @@ async def drive(base: str, ids: list[int], clients: int) -> tuple[float, list[fl
         return time.perf_counter() - started, latencies
 
 
+def count_requests(url: str, ids: list[int]) -> dict[str, float]:
+    """In process (the application on a test client, one caller): what the database sees per HTTP
+    transition: statements, connection check-outs (each a ping with ``pool_pre_ping``), BEGIN, COMMIT,
+    ROLLBACK, SAVEPOINT; and the server's CPU per transition."""
+    from collections import Counter
+
+    from fastapi.testclient import TestClient
+    from sqlalchemy import event
+
+    from api.app import create_app
+
+    bind = make_engine(url)
+    seen: Counter[str] = Counter()
+
+    @event.listens_for(bind, "before_cursor_execute")
+    def _statement(_conn, _cursor, statement, *_args):
+        seen["begin" if statement.lstrip().upper().startswith("BEGIN") else "statements"] += 1
+
+    for name in ("commit", "rollback", "savepoint", "release_savepoint", "rollback_savepoint"):
+        event.listen(bind, name, lambda *_a, _name=name: seen.update([_name]))
+    if bind.dialect.name != "sqlite":  # the driver begins by itself; SQLite's BEGIN is a statement of ours
+        event.listen(bind, "begin", lambda *_a: seen.update(["begin"]))
+    event.listen(bind.pool, "checkout", lambda *_a: seen.update(["checkouts"]))
+    with TestClient(create_app(bind)) as http:
+        tokens = {name: {"Authorization": "Bearer " + http.post("/api/v1/auth/token", data={
+            "username": name, "password": PASSWORD}).json()["access_token"]} for name in PEOPLE}
+        seen.clear()
+        cpu = time.process_time()
+        for target_id in ids:
+            version = 1
+            for trigger, _, payload in LIFECYCLE:
+                r = http.post(f"/api/v1/targets/{target_id}/transitions", json={"trigger": trigger, "payload": payload},
+                              headers={**tokens[WHO[trigger]], "If-Match": f'"{version}"'})
+                if r.status_code != 200:
+                    raise SystemExit(f"{trigger} on {target_id}: {r.status_code} {r.text}")
+                version = r.json()["version"]
+        cpu = time.process_time() - cpu
+    bind.dispose()
+    fires = len(ids) * len(LIFECYCLE)
+    out = {key: value / fires for key, value in seen.items()}
+    out["pings"] = out.get("checkouts", 0) if bind.pool._pre_ping else 0.0
+    out["round_trips"] = (out.get("statements", 0) + out.get("begin", 0) + out.get("commit", 0) + out.get("rollback", 0)
+                          + out.get("savepoint", 0) + out.get("release_savepoint", 0)
+                          + out.get("rollback_savepoint", 0) + out["pings"])
+    out["cpu_ms"] = cpu * 1000 / fires
+    return out
+
+
 def serve(url: str, workers: int) -> tuple[subprocess.Popen, str]:
     port = _free_port()
     env = {**os.environ, "KAOPING_DATABASE_URL": url, "KAOPING_SECRET_KEY": "bench-secret", "KAOPING_SCHEDULER": "false"}
@@ -100,12 +149,20 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--pg", default=os.environ.get("KAOPING_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test"))
     parser.add_argument("--backends", default="sqlite,postgres")
+    parser.add_argument("--counted", type=int, default=40, help="targets whose lifecycles are counted in process")
     args = parser.parse_args()
     counts = [int(n) for n in args.clients.split(",")]
     for kind in args.backends.split(","):
         url = fresh_database(kind, args.pg)
-        ids = load_targets(url, args.targets * (len(counts) + 1))
+        ids = load_targets(url, args.targets * (len(counts) + 1) + args.counted)
         add_people(url)
+        counted = ids[len(ids) - args.counted:]
+        ids = ids[:len(ids) - args.counted]
+        c = count_requests(url, counted)
+        print(f"{kind}: per HTTP transition (in process, 1 caller): {c['statements']:.1f} statements, "
+              f"{c['round_trips']:.1f} round trips ({c['pings']:.1f} pings, {c.get('begin', 0):.1f} BEGIN, "
+              f"{c.get('commit', 0):.2f} COMMIT, {c.get('rollback', 0):.2f} ROLLBACK, "
+              f"{c.get('savepoint', 0):.1f} SAVEPOINT), {c['cpu_ms']:.1f} ms CPU")
         engine_rate = run_lifecycles(url, ids[-args.targets:])  # in process, same database, other targets
         proc, base = serve(url, args.workers)
         try:

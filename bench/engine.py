@@ -22,7 +22,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from _shared import LIFECYCLE, fresh_database, load_targets, measure_lifecycles, run_lifecycles  # noqa: E402
+from _shared import (LIFECYCLE, fresh_database, load_targets, measure_grouped, measure_lifecycles,  # noqa: E402
+                     run_lifecycles)
 from peer_spiff import spiff_rate  # noqa: E402
 from raw_sqlite import fresh_raw, raw_rate  # noqa: E402
 from sqlmodel import Session, select  # noqa: E402
@@ -86,6 +87,7 @@ def main() -> None:
     parser.add_argument("--sample", type=int, default=1000, help="targets fired on in the memory runs")
     parser.add_argument("--pg", default=os.environ.get("KAOPING_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test"))
     parser.add_argument("--backends", default="sqlite,postgres")
+    parser.add_argument("--threads", type=int, default=16, help="concurrent callers of the group writer")
     parser.add_argument("--memory-child")
     args = parser.parse_args()
     if args.memory_child:
@@ -105,13 +107,20 @@ def main() -> None:
         print(f"limit: raw sqlite3, same rows, {batch:>2} per transaction: {raw[batch]:,.0f} transitions/s")
     for kind in args.backends.split(","):
         url = fresh_database(kind, args.pg)
-        ids = load_targets(url, args.targets)
-        m = measure_lifecycles(url, ids)
+        ids = load_targets(url, args.targets * 2)  # one half one at a time, the other through the group writer
+        m = measure_lifecycles(url, ids[:args.targets])
         line = (f"kaoping {kind}: {m['rate']:,.0f} audited transitions/s, one per transaction; "
                 f"{m['statements']:.2f} statements and {m['cpu_ms']:.3f} ms CPU per fire; "
                 f"{m['rate'] / peer:.2f}× the peer")
         if kind == "sqlite":
             line += f", {m['rate'] / raw[1]:.0%} of raw sqlite3 at 1 per transaction"
+        print(line)
+        g = measure_grouped(url, ids[args.targets:], threads=args.threads, size=10)
+        line = (f"kaoping {kind}, group commit ({args.threads} threads, at most 10 per transaction): "
+                f"{g['rate']:,.0f} audited transitions/s, {g['per_commit']:.1f} fires per commit; "
+                f"{g['statements']:.2f} statements and {g['cpu_ms']:.3f} ms CPU per fire; {g['rate'] / peer:.2f}× the peer")
+        if kind == "sqlite":
+            line += f", {g['rate'] / raw[10]:.0%} of raw sqlite3 at 10 per transaction"
         print(line)
         if not args.memory:
             continue

@@ -38,7 +38,12 @@ def raw_rate(path: str, ids: list[int], batch: int = 1) -> float:
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute("PRAGMA synchronous=NORMAL")
     conn.execute("PRAGMA foreign_keys=ON")
-    last_id, last_hash = conn.execute("SELECT last_id, last_hash FROM chainhead WHERE id = 1").fetchone()
+    # The targets' organisation's chain (one organisation in the benchmark), its head made if new.
+    org_id = conn.execute("SELECT org_id FROM target WHERE id = ?", (ids[0],)).fetchone()[0]
+    conn.execute("INSERT OR IGNORE INTO chainhead (id, count, last_id, last_hash) VALUES (?, 0, 0, '')", (org_id,))
+    seq, last_hash = conn.execute("SELECT count, last_hash FROM chainhead WHERE id = ?",
+                                           (org_id,)).fetchone()
+    last_id = conn.execute("SELECT coalesce(max(id), 0) FROM transitionrecord").fetchone()[0]
     last_hash = last_hash or "0" * 64
     pending = 0
     started = time.perf_counter()
@@ -55,14 +60,16 @@ def raw_rate(path: str, ids: list[int], batch: int = 1) -> float:
                          (dest, version + 1, at, "2024-12-31", at, target_id, version))
             version += 1
             last_id += 1
-            content = {"id": last_id, "target_id": target_id, "kind": "transition", "actor": actor.name,
+            seq += 1
+            content = {"id": last_id, "org_id": org_id, "seq": seq, "target_id": target_id, "kind": "transition", "actor": actor.name,
                        "role": next(iter(actor.roles)), "trigger": trigger, "from": source, "to": dest,
                        "at": now.isoformat(timespec="microseconds"), "comment": "", "payload": payload,
                        "prev": last_hash}
             record_hash = _hash(content)
-            conn.execute("INSERT INTO transitionrecord (id, target_id, kind, actor, role, \"trigger\", from_state, "
-                         "to_state, at, comment, payload, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                         (last_id, target_id, "transition", actor.name, content["role"], trigger, source, dest, at, "",
+            conn.execute("INSERT INTO transitionrecord (id, org_id, seq, target_id, kind, actor, role, \"trigger\", "
+                         "from_state, to_state, at, comment, payload, prev_hash, hash) "
+                         "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                         (last_id, org_id, seq, target_id, "transition", actor.name, content["role"], trigger, source, dest, at, "",
                           json.dumps(payload, ensure_ascii=False), last_hash, record_hash))
             if trigger == "sign":
                 conn.execute("INSERT INTO signature (target_id, signer, record_id, signed_at) VALUES (?, ?, ?, ?)",
@@ -73,8 +80,8 @@ def raw_rate(path: str, ids: list[int], batch: int = 1) -> float:
                          "available_at, last_error, created_at) VALUES (?, ?, ?, ?, ?, 'pending', 0, ?, '', ?)",
                          (f"target.{trigger}", target_id, last_id, json.dumps([{"kind": "role", "name": "office"}]),
                           json.dumps(data, ensure_ascii=False), at, at))
-            conn.execute("UPDATE chainhead SET count = count + 1, last_id = ?, last_hash = ? WHERE id = 1",
-                         (last_id, record_hash))
+            conn.execute("UPDATE chainhead SET count = ?, last_id = ?, last_hash = ? WHERE id = ?",
+                         (seq, last_id, record_hash, org_id))
             last_hash = record_hash
             pending += 1
             if pending == batch:

@@ -6,7 +6,7 @@ from typing import Annotated
 from fastapi import APIRouter, Header, Query, Response
 from fastapi.responses import FileResponse
 
-from api.deps import CurrentActor, Id, IdQuery, Limit, Offset, SessionDep
+from api.deps import CurrentActor, Id, IdQuery, Limit, Offset, SessionDep, WriterDep
 from api.problems import responses
 from api.schemas.audit import RecordsPublic, record_public
 from api.schemas.targets import (
@@ -27,14 +27,15 @@ from engine.calendar import clock
 from engine.people.actors import Actor
 from engine.plans import assignment, handdown, service
 from engine.scoring import rollup
+from engine.store import db
 from engine.store.models import Target
 from engine.workflow import commands, evidence, targets
 
 router = APIRouter(prefix="/targets", tags=["targets"])
 
 
-def _detail(session, target: Target, actor: Actor) -> TargetPublic:
-    parties = targets.parties_of(session, target.id)
+def _detail(session, target: Target, actor: Actor, parties=None) -> TargetPublic:
+    parties = parties or targets.parties_of(session, target.id)
     return TargetPublic(
         **summary(target, parties), indicator=target.indicator,
         indicator_points=float(target.indicator_points) if target.indicator_points is not None else None,
@@ -82,15 +83,21 @@ IF_MATCH = r'^\s*(W/)?"?[0-9]{1,9}"?\s*$'
 
 
 @router.post("/{target_id}/transitions", response_model=TargetPublic, responses=responses(403, 404, 409))
-def transition(target_id: Id, body: TransitionIn, session: SessionDep, actor: CurrentActor, response: Response,
+def transition(target_id: Id, body: TransitionIn, session: SessionDep, writer: WriterDep, actor: CurrentActor,
+               response: Response,
                if_match: Annotated[str, Header(pattern=IF_MATCH, description="目标的版本号：GET 返回的 ETag")]) -> TargetPublic:
-    """Fire a trigger on the target (the engine's one door), at the version given in If-Match."""
+    """Fire a trigger on the target (the engine's one door), at the version given in If-Match.
+
+    Handed to the group writer: transitions arriving together share one commit (each all or nothing)."""
     version = int(if_match.strip().removeprefix("W/").strip('"'))
-    fired = commands.fire(session=session, target_id=target_id, trigger=body.trigger, actor=actor, payload=body.payload,
-                          comment=body.comment, expected_version=version,
-                          override_separation=body.override_separation, remove_evidence=body.remove_evidence)
-    response.headers["ETag"] = f'"{fired.target.version}"'
-    return _detail(session, fired.target, actor)
+    db.end_read(session)
+    # The response is read in the writer's transaction, right after the fire: no connection of its own.
+    detail = writer.fire(target_id=target_id, trigger=body.trigger, actor=actor, payload=body.payload,
+                         comment=body.comment, expected_version=version,
+                         override_separation=body.override_separation, remove_evidence=body.remove_evidence,
+                         then=lambda own, fired: _detail(own, fired.target, actor, fired.parties))
+    response.headers["ETag"] = f'"{detail.version}"'
+    return detail
 
 
 @router.post("/{target_id}/handdown", response_model=TargetsPublic, responses=responses(403, 404))

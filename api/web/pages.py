@@ -10,19 +10,19 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse
 from starlette.datastructures import UploadFile
 
-from api.deps import MAX_ID, Id, SessionDep
+from api.deps import MAX_ID, Id, SessionDep, get_writer
 from api.web.auth import WebViewer, check_csrf, checked_form
 from api.web import handdown
 from api.web.diagram import svg
 from api.web.render import render
 from engine.audit import chain as audit
-from engine.workflow import commands, definitions, deployments, evidence, payloads, rules, targets
+from engine.workflow import definitions, deployments, evidence, payloads, rules, targets
 from engine.schedule import holidays
 from engine.scoring import dashboard
 from engine.people import inbox
 from engine.plans import service
 from engine.people.actors import may_see_evidence
-from engine.store import isolation
+from engine.store import db, isolation
 from engine.store.config import settings
 from engine.store.errors import DomainError, InvalidPayload, LimitExceeded, StaleVersion
 
@@ -169,9 +169,10 @@ def _fire(request, session, viewer, target_id: int, form, uploads, refused=()):
         version = str(form.get("version", ""))
         if not re.fullmatch(r"[0-9]{1,9}", version):  # every form carries the version it was drawn at
             raise StaleVersion("页面已过期，请刷新后重试")
-        fired = commands.fire(session=session, target_id=target_id, trigger=trigger, actor=viewer.actor,
-                              payload=payload, comment=str(form.get("comment", "")), expected_version=int(version),
-                              uploads=uploads, remove_evidence=removed)
+        db.end_read(session)  # through the group writer: the page drawn next reads after its commit
+        fired = get_writer(request).fire(target_id=target_id, trigger=trigger, actor=viewer.actor, payload=payload,
+                                         comment=str(form.get("comment", "")), expected_version=int(version),
+                                         uploads=uploads, remove_evidence=removed)
     except DomainError as exc:
         session.rollback()
         try:

@@ -56,6 +56,12 @@ class Settings(BaseSettings):
     #: When the daily digest goes to those who chose it (local time).
     digest_time: str = "08:30"
     dispatch_seconds: int = 5
+    #: Group commit (the API's transitions): at most this many fires share one transaction …
+    write_batch: int = 32
+    #: … and, while others are writing, the writer waits up to this long for more to join it.
+    write_wait_ms: float = 2.0
+    #: How long the API keeps who a token's user is (roles, sections) before reading it again; 0: every request.
+    caller_seconds: float = 2.0
 
 
 @lru_cache

@@ -83,11 +83,19 @@ def begin_write(session: Session) -> Connection:
     first (it holds no changes); pending changes are a programming error, because the
     command commits and would commit them too. Returns the transaction's connection.
     """
+    end_read(session)
+    return session.connection(execution_options={WRITE: True})
+
+
+def end_read(session: Session) -> None:
+    """End the session's read-only transaction, if one is open, so that what it reads next is read anew.
+
+    Uncommitted changes are a programming error: a read-only transaction has none.
+    """
     if session.in_transaction():
         if session.new or session.dirty or session.deleted:
-            raise RuntimeError("begin_write() on a session with uncommitted changes")
+            raise RuntimeError("a session with uncommitted changes where only reads were expected")
         session.commit()
-    return session.connection(execution_options={WRITE: True})
 
 
 @contextlib.contextmanager

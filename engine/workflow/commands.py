@@ -1,7 +1,7 @@
 """The one door through which a target's state changes: :func:`fire`."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from sqlalchemy import bindparam, insert, update
@@ -35,6 +35,10 @@ class Fired:
     target: Target
     record: TransitionRecord
     moved: bool  # False when the state stayed (a progress report, a countersignature short of the last)
+    #: The evidence files this fire stored (removed again should its transaction not commit).
+    stored: tuple = ()
+    #: The target's parties as the transition read them (a response needs not read them again).
+    parties: Parties | None = None
 
 
 def _transition(definition: Definition, target: Target, trigger: str) -> TransitionSpec:
@@ -153,7 +157,7 @@ def fire(
         session.rollback()
         evidence.discard(kept)  # files of a transition that did not happen
         raise
-    return fired
+    return replace(fired, stored=tuple(kept)) if kept else fired
 
 
 _TARGETS = Target.__table__
@@ -272,7 +276,7 @@ def _fire(session, connection, target_id, trigger, actor, payload, comment, expe
         )
     if session.new or session.deleted or session.dirty:  # what an effect or the evidence left to the unit of work
         session.flush()
-    return Fired(target=target, record=record, moved=moved)
+    return Fired(target=target, record=record, moved=moved, parties=parties)
 
 
 def _write_target(connection, target: Target) -> None:

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import multiprocessing
 import os
-import random
 import signal
 
 from sqlmodel import Session, func, select
@@ -127,20 +126,8 @@ def test_killed_at_random_moments_the_history_stays_whole(db_url, session):
     for t in ts:
         drive(session, t.id, "in_progress", staff=f.STAFF, leaders=[f.LEADER], office=f.OFFICE)
     base = audit.verify(session).count  # the targets' creation, the plan's milestones, the 3 starts
-    rng = random.Random(20241231)
-    commits = 0
-    for _ in range(5):
-        # Killed after a few of its commits, whatever the machine's speed: the kill lands somewhere
-        # in the transaction that follows (reading, flushing, committing).
-        committed = spawn.Semaphore(0)
-        proc = spawn.Process(target=workers.fire_forever, args=(db_url, [t.id for t in ts], f.STAFF, committed))
-        proc.start()
-        wanted = rng.randint(1, 4)
-        for _ in range(wanted):
-            assert committed.acquire(timeout=300), "the child never committed"
-        os.kill(proc.pid, signal.SIGKILL)
-        proc.join(timeout=30)
-        commits += wanted
+    commits = workers.kill_after_commits(workers.fire_forever, (db_url, [t.id for t in ts], f.STAFF),
+                                         rounds=5, fewest=1, most=4)
     with Session(session.get_bind()) as fresh:
         for t in ts:
             _history_matches(fresh, t.id)

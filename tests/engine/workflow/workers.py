@@ -1,6 +1,11 @@
 """Functions run in child processes by the concurrency and crash tests (importable for spawn)."""
 from __future__ import annotations
 
+import multiprocessing
+import os
+import random
+import signal
+import threading
 import time
 
 from sqlalchemy import event
@@ -9,7 +14,8 @@ from sqlmodel import Session
 from engine.people.actors import Actor
 from engine.store.db import make_engine
 from engine.store.errors import DomainError
-from tests.engine.lifecycle import step
+from engine.workflow.writer import GroupWriter
+from tests.engine.lifecycle import PAYLOADS, step
 
 
 def fire_once(url, target_id, trigger, actor: Actor, expected_version, barrier, results) -> None:
@@ -47,3 +53,52 @@ def fire_forever(url, target_ids, actor: Actor, committed) -> None:
             for target_id in target_ids:
                 step(session, target_id, "report_progress", actor)
                 committed.release()
+
+
+def group_fire_and_hang(url, target_ids, trigger, actor: Actor, reached) -> None:
+    """Hand one fire per target to a group writer, all in one batch; stop forever just before its COMMIT."""
+    def hang(_count):
+        reached.set()
+        time.sleep(3600)
+
+    writer = GroupWriter(make_engine(url), before_commit=hang)
+    payload, comment = PAYLOADS[trigger]
+    with writer.held():
+        for target_id in target_ids:
+            threading.Thread(target=writer.fire, kwargs=dict(target_id=target_id, trigger=trigger, actor=actor,
+                                                             payload=payload, comment=comment), daemon=True).start()
+        writer.wait_queued(len(target_ids))
+    time.sleep(3600)
+
+
+def group_fire_forever(url, target_ids, actor: Actor, committed) -> None:
+    """One thread per target reports progress through a group writer until killed; ``committed`` after each."""
+    writer = GroupWriter(make_engine(url))
+    payload, comment = PAYLOADS["report_progress"]
+
+    def loop(target_id):
+        while True:
+            writer.fire(target_id=target_id, trigger="report_progress", actor=actor, payload=payload, comment=comment)
+            committed.release()
+
+    for target_id in target_ids:
+        threading.Thread(target=loop, args=(target_id,), daemon=True).start()
+    time.sleep(3600)
+
+
+def kill_after_commits(worker, args, *, rounds: int, fewest: int, most: int, seed: int = 20241231) -> int:
+    """``rounds`` times: start ``worker(*args, committed)`` in a fresh process and kill -9 it after a random
+    number (``fewest`` to ``most``) of the commits it announced, whatever the machine's speed: the kill lands
+    somewhere in the transaction that follows (reading, flushing, committing). Returns the commits announced."""
+    spawn, rng, commits = multiprocessing.get_context("spawn"), random.Random(seed), 0
+    for _ in range(rounds):
+        committed = spawn.Semaphore(0)
+        proc = spawn.Process(target=worker, args=(*args, committed))
+        proc.start()
+        wanted = rng.randint(fewest, most)
+        for _ in range(wanted):
+            assert committed.acquire(timeout=300), "the child never committed"
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.join(timeout=30)
+        commits += wanted
+    return commits
