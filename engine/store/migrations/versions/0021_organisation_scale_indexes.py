@@ -13,14 +13,14 @@ city's 99 counties are 99 index-only ranges (about 19,000 entries) instead of a 
 whole target table.
 
 Revision ID: 0021
-Revises: 0019
+Revises: 0020
 """
 from __future__ import annotations
 
 from alembic import op
 
 revision = '0021'
-down_revision = '0019'
+down_revision = '0020'
 branch_labels = None
 depends_on = None
 
