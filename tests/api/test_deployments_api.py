@@ -44,3 +44,23 @@ def test_a_plan_s_workflow_is_shown_and_set_through_the_api(api, two_targets):
     done = api.put(url, json={"workflow": "fast_track"}, headers=admin)
     assert (done.status_code, done.json()["workflow"]) == (200, "fast_track")
     assert api.get(f"/api/v1/plans/{plan['id']}", headers=admin).json()["workflow"] == "fast_track"
+
+
+def test_a_plan_imported_through_the_api_names_its_workflow(api, engine_db):
+    from sqlmodel import Session, select
+
+    from engine.store.models import Target
+    from tests.engine.plans.test_importer import GOOD, _csv
+
+    office, admin = token(api, "绩效办"), token(api, "管理员")
+    files = {"file": ("plan-2024.csv", _csv(GOOD), "text/csv")}
+    missing = api.post("/api/v1/plans/import", headers=office, files=files, data={"org": "泉州市教育局", "workflow": "nowhere"})
+    assert missing.status_code == 404 and "没有工作流定义 nowhere" in missing.json()["detail"]
+    assert api.get("/api/v1/plans", headers=office).json()["count"] == 0  # nothing written
+    fast = definitions.source_text("target").replace("id: target\n", "id: fast_track\n", 1)
+    assert api.post("/api/v1/deployments", json={"format": "yaml", "source": fast}, headers=admin).status_code == 201
+    done = api.post("/api/v1/plans/import", headers=office, files=files, data={"org": "泉州市教育局", "workflow": "fast_track"})
+    assert done.status_code == 200, done.text
+    assert api.get(f"/api/v1/plans/{done.json()['plan_id']}", headers=office).json()["workflow"] == "fast_track"
+    with Session(engine_db) as session:
+        assert set(session.exec(select(Target.workflow, Target.workflow_version))) == {("fast_track", 1)}

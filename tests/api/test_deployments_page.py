@@ -54,3 +54,28 @@ def test_admin_names_a_plan_s_workflow_on_the_deployments_page(web, engine_db):
     with Session(engine_db) as session:
         assert session.get(Plan, plan_id).workflow == "report"
         assert session.exec(select(TransitionRecord).where(TransitionRecord.trigger == "set_workflow")).one().actor == "管理员"
+
+
+def test_a_parallel_state_s_next_steps_show_on_the_target_page(web, engine_db):
+    from pathlib import Path
+
+    from engine.workflow.commands import fire
+
+    client, _ = web
+    source = (Path(__file__).parents[1] / "workflows" / "fixtures" / "joint_review.yaml").read_text("utf-8")
+    with Session(engine_db) as session:
+        deployments.deploy(session=session, definition_text=source, filename="joint_review.yaml")
+        target = f.target(session, workflow="joint_review").id
+        fire(session=session, target_id=target, trigger="submit", actor=f.STAFF)
+    deployments.forget()  # as a server process that has not read this deployment yet
+    login(client, "绩效办")
+    shown = client.get(f"/targets/{target}")
+    assert shown.status_code == 200 and "并行审核" in shown.text
+    # The office's branch offers its first step only; the leader's step is not the office's.
+    assert 'data-trigger="check_budget"' in shown.text
+    assert 'data-trigger="confirm_budget"' not in shown.text and 'data-trigger="leader_review"' not in shown.text
+    done = client.post(f"/targets/{target}/fire", data={"csrf": _csrf(shown.text), "version": 2,  # created, then submitted
+                                                           "trigger": "check_budget"})
+    assert done.status_code in (200, 303), done.text
+    after = client.get(f"/targets/{target}").text
+    assert 'data-trigger="confirm_budget"' in after and 'data-trigger="check_budget"' not in after
