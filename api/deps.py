@@ -59,6 +59,8 @@ class Callers:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._known: dict[int, tuple[float, dict, Actor]] = {}
+        #: Moves on at each forgetting: what was read before it is not kept after it.
+        self.generation = 0
 
     def get(self, user_id: int) -> tuple[dict, Actor] | None:
         with self._lock:
@@ -67,15 +69,18 @@ class Callers:
             return None
         return found[1], found[2]
 
-    def keep(self, user: User, actor: Actor) -> None:
+    def keep(self, user: User, actor: Actor, generation: int) -> None:
+        """Keep what was read since ``generation`` (:attr:`generation` when the reading began)."""
         seconds = settings().caller_seconds
         if seconds > 0:
             values = {column.key: getattr(user, column.key) for column in User.__table__.columns}
             with self._lock:
-                self._known[user.id] = (time.monotonic() + seconds, values, actor)
+                if generation == self.generation:
+                    self._known[user.id] = (time.monotonic() + seconds, values, actor)
 
     def forget(self) -> None:
         with self._lock:
+            self.generation += 1
             self._known.clear()
 
 
@@ -87,13 +92,25 @@ _RIGHTS_TABLES = {cls.__table__.name for cls in _RIGHTS}
 @event.listens_for(Session, "after_flush")
 def _rights_flushed(session, _context) -> None:
     if any(isinstance(obj, _RIGHTS) for obj in (*session.new, *session.dirty, *session.deleted)):
-        callers.forget()
+        _rights_changed(session)
 
 
 @event.listens_for(Session, "do_orm_execute")
 def _rights_written(state) -> None:
     table = getattr(state.statement, "table", None)  # an INSERT, UPDATE or DELETE statement's table
     if (state.is_insert or state.is_update or state.is_delete) and getattr(table, "name", None) in _RIGHTS_TABLES:
+        _rights_changed(state.session)
+
+
+def _rights_changed(session) -> None:
+    # Forgotten now, and again once committed: a request that read the old row meanwhile keeps nothing.
+    callers.forget()
+    session.info["kaoping_rights_changed"] = True
+
+
+@event.listens_for(Session, "after_commit")
+def _rights_committed(session) -> None:
+    if session.info.pop("kaoping_rights_changed", False):
         callers.forget()
 
 
@@ -112,6 +129,7 @@ def current_user(request: Request, session: SessionDep, token: Annotated[str | N
     claims = security.claims_of(token, key_of(request, session))
     if claims is None:
         raise unauthorised
+    request.state.generation = callers.generation
     known = callers.get(claims[0])
     if known is not None:  # the session's own copy of the row, as if just read
         user = session.merge(rows.detached(User, dict(known[0])), load=False)
@@ -130,7 +148,7 @@ def current_actor(request: Request, session: SessionDep, user: CurrentUser) -> A
     actor = getattr(request.state, "actor", None)
     if actor is None or actor.user_id != user.id:
         actor = actor_of(session, user)
-        callers.keep(user, actor)
+        callers.keep(user, actor, request.state.generation)
     return actor
 
 

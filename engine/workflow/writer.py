@@ -47,11 +47,17 @@ class WriterClosed(DomainError):
     code = "writer_closed"
 
 
+#: A fire that lost a lock conflict (PostgreSQL's deadlock or serialization failure) runs again, this often at most.
+ATTEMPTS = 3
+_CONFLICTS = {"40P01", "40001"}
+
+
 @dataclass
 class _Request:
     kwargs: dict[str, Any]
     then: Callable[[Session, commands.Fired], Any] | None = None
     future: Future = field(default_factory=Future)
+    attempts: int = 0
 
 
 class GroupWriter:
@@ -143,19 +149,25 @@ class GroupWriter:
     def _run(self) -> None:
         while batch := self._take():
             try:
-                self._write(batch)
+                again = self._write(batch)
             except BaseException as exc:  # noqa: BLE001 - every caller of the batch hears of it
                 for request in batch:
                     if not request.future.done():
                         request.future.set_exception(exc)
+                continue
+            if again:
+                with self._changed:
+                    self._queue.extendleft(reversed(again))
 
-    def _write(self, batch: list[_Request]) -> None:
+    def _write(self, batch: list[_Request]) -> list[_Request]:
+        """Run ``batch`` in one transaction; returns the fires to run again in the next (lock conflicts)."""
         done: list[tuple[_Request, commands.Fired, Any]] = []
+        again: list[_Request] = []
         try:
             with self._cross_process_lock(), self.engine.connect() as connection:
                 connection.execution_options(**{db.WRITE: True})
                 with connection.begin():
-                    for request in batch:
+                    for number, request in enumerate(batch):
                         # Its own session, joined by a SAVEPOINT: fire's commit releases it, its rollback undoes
                         # this fire alone.
                         with Session(bind=connection, join_transaction_mode="create_savepoint",
@@ -163,6 +175,12 @@ class GroupWriter:
                             try:
                                 fired = commands.fire(session=session, **request.kwargs)
                             except Exception as exc:  # noqa: BLE001 - this caller's error, the batch goes on
+                                request.attempts += 1
+                                if _lock_conflict(exc) and request.attempts < ATTEMPTS:
+                                    # Another process's transaction waits for locks this batch holds (a batch
+                                    # takes targets after a chain head): commit what ran, run the rest anew.
+                                    again = batch[number:]
+                                    break
                                 request.future.set_exception(exc)
                                 continue
                             done.append((request, fired, _then(session, request, fired)))
@@ -179,6 +197,7 @@ class GroupWriter:
                 request.future.set_exception(outcome.error)
             else:
                 request.future.set_result(fired if request.then is None else outcome)
+        return again
 
     @contextlib.contextmanager
     def _cross_process_lock(self) -> Iterator[None]:
@@ -191,6 +210,11 @@ class GroupWriter:
             yield
         finally:
             os.close(fd)  # closing releases the lock
+
+
+def _lock_conflict(exc: Exception) -> bool:
+    """Whether the database refused the statement to break a lock conflict (it may simply run again)."""
+    return getattr(getattr(exc, "orig", None), "sqlstate", None) in _CONFLICTS
 
 
 @dataclass(frozen=True)

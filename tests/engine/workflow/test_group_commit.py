@@ -8,13 +8,14 @@ import threading
 from pathlib import Path
 
 import pytest
+from sqlalchemy.exc import OperationalError
 from sqlmodel import Session, func, select
 
 from engine.audit import chain as audit
 from engine.people.actors import Actor
 from engine.store.config import settings
 from engine.store.models import Evidence, OutboxEvent, Target, TransitionRecord
-from engine.workflow import evidence, outbox
+from engine.workflow import commands, evidence, outbox
 from engine.workflow.writer import GroupWriter, WriterClosed
 from tests import factories as f
 from tests.engine.audit import trail
@@ -269,4 +270,26 @@ def test_what_follows_a_fire_reads_its_writes_and_its_failure_keeps_the_fire(ses
     assert results == [("in_progress", 2)] and batches.sizes == [2]
     session.expire_all()
     assert _history_matches(session, b.id)[0].state == "in_progress"  # committed all the same
+    assert audit.verify(session).ok
+
+
+class _Deadlock(Exception):
+    sqlstate = "40P01"  # what PostgreSQL says when it breaks a deadlock
+
+
+def test_a_fire_that_loses_a_lock_conflict_runs_again_after_the_others_commit(session, writer, batches, monkeypatch):
+    a, b, c = (f.target(session) for _ in range(3))
+    fire, lost = commands.fire, []
+
+    def conflicting_once(*, session, **kwargs):
+        if kwargs["target_id"] == b.id and not lost:
+            lost.append(True)
+            raise OperationalError("SELECT … FOR UPDATE", {}, _Deadlock("deadlock detected"))
+        return fire(session=session, **kwargs)
+
+    monkeypatch.setattr(commands, "fire", conflicting_once)
+    assert _together(writer, [_fire(writer, t.id, "start", f.STAFF) for t in (a, b, c)]) == ["ok"] * 3
+    assert batches.sizes == [1, 2]  # a committed, then b (again) and c
+    session.expire_all()
+    assert all(_history_matches(session, t.id)[0].state == "in_progress" for t in (a, b, c))
     assert audit.verify(session).ok
