@@ -110,9 +110,8 @@ def run_lifecycles(url: str, ids: list[int]) -> float:
     return measure_lifecycles(url, ids)["rate"]
 
 
-def measure_lifecycles(url: str, ids: list[int]) -> dict:
-    """Fire the whole lifecycle on each target; transitions per second, the statements sent
-    per fire (BEGIN and COMMIT not counted) and the process's CPU time per fire."""
+def counted_engine(url: str):
+    """An engine for ``url`` and a one-item list counting the statements it sends (BEGIN not counted)."""
     from sqlalchemy import event
 
     bind = make_engine(url)
@@ -122,6 +121,14 @@ def measure_lifecycles(url: str, ids: list[int]) -> dict:
     def _count(_conn, _cursor, statement, *_args):
         if not statement.lstrip().upper().startswith("BEGIN"):
             statements[0] += 1
+
+    return bind, statements
+
+
+def measure_lifecycles(url: str, ids: list[int]) -> dict:
+    """Fire the whole lifecycle on each target; transitions per second, the statements sent
+    per fire (BEGIN and COMMIT not counted) and the process's CPU time per fire."""
+    bind, statements = counted_engine(url)
 
     fires = len(ids) * len(LIFECYCLE)
     with Session(bind, expire_on_commit=False) as session:
@@ -144,17 +151,9 @@ def measure_grouped(url: str, ids: list[int], *, threads: int = 16, size: int = 
     fires per commit."""
     import threading
 
-    from sqlalchemy import event
-
     from engine.workflow.writer import GroupWriter
 
-    bind = make_engine(url)
-    statements = [0]
-
-    @event.listens_for(bind, "before_cursor_execute")
-    def _count(_conn, _cursor, statement, *_args):
-        if not statement.lstrip().upper().startswith("BEGIN"):
-            statements[0] += 1
+    bind, statements = counted_engine(url)
 
     writer = GroupWriter(bind, size=size)
     shares = [ids[n::threads] for n in range(threads)]

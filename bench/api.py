@@ -93,9 +93,15 @@ def count_requests(url: str, ids: list[int]) -> dict[str, float]:
 
     @event.listens_for(bind, "before_cursor_execute")
     def _statement(_conn, _cursor, statement, *_args):
-        seen["begin" if statement.lstrip().upper().startswith("BEGIN") else "statements"] += 1
+        head = statement.lstrip().upper()
+        if head.startswith("BEGIN"):
+            seen["begin"] += 1
+        elif head.startswith(("SAVEPOINT", "RELEASE SAVEPOINT", "ROLLBACK TO SAVEPOINT")):
+            seen["savepoint_statements"] += 1  # SAVEPOINT, its RELEASE or ROLLBACK TO
+        else:
+            seen["statements"] += 1
 
-    for name in ("commit", "rollback", "savepoint", "release_savepoint", "rollback_savepoint"):
+    for name in ("commit", "rollback"):
         event.listen(bind, name, lambda *_a, _name=name: seen.update([_name]))
     if bind.dialect.name != "sqlite":  # the driver begins by itself; SQLite's BEGIN is a statement of ours
         event.listen(bind, "begin", lambda *_a: seen.update(["begin"]))
@@ -118,9 +124,8 @@ def count_requests(url: str, ids: list[int]) -> dict[str, float]:
     fires = len(ids) * len(LIFECYCLE)
     out = {key: value / fires for key, value in seen.items()}
     out["pings"] = out.get("checkouts", 0) if bind.pool._pre_ping else 0.0
-    out["round_trips"] = (out.get("statements", 0) + out.get("begin", 0) + out.get("commit", 0) + out.get("rollback", 0)
-                          + out.get("savepoint", 0) + out.get("release_savepoint", 0)
-                          + out.get("rollback_savepoint", 0) + out["pings"])
+    out["round_trips"] = sum(out.get(key, 0) for key in ("statements", "savepoint_statements", "begin", "commit",
+                                                          "rollback", "pings"))
     out["cpu_ms"] = cpu * 1000 / fires
     return out
 
@@ -162,7 +167,7 @@ def main() -> None:
         print(f"{kind}: per HTTP transition (in process, 1 caller): {c['statements']:.1f} statements, "
               f"{c['round_trips']:.1f} round trips ({c['pings']:.1f} pings, {c.get('begin', 0):.1f} BEGIN, "
               f"{c.get('commit', 0):.2f} COMMIT, {c.get('rollback', 0):.2f} ROLLBACK, "
-              f"{c.get('savepoint', 0):.1f} SAVEPOINT), {c['cpu_ms']:.1f} ms CPU")
+              f"{c.get('savepoint_statements', 0):.1f} SAVEPOINT/RELEASE/ROLLBACK TO), {c['cpu_ms']:.1f} ms CPU")
         engine_rate = run_lifecycles(url, ids[-args.targets:])  # in process, same database, other targets
         proc, base = serve(url, args.workers)
         try:
