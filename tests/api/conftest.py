@@ -15,7 +15,7 @@ from engine.plans import staffing
 from engine.people.accounts import signing_key
 from engine.store.models import User
 from tests import factories as f
-from tests.api.demo_copies import DemoCopies
+from tests.api.db_copies import Copies, DemoCopies
 
 CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
@@ -32,9 +32,15 @@ PEOPLE = {
 
 
 @pytest.fixture(scope="session")
-def demo(tmp_path_factory, _sqlite_template) -> DemoCopies:
+def copies(tmp_path_factory, _sqlite_template) -> Copies:
+    """Databases set up once per test process, copied into a test's database."""
+    return Copies(tmp_path_factory.mktemp("copies"), _sqlite_template)
+
+
+@pytest.fixture(scope="session")
+def demo(copies) -> DemoCopies:
     """The demo's databases, set up once per test process and copied into a test's database (``demo.put(bind)``)."""
-    return DemoCopies(tmp_path_factory.mktemp("demo"), _sqlite_template)
+    return DemoCopies(copies)
 
 
 @pytest.fixture(scope="session")
@@ -58,13 +64,15 @@ def password_hash() -> str:
 
 
 @pytest.fixture
-def api(engine_db, password_hash):
-    with Session(engine_db) as session:
+def api(engine_db, password_hash, copies):
+    def add_people(session: Session) -> None:
         for name, (roles, sections) in PEOPLE.items():
             user = users.add(session=session, name=name, roles=roles, sections=sections)
             user.password_hash = password_hash
             staffing.record_added(session, user, sections, by=Actor.system())
         session.commit()
+
+    copies.put(engine_db, "people", add_people, on_postgres=False)
     with TestClient(create_app(engine_db), raise_server_exceptions=False) as client:
         yield client
 
