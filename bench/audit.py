@@ -119,6 +119,7 @@ class ChainWriter:
                 session.execute(text("SELECT setval('transitionrecord_id_seq', :n)"), {"n": self.place})
                 session.execute(text("ANALYZE transitionrecord"))
             session.commit()
+        self.bind.dispose()  # no connection left open: the run's database is dropped at its end
 
 
 def _verify(url: str) -> dict:
