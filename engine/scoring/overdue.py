@@ -17,7 +17,7 @@ from sqlmodel import Session, select
 
 from engine.calendar import clock
 from engine.store.models import Target, TransitionRecord
-from engine.workflow import definitions
+from engine.workflow import deployments
 from engine.workflow.duedates import state_due
 
 
@@ -51,7 +51,7 @@ def overdue_at(*, session: Session, targets: list[Target], days: list[date]) -> 
     dues: dict[Any, date | None] = {}
     now, counts = clock.to_db(clock.now()), [0] * len(days)
     for target in targets:
-        definition = definitions.get(target.workflow)
+        definition = deployments.resolve(session, target.workflow, target.workflow_version)  # its own version
         stays = [(_db_time(target.created_at), definition.initial)] + history[target.id]
         stays.sort(key=lambda stay: stay[0])
         moments = [at for at, _ in stays]
@@ -66,7 +66,7 @@ def overdue_at(*, session: Session, targets: list[Target], days: list[date]) -> 
             entered, state = stays[index]
             rule = definition.states[state].deadline or {}
             entered_on = clock.local(entered).date()
-            key = (target.id, state) if rule.get("target_deadline") else (target.plan_id, state, entered_on)
+            key = (target.id, state) if rule.get("target_deadline") else (target.plan_id, definition.id, definition.version, state, entered_on)
             if key not in dues:
                 dues[key] = state_due(session, target, definition, state, entered_on)
             due = dues[key]
