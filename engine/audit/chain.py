@@ -268,11 +268,11 @@ def _same(value: Any) -> Any:
     return value
 
 
-def _parsed(text: str | bytes) -> Any:
+def _parsed(text: str) -> Any:
     try:
         return orjson.loads(text)
     except orjson.JSONDecodeError:  # what only Python's reader takes (integers beyond 64 bits, NaN)
-        return json.loads(bytes(text) if isinstance(text, memoryview) else text)
+        return json.loads(text)
 
 
 _SORTED = orjson.OPT_SORT_KEYS
