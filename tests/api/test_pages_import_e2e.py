@@ -1,12 +1,12 @@
 """The import page in a real Chromium: upload a prose document, the marks follow the edits, import."""
 from __future__ import annotations
 
-from tests.api.test_pages_e2e import Person, browser, pytestmark, site  # noqa: F401 - the fixtures, the skip
+from tests.api.test_pages_e2e import Person, pytestmark, site  # noqa: F401 - the fixtures, the skip
 from tests.engine.plans import docmaker
 from tests.engine.plans.test_draft import _forty
 
 
-def test_the_office_reviews_a_draft_in_the_browser_and_imports_it(site, browser, tmp_path):  # noqa: F811
+def test_the_office_reviews_a_draft_in_the_browser_and_imports_it(site, browser, tmp_path):
     base, _, _ = site
     office = Person(browser, base, "绩效办")
     office.open("/")
