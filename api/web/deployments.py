@@ -14,7 +14,7 @@ from api.web.auth import WebViewer, checked_form
 from api.web.pages import _page
 from engine.bpmn import reader
 from engine.store.config import settings
-from engine.store.errors import DomainError
+from engine.store.errors import DomainError, Forbidden, NotFound
 from engine.plans import service as plans
 from engine.workflow import definitions, deployments
 
@@ -86,6 +86,8 @@ async def plan_workflow(request: Request, session: SessionDep, viewer: WebViewer
     try:
         plan = await run_in_threadpool(plans.set_workflow, session=session, plan_id=plan_id, workflow=workflow,
                                        actor=viewer.actor)
+    except (NotFound, Forbidden):
+        raise  # another organisation's plan, or none: the error page, never the form
     except DomainError as exc:
         return _deployments_page(request, session, viewer, status_code=422, plan_errors=[exc.message])
     notice = f"计划“{plan.title}”的新目标将按工作流 {plan.workflow} 的最新版本运行"

@@ -118,6 +118,7 @@ BODIES = {
     "SectionCreate": {"name": "甲新科室"},
     "OrganisationCreate": {"name": "乙下属学校", "parent": ORGS["B"]["name"], "kind": "school"},
     "HandDownIn": {"to": []},
+    "PlanWorkflowUpdate": {"workflow": "target"},
     "AssignmentIn": {"sections": [], "leaders": [], "persons": []},
 }
 #: An id no object has (for a path naming a kind of object the world does not build).
