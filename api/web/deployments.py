@@ -86,9 +86,11 @@ async def plan_workflow(request: Request, session: SessionDep, viewer: WebViewer
     try:
         plan = await run_in_threadpool(plans.set_workflow, session=session, plan_id=plan_id, workflow=workflow,
                                        actor=viewer.actor)
-    except (NotFound, Forbidden):
-        raise  # another organisation's plan, or none: the error page, never the form
+    except Forbidden:
+        raise  # a parent's office reads the plan but may not change it: the error page
     except DomainError as exc:
+        if isinstance(exc, NotFound) and "plan_id" in exc.details:
+            raise  # another organisation's plan, or none: the error page, never the form
         return _deployments_page(request, session, viewer, status_code=422, plan_errors=[exc.message])
     notice = f"计划“{plan.title}”的新目标将按工作流 {plan.workflow} 的最新版本运行"
     return RedirectResponse(f"/admin/deployments?done={quote(notice)}", status_code=303)
