@@ -6,7 +6,6 @@ import os
 import random
 import signal
 import threading
-import time
 
 from sqlalchemy import event
 from sqlmodel import Session
@@ -40,7 +39,7 @@ def fire_and_hang(url, target_id, trigger, actor: Actor, flushed) -> None:
         @event.listens_for(session, "before_commit")
         def _hang(_session):
             flushed.set()
-            time.sleep(3600)
+            _until_killed()
 
         step(session, target_id, trigger, actor)
 
@@ -55,11 +54,16 @@ def fire_forever(url, target_ids, actor: Actor, committed) -> None:
                 committed.release()
 
 
+def _until_killed() -> None:
+    """Block this process for good: the parent, which waited for our event, kills it here."""
+    threading.Event().wait()
+
+
 def group_fire_and_hang(url, target_ids, trigger, actor: Actor, reached) -> None:
     """Hand one fire per target to a group writer, all in one batch; stop forever just before its COMMIT."""
     def hang(_count):
         reached.set()
-        time.sleep(3600)
+        _until_killed()
 
     writer = GroupWriter(make_engine(url), before_commit=hang)
     payload, comment = PAYLOADS[trigger]
@@ -68,7 +72,7 @@ def group_fire_and_hang(url, target_ids, trigger, actor: Actor, reached) -> None
             threading.Thread(target=writer.fire, kwargs=dict(target_id=target_id, trigger=trigger, actor=actor,
                                                              payload=payload, comment=comment), daemon=True).start()
         writer.wait_queued(len(target_ids))
-    time.sleep(3600)
+    _until_killed()
 
 
 def group_fire_forever(url, target_ids, actor: Actor, committed) -> None:
@@ -83,7 +87,7 @@ def group_fire_forever(url, target_ids, actor: Actor, committed) -> None:
 
     for target_id in target_ids:
         threading.Thread(target=loop, args=(target_id,), daemon=True).start()
-    time.sleep(3600)
+    _until_killed()
 
 
 def kill_after_commits(worker, args, *, rounds: int, fewest: int, most: int, seed: int = 20241231) -> int:
