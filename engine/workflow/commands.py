@@ -16,6 +16,7 @@ from engine.people.actors import Actor, Parties, in_scope, lead_section
 from engine.workflow.definitions import Definition, TransitionSpec
 from engine.workflow.duedates import state_due
 from engine.store.errors import (
+    DomainError,
     Forbidden,
     GuardFailed,
     InvalidPayload,
@@ -148,16 +149,25 @@ def fire(
     comment = (comment or "").strip()
     connection = db.begin_write(session)
     kept: list = []
+    changing: list = []  # not empty once the fire has begun to change anything
     try:
         with session.no_autoflush:  # one UPDATE of the target, one version bump
             fired = _fire(session, connection, target_id, trigger, actor, payload, comment, expected_version,
-                          uploads or [], kept, override_separation, list(remove_evidence or []))
+                          uploads or [], kept, changing, override_separation, list(remove_evidence or []))
         session.commit()
-    except BaseException:
-        session.rollback()
+    except BaseException as exc:
         evidence.discard(kept)  # files of a transition that did not happen
+        if not (session.info.get(GROUPED) and isinstance(exc, DomainError) and not changing):
+            session.rollback()
+        # else refused before changing anything, in a group writer's batch: nothing to undo, the batch goes on
         raise
     return replace(fired, stored=tuple(kept)) if kept else fired
+
+
+#: ``session.info`` key of a session in which a group writer runs a batch of fires (see
+#: :mod:`engine.workflow.writer`): a fire refused before it changed anything leaves the batch's
+#: transaction as it was; any other failure rolls the whole transaction back.
+GROUPED = "kaoping.grouped"
 
 
 _TARGETS = Target.__table__
@@ -170,7 +180,7 @@ _INSERT_SIGNATURE = insert(Signature.__table__)
 
 
 def _fire(session, connection, target_id, trigger, actor, payload, comment, expected_version, uploads, kept,
-          override_separation=False, remove_evidence=()) -> Fired:
+          changing, override_separation=False, remove_evidence=()) -> Fired:
     # The target, its parties, signers and plan milestones, and the chain head: one statement.
     loaded = load_for_fire(session, target_id, connection=connection)
     target = loaded.target
@@ -187,8 +197,9 @@ def _fire(session, connection, target_id, trigger, actor, payload, comment, expe
     parties = loaded.parties
     role = acting_role(actor, spec, parties)
     overridden = duties.check(session=session, definition=definition, target_id=target.id, trigger=trigger,
-                              actor=actor, override=override_separation)
+                              actor=actor, override=override_separation, done_so_far=loaded.done)
     if uploads:
+        changing.append("evidence")
         if "evidence" not in {f.name for f in spec.fields}:
             raise InvalidPayload(f"“{spec.label}”不能附带文件", errors=[{"field": "evidence", "reason": "不能附带文件"}])
         kept += evidence.store(session=session, target_id=target.id, uploader=actor.name, uploads=uploads)
@@ -209,6 +220,8 @@ def _fire(session, connection, target_id, trigger, actor, payload, comment, expe
         session=session, target=target, definition=definition, transition=spec, actor=actor, role=role,
         payload=payload, comment=comment, at=now, leaders=list(parties.leaders),
         signers=list(loaded.signers) if spec.countersign or "not_signed_yet" in spec.guards else [],
+        # read with the target: whether a child's target is still open (else the guards read it themselves)
+        facts=None if loaded.children_open else rules.ListFacts(frozenset({target.id}), frozenset(), {}),
     )
     for name in spec.guards:
         reason = rules.GUARDS[name](ctx)
@@ -218,6 +231,7 @@ def _fire(session, connection, target_id, trigger, actor, payload, comment, expe
         raise GuardFailed(reason, guard="when")
 
     from_state = target.state
+    changing.append("target")
     if spec.countersign:
         ctx.signers.append(actor.name)
     machine_for(definition).events[trigger].trigger(target, ctx=ctx)
@@ -234,9 +248,10 @@ def _fire(session, connection, target_id, trigger, actor, payload, comment, expe
         target.supervised_against = []
     target.updated_at = clock.to_db(now)
     _write_target(connection, target)
-    if moved:  # what the messages about the last stay asked for is done, or no longer asked
+    # (only where a message about the target is open: most fires have none to close)
+    if moved and loaded.open_items:  # what the messages about the last stay asked for is done, or no longer asked
         inbox.mark_done(connection, target_id=target.id, at=clock.to_db(now))
-    elif spec.countersign:  # one signature of several: the signer's own part is done
+    elif spec.countersign and loaded.open_items:  # one signature of several: the signer's own part is done
         inbox.mark_done(connection, target_id=target.id, at=clock.to_db(now), only=actor.name)
 
     record_payload = dict(payload)

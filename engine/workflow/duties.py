@@ -5,6 +5,7 @@ person did before; an admin who overrides it is named in the transition's record
 """
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Any
 
 from sqlmodel import Session, select
@@ -21,15 +22,19 @@ def partners(definition: Definition, trigger: str) -> set[str]:
 
 
 def check(*, session: Session, definition: Definition, target_id: int, trigger: str, actor: Actor,
-          override: bool = False) -> dict[str, Any] | None:
+          override: bool = False, done_so_far: Collection[tuple[str, str]] | None = None) -> dict[str, Any] | None:
     """:class:`Forbidden` (code ``separation_of_duties``) when ``actor`` did a partner step of this target;
-    with ``override`` by an admin, what was overridden (for the record); otherwise ``None``."""
+    with ``override`` by an admin, what was overridden (for the record); otherwise ``None``.
+    ``done_so_far``: the target's (trigger, actor) pairs, if the caller read them already."""
     others = partners(definition, trigger)
     if not others:
         return None
-    done = session.exec(select(TransitionRecord.trigger).where(
-        TransitionRecord.target_id == target_id, TransitionRecord.actor == actor.name,
-        TransitionRecord.kind == "transition", TransitionRecord.trigger.in_(sorted(others)))).first()
+    if done_so_far is not None:
+        done = next((other for other in sorted(others) if (other, actor.name) in done_so_far), None)
+    else:
+        done = session.exec(select(TransitionRecord.trigger).where(
+            TransitionRecord.target_id == target_id, TransitionRecord.actor == actor.name,
+            TransitionRecord.kind == "transition", TransitionRecord.trigger.in_(sorted(others)))).first()
     if done is None:
         return None
     labels = {t.trigger: t.label for t in definition.transitions}

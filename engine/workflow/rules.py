@@ -335,6 +335,8 @@ def _allowed_this_stay(ctx: Context) -> bool:
 def _children_verified(ctx: Context) -> str | None:
     """A parent target is self-assessed once every child organisation's target is verified (汇总 complete),
     unless the office has allowed it with a reason."""
+    if ctx.facts is not None and ctx.facts.knows(ctx.target) and ctx.target.id not in ctx.facts.pending_children:
+        return None
     pending = children_pending(ctx.session, ctx.target)
     if not pending or _allowed_this_stay(ctx):
         return None

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
-from sqlalchemy import JSON, Connection, Integer, String, column, exists, func, or_, text
+from sqlalchemy import JSON, Boolean, Connection, Integer, String, column, exists, func, or_, text
 from sqlmodel import Session, delete, select
 
 from engine.audit import chain, ledger
@@ -16,6 +16,7 @@ from engine.people import scope
 from engine.people.actors import Actor, Parties
 from engine.people.roles import SYSTEM_ROLE
 from engine.workflow.duedates import state_due
+from engine.workflow.rules import CHILD_FINISHED
 from engine.store import rows
 from engine.store.errors import NotFound
 from engine.store.models import Assignment, ChainHead, Plan, Signature, Target
@@ -62,6 +63,12 @@ class Loaded:
     signers: list[str]
     milestones: dict[str, date]
     head: ChainHead
+    #: The (trigger, actor) pairs of the target's transitions so far (for the separation of duties).
+    done: frozenset[tuple[str, str]]
+    #: Whether messages about the target are still open (未办结): a change of state closes them.
+    open_items: bool
+    #: Whether a target handed down from it is not yet verified (汇总 incomplete).
+    children_open: bool
 
 
 _COLUMNS = list(Target.__table__.columns)
@@ -69,11 +76,15 @@ _AGGREGATES = {
     "sqlite": ("(SELECT json_group_array(json_array(kind, name)) FROM (SELECT kind, name FROM assignment "
                "WHERE target_id = t.id ORDER BY kind, position))",
                "(SELECT json_group_array(signer) FROM (SELECT signer FROM signature WHERE target_id = t.id ORDER BY id))",
-               "(SELECT json_group_object(key, due_date) FROM milestone WHERE plan_id = t.plan_id)", ""),
+               "(SELECT json_group_object(key, due_date) FROM milestone WHERE plan_id = t.plan_id)",
+               "(SELECT json_group_array(json_array(trigger, actor)) FROM (SELECT DISTINCT trigger, actor "
+               "FROM transitionrecord WHERE target_id = t.id AND kind = 'transition'))", ""),
     "postgresql": ("(SELECT json_agg(json_build_array(kind, name) ORDER BY kind, position) FROM assignment "
                    "WHERE target_id = t.id)",
                    "(SELECT json_agg(signer ORDER BY id) FROM signature WHERE target_id = t.id)",
                    "(SELECT json_object_agg(key, due_date) FROM milestone WHERE plan_id = t.plan_id)",
+                   "(SELECT json_agg(json_build_array(trigger, actor)) FROM (SELECT DISTINCT trigger, actor "
+                   "FROM transitionrecord WHERE target_id = t.id AND kind = 'transition') AS done)",
                    # rows are locked in the order of FROM: the target first, then the head, as every writer does
                    " FOR UPDATE OF t, h"),
 }
@@ -82,16 +93,21 @@ _LOADS: dict[str, object] = {}
 
 def _load_statement(dialect: str):
     if dialect not in _LOADS:
-        parties, signers, milestones, lock = _AGGREGATES[dialect]
+        parties, signers, milestones, done, lock = _AGGREGATES[dialect]
         names = ", ".join(f't."{c.name}"' for c in _COLUMNS)
+        finished = ", ".join(f"'{state}'" for state in CHILD_FINISHED)
         _LOADS[dialect] = text(
             f"SELECT {names}, h.count AS head_count, h.last_id AS head_last_id, h.last_hash AS head_last_hash, "
-            f"{parties} AS parties, {signers} AS signers, {milestones} AS milestones, "
+            f"{parties} AS parties, {signers} AS signers, {milestones} AS milestones, {done} AS done, "
+            f"EXISTS (SELECT 1 FROM inboxitem WHERE target_id = t.id AND done_at IS NULL) AS open_items, "
+            f"EXISTS (SELECT 1 FROM target WHERE parent_id = t.id AND state NOT IN ({finished})) AS children_open, "
             f"(SELECT version FROM target WHERE id = t.id) AS seen_version "
             f"FROM target AS t, chainhead AS h WHERE t.id = :target_id AND h.id = t.org_id{lock}"
         ).columns(*_COLUMNS, column("head_count", Integer), column("head_last_id", Integer),
                   column("head_last_hash", String), column("parties", JSON), column("signers", JSON),
-                  column("milestones", JSON), column("seen_version", Integer))  # all by position: the result's description is cached
+                  column("milestones", JSON), column("done", JSON), column("open_items", Boolean),
+                  column("children_open", Boolean),
+                  column("seen_version", Integer))  # all by position: the result's description is cached
     return _LOADS[dialect]
 
 
@@ -125,7 +141,9 @@ def load_for_fire(session: Session, target_id: int, *, connection: Connection | 
                                      "last_hash": values["head_last_hash"]})
     milestones = {key: date.fromisoformat(str(due)[:10]) for key, due in (values["milestones"] or {}).items()}
     return Loaded(target, Parties(tuple(found["section"]), tuple(found["leader"]), tuple(found["person"])),
-                  list(values["signers"] or ()), milestones, head)
+                  list(values["signers"] or ()), milestones, head,
+                  frozenset((trigger, actor) for trigger, actor in values["done"] or ()),
+                  bool(values["open_items"]), bool(values["children_open"]))
 
 
 def assignments(target_id: int, parties: Parties) -> list[Assignment]:

@@ -160,7 +160,63 @@ class GroupWriter:
                     self._queue.extendleft(reversed(again))
 
     def _write(self, batch: list[_Request]) -> list[_Request]:
-        """Run ``batch`` in one transaction; returns the fires to run again in the next (lock conflicts)."""
+        """Run ``batch`` in one transaction; returns the fires to run again in the next (lock conflicts).
+
+        First together, without savepoints: a fire refused before it changed anything (the usual
+        failure: a stale version, a guard, a role) leaves the transaction as it was. Should a fire fail
+        after it began to change, the transaction is rolled back and the batch runs again with a
+        SAVEPOINT around each fire."""
+        try:
+            outcomes = self._write_together(batch)
+        except _Apart:
+            return self._write_apart(batch)
+        self._answer(outcomes)
+        return []
+
+    def _write_together(self, batch: list[_Request]) -> list[tuple[_Request, Any]]:
+        outcomes: list[tuple[_Request, Any]] = []
+        try:
+            with self._cross_process_lock(), self.engine.connect() as connection:
+                connection.execution_options(**{db.WRITE: True})
+                with connection.begin() as transaction, Session(
+                        bind=connection, join_transaction_mode="rollback_only", expire_on_commit=False,
+                        info={commands.GROUPED: True}) as session:
+                    for request in batch:
+                        try:
+                            fired = commands.fire(session=session, **request.kwargs)
+                        except DomainError as exc:
+                            if not transaction.is_active:  # it had begun to change: rolled back
+                                raise _Apart from exc
+                            outcomes.append((request, _Failed(exc)))
+                            continue
+                        except Exception as exc:  # a database error: the transaction is gone
+                            raise _Apart from exc
+                        outcomes.append((request, (fired, _then_together(session, request, fired, transaction))))
+                        session.expunge_all()  # the next fire reads its own objects; this one's stay as they are
+                    if self.before_commit is not None:
+                        self.before_commit(sum(1 for _, outcome in outcomes if not isinstance(outcome, _Failed)))
+        except BaseException:
+            for _, outcome in outcomes:  # the files of fires that were not committed after all
+                if not isinstance(outcome, _Failed):
+                    evidence.discard(list(outcome[0].stored))
+            raise
+        return outcomes
+
+    def _answer(self, outcomes: list[tuple[_Request, Any]]) -> None:
+        self.batches += 1
+        for request, outcome in outcomes:
+            if isinstance(outcome, _Failed):
+                request.future.set_exception(outcome.error)
+                continue
+            fired, then = outcome
+            self.fires += 1
+            if isinstance(then, _Failed):
+                request.future.set_exception(then.error)
+            else:
+                request.future.set_result(fired if request.then is None else then)
+
+    def _write_apart(self, batch: list[_Request]) -> list[_Request]:
+        """The batch in one transaction, each fire in a SAVEPOINT of its own (see :meth:`_write`)."""
         done: list[tuple[_Request, commands.Fired, Any]] = []
         again: list[_Request] = []
         try:
@@ -220,6 +276,29 @@ def _lock_conflict(exc: Exception) -> bool:
 @dataclass(frozen=True)
 class _Failed:
     error: Exception
+
+
+class _Apart(Exception):
+    """A fire of a batch run together failed after it began to change: run the batch apart."""
+
+
+def _then_together(session: Session, request: _Request, fired: commands.Fired, transaction) -> Any:
+    """The caller's follow-up in a batch run together: it only reads, nothing it leaves pending is
+    written; its refusal is the caller's alone, a database error sends the batch apart."""
+    if request.then is None:
+        return None
+    try:
+        with session.no_autoflush:
+            return request.then(session, fired)
+    except DomainError as exc:
+        if not transaction.is_active:
+            raise _Apart from exc
+        return _Failed(exc)
+    except Exception as exc:
+        raise _Apart from exc
+    finally:
+        for instance in list(session.new) + list(session.dirty) + list(session.deleted):
+            session.expunge(instance)
 
 
 def _then(session: Session, request: _Request, fired: commands.Fired) -> Any:

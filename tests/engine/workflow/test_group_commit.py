@@ -8,6 +8,7 @@ import threading
 from pathlib import Path
 
 import pytest
+from sqlalchemy import event
 from sqlalchemy.exc import OperationalError
 from sqlmodel import Session, func, select
 
@@ -281,15 +282,39 @@ def test_a_fire_that_loses_a_lock_conflict_runs_again_after_the_others_commit(se
     a, b, c = (f.target(session) for _ in range(3))
     fire, lost = commands.fire, []
 
-    def conflicting_once(*, session, **kwargs):
-        if kwargs["target_id"] == b.id and not lost:
+    def conflicting(*, session, **kwargs):
+        # b loses twice: in the batch run together (which then runs apart) and in the batch run apart
+        if kwargs["target_id"] == b.id and len(lost) < 2:
             lost.append(True)
             raise OperationalError("SELECT … FOR UPDATE", {}, _Deadlock("deadlock detected"))
         return fire(session=session, **kwargs)
 
-    monkeypatch.setattr(commands, "fire", conflicting_once)
+    monkeypatch.setattr(commands, "fire", conflicting)
     assert _together(writer, [_fire(writer, t.id, "start", f.STAFF) for t in (a, b, c)]) == ["ok"] * 3
     assert batches.sizes == [1, 2]  # a committed, then b (again) and c
     session.expire_all()
     assert all(_history_matches(session, t.id)[0].state == "in_progress" for t in (a, b, c))
+    assert audit.verify(session).ok
+
+
+def test_a_batch_runs_together_without_savepoints_and_a_refusal_in_it_changes_nothing(
+        session, engine_db, writer, batches):
+    """The usual batch: no SAVEPOINT at all; a fire refused in the middle (a stale version, a role) is the
+    caller's error and leaves the fires before and after it to commit in the same transaction."""
+    a, b, c = (f.target(session) for _ in range(3))
+    sent = []
+    listen = lambda _c, _cursor, statement, *_a: sent.append(statement.split()[0].upper())  # noqa: E731
+    event.listen(engine_db, "before_cursor_execute", listen)
+    try:
+        outcomes = _together(writer, [_fire(writer, a.id, "start", f.STAFF),
+                                      _fire(writer, b.id, "start", f.STAFF, expected_version=7),
+                                      _fire(writer, b.id, "sign", f.LEADER),
+                                      _fire(writer, c.id, "start", f.STAFF)])
+    finally:
+        event.remove(engine_db, "before_cursor_execute", listen)
+    assert outcomes == ["ok", "stale_version", "invalid_trigger", "ok"]
+    assert batches.sizes == [2]
+    assert "SAVEPOINT" not in sent and "RELEASE" not in sent and "ROLLBACK" not in sent
+    session.expire_all()
+    assert [_history_matches(session, t.id)[0].state for t in (a, b, c)] == ["in_progress", "assigned", "in_progress"]
     assert audit.verify(session).ok
