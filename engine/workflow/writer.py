@@ -193,12 +193,9 @@ class GroupWriter:
                             raise _Apart from exc
                         outcomes.append((request, (fired, _then_together(session, request, fired, transaction))))
                         session.expunge_all()  # the next fire reads its own objects; this one's stay as they are
-                    if self.before_commit is not None:
-                        self.before_commit(sum(1 for _, outcome in outcomes if not isinstance(outcome, _Failed)))
+                    self._before_commit(outcomes)
         except BaseException:
-            for _, outcome in outcomes:  # the files of fires that were not committed after all
-                if not isinstance(outcome, _Failed):
-                    evidence.discard(list(outcome[0].stored))
+            _discard(outcomes)
             raise
         return outcomes
 
@@ -217,7 +214,7 @@ class GroupWriter:
 
     def _write_apart(self, batch: list[_Request]) -> list[_Request]:
         """The batch in one transaction, each fire in a SAVEPOINT of its own (see :meth:`_write`)."""
-        done: list[tuple[_Request, commands.Fired, Any]] = []
+        outcomes: list[tuple[_Request, Any]] = []
         again: list[_Request] = []
         try:
             with self._cross_process_lock(), self.engine.connect() as connection:
@@ -237,23 +234,19 @@ class GroupWriter:
                                     # takes targets after a chain head): commit what ran, run the rest anew.
                                     again = batch[number:]
                                     break
-                                request.future.set_exception(exc)
+                                outcomes.append((request, _Failed(exc)))
                                 continue
-                            done.append((request, fired, _then(session, request, fired)))
-                    if self.before_commit is not None:
-                        self.before_commit(len(done))
+                            outcomes.append((request, (fired, _then(session, request, fired))))
+                    self._before_commit(outcomes)
         except BaseException:
-            for _, fired, _outcome in done:  # the files of fires that were not committed after all
-                evidence.discard(list(fired.stored))
+            _discard(outcomes)
             raise
-        self.batches += 1
-        self.fires += len(done)
-        for request, fired, outcome in done:
-            if isinstance(outcome, _Failed):
-                request.future.set_exception(outcome.error)
-            else:
-                request.future.set_result(fired if request.then is None else outcome)
+        self._answer(outcomes)
         return again
+
+    def _before_commit(self, outcomes: list[tuple[_Request, Any]]) -> None:
+        if self.before_commit is not None:
+            self.before_commit(sum(1 for _, outcome in outcomes if not isinstance(outcome, _Failed)))
 
     @contextlib.contextmanager
     def _cross_process_lock(self) -> Iterator[None]:
@@ -278,13 +271,21 @@ class _Failed:
     error: Exception
 
 
+def _discard(outcomes: list[tuple[_Request, Any]]) -> None:
+    """The files of a batch's fires that were not committed after all."""
+    for _, outcome in outcomes:
+        if not isinstance(outcome, _Failed):
+            evidence.discard(list(outcome[0].stored))
+
+
 class _Apart(Exception):
     """A fire of a batch run together failed after it began to change: run the batch apart."""
 
 
 def _then_together(session: Session, request: _Request, fired: commands.Fired, transaction) -> Any:
-    """The caller's follow-up in a batch run together: it only reads, nothing it leaves pending is
-    written; its refusal is the caller's alone, a database error sends the batch apart."""
+    """The caller's follow-up in a batch run together: it only reads (what it leaves pending is
+    expunged with the fire's objects, never flushed); its refusal is the caller's alone, a database
+    error sends the batch apart."""
     if request.then is None:
         return None
     try:
@@ -296,9 +297,6 @@ def _then_together(session: Session, request: _Request, fired: commands.Fired, t
         return _Failed(exc)
     except Exception as exc:
         raise _Apart from exc
-    finally:
-        for instance in list(session.new) + list(session.dirty) + list(session.deleted):
-            session.expunge(instance)
 
 
 def _then(session: Session, request: _Request, fired: commands.Fired) -> Any:
