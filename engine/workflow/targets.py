@@ -240,31 +240,37 @@ def _has(kind: str, name: str):
 SORTABLE = ("code", "state", "weight")
 
 
-def search(*, session: Session, filters: TargetFilter, limit: int, offset: int,
-           sort: str | None = None, actor: Actor | None = None) -> tuple[list[Target], int]:
-    """A page of the targets ``actor`` reads matching ``filters`` and the total; by the due date of their
-    current state (none last), or by ``sort`` (one of :data:`SORTABLE`)."""
-    query = select(Target).where(scope.targets(scope.of(session, actor)))
+def conditions(filters: TargetFilter) -> list:
+    """The SQL conditions on :class:`Target` that keep what ``filters`` keep."""
+    found = []
     if filters.plan_id is not None:
-        query = query.where(Target.plan_id == filters.plan_id)
+        found.append(Target.plan_id == filters.plan_id)
     if filters.workflow:
-        query = query.where(Target.workflow == filters.workflow)
+        found.append(Target.workflow == filters.workflow)
     if filters.state:
-        query = query.where(Target.state == filters.state)
+        found.append(Target.state == filters.state)
     if filters.section:
-        query = query.where(_has("section", filters.section))
+        found.append(_has("section", filters.section))
     if filters.leader:
-        query = query.where(_has("leader", filters.leader))
+        found.append(_has("leader", filters.leader))
     if filters.supervised is not None:
-        query = query.where(Target.supervised == filters.supervised)
+        found.append(Target.supervised == filters.supervised)
     if filters.overdue is not None:
         late = (Target.state_due.is_not(None)) & (Target.state_due < clock.today())
-        query = query.where(late if filters.overdue else ~late)
+        found.append(late if filters.overdue else ~late)
     q = (filters.q or "").replace("\x00", "")
     if q:
         pattern = f"%{_escape_like(q)}%"
-        query = query.where(or_(Target.code.ilike(pattern, escape="\\"), Target.text.ilike(pattern, escape="\\"),
-                                Target.indicator.ilike(pattern, escape="\\")))
+        found.append(or_(Target.code.ilike(pattern, escape="\\"), Target.text.ilike(pattern, escape="\\"),
+                               Target.indicator.ilike(pattern, escape="\\")))
+    return found
+
+
+def search(*, session: Session, filters: TargetFilter, limit: int, offset: int,
+           sort: str | None = None, actor: Actor | None = None, where: Sequence = ()) -> tuple[list[Target], int]:
+    """A page of the targets ``actor`` reads matching ``filters`` (and the conditions ``where``) and the total;
+    by the due date of their current state (none last), or by ``sort`` (one of :data:`SORTABLE`)."""
+    query = select(Target).where(scope.targets(scope.of(session, actor)), *conditions(filters), *where)
     total = session.exec(select(func.count()).select_from(query.subquery())).one()
     order = [getattr(Target, sort)] if sort in SORTABLE else []
     if sort == "weight":
