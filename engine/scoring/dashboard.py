@@ -7,8 +7,6 @@ from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
-from urllib.parse import urlencode
-
 from sqlalchemy import and_, case, exists, false, func, not_, or_
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, select
@@ -65,8 +63,8 @@ class Queue:
     empty: str = "无"
     #: How many there are in all when ``items`` are only the first of them (``None``: all are here).
     total: int | None = None
-    #: The target list of them all, filtered the same way (查看全部).
-    link: str = ""
+    #: The target list's parameters that list them all, filtered the same way (查看全部).
+    query: dict[str, str] = field(default_factory=dict)
 
     @property
     def count(self) -> int:
@@ -263,11 +261,11 @@ def _supervised_ids(session: Session, actor: Actor, mine: list) -> list[int]:
     return [i for i, against in found if not against or actor.sections & set(against)]
 
 
-def queue_link(key: str, q: str = "", section: str = "", state: str = "") -> str:
-    """The target list of one home list in all, filtered the same way (查看全部)."""
+def queue_query(key: str, q: str = "", section: str = "", state: str = "") -> dict[str, str]:
+    """The target list's parameters that list one home list in all, filtered the same way (查看全部)."""
     query = {"queue": key, "workflow": "" if key in ("reports", "to-sign", "notices-to-sign") else "target",
              "q": q, "section": section, "state": state}
-    return "/targets?" + urlencode({k: v for k, v in query.items() if v or k == "workflow"})
+    return {k: v for k, v in query.items() if v or k == "workflow"}
 
 
 def _listed(session: Session, conditions: list, order: str = "due") -> list[Target]:
@@ -297,7 +295,7 @@ def _dressed(session: Session, lists: dict[str, list[Target]], actor: Actor) -> 
 
 def _queue(key: str, found: list[Item], total: int, q: str, section: str) -> Queue:
     spec = QUEUES[key]
-    return Queue(key, spec.label, found, spec.empty, total=total, link=queue_link(key, q, section))
+    return Queue(key, spec.label, found, spec.empty, total=total, query=queue_query(key, q, section))
 
 
 def _state_counts(session: Session, conditions: list) -> list[tuple[str, str, int]]:
@@ -320,7 +318,7 @@ def staff_home(session: Session, actor: Actor, *, q: str = "", section: str = ""
     return {
         "queues": [queues[k] for k in ("to-start", "going", "to-assess", "returned")],
         "lists": queues,
-        "by_state": [(label, n, queue_link("section-targets", q, section, state))
+        "by_state": [(label, n, queue_query("section-targets", q, section, state))
                      for state, label, n in _state_counts(session, mine)],
         "overdue": dressed["overdue"], "due_soon": dressed["due-soon"], "supervised": dressed["supervised"],
         "reports": dressed["reports"], "warnings": dressed["warnings"],
