@@ -94,10 +94,12 @@ def generate(url: str, targets: int, records: int) -> None:
                 1, g % 50 = 0, 0, now(), now(), '{{}}', '[]', '[]', CASE WHEN g % 40 = 0 THEN 2 ELSE 0 END,
                 CASE WHEN g % 40 = 0 THEN '进度滞后' ELSE '' END
             FROM generate_series(1, :n) AS g"""), {"plan": plan_id, "org": org, "year": date.today().year, "n": targets})
-        for kind, names, position in (("section", SECTIONS, 0), ("leader", LEADERS, 0), ("person", ["洪玮玮"], 0)):
+        # By runs of ids (not by id % n, which would tie a section to some states only).
+        for kind, names, position, step in (("section", SECTIONS, 0, 6), ("leader", LEADERS, 0, 60),
+                                            ("person", ["洪玮玮"], 0, 1)):
             array = "ARRAY[" + ", ".join(f"'{n}'" for n in names) + "]"
             conn.execute(text(f"INSERT INTO assignment (target_id, kind, name, position) "
-                              f"SELECT id, :kind, ({array})[1 + id % {len(names)}], {position} FROM target"),
+                              f"SELECT id, :kind, ({array})[1 + (id / {step}) % {len(names)}], {position} FROM target"),
                          {"kind": kind})
         first = conn.execute(text("SELECT min(id) FROM target")).scalar()
         conn.execute(text("""
