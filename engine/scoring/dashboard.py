@@ -157,12 +157,13 @@ def _by_due(query):
     return query.order_by(Target.state_due.is_(None), Target.state_due, Target.id)
 
 
-def _returned_condition():
-    """Whether the target's latest transition sent it back (退回 by a leader or the office), as SQL."""
-    record = aliased(TransitionRecord)
-    last = (select(record.trigger).where(record.target_id == Target.id, record.kind == "transition")
-            .order_by(record.id.desc()).limit(1).correlate(Target).scalar_subquery())
-    return func.coalesce(last, "").in_(("return", "send_back"))
+def _returned_ids():
+    """The targets whose latest transition sent them back (退回 by a leader or the office), as a subquery:
+    the records of those triggers (by their index; returns are few) that no later transition follows."""
+    record, later = aliased(TransitionRecord), aliased(TransitionRecord)
+    return select(record.target_id).where(
+        record.trigger.in_(("return", "send_back")), record.kind == "transition", record.target_id.is_not(None),
+        ~exists().where(later.target_id == record.target_id, later.kind == "transition", later.id > record.id))
 
 
 def _states_leaving_by(trigger: str):
@@ -242,9 +243,9 @@ def queue_conditions(session: Session, actor: Actor, key: str) -> list | None:
         return mine + [plan, Target.id.in_(_supervised_ids(session, actor, mine))]
     return mine + {
         "to-start": [plan, Target.state == "assigned"],
-        "going": going + [not_(_returned_condition()), or_(Target.state_due.is_(None), Target.state_due > soon)],
-        "to-assess": going + [not_(_returned_condition()), Target.state_due <= soon],
-        "returned": going + [_returned_condition()],
+        "going": going + [Target.id.not_in(_returned_ids()), or_(Target.state_due.is_(None), Target.state_due > soon)],
+        "to-assess": going + [Target.id.not_in(_returned_ids()), Target.state_due <= soon],
+        "returned": going + [Target.id.in_(_returned_ids())],
         "overdue": [plan, Target.state_due < today],
         "due-soon": [plan, Target.state_due >= today, Target.state_due <= soon],
         "section-targets": [plan],
