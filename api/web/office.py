@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from datetime import datetime
 from typing import Annotated
 from urllib.parse import quote
@@ -88,14 +89,21 @@ def audit_page(request: Request, session: SessionDep, viewer: WebViewer, actor: 
         page = 1
     return _page(request, viewer, session, "audit.html", records=records, page=page, query=query,
                  next_after=next_after, previous=previous, after=after if before is None else None,
-                 count=audit.count(session=session, filters=filters) if page == 1 and _only_scoped(filters) and scope.reads_everything(session, viewer.actor)
-                 else None,
+                 count=_whole_count(session, viewer, filters) if page == 1 else None,
                  values={"actor": actor or "", "section": section or "", "trigger": trigger or "",
                          "target": target or "", "since": since or "", "until": until or "", "code": code or "",
                          "state": state or ""},
                  check=chain_check.status(session) if check and scope.reads_everything(session, viewer.actor) else None,
                  codes=audit.target_codes(session, records), labels=definitions.audit_labels(),
                  key=checkpoints.public_key_info(), checkpoint=checkpoints.latest(session))
+
+
+def _whole_count(session, viewer, filters: audit.AuditFilter) -> int | None:
+    """How many records the first page of the whole chain leads: the chains' heads keep it (no count of
+    the records). Only for a reader of every organisation with nothing but their scope narrowing; else none."""
+    if not _only_scoped(filters) or not scope.reads_everything(session, viewer.actor):
+        return None
+    return audit.count(session=session, filters=replace(filters, within=None))  # their scope is everything
 
 
 def _only_scoped(filters: audit.AuditFilter) -> bool:

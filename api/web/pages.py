@@ -51,19 +51,16 @@ def home(request: Request, session: SessionDep, viewer: WebViewer,
     parts = {}
     if "office" in roles:
         parts["office"] = dashboard.office_home(session, viewer.actor)
-    if "leader" in roles:
-        parts["leader"] = dashboard.leader_home(session, viewer.actor)
+        parts["office"]["queues"] = dashboard.narrow(parts["office"]["queues"], q=q, section=section)
+    if "leader" in roles:  # narrowed in SQL, as the target list the lists link to
+        parts["leader"] = dashboard.leader_home(session, viewer.actor, q=q, section=section)
     if "staff" in roles:
-        parts["staff"] = dashboard.staff_home(session, viewer.actor)
-    for part in parts.values():
-        part["queues"] = dashboard.narrow(part["queues"], q=q, section=section)
-    if "leader" in parts:
-        parts["leader"]["waiting"] = parts["leader"]["queues"][0].items
+        parts["staff"] = dashboard.staff_home(session, viewer.actor, q=q, section=section)
     messages, _, _ = inbox.items(session=session, user_id=viewer.user.id, unread_only=True, limit=5)
     done = request.query_params.get("done", "")
     notice = f"已{done} {code}".strip() if done else ""
     if done and "leader" in parts:
-        notice += f"；待我审签还剩 {len(parts['leader']['waiting'])} 项"
+        notice += f"；待我审签还剩 {parts['leader']['queues'][0].count} 项"
     warnings = holidays.warnings(session=session) if "office" in roles else []  # years the calendar does not know
     return _page(request, viewer, session, "home.html", parts=parts, messages=messages, notice=notice,
                  narrowed={"q": q, "section": section}, section_names=targets.section_names(session, viewer.actor),
@@ -78,18 +75,22 @@ def target_list(request: Request, session: SessionDep, viewer: WebViewer,
                 overdue: bool | None = None, supervised: bool | None = None,
                 q: Annotated[str | None, Query(max_length=200)] = None,
                 workflow: Annotated[str | None, Query(max_length=60)] = "target",
+                queue: Annotated[str | None, Query(max_length=40)] = None,
                 sort: Annotated[str, Query(pattern="^(due|code|state|weight)$")] = "due",
                 page: Annotated[int, Query(ge=1, le=MAX_ID // PAGE)] = 1):
     if workflow and workflow not in definitions.shipped():
         workflow = "target"
+    # One of the viewer's home lists in all (查看全部): the same conditions as the home page's.
+    where = dashboard.queue_conditions(session, viewer.actor, queue) if queue else None
+    queued = dashboard.QUEUES[queue] if where is not None else None
     filters = targets.TargetFilter(workflow=workflow or None, state=state or None, section=section or None,
                                    leader=leader or None, overdue=overdue or None, supervised=supervised or None,
                                    q=q or None)
     found, count = targets.search(session=session, filters=filters, limit=PAGE, offset=(page - 1) * PAGE,
-                                  sort=SORTS[sort], actor=viewer.actor)
+                                  sort=SORTS[sort], actor=viewer.actor, where=where or ())
     query = {k: v for k, v in request.query_params.items() if k != "page"}
     return _page(request, viewer, session, "targets.html", items=dashboard.items(session, found, viewer.actor),
-                 count=count, page=page, pages=max(1, -(-count // PAGE)), filters=filters, sort=sort,
+                 count=count, page=page, pages=max(1, -(-count // PAGE)), filters=filters, sort=sort, queue=queued,
                  query="&".join(f"{k}={quote(v)}" for k, v in query.items()),
                  states=list(definitions.get(workflow or "target").states.values()),
                  sections=targets.section_names(session, viewer.actor),

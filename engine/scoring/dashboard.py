@@ -7,7 +7,8 @@ from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import func
+from sqlalchemy import and_, case, exists, false, func, not_, or_
+from sqlalchemy.orm import aliased
 from sqlmodel import Session, select
 
 from engine.calendar import clock
@@ -17,6 +18,7 @@ from engine.people import inbox, scope
 from engine.scoring import ranking
 from engine.people.actors import Actor, Parties
 from engine.store.models import Assignment, Plan, Signature, Target, TransitionRecord
+from engine.workflow import targets
 from engine.workflow.targets import is_overdue, parties_for
 
 DUE_SOON_DAYS = 14
@@ -59,10 +61,19 @@ class Queue:
     label: str
     items: list[Item]
     empty: str = "无"
+    #: How many there are in all when ``items`` are only the first of them (``None``: all are here).
+    total: int | None = None
+    #: The target list's parameters that list them all, filtered the same way (查看全部).
+    query: dict[str, str] = field(default_factory=dict)
 
     @property
     def count(self) -> int:
-        return len(self.items)
+        return len(self.items) if self.total is None else self.total
+
+    @property
+    def more(self) -> bool:
+        """Whether there are more than the list shows."""
+        return self.count > len(self.items)
 
 
 def narrow(queues: list[Queue], *, q: str = "", section: str = "") -> list[Queue]:
@@ -74,18 +85,6 @@ def narrow(queues: list[Queue], *, q: str = "", section: str = "") -> list[Queue
             (not section or section in item.parties.sections)
 
     return [Queue(x.key, x.label, [i for i in x.items if keep(i)], x.empty) for x in queues] if q or section else queues
-
-
-def _returned(session: Session, target_ids: list[int]) -> set[int]:
-    """Targets whose latest transition sent them back (退回 by a leader or the office)."""
-    last: dict[int, str] = {}
-    if target_ids:
-        for target_id, trigger in session.exec(
-                select(TransitionRecord.target_id, TransitionRecord.trigger)
-                .where(TransitionRecord.target_id.in_(target_ids), TransitionRecord.kind == "transition")
-                .order_by(TransitionRecord.id)):
-            last[target_id] = trigger
-    return {i for i, trigger in last.items() if trigger in ("return", "send_back")}
 
 
 def awaiting(target: Target, parties: Parties, signed: list[str]) -> str:
@@ -154,34 +153,176 @@ def _of(kind: str, names: frozenset[str] | list[str]):
     return select(Assignment.target_id).where(Assignment.kind == kind, Assignment.name.in_(list(names)))
 
 
-def staff_home(session: Session, actor: Actor) -> dict[str, Any]:
-    """My sections' targets by state, due soon, overdue, supervised; my report items; unread messages."""
-    mine = list(session.exec(select(Target).where(Target.id.in_(_of("section", actor.sections)),
-                                                  scope.acting(scope.of(session, actor), Target.org_id))
-                             .order_by(Target.state_due.is_(None), Target.state_due, Target.id)))
-    dressed = items(session, [t for t in mine if t.workflow == "target" or not _final(t)], actor)
-    targets = [i for i in dressed if i.target.workflow == "target"]
-    reports = [i for i in dressed if i.target.workflow != "target"]
-    order = list(definitions.get("target").states)
-    returned = _returned(session, [i.target.id for i in targets if i.target.state == "in_progress"])
-    going = [i for i in targets if i.target.state == "in_progress" and i.target.id not in returned]
+def _by_due(query):
+    return query.order_by(Target.state_due.is_(None), Target.state_due, Target.id)
+
+
+def _returned_ids():
+    """The targets whose latest transition sent them back (退回 by a leader or the office), as a subquery:
+    the records of those triggers (by their index; returns are few) that no later transition follows."""
+    record, later = aliased(TransitionRecord), aliased(TransitionRecord)
+    return select(record.target_id).where(
+        record.trigger.in_(("return", "send_back")), record.kind == "transition", record.target_id.is_not(None),
+        ~exists().where(later.target_id == record.target_id, later.kind == "transition", later.id > record.id))
+
+
+def _states_leaving_by(trigger: str):
+    """The (workflow, state) pairs a ``trigger`` of a shipped workflow leaves, as a condition on the target."""
+    pairs = [and_(Target.workflow == name, Target.state.in_(sorted({s for spec in d.transitions if spec.trigger == trigger
+                                                                      for s in spec.sources})))
+             for name, d in definitions.shipped().items() if any(spec.trigger == trigger for spec in d.transitions)]
+    return or_(*pairs) if pairs else false()
+
+
+def _open_follow_up():
+    """A target of another workflow than the plan's (report, notice, rectification) not in a final state."""
+    finals = [and_(Target.workflow == name, Target.state.in_([s for s, spec in d.states.items() if spec.final]))
+              for name, d in definitions.shipped().items() if name != "target"]
+    return and_(Target.workflow != "target", not_(or_(*finals))) if finals else Target.workflow != "target"
+
+
+def narrowing(q: str = "", section: str = "") -> list:
+    """The home filter bar's conditions (a code or words, a section), as the target list reads them."""
+    return targets.conditions(targets.TargetFilter(q=(q or "").strip() or None, section=(section or "").strip() or None))
+
+
+@dataclass(frozen=True)
+class QueueSpec:
+    """One of a person's home lists: its key (also the target list's ``queue``), label, role, what is empty."""
+
+    key: str
+    label: str
+    role: str
+    empty: str
+    order: str = "due"  # or "risk": the most serious warning first
+
+
+QUEUES = {q.key: q for q in (
+    QueueSpec("to-start", "待开始", "staff", "没有待开始的目标。"),
+    QueueSpec("going", "推进中", "staff", "没有推进中的目标。"),
+    QueueSpec("to-assess", "待自评", "staff", f"没有 {DUE_SOON_DAYS} 天内到期、需要自评的目标。"),
+    QueueSpec("returned", "被退回", "staff", "没有被退回的目标。"),
+    QueueSpec("overdue", "逾期", "staff", "没有逾期的目标。"),
+    QueueSpec("due-soon", f"临近期限（{DUE_SOON_DAYS} 天内）", "staff", "无"),
+    QueueSpec("supervised", "督办", "staff", "无"),
+    QueueSpec("section-targets", "本科室目标", "staff", "无"),
+    QueueSpec("reports", "定期报告、督办单与整改", "staff", "无"),
+    QueueSpec("warnings", "预警", "staff", "没有预警的目标。", "risk"),
+    QueueSpec("to-sign", "待我审签", "leader", "没有待审签的目标。"),
+    QueueSpec("notices-to-sign", "待审签的督办回复", "leader", "无"),
+    QueueSpec("led", "我分管目标的进展", "leader", "无"),
+    QueueSpec("led-warnings", "预警（我分管的目标）", "leader", "没有预警的目标。", "risk"),
+)}
+
+
+def _signed_by(name: str):
+    return exists().where(Signature.target_id == Target.id, Signature.signer == name)
+
+
+def queue_conditions(session: Session, actor: Actor, key: str) -> list | None:
+    """The SQL conditions of one of ``actor``'s home lists (:data:`QUEUES`), the same for the home page and the
+    target list it links to; ``None`` if ``actor`` has no such list."""
+    spec = QUEUES.get(key)
+    if spec is None or spec.role not in actor.roles:
+        return None
+    own = scope.acting(scope.of(session, actor), Target.org_id)
+    plan = Target.workflow == "target"
+    if spec.role == "leader":
+        mine = [Target.id.in_(_of("leader", [actor.name])), own]
+        return mine + {
+            "to-sign": [_states_leaving_by("sign"), not_(_signed_by(actor.name))],
+            "notices-to-sign": [_states_leaving_by("countersign"), not_(_signed_by(actor.name))],
+            "led": [plan],
+            "led-warnings": [plan, Target.risk_level > 0],
+        }[key]
+    mine = [Target.id.in_(_of("section", actor.sections)), own]
+    today = clock.today()
+    soon = today + timedelta(days=DUE_SOON_DAYS)
+    going = [plan, Target.state == "in_progress"]
+    if key == "supervised":
+        return mine + [plan, Target.id.in_(_supervised_ids(session, actor, mine))]
+    return mine + {
+        "to-start": [plan, Target.state == "assigned"],
+        "going": going + [Target.id.not_in(_returned_ids()), or_(Target.state_due.is_(None), Target.state_due > soon)],
+        "to-assess": going + [Target.id.not_in(_returned_ids()), Target.state_due <= soon],
+        "returned": going + [Target.id.in_(_returned_ids())],
+        "overdue": [plan, Target.state_due < today],
+        "due-soon": [plan, Target.state_due >= today, Target.state_due <= soon],
+        "section-targets": [plan],
+        "reports": [_open_follow_up()],
+        "warnings": [plan, Target.risk_level > 0],
+    }[key]
+
+
+def _supervised_ids(session: Session, actor: Actor, mine: list) -> list[int]:
+    """My sections' targets under 督办 against my sections (a leader's late signature is the leader's, not
+    ours): read as ids and whom each is against (督办 is of few targets), judged here."""
+    found = session.exec(select(Target.id, Target.supervised_against)
+                         .where(*mine, Target.workflow == "target", Target.supervised == True))  # noqa: E712
+    return [i for i, against in found if not against or actor.sections & set(against)]
+
+
+def queue_query(key: str, q: str = "", section: str = "", state: str = "") -> dict[str, str]:
+    """The target list's parameters that list one home list in all, filtered the same way (查看全部)."""
+    query = {"queue": key, "workflow": "" if key in ("reports", "to-sign", "notices-to-sign") else "target",
+             "q": q, "section": section, "state": state}
+    return {k: v for k, v in query.items() if v or k == "workflow"}
+
+
+def _listed(session: Session, conditions: list, order: str = "due") -> list[Target]:
+    query = select(Target).where(*conditions)
+    query = query.order_by(Target.risk_level.desc(), Target.code, Target.id) if order == "risk" else _by_due(query)
+    return list(session.exec(query.limit(LIST_LIMIT)))
+
+
+def _queues(session: Session, actor: Actor, keys: list[str], narrowed: list) -> tuple[dict[str, list[Target]], dict[str, int]]:
+    """The first :data:`LIST_LIMIT` targets of each list, by its own query, and how many each has (one query)."""
+    conditions = {key: queue_conditions(session, actor, key) + narrowed for key in keys}
+    listed = {key: _listed(session, found, QUEUES[key].order) for key, found in conditions.items()}
+    # Every list is the person's targets narrowed: one pass over them counts them all.
+    common = conditions[keys[0]][:2] + narrowed
+    sums = [func.coalesce(func.sum(case((and_(*found[2:len(found) - len(narrowed)]), 1), else_=0)), 0)
+            for found in conditions.values()]
+    totals = session.exec(select(*sums).where(*common)).one()
+    return listed, dict(zip(keys, totals, strict=True))
+
+
+def _dressed(session: Session, lists: dict[str, list[Target]], actor: Actor) -> dict[str, list[Item]]:
+    # Dressed once for all the lists (a target is often in several): the same queries whatever their length.
+    every = list({t.id: t for found in lists.values() for t in found}.values())
+    dressed = {i.target.id: i for i in items(session, every, actor)}
+    return {key: [dressed[t.id] for t in found] for key, found in lists.items()}
+
+
+def _queue(key: str, found: list[Item], total: int, q: str, section: str) -> Queue:
+    spec = QUEUES[key]
+    return Queue(key, spec.label, found, spec.empty, total=total, query=queue_query(key, q, section))
+
+
+def _state_counts(session: Session, conditions: list) -> list[tuple[str, str, int]]:
+    """(state, label, how many) of the plan's workflow, in its order, of the targets ``conditions`` keep."""
+    d = definitions.get("target")
+    found = dict(session.exec(select(Target.state, func.count()).where(*conditions).group_by(Target.state)).all())
+    return [(s, d.state_label(s), found[s]) for s in d.states if found.get(s)]
+
+
+def staff_home(session: Session, actor: Actor, *, q: str = "", section: str = "") -> dict[str, Any]:
+    """My sections' targets: the work queues, overdue, due soon, supervised, warnings, counts by state; my
+    report items. Each list is its first :data:`LIST_LIMIT` targets and how many there are in all; narrowed by
+    a code or words (``q``) and a section as the target list narrows."""
+    narrowed = narrowing(q, section)
+    keys = ["to-start", "going", "to-assess", "returned", "overdue", "due-soon", "supervised", "reports", "warnings"]
+    lists, totals = _queues(session, actor, keys, narrowed)
+    dressed = _dressed(session, lists, actor)
+    queues = {key: _queue(key, dressed[key], totals[key], q, section) for key in keys}
+    mine = queue_conditions(session, actor, "section-targets") + narrowed
     return {
-        "queues": [
-            Queue("to-start", "待开始", [i for i in targets if i.target.state == "assigned"], "没有待开始的目标。"),
-            Queue("going", "推进中", [i for i in going if not (i.overdue or i.due_soon)], "没有推进中的目标。"),
-            Queue("to-assess", "待自评", [i for i in going if i.overdue or i.due_soon],
-                  f"没有 {DUE_SOON_DAYS} 天内到期、需要自评的目标。"),
-            Queue("returned", "被退回", [i for i in targets if i.target.id in returned], "没有被退回的目标。"),
-        ],
-        "by_state": [(definitions.get("target").state_label(s), [i for i in targets if i.target.state == s])
-                     for s in order],
-        "overdue": [i for i in targets if i.overdue],
-        "due_soon": [i for i in targets if i.due_soon],
-        # 督办 against my sections (a leader's late signature is the leader's, not ours).
-        "supervised": [i for i in targets if i.target.supervised
-                       and (not i.target.supervised_against or actor.sections & set(i.target.supervised_against))],
-        "reports": reports,
-        "warnings": warned(targets),
+        "queues": [queues[k] for k in ("to-start", "going", "to-assess", "returned")],
+        "lists": queues,
+        "by_state": [(label, n, queue_query("section-targets", q, section, state))
+                     for state, label, n in _state_counts(session, mine)],
+        "overdue": dressed["overdue"], "due_soon": dressed["due-soon"], "supervised": dressed["supervised"],
+        "reports": dressed["reports"], "warnings": dressed["warnings"],
     }
 
 
@@ -254,20 +395,27 @@ def _plain(value: Any) -> str:
     return "" if value is None else f"{Decimal(str(value)).normalize():f}"
 
 
-def leader_home(session: Session, actor: Actor) -> dict[str, Any]:
-    """待我审签: self-assessments waiting for my signature, with what was submitted; my targets' progress."""
-    mine = list(session.exec(select(Target).where(Target.id.in_(_of("leader", [actor.name])),
-                                                  scope.acting(scope.of(session, actor), Target.org_id))
-                             .order_by(Target.state_due.is_(None), Target.state_due, Target.id)))
-    dressed = items(session, mine, actor)
-    waiting = [i for i in dressed if any(a.spec.trigger == "sign" for a in i.actions)]
+def leader_home(session: Session, actor: Actor, *, q: str = "", section: str = "") -> dict[str, Any]:
+    """待我审签: self-assessments waiting for my signature, with what was submitted; my targets' progress.
+    Each list is its first :data:`LIST_LIMIT` targets and how many there are in all."""
+    narrowed = narrowing(q, section)
+    keys = ["to-sign", "notices-to-sign", "led", "led-warnings"]
+    lists, totals = _queues(session, actor, keys, narrowed)
+    dressed = _dressed(session, lists, actor)
+    # What the engine says the leader may do (a guard or the separation of duties may still say no).
+    waiting = [i for i in dressed["to-sign"] if any(a.spec.trigger == "sign" for a in i.actions)]
+    notices = [i for i in dressed["notices-to-sign"] if any(a.spec.trigger == "countersign" for a in i.actions)]
+    totals["to-sign"] -= len(dressed["to-sign"]) - len(waiting)
+    totals["notices-to-sign"] -= len(dressed["notices-to-sign"]) - len(notices)
     submitted = last_self_assessments(session, [i.target.id for i in waiting])
     for item in waiting:
         item.self_assessment = submitted.get(item.target.id, {})
-    counts = Counter(i.state_label for i in dressed if i.target.workflow == "target")
-    notices = [i for i in dressed if any(a.spec.trigger == "countersign" for a in i.actions)]
-    return {"queues": [Queue("to-sign", "待我审签", waiting, "没有待审签的目标。")], "waiting": waiting, "progress": list(counts.items()), "mine": [i for i in dressed if i.target.workflow == "target"],
-            "warnings": warned(dressed), "notices": notices}
+    dressed.update({"to-sign": waiting, "notices-to-sign": notices})
+    queues = {key: _queue(key, dressed[key], totals[key], q, section) for key in keys}
+    led = queue_conditions(session, actor, "led") + narrowed
+    return {"queues": [queues["to-sign"]], "lists": queues, "waiting": waiting,
+            "progress": [(label, n) for _, label, n in _state_counts(session, led)],
+            "mine": dressed["led"], "warnings": dressed["led-warnings"], "notices": notices}
 
 
 def office_home(session: Session, actor: Actor) -> dict[str, Any]:

@@ -240,31 +240,37 @@ def _has(kind: str, name: str):
 SORTABLE = ("code", "state", "weight")
 
 
-def search(*, session: Session, filters: TargetFilter, limit: int, offset: int,
-           sort: str | None = None, actor: Actor | None = None) -> tuple[list[Target], int]:
-    """A page of the targets ``actor`` reads matching ``filters`` and the total; by the due date of their
-    current state (none last), or by ``sort`` (one of :data:`SORTABLE`)."""
-    query = select(Target).where(scope.targets(scope.of(session, actor)))
+def conditions(filters: TargetFilter) -> list:
+    """The SQL conditions on :class:`Target` that keep what ``filters`` keep."""
+    found = []
     if filters.plan_id is not None:
-        query = query.where(Target.plan_id == filters.plan_id)
+        found.append(Target.plan_id == filters.plan_id)
     if filters.workflow:
-        query = query.where(Target.workflow == filters.workflow)
+        found.append(Target.workflow == filters.workflow)
     if filters.state:
-        query = query.where(Target.state == filters.state)
+        found.append(Target.state == filters.state)
     if filters.section:
-        query = query.where(_has("section", filters.section))
+        found.append(_has("section", filters.section))
     if filters.leader:
-        query = query.where(_has("leader", filters.leader))
+        found.append(_has("leader", filters.leader))
     if filters.supervised is not None:
-        query = query.where(Target.supervised == filters.supervised)
+        found.append(Target.supervised == filters.supervised)
     if filters.overdue is not None:
         late = (Target.state_due.is_not(None)) & (Target.state_due < clock.today())
-        query = query.where(late if filters.overdue else ~late)
+        found.append(late if filters.overdue else ~late)
     q = (filters.q or "").replace("\x00", "")
     if q:
         pattern = f"%{_escape_like(q)}%"
-        query = query.where(or_(Target.code.ilike(pattern, escape="\\"), Target.text.ilike(pattern, escape="\\"),
-                                Target.indicator.ilike(pattern, escape="\\")))
+        found.append(or_(Target.code.ilike(pattern, escape="\\"), Target.text.ilike(pattern, escape="\\"),
+                               Target.indicator.ilike(pattern, escape="\\")))
+    return found
+
+
+def search(*, session: Session, filters: TargetFilter, limit: int, offset: int,
+           sort: str | None = None, actor: Actor | None = None, where: Sequence = ()) -> tuple[list[Target], int]:
+    """A page of the targets ``actor`` reads matching ``filters`` (and the conditions ``where``) and the total;
+    by the due date of their current state (none last), or by ``sort`` (one of :data:`SORTABLE`)."""
+    query = select(Target).where(scope.targets(scope.of(session, actor)), *conditions(filters), *where)
     total = session.exec(select(func.count()).select_from(query.subquery())).one()
     order = [getattr(Target, sort)] if sort in SORTABLE else []
     if sort == "weight":
@@ -284,14 +290,31 @@ def signatures(session: Session, target_id: int) -> list[Signature]:
     return list(session.exec(select(Signature).where(Signature.target_id == target_id).order_by(Signature.id)))
 
 
+#: The distinct names of one kind of assignment by a skip scan of ``ix_assignment_kind_name`` (the next name
+#: after each, one index probe apiece: as many steps as there are names, however many targets name them),
+#: each kept, for an organisation, where one of its targets names it (the first such row ends the probe):
+#: well under a millisecond at 100,000 targets on PostgreSQL, where a DISTINCT over the join scans them all.
+_NAMES = """
+WITH RECURSIVE names(name) AS (
+    SELECT (SELECT min(name) FROM assignment WHERE kind = :kind)
+    UNION ALL
+    SELECT (SELECT min(a.name) FROM assignment AS a WHERE a.kind = :kind AND a.name > names.name)
+    FROM names WHERE names.name IS NOT NULL
+)
+SELECT name FROM names WHERE name IS NOT NULL"""
+# A scalar subquery with LIMIT 1, not EXISTS: PostgreSQL would hash an EXISTS over every assignment.
+_OF_ORGANISATION = """ AND (
+    SELECT 1 FROM assignment AS a JOIN target AS t ON t.id = a.target_id
+    WHERE a.kind = :kind AND a.name = names.name AND t.org_id = :org LIMIT 1) IS NOT NULL"""
+
+
 def _named(session: Session, kind: str, actor: Actor | None) -> list[str]:
-    query = select(Assignment.name).where(Assignment.kind == kind)
-    if actor is not None and actor.org_id is not None:
-        # The actor's own organisation's names (one index range, a few hundred targets): those of every
-        # organisation below would be a scan of all their targets, and a list of thousands to choose from.
-        query = query.join(Target, Target.id == Assignment.target_id).where(
-            scope.acting(scope.of(session, actor), Target.org_id))
-    return sorted(set(session.exec(query.distinct())))
+    # The actor's own organisation's names: those of every organisation below would be a list of
+    # thousands to choose from.
+    found = scope.of(session, actor)
+    if found.everywhere:
+        return sorted(session.execute(text(_NAMES), {"kind": kind}).scalars())
+    return sorted(session.execute(text(_NAMES + _OF_ORGANISATION), {"kind": kind, "org": found.org_id}).scalars())
 
 
 def section_names(session: Session, actor: Actor | None = None) -> list[str]:

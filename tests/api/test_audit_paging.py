@@ -139,3 +139,26 @@ def test_xlsx_and_json_exports_stream_every_record(api, engine_db, two_targets, 
     assert book.status_code == 200 and "attachment" in book.headers["content-disposition"]
     rows = list(load_workbook(io.BytesIO(book.content)).active.iter_rows(values_only=True))
     assert rows[0][0] == "序号" and [int(r[0]) for r in rows[1:]] == list(range(1, total + 1))
+
+
+def test_the_first_audit_page_takes_its_count_from_the_chain_heads_not_the_records(web, engine_db):
+    from sqlalchemy import event
+
+    client, ids = web
+    _progress(engine_db, ids["1-2-1"], 3)
+    with Session(engine_db, expire_on_commit=False) as session:
+        total = chain.verify(session).count
+    assert login(client, "审计员").status_code == 303
+    seen: list[str] = []
+
+    def heard(conn, cursor, statement, parameters, context, executemany):
+        seen.append(statement.lower())
+
+    event.listen(engine_db, "before_cursor_execute", heard)
+    try:
+        first = client.get("/audit")
+    finally:
+        event.remove(engine_db, "before_cursor_execute", heard)
+    assert first.status_code == 200 and f"共 {total} 条" in first.text
+    assert not [s for s in seen if "count(" in s and "transitionrecord" in s]  # no count of the records
+    assert any("sum(chainhead.count)" in s.replace('"', "") for s in seen)
