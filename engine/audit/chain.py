@@ -128,12 +128,9 @@ def append_at(session: Session, head: ChainHead, *, connection=None, **fields: A
     return rows.known_or_detached(session, TransitionRecord, values)
 
 
-_INSERT_RECORDS = insert(_RECORDS).returning(_RECORDS.c.id, sort_by_parameter_order=True)
-
-
 def extend_rows(session: Session, entries: list[dict[str, Any]]) -> list[int]:
     """As :func:`extend` (the same records, hashes and heads), written with Core statements for many records: one
-    bulk INSERT … RETURNING and one UPDATE per chain's head, no object per record; the records' keys in order."""
+    bulk insert (:func:`rows.insert_many`) and one UPDATE per chain's head, no object per record; the records' keys in order."""
     entries = [dict(e) for e in entries]
     if not entries:
         return []
@@ -149,7 +146,7 @@ def extend_rows(session: Session, entries: list[dict[str, Any]]) -> list[int]:
         head["count"], head["last_hash"] = row["seq"], row["hash"]
         values.append(row)
     connection = session.connection()
-    ids = [key for key, in connection.execute(_INSERT_RECORDS, values)]
+    ids = rows.insert_many(connection, _RECORDS, values)
     for row, key in zip(values, ids, strict=True):
         moving[row["org_id"]]["last_id"] = key
     for org, moved in moving.items():

@@ -8,12 +8,11 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import insert
 from sqlmodel import Session, select
 
 from engine.audit import chain as audit, ledger
 from engine.calendar import clock
-from engine.store import db
+from engine.store import db, rows
 from engine.workflow import definitions, deployments, targets
 from engine.people.actors import Actor, Parties
 from engine.calendar.deadlines import DeadlinePhraseError, parse_deadline
@@ -148,8 +147,7 @@ def _indicators(target_id: int, d: TargetDraft) -> list[Indicator]:
 
 
 def _insert_indicators(session: Session, values: list[dict[str, Any]]) -> None:
-    if values:
-        session.connection().execute(insert(Indicator.__table__), values)
+    rows.insert_many(session.connection(), Indicator.__table__, values, keys=False)
 
 
 def _parties(d: TargetDraft) -> Parties:

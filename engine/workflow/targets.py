@@ -8,7 +8,7 @@ from decimal import Decimal
 from typing import Any
 
 from pydantic_core import PydanticUndefined
-from sqlalchemy import JSON, Boolean, Connection, Integer, String, column, exists, func, insert, or_, text
+from sqlalchemy import JSON, Boolean, Connection, Integer, String, column, exists, func, or_, text
 from sqlmodel import Session, delete, select
 
 from engine.audit import chain, ledger
@@ -239,18 +239,9 @@ class _Values:
         self.__dict__.update(values)
 
 
-_INSERT_TARGETS = insert(Target.__table__).returning(Target.__table__.c.id, sort_by_parameter_order=True)
-_INSERT_ASSIGNMENTS = insert(Assignment.__table__)
-
-
 def insert_rows(session: Session, values: list[dict[str, Any]]) -> list[int]:
     """Insert the targets ``values`` (from :func:`new_rows`) in bulk; their keys, in order (each row's ``id`` is set)."""
-    if not values:
-        return []
-    ids = [row[0] for row in session.connection().execute(_INSERT_TARGETS, values)]
-    for row, key in zip(values, ids, strict=True):
-        row["id"] = key
-    return ids
+    return rows.insert_many(session.connection(), Target.__table__, values)
 
 
 def assignment_rows(target_id: int, parties: Parties) -> list[dict[str, Any]]:
@@ -262,8 +253,7 @@ def assignment_rows(target_id: int, parties: Parties) -> list[dict[str, Any]]:
 
 def insert_assignments(session: Session, values: list[dict[str, Any]]) -> None:
     """Insert assignment rows (from :func:`assignment_rows`) in bulk."""
-    if values:
-        session.connection().execute(_INSERT_ASSIGNMENTS, values)
+    rows.insert_many(session.connection(), Assignment.__table__, values, keys=False)
 
 
 def create(*, session: Session, sections: Sequence[str] = (), leaders: Sequence[str] = (),
