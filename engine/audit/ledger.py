@@ -7,6 +7,7 @@ the history and compare the result with the tables (see :mod:`engine.audit.offli
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from types import SimpleNamespace
 from typing import Any
 
 from sqlmodel import Session
@@ -37,6 +38,18 @@ def created(session: Session, targets: Iterable[Target], *, actor: str, role: st
         {"target_id": t.id, "org_id": t.org_id, "kind": "creation", "actor": actor, "role": role, "trigger": "create", "from_state": None,
          "to_state": t.state, "at": at, "comment": comment,
          "payload": {**(payload or {}), "after": target_after(t, creation=True)}}
+        for t in targets])
+
+
+def created_rows(session: Session, targets: Iterable[dict[str, Any]], *, actor: str, role: str, comment: str = "",
+                 payload: dict[str, Any] | None = None) -> list[int]:
+    """:func:`created` for targets inserted as rows (their column values, with ``id``): the same records,
+    written in bulk (:func:`chain.extend_rows`); the records' keys."""
+    at = clock.to_db(clock.now())
+    return chain.extend_rows(session, [
+        {"target_id": t["id"], "org_id": t["org_id"], "kind": "creation", "actor": actor, "role": role, "trigger": "create",
+         "from_state": None, "to_state": t["state"], "at": at, "comment": comment,
+         "payload": {**(payload or {}), "after": target_after(SimpleNamespace(**t), creation=True)}}
         for t in targets])
 
 

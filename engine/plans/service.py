@@ -12,7 +12,7 @@ from sqlmodel import Session, select
 
 from engine.audit import chain as audit, ledger
 from engine.calendar import clock
-from engine.store import db
+from engine.store import db, rows
 from engine.workflow import definitions, deployments, targets
 from engine.people.actors import Actor, Parties
 from engine.calendar.deadlines import DeadlinePhraseError, parse_deadline
@@ -137,8 +137,21 @@ def _changes(session: Session, target: Target, d: TargetDraft) -> dict[str, list
     return changes
 
 
+def _indicator_rows(target_id: int, d: TargetDraft) -> list[dict[str, Any]]:
+    return [{"target_id": target_id, "position": i, "name": name, "raw": raw, "actual": None, "reported_at": None}
+            for i, (name, raw) in enumerate(d.indicators)]
+
+
 def _indicators(target_id: int, d: TargetDraft) -> list[Indicator]:
-    return [Indicator(target_id=target_id, position=i, name=name, raw=raw) for i, (name, raw) in enumerate(d.indicators)]
+    return [Indicator(**row) for row in _indicator_rows(target_id, d)]
+
+
+def _insert_indicators(session: Session, values: list[dict[str, Any]]) -> None:
+    rows.insert_many(session.connection(), Indicator.__table__, values, keys=False)
+
+
+def _parties(d: TargetDraft) -> Parties:
+    return Parties(tuple(d.sections), tuple(d.leaders), tuple(d.persons))
 
 
 def apply(*, session: Session, draft: PlanDraft, actor: Actor, force: bool = False,
@@ -173,26 +186,27 @@ def _apply(session, draft, actor, force, progress) -> ImportResult:
         query = query.with_for_update()
     existing = {t.code: t for t in session.exec(query)}
     errors: list[RowError] = []
-    new_targets: list[tuple[Target, TargetDraft]] = []
+    new_targets: list[TargetDraft] = []
     for d in draft.targets:
         target = existing.get(d.code)
         if target is None:
-            new_targets.append((targets.new(session=session, plan_id=plan.id, org_id=plan.org_id, code=d.code,
-                                            workflow=plan.workflow, **_fields(d)), d))
+            new_targets.append(d)
         else:
             _update(session, target, d, actor, force, errors, result)
         if progress:
             progress(1)
     if errors:
         raise ImportRefused(errors)
-    session.add_all(t for t, _ in new_targets)
     session.flush()
-    ledger.created(session, [t for t, _ in new_targets], actor=actor.name, role=_role(actor), comment="导入计划")
-    for target, d in new_targets:
-        session.add_all(targets.assignments(target.id, Parties(tuple(d.sections), tuple(d.leaders), tuple(d.persons))))
-        session.add_all(_indicators(target.id, d))
+    # The new targets, their creation records, parties and indicators: a few bulk statements, not an object each.
+    values = targets.new_rows(session, plan_id=plan.id, org_id=plan.org_id, workflow=plan.workflow,
+                              items=[{"code": d.code, **_fields(d)} for d in new_targets])
+    ids = targets.insert_rows(session, values)
+    ledger.created_rows(session, values, actor=actor.name, role=_role(actor), comment="导入计划")
+    targets.insert_assignments(session, [row for key, d in zip(ids, new_targets, strict=True)
+                                         for row in targets.assignment_rows(key, _parties(d))])
+    _insert_indicators(session, [row for key, d in zip(ids, new_targets, strict=True) for row in _indicator_rows(key, d)])
     result.created = len(new_targets)
-    session.flush()
     # Rows whose responsible unit names child organisations go down to them, in the same transaction.
     result.handed_down = len(handdown.hand_down_plan(session, plan, by=actor))
     return result
@@ -217,7 +231,7 @@ def _update(session, target: Target, d: TargetDraft, actor: Actor, force: bool, 
     session.add(target)
     session.flush()
     if {"sections", "leaders", "persons"} & changes.keys():
-        targets.assign(session, target, Parties(tuple(d.sections), tuple(d.leaders), tuple(d.persons)))
+        targets.assign(session, target, _parties(d))
     if "indicators" in changes:
         for row in session.exec(select(Indicator).where(Indicator.target_id == target.id)):
             session.delete(row)

@@ -6,9 +6,11 @@ same object if the session already holds that row), so that later reads see the 
 """
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any, TypeVar
 
-from sqlalchemy import inspect
+import orjson
+from sqlalchemy import Connection, DateTime, Table, insert, inspect, text
 from sqlalchemy.orm import Mapper, Session, attributes, configure_mappers, make_transient_to_detached
 
 T = TypeVar("T")
@@ -76,3 +78,49 @@ def changes(obj: Any) -> dict[str, Any]:
     """The attributes of ``obj`` changed since it was loaded, with their new values."""
     state = attributes.instance_state(obj)
     return {name: state.dict.get(name) for name in state.committed_state}
+
+
+def insert_many(connection: Connection, table: Table, values: list[dict[str, Any]], *, keys: bool = True) -> list[int]:
+    """Insert the rows ``values`` of ``table`` (all with the same columns) in bulk; with ``keys`` (the table's key:
+    one integer column ``id``), their keys in the order given, also set as each row's ``id``.
+
+    PostgreSQL takes the keys from the table's sequence first (one query), then every row in one
+    ``INSERT … SELECT FROM json_to_recordset(…)`` of one parameter, however many rows (a multi-row VALUES
+    statement has the driver parse every row's parameters, an array per column has it quote every element).
+    Elsewhere one ``INSERT … RETURNING`` per batch of rows (``insertmanyvalues``).
+    """
+    if not values:
+        return []
+    if connection.dialect.name != "postgresql":
+        statement = insert(table).returning(table.c.id, sort_by_parameter_order=True) if keys else insert(table)
+        result = connection.execute(statement, values)
+        if not keys:
+            return []
+        found = [key for key, in result]
+        for row, key in zip(values, found, strict=True):
+            row["id"] = key
+        return found
+    found = []
+    if keys:
+        found = list(connection.execute(
+            text("SELECT nextval(pg_get_serial_sequence(:table, 'id')) FROM generate_series(1, :n) ORDER BY 1"),
+            {"table": table.name, "n": len(values)}).scalars())
+        for row, key in zip(values, found, strict=True):
+            row["id"] = key
+    quote = connection.dialect.identifier_preparer.quote
+    names = [quote(name) for name in values[0]]
+    # Times are read with their offset and then take the column's type, as a bound time does.
+    types = {name: "TIMESTAMP WITH TIME ZONE" if isinstance(table.c[name].type, DateTime)
+             else table.c[name].type.compile(dialect=connection.dialect) for name in values[0]}
+    fields = [f"{quote(name)} {kind}" for name, kind in types.items()]
+    connection.execute(text(f"INSERT INTO {quote(table.name)} ({', '.join(names)}) SELECT {', '.join(names)} "
+                            f"FROM json_to_recordset(CAST(:rows AS json)) AS given({', '.join(fields)})"),
+                       {"rows": orjson.dumps(values, default=_plain).decode()})
+    return found
+
+
+def _plain(value: Any) -> Any:
+    """What JSON cannot hold as it is: decimals as their digits."""
+    if isinstance(value, Decimal):
+        return str(value)
+    raise TypeError(f"{type(value).__name__} cannot be written in bulk")

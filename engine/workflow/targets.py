@@ -5,7 +5,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
+from typing import Any
 
+from pydantic_core import PydanticUndefined
 from sqlalchemy import JSON, Boolean, Connection, Integer, String, column, exists, func, or_, text
 from sqlmodel import Session, delete, select
 
@@ -19,7 +21,7 @@ from engine.workflow.duedates import state_due
 from engine.workflow.rules import CHILD_FINISHED
 from engine.store import rows
 from engine.store.errors import NotFound
-from engine.store.models import Assignment, ChainHead, Plan, Signature, Target
+from engine.store.models import Assignment, ChainHead, Milestone, Plan, Signature, Target
 
 KINDS = ("section", "leader", "person")
 
@@ -148,11 +150,7 @@ def load_for_fire(session: Session, target_id: int, *, connection: Connection | 
 
 def assignments(target_id: int, parties: Parties) -> list[Assignment]:
     """The assignment rows for ``parties`` (names in order, without repeats)."""
-    rows = []
-    for kind, names in zip(KINDS, (parties.sections, parties.leaders, parties.persons), strict=True):
-        for position, name in enumerate(_unique(names)):
-            rows.append(Assignment(target_id=target_id, kind=kind, name=name, position=position))
-    return rows
+    return [Assignment(**values) for values in assignment_rows(target_id, parties)]
 
 
 def assign(session: Session, target: Target, parties: Parties) -> None:
@@ -199,6 +197,63 @@ def new(
     )
     target.state_due = state_due(session, target, definition, definition.initial, clock.today())
     return target
+
+
+def _column_defaults() -> list[tuple[str, Any]]:
+    """Each column of a target with its model default: a value, or a factory to call per row."""
+    out = []
+    for name, field in Target.model_fields.items():
+        if name == "id":
+            continue
+        if field.default_factory is not None:
+            out.append((name, field.default_factory))
+        elif field.default is not PydanticUndefined:
+            out.append((name, lambda value=field.default: value))
+    return out
+
+
+def new_rows(session: Session, *, plan_id: int, org_id: int, workflow: str, items: Sequence[dict[str, Any]],
+             milestones: dict[str, date] | None = None) -> list[dict[str, Any]]:
+    """The column values of new targets of one plan (each item: the fields :func:`new` takes), as :func:`new`
+    makes them but without an object per target, for one bulk insert (:func:`insert_rows`). ``milestones``:
+    the plan's (key → due date), when the caller has read them."""
+    definition = deployments.newest(session, workflow)
+    if milestones is None:
+        milestones = dict(session.exec(select(Milestone.key, Milestone.due_date).where(Milestone.plan_id == plan_id)).all())
+    defaults, today = _column_defaults(), clock.today()
+    out = []
+    for item in items:
+        values = {name: make() for name, make in defaults}
+        values.update(item, plan_id=plan_id, org_id=org_id, workflow=workflow, workflow_version=definition.version,
+                      state=definition.initial, weight=Decimal(str(item["weight"])),
+                      extra_columns=dict(item.get("extra_columns") or {}), checkpoints=list(item.get("checkpoints") or ()))
+        values["state_due"] = state_due(session, _Values(values), definition, definition.initial, today, milestones)
+        out.append(values)
+    return out
+
+
+class _Values:
+    """A row's values as attributes."""
+
+    def __init__(self, values: dict[str, Any]) -> None:
+        self.__dict__.update(values)
+
+
+def insert_rows(session: Session, values: list[dict[str, Any]]) -> list[int]:
+    """Insert the targets ``values`` (from :func:`new_rows`) in bulk; their keys, in order (each row's ``id`` is set)."""
+    return rows.insert_many(session.connection(), Target.__table__, values)
+
+
+def assignment_rows(target_id: int, parties: Parties) -> list[dict[str, Any]]:
+    """:func:`assignments` as column values, for a bulk insert (:func:`insert_assignments`)."""
+    return [{"target_id": target_id, "kind": kind, "name": name, "position": position}
+            for kind, names in zip(KINDS, (parties.sections, parties.leaders, parties.persons), strict=True)
+            for position, name in enumerate(_unique(names))]
+
+
+def insert_assignments(session: Session, values: list[dict[str, Any]]) -> None:
+    """Insert assignment rows (from :func:`assignment_rows`) in bulk."""
+    rows.insert_many(session.connection(), Assignment.__table__, values, keys=False)
 
 
 def create(*, session: Session, sections: Sequence[str] = (), leaders: Sequence[str] = (),

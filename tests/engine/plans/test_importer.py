@@ -247,3 +247,46 @@ def test_cli_import_plan(tmp_path):
     bad.write_bytes(_csv([GOOD[0][:6] + ["某个时候"] + GOOD[0][7:]] + GOOD[1:]))
     refused = run("import-plan", str(bad), "--org", "泉州市教育局")
     assert refused.returncode == 1 and "第 2 行［完成时限］" in refused.stdout and "某个时候" in refused.stdout
+
+
+def test_a_large_import_is_written_in_bulk_with_a_chained_record_per_target(session):
+    """Many targets at once: every one with its parties, indicators and creation record, the records in
+    one unbroken chain after what was there, the head at the last of them; replay matches the tables."""
+    from engine.audit import replay
+    from engine.store.models import Assignment, ChainHead, Indicator
+
+    service.apply(session=session, draft=_draft(_csv(GOOD)), actor=f.ADMIN)
+    rows = [[f"3-{n}", "动态目标（0分）" if n == 1 else "", "", "", f"第{n}项目标", "0", "11月底前",
+             "林长华", "规划科\n组织科" if n % 2 else "规划科", "洪玮玮", f"新增学位：≥{n}个"] for n in range(1, 121)]
+    good = [row + [""] for row in GOOD]
+    result = service.apply(session=session, draft=_draft(_csv(good + rows, header=HEADER + ["量化指标"])), actor=f.ADMIN)
+    assert (result.created, result.unchanged) == (120, 3)
+    session.expire_all()
+    made = session.exec(select(Target).where(Target.code.like("3-%")).order_by(Target.id)).all()
+    assert [t.code for t in made] == [f"3-{n}" for n in range(1, 121)]
+    assert {(t.state, t.state_due, t.workflow_version, t.version) for t in made} == {("assigned", date(2024, 11, 30), 1, 1)}
+    records = session.exec(select(TransitionRecord).where(TransitionRecord.target_id.in_([t.id for t in made]))
+                           .order_by(TransitionRecord.seq)).all()
+    assert [r.target_id for r in records] == [t.id for t in made]
+    assert {(r.kind, r.trigger, r.comment) for r in records} == {("creation", "create", "导入计划")}
+    assert records[0].payload["after"] == {"state": "assigned", "version": 1, "self_score": None, "score": None,
+                                           "supervised": False, "escalation_level": 0, "plan_id": made[0].plan_id,
+                                           "code": "3-1", "signed": []}
+    every = session.exec(select(TransitionRecord).where(TransitionRecord.org_id == made[0].org_id)
+                         .order_by(TransitionRecord.seq)).all()
+    assert [r.seq for r in every] == list(range(1, len(every) + 1)) and every[-1].id == records[-1].id
+    assert all(b.prev_hash == a.hash for a, b in zip(every, every[1:]))
+    head = session.get(ChainHead, made[0].org_id)
+    assert (head.count, head.last_id, head.last_hash) == (len(every), every[-1].id, every[-1].hash)
+    sections = session.exec(select(Assignment.name).where(Assignment.target_id == made[0].id, Assignment.kind == "section")
+                            .order_by(Assignment.position)).all()
+    assert sections == ["规划科", "组织科"]
+    assert session.exec(select(func.count()).select_from(Assignment)
+                        .where(Assignment.target_id.in_([t.id for t in made]))).one() == 120 * 3 + 60
+    assert session.exec(select(Indicator.name, Indicator.raw, Indicator.position)
+                        .where(Indicator.target_id == made[4].id)).all() == [("新增学位", "≥5个", 0)]
+    assert chain.verify(session).ok
+    assert replay.verify(session=session).ok
+    staff = f.Actor("洪玮玮", frozenset({"staff"}), frozenset({"规划科"}))
+    step(session, made[0].id, "start", staff)  # the door goes on from the head the import left
+    assert chain.verify(session).ok and replay.verify(session=session).ok
