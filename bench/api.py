@@ -48,7 +48,8 @@ def add_people(url: str) -> None:
     bind.dispose()
 
 
-async def drive(base: str, ids: list[int], clients: int) -> tuple[float, list[float]]:
+async def drive(base: str, ids: list[int], clients: int, pid: int) -> tuple[float, list[float], float]:
+    """Elapsed seconds, each transition's latency and the server's CPU seconds (logins not counted)."""
     async with httpx.AsyncClient(base_url=base, timeout=120, limits=httpx.Limits(max_connections=clients)) as http:
         tokens = {}
         for name in PEOPLE:
@@ -72,9 +73,9 @@ async def drive(base: str, ids: list[int], clients: int) -> tuple[float, list[fl
                         raise SystemExit(f"{trigger} on {target_id}: {r.status_code} {r.text}")
                     version = r.json()["version"]
 
-        started = time.perf_counter()
+        cpu, started = server_cpu(pid), time.perf_counter()
         await asyncio.gather(*(client() for _ in range(clients)))
-        return time.perf_counter() - started, latencies
+        return time.perf_counter() - started, latencies, server_cpu(pid) - cpu
 
 
 def count_requests(url: str, ids: list[int]) -> dict[str, float]:
@@ -200,9 +201,7 @@ def main() -> None:
                         stop(proc)
                     proc, base = serve(url, processes)
                 chunk = ids[number * args.targets:(number + 1) * args.targets]
-                cpu = server_cpu(proc.pid)
-                elapsed, latencies = asyncio.run(drive(base, chunk, clients))
-                cpu = server_cpu(proc.pid) - cpu
+                elapsed, latencies, cpu = asyncio.run(drive(base, chunk, clients, proc.pid))
                 rate = len(latencies) / elapsed
                 cuts = statistics.quantiles(latencies, n=100)
                 print(f"{kind}: {clients:>2} clients: {rate:,.0f} transitions/s over HTTP ({processes} workers, "
