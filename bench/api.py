@@ -1,10 +1,10 @@
 """API benchmark: a real ``kaoping serve`` on loopback, 1, 8 and 32 concurrent clients, full lifecycles.
 
-    python bench/api.py [--clients 1,8,32] [--targets 640] [--workers 2] [--pg postgresql://postgres@127.0.0.1:5432/test]
+    python bench/api.py [--clients 1,8,32] [--targets 640] [--workers 1,2] [--pg postgresql://postgres@127.0.0.1:5432/test]
 
 Prints transitions per second, p50, p95 and p99 latency for SQLite and PostgreSQL at each
-number of clients, and the ratio to the in-process engine rate (fire() without HTTP)
-measured in the same run; first, what the database sees per HTTP transition (statements,
+number of clients and of server processes (``--workers``), and the ratio to the in-process engine rate (fire() without HTTP)
+measured in the same run, and the server's CPU (its processes', from /proc) per transition; first, what the database sees per HTTP transition (statements,
 round trips, pings, BEGIN, COMMIT) and the server's CPU per transition, counted in process.
 """
 from __future__ import annotations
@@ -48,7 +48,8 @@ def add_people(url: str) -> None:
     bind.dispose()
 
 
-async def drive(base: str, ids: list[int], clients: int) -> tuple[float, list[float]]:
+async def drive(base: str, ids: list[int], clients: int, pid: int) -> tuple[float, list[float], float]:
+    """Elapsed seconds, each transition's latency and the server's CPU seconds (logins not counted)."""
     async with httpx.AsyncClient(base_url=base, timeout=120, limits=httpx.Limits(max_connections=clients)) as http:
         tokens = {}
         for name in PEOPLE:
@@ -72,9 +73,9 @@ async def drive(base: str, ids: list[int], clients: int) -> tuple[float, list[fl
                         raise SystemExit(f"{trigger} on {target_id}: {r.status_code} {r.text}")
                     version = r.json()["version"]
 
-        started = time.perf_counter()
+        cpu, started = server_cpu(pid), time.perf_counter()
         await asyncio.gather(*(client() for _ in range(clients)))
-        return time.perf_counter() - started, latencies
+        return time.perf_counter() - started, latencies, server_cpu(pid) - cpu
 
 
 def count_requests(url: str, ids: list[int]) -> dict[str, float]:
@@ -147,19 +148,42 @@ def serve(url: str, workers: int) -> tuple[subprocess.Popen, str]:
     raise SystemExit("the server did not start")
 
 
+def stop(proc: subprocess.Popen) -> None:
+    proc.terminate()
+    proc.wait(timeout=30)
+
+
+def server_cpu(pid: int) -> float:
+    """CPU seconds (user and system) the server process and its worker processes have used so far (Linux)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total, pending = 0.0, [pid]
+    while pending:
+        current = pending.pop()
+        try:
+            fields = Path(f"/proc/{current}/stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / ticks  # utime, stime
+            for task in Path(f"/proc/{current}/task").iterdir():
+                pending += [int(child) for child in (task / "children").read_text().split()]
+        except (FileNotFoundError, ProcessLookupError):
+            continue  # ended meanwhile
+    return total
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--clients", default="1,8,32", help="numbers of concurrent clients, one run each")
     parser.add_argument("--targets", type=int, default=640)
-    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--workers", default="1,2", help="numbers of server processes, one server each")
     parser.add_argument("--pg", default=os.environ.get("KAOPING_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test"))
     parser.add_argument("--backends", default="sqlite,postgres")
     parser.add_argument("--counted", type=int, default=40, help="targets whose lifecycles are counted in process")
     args = parser.parse_args()
     counts = [int(n) for n in args.clients.split(",")]
+    workers = [int(n) for n in args.workers.split(",")]
+    runs = [(w, clients) for w in workers for clients in counts]
     for kind in args.backends.split(","):
         url = fresh_database(kind, args.pg)
-        ids = load_targets(url, args.targets * (len(counts) + 1) + args.counted)
+        ids = load_targets(url, args.targets * (len(runs) + 1) + args.counted)
         add_people(url)
         counted = ids[len(ids) - args.counted:]
         ids = ids[:len(ids) - args.counted]
@@ -169,20 +193,25 @@ def main() -> None:
               f"{c.get('commit', 0):.2f} COMMIT, {c.get('rollback', 0):.2f} ROLLBACK, "
               f"{c.get('savepoint_statements', 0):.1f} SAVEPOINT/RELEASE/ROLLBACK TO), {c['cpu_ms']:.1f} ms CPU")
         engine_rate = run_lifecycles(url, ids[-args.targets:])  # in process, same database, other targets
-        proc, base = serve(url, args.workers)
+        proc = None
         try:
-            for number, clients in enumerate(counts):
+            for number, (processes, clients) in enumerate(runs):
+                if number == 0 or processes != runs[number - 1][0]:
+                    if proc is not None:
+                        stop(proc)
+                    proc, base = serve(url, processes)
                 chunk = ids[number * args.targets:(number + 1) * args.targets]
-                elapsed, latencies = asyncio.run(drive(base, chunk, clients))
+                elapsed, latencies, cpu = asyncio.run(drive(base, chunk, clients, proc.pid))
                 rate = len(latencies) / elapsed
                 cuts = statistics.quantiles(latencies, n=100)
-                print(f"{kind}: {clients:>2} clients: {rate:,.0f} transitions/s over HTTP ({args.workers} workers, "
+                print(f"{kind}: {clients:>2} clients: {rate:,.0f} transitions/s over HTTP ({processes} workers, "
                       f"{len(latencies):,} transitions); p50 {cuts[49] * 1000:.1f} ms, p95 {cuts[94] * 1000:.1f} ms, "
-                      f"p99 {cuts[98] * 1000:.1f} ms; in-process engine {engine_rate:,.0f}/s; "
-                      f"HTTP/engine = {rate / engine_rate:.2f}")
+                      f"p99 {cuts[98] * 1000:.1f} ms; server CPU {cpu * 1000 / len(latencies):.1f} ms per transition; "
+                      f"in-process engine {engine_rate:,.0f}/s; HTTP/engine = {rate / engine_rate:.2f}", flush=True)
         finally:
-            proc.terminate()
-            proc.wait(timeout=30)
+            if proc is not None:
+                stop(proc)
+
 
 if __name__ == "__main__":
     main()

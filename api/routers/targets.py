@@ -29,26 +29,33 @@ from engine.plans import assignment, handdown, service
 from engine.scoring import rollup
 from engine.store import db
 from engine.store.models import Target
-from engine.workflow import commands, evidence, targets
+from engine.workflow import commands, evidence, rules, targets
 
 router = APIRouter(prefix="/targets", tags=["targets"])
 
 
-def _detail(session, target: Target, actor: Actor, parties=None) -> TargetPublic:
+def _detail(session, target: Target, actor: Actor, parties=None, *, signatures=None, indicators: bool = True,
+            children: bool = True, children_open: bool | None = None) -> TargetPublic:
+    """The target as one reads it. What the caller knows already is not read again: ``parties``,
+    ``signatures`` ((signer, signed_at) pairs), that it has no ``indicators`` or no ``children`` (no
+    roll-up), that none of its children is open (``children_open`` False)."""
     parties = parties or targets.parties_of(session, target.id)
+    if signatures is None:
+        signatures = [(s.signer, s.signed_at) for s in targets.signatures(session, target.id)]
+    facts = rules.ListFacts(frozenset({target.id}), frozenset(), {}) if children_open is False else None
     return TargetPublic(
         **summary(target, parties), indicator=target.indicator,
         indicator_points=float(target.indicator_points) if target.indicator_points is not None else None,
         basis=target.basis, extra_columns=target.extra_columns or {}, checkpoints=target.checkpoints or [],
         self_score=float(target.self_score) if target.self_score is not None else None,
         score=float(target.score) if target.score is not None else None,
-        signatures=[SignaturePublic(signer=s.signer, signed_at=clock.local(s.signed_at))
-                    for s in targets.signatures(session, target.id)],
+        signatures=[SignaturePublic(signer=signer, signed_at=clock.local(at)) for signer, at in signatures],
         indicators=[IndicatorPublic(**{k: v for k, v in i.items() if k != "reported_at"})
-                    for i in service.indicator_status(session, target)],
-        available_triggers=[action_public(a) for a in commands.available(session=session, target=target, actor=actor,
-                                                                         parties=parties)],
-        parent_id=target.parent_id, rollup=rollup_public(rollup.of(session=session, target=target)),
+                    for i in service.indicator_status(session, target)] if indicators else [],
+        available_triggers=[action_public(a) for a in commands.available(
+            session=session, target=target, actor=actor, parties=parties,
+            signers=[signer for signer, _ in signatures], facts=facts)],
+        parent_id=target.parent_id, rollup=rollup_public(rollup.of(session=session, target=target)) if children else None,
     )
 
 
@@ -91,11 +98,15 @@ def transition(target_id: Id, body: TransitionIn, session: SessionDep, writer: W
     Handed to the group writer: transitions arriving together share one commit (each all or nothing)."""
     version = int(if_match.strip().removeprefix("W/").strip('"'))
     db.end_read(session)
-    # The response is read in the writer's transaction, right after the fire: no connection of its own.
-    detail = writer.fire(target_id=target_id, trigger=body.trigger, actor=actor, payload=body.payload,
-                         comment=body.comment, expected_version=version,
-                         override_separation=body.override_separation, remove_evidence=body.remove_evidence,
-                         then=lambda own, fired: _detail(own, fired.target, actor, fired.parties))
+    fired = writer.fire(target_id=target_id, trigger=body.trigger, actor=actor, payload=body.payload,
+                        comment=body.comment, expected_version=version,
+                        override_separation=body.override_separation, remove_evidence=body.remove_evidence)
+    # The response from what the transition read; what it did not (indicators, a roll-up) is read now, outside
+    # the writer, in the request's own session.
+    detail = _detail(session, fired.target, actor, fired.parties, signatures=fired.signatures,
+                     indicators=fired.indicators is not False, children=fired.children is not False,
+                     children_open=fired.children_open)
+    db.end_read(session)
     response.headers["ETag"] = f'"{detail.version}"'
     return detail
 

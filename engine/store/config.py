@@ -14,6 +14,10 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="KAOPING_", extra="ignore")
 
     database_url: str = "sqlite:///kaoping.db"
+    #: PostgreSQL: test each pooled connection with a round trip before use (a dropped connection is then
+    #: replaced unseen). Off: a dropped connection fails the one statement that meets it, and the pool
+    #: replaces every connection of that time.
+    database_pre_ping: bool = False
     timezone: str = "Asia/Shanghai"
     #: Signs access tokens and session cookies. Empty: the key in ``secret_key_file``.
     secret_key: str = ""

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import bindparam, insert, update
@@ -40,6 +41,13 @@ class Fired:
     stored: tuple = ()
     #: The target's parties as the transition read them (a response needs not read them again).
     parties: Parties | None = None
+    #: The target's signatures after the fire, (signer, signed_at) in order; ``None``: not known, read them.
+    signatures: tuple[tuple[str, datetime], ...] | None = None
+    #: What the transition read about the target: targets handed down from it (and whether one is not yet
+    #: verified), quantitative indicators. ``None``: not known, read them.
+    children: bool | None = None
+    children_open: bool | None = None
+    indicators: bool | None = None
 
 
 def _transition(definition: Definition, target: Target, trigger: str) -> TransitionSpec:
@@ -291,7 +299,11 @@ def _fire(session, connection, target_id, trigger, actor, payload, comment, expe
         )
     if session.new or session.deleted or session.dirty:  # what an effect or the evidence left to the unit of work
         session.flush()
-    return Fired(target=target, record=record, moved=moved, parties=parties)
+    signed = () if "clear_signatures" in spec.effects else loaded.signed
+    if spec.countersign:
+        signed = (*signed, (actor.name, clock.to_db(now)))
+    return Fired(target=target, record=record, moved=moved, parties=parties, signatures=signed,
+                 children=loaded.children, children_open=loaded.children_open, indicators=loaded.indicators)
 
 
 def _write_target(connection, target: Target) -> None:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -71,19 +71,25 @@ class Loaded:
     open_items: bool
     #: Whether a target handed down from it is not yet verified (汇总 incomplete).
     children_open: bool
+    #: The signatures of ``signers``: (signer, signed_at), in the order given.
+    signed: tuple[tuple[str, datetime], ...] = ()
+    #: Whether targets were handed down from it (a roll-up), and whether it has quantitative indicators.
+    children: bool = True
+    indicators: bool = True
 
 
 _COLUMNS = list(Target.__table__.columns)
 _AGGREGATES = {
     "sqlite": ("(SELECT json_group_array(json_array(kind, name)) FROM (SELECT kind, name FROM assignment "
                "WHERE target_id = t.id ORDER BY kind, position))",
-               "(SELECT json_group_array(signer) FROM (SELECT signer FROM signature WHERE target_id = t.id ORDER BY id))",
+               "(SELECT json_group_array(json_array(signer, signed_at)) FROM (SELECT signer, signed_at FROM signature "
+               "WHERE target_id = t.id ORDER BY id))",
                "(SELECT json_group_object(key, due_date) FROM milestone WHERE plan_id = t.plan_id)",
                "(SELECT json_group_array(json_array(trigger, actor)) FROM (SELECT DISTINCT trigger, actor "
                "FROM transitionrecord WHERE target_id = t.id AND kind = 'transition'))", ""),
     "postgresql": ("(SELECT json_agg(json_build_array(kind, name) ORDER BY kind, position) FROM assignment "
                    "WHERE target_id = t.id)",
-                   "(SELECT json_agg(signer ORDER BY id) FROM signature WHERE target_id = t.id)",
+                   "(SELECT json_agg(json_build_array(signer, signed_at) ORDER BY id) FROM signature WHERE target_id = t.id)",
                    "(SELECT json_object_agg(key, due_date) FROM milestone WHERE plan_id = t.plan_id)",
                    "(SELECT json_agg(json_build_array(trigger, actor)) FROM (SELECT DISTINCT trigger, actor "
                    "FROM transitionrecord WHERE target_id = t.id AND kind = 'transition') AS done)",
@@ -103,12 +109,14 @@ def _load_statement(dialect: str):
             f"{parties} AS parties, {signers} AS signers, {milestones} AS milestones, {done} AS done, "
             f"EXISTS (SELECT 1 FROM inboxitem WHERE target_id = t.id AND done_at IS NULL) AS open_items, "
             f"EXISTS (SELECT 1 FROM target WHERE parent_id = t.id AND state NOT IN ({finished})) AS children_open, "
+            f"EXISTS (SELECT 1 FROM target WHERE parent_id = t.id) AS children, "
+            f"EXISTS (SELECT 1 FROM indicator WHERE target_id = t.id) AS indicators, "
             f"(SELECT version FROM target WHERE id = t.id) AS seen_version "
             f"FROM target AS t, chainhead AS h WHERE t.id = :target_id AND h.id = t.org_id{lock}"
         ).columns(*_COLUMNS, column("head_count", Integer), column("head_last_id", Integer),
                   column("head_last_hash", String), column("parties", JSON), column("signers", JSON),
                   column("milestones", JSON), column("done", JSON), column("open_items", Boolean),
-                  column("children_open", Boolean),
+                  column("children_open", Boolean), column("children", Boolean), column("indicators", Boolean),
                   column("seen_version", Integer))  # all by position: the result's description is cached
     return _LOADS[dialect]
 
@@ -142,10 +150,17 @@ def load_for_fire(session: Session, target_id: int, *, connection: Connection | 
     head = rows.known_or_detached(session, ChainHead, {"id": target.org_id, "count": values["head_count"], "last_id": values["head_last_id"],
                                      "last_hash": values["head_last_hash"]})
     milestones = {key: date.fromisoformat(str(due)[:10]) for key, due in (values["milestones"] or {}).items()}
+    signed = tuple((signer, _timestamp(at)) for signer, at in values["signers"] or ())
     return Loaded(target, Parties(tuple(found["section"]), tuple(found["leader"]), tuple(found["person"])),
-                  list(values["signers"] or ()), milestones, head,
+                  [signer for signer, _ in signed], milestones, head,
                   frozenset((trigger, actor) for trigger, actor in values["done"] or ()),
-                  bool(values["open_items"]), bool(values["children_open"]))
+                  bool(values["open_items"]), bool(values["children_open"]), signed,
+                  bool(values["children"]), bool(values["indicators"]))
+
+
+def _timestamp(value) -> datetime:
+    """A timestamp as a JSON aggregate gives it (SQLite's stored text, PostgreSQL's ISO form)."""
+    return value if isinstance(value, datetime) else datetime.fromisoformat(value)
 
 
 def assignments(target_id: int, parties: Parties) -> list[Assignment]:
