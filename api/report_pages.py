@@ -91,6 +91,23 @@ def _pages_class():
             self.widths = self.current_font.cw
             self.heading_open: tuple | None = None  # the table whose header repeats on a new page
 
+        def runs(self, runs: list[tuple[float, float, str]], color: tuple[int, int, int]) -> None:
+            """Text runs (x, baseline y, text) in one text object, in ``color``: a table row costs one
+            content-stream write, not one per cell (the state is saved around it, the fill colour kept)."""
+            if not self.current_font_is_set_on_page:  # the page's first text sets its font the usual way
+                x, y, text = runs[0]
+                self.set_text_color(*color)
+                self.text(x, y, text)
+                runs = runs[1:]
+                if not runs:
+                    return
+            k, h, encode = self.k, self.h, self.current_font.encode_text
+            r, g, b = color
+            ops = [f"q {r / 255:.3f} {g / 255:.3f} {b / 255:.3f} rg BT"]
+            ops.extend(f"1 0 0 1 {x * k:.2f} {(h - y) * k:.2f} Tm {encode(text)}" for x, y, text in runs)
+            ops.append("ET Q")
+            self._out(" ".join(ops))
+
         def footer(self) -> None:
             self.set_font("cjk", size=9)
             self.set_text_color(0x66, 0x66, 0x66)
@@ -122,6 +139,8 @@ class Writer:
         room = width * 72 / 25.4 / size * 1000  # in font units
         cw = self.pdf.widths
         out = []
+        if len(text) * 1000 <= room and "\n" not in text:  # no glyph is wider than 1 em: it fits
+            return [text]
         for paragraph in text.split("\n"):
             if sum(cw[ord(c)] for c in paragraph) <= room:
                 out.append(paragraph)
@@ -203,7 +222,6 @@ class Writer:
         self.room(header_height + 2 * LINE)
         draw_header()
         pdf.set_fill_color(*STRIPE)
-        color = TEXT
         for index, row in enumerate(rows):
             cells = [c if isinstance(c, Cell) else Cell(c) for c in row]
             laid = [self.wrap(c.text, w - 2 * PAD) if c.text else [] for c, w in zip(cells, columns, strict=True)]
@@ -213,18 +231,17 @@ class Writer:
                 self.y = MARGIN_TOP
                 draw_header()
                 pdf.set_fill_color(*STRIPE)
-                color = TEXT
-                pdf.set_text_color(*color)
             if index % 2:
                 pdf.rect(MARGIN_X, self.y, WIDTH, height, style="F")
+            by_color: dict[tuple[int, int, int], list] = {}
             for cell, lines, x, w in zip(cells, laid, starts, columns, strict=True):
-                want = cell.color or TEXT
-                if want != color:
-                    pdf.set_text_color(*want)
-                    color = want
+                out = by_color.setdefault(cell.color or TEXT, [])
                 for n, line in enumerate(lines):
                     at = x + w - PAD - self.width_of(line) if cell.right else x + PAD
-                    pdf.text(at, self.y + 0.3 + LINE * n + LINE * 0.78, line)
+                    out.append((at, self.y + 0.3 + LINE * n + LINE * 0.78, line))
+            for color, runs in by_color.items():
+                if runs:
+                    pdf.runs(runs, color)
             self.y += height
         self.y += 2
 
