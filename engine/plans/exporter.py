@@ -16,7 +16,7 @@ from sqlmodel import Session, select
 
 from engine.plans import target_checkpoints
 from engine.store.models import Indicator, Plan, Target
-from engine.workflow.targets import parties_for
+from engine.workflow.targets import Parties, parties_for
 
 HEADERS = ("编号", "类别", "一级指标", "依据", "年度目标", "权重分值", "完成时限", "分管领导", "责任科室", "科室责任人")
 WIDTHS = (9, 12, 30, 30, 50, 8, 10, 10, 10, 10)
@@ -44,13 +44,18 @@ def code_key(code: str) -> tuple:
     return parts, code or ""
 
 
-def plan_rows(session: Session, plan: Plan) -> list[tuple[Target, list[Any]]]:
-    """Each target of the plan in code order, with its cells in the table's column order."""
+def plan_rows(session: Session, plan: Plan,
+              known: Sequence[tuple[Target, Parties]] | None = None) -> list[tuple[Target, list[Any]]]:
+    """Each target of the plan in code order, with its cells in the table's column order (``known``: the
+    plan's targets in code order with their parties, already read, e.g. by the score sheet)."""
     out = []
-    found = sorted(session.exec(select(Target).where(Target.plan_id == plan.id, Target.workflow == "target")).all(),
-                   key=lambda t: code_key(t.code))
+    if known is None:
+        found = sorted(session.exec(select(Target).where(Target.plan_id == plan.id, Target.workflow == "target")).all(),
+                       key=lambda t: code_key(t.code))
+        parties = parties_for(session, [t.id for t in found])  # two queries for the whole table, not two per row
+    else:
+        found, parties = [t for t, _ in known], {t.id: p for t, p in known}
     ids = [t.id for t in found]
-    parties = parties_for(session, ids)  # two queries for the whole table, not two per row
     indicators: dict[int, list[Indicator]] = {i: [] for i in ids}
     if ids:
         for row in session.exec(select(Indicator).where(Indicator.target_id.in_(ids)).order_by(Indicator.position)):
@@ -78,17 +83,19 @@ def _checkpoint_cell(target: Target) -> str:
 
 def write_xlsx(session: Session, plan_id: int, extra: Sequence[tuple[str, Callable[[Target], Any]]] = (),
                footer: Sequence[tuple[str, Any, str]] = (),
-               sheets: Sequence[tuple[str, Sequence[str], Sequence[Sequence[Any]]]] = ()) -> bytes:
+               sheets: Sequence[tuple[str, Sequence[str], Sequence[Sequence[Any]]]] = (),
+               known: Sequence[tuple[Target, Parties]] | None = None) -> bytes:
     """The plan as an .xlsx assessment table (category and indicator cells merged down).
 
     ``extra`` adds columns after the table's own; ``footer`` adds total rows (label, weight,
     note), which an import skips as the real table's 合计 rows; ``sheets`` adds worksheets after
-    the table (name, header, rows), plain cells.
+    the table (name, header, rows), plain cells; ``known``: the targets and parties already read
+    (:func:`plan_rows`).
     """
     import xlsxwriter
 
     plan = session.get(Plan, plan_id)
-    rows = plan_rows(session, plan)
+    rows = plan_rows(session, plan, known)
     with_indicators = any(cells[10] for _, cells in rows)
     # The columns of the imported table the engine does not read, in the order first seen: written back.
     kept = list(dict.fromkeys(name for _, cells in rows for name in cells[11]))

@@ -192,6 +192,7 @@ def xlsx(*, session: Session, plan_id: int, actor: Actor | None = None) -> bytes
                [[r.place, r.organisation, r.targets, r.scored,
                  float(r.score_rate) if r.score_rate is not None else None,
                  float(r.on_time_rate) if r.on_time_rate is not None else None, r.overdue] for r in ranks])] if ranks else []
-    return write_xlsx(session, plan_id, extra=extra, sheets=ranked, footer=[
+    known = [(line.target, line.parties) for line in s.lines]  # read once, for the sheet and the table
+    return write_xlsx(session, plan_id, extra=extra, sheets=ranked, known=known, footer=[
         ("合计", float(s.total.weight), f"得分 {_n(s.total.score)}；得分率 {_n(s.total.rate) if s.total.rate is not None else '—'}%；"
                                         f"等级 {grade_label(s.total)}；数据时间 {s.taken_at:%Y-%m-%d %H:%M}")])
