@@ -93,47 +93,20 @@ def _counts(ax) -> None:
     ax.set_ylim(bottom=0, top=max(1, ax.get_ylim()[1]))
 
 
-#: Rows of the per-target tables laid out in one go when the PDF is made: a large plan's report is laid
-#: out part by part and the parts' pages joined, so that memory does not grow with the plan.
-PART_ROWS = 1500
-
-#: The blocks of the report in order; those with rows can be cut between parts.
-BLOCKS = ("head", "deductions", "bonus", "explained", "not_met", "lines", "indicators", "end")
-
-
-def _rows_of(report: Report) -> dict[str, list]:
-    return {"deductions": report.deductions, "bonus": report.bonus, "explained": _explained(report),
-            "not_met": report.not_met, "lines": report.sheet.lines, "indicators": report.indicators}
-
-
 def _explained(report: Report) -> list:
+    """The lines whose score the office explained (it is not 权重 − 扣分合计)."""
     return [line for line in report.sheet.lines if line.score_reason]
 
 
-def parts(report: Report, *, rows: int = PART_ROWS) -> list[dict[str, tuple[int, int]]]:
-    """The report cut into parts of at most ``rows`` table rows: each part maps the blocks it shows
-    to the slice of their rows it holds."""
-    counts = {name: len(items) for name, items in _rows_of(report).items()}
-    out, current, room = [], {}, rows
-    for name in BLOCKS:
-        total, start = counts.get(name, 0), 0
-        while True:
-            if room == 0 and start < total:
-                out.append(current)
-                current, room = {}, rows
-            take = min(total - start, room)
-            current[name] = (start, start + take)
-            start, room = start + take, room - take
-            if start >= total:
-                break
-    out.append(current)
-    return out
+#: The part of the report WeasyPrint lays out in the PDF: the opening, up to the per-target tables.
+OPENING = {"head": (0, 0)}
 
 
 def html(report: Report, *, standalone: bool = True, part: dict[str, tuple[int, int]] | None = None,
          first_page: int = 1) -> str:
     """The report as an HTML document (``standalone``: with its own styles, for the PDF and downloads;
-    ``part``: only that part of it, see :func:`parts`, its pages numbered from ``first_page``)."""
+    ``part``: only the blocks it names, each with the slice of its rows, e.g. :data:`OPENING`; its pages
+    numbered from ``first_page``)."""
     from api.web.render import templates
 
     from engine.scoring.report import grade_label, scored_share
@@ -157,20 +130,20 @@ def html(report: Report, *, standalone: bool = True, part: dict[str, tuple[int, 
                            first_page=first_page)
 
 
-def pdf(report: Report, *, rows: int = PART_ROWS) -> bytes:
-    """The report as PDF, Chinese text set in the system's CJK fonts (WeasyPrint), laid out in parts of
-    at most ``rows`` table rows whose pages are joined into one file (pypdf)."""
+def pdf(report: Report) -> bytes:
+    """The report as PDF, Chinese text set in the system's CJK fonts: the opening (一 to 四: summary,
+    charts, the small tables) laid out by WeasyPrint, the tables of one row per target after it
+    (:mod:`api.report_pages`, fpdf2) numbered on from its last page; the two joined into one file (pypdf)."""
     from pypdf import PdfReader, PdfWriter
     from weasyprint import HTML
 
-    pieces = parts(report, rows=rows)
-    if len(pieces) == 1:
-        return HTML(string=html(report)).write_pdf()
-    writer, first_page = PdfWriter(), 1
-    for part in pieces:
-        laid_out = PdfReader(io.BytesIO(HTML(string=html(report, part=part, first_page=first_page)).write_pdf()))
-        writer.append(laid_out)
-        first_page += len(laid_out.pages)
+    from api.report_pages import appendix
+
+    opening = PdfReader(io.BytesIO(HTML(string=html(report, part=OPENING)).write_pdf()))
+    rest = PdfReader(io.BytesIO(appendix(report, first_page=len(opening.pages) + 1)))
+    writer = PdfWriter()
+    writer.append(opening)
+    writer.append(rest)
     writer.add_metadata({"/Title": f"绩效评估报告 · {report.sheet.plan.title}"})
     buffer = io.BytesIO()
     writer.write(buffer)

@@ -12,20 +12,16 @@ from collections.abc import Callable, Sequence
 from decimal import Decimal
 from typing import Any
 
-from openpyxl import Workbook
-from openpyxl.cell import WriteOnlyCell
-from openpyxl.styles import Alignment, Border, Font, NamedStyle, Side
-from openpyxl.utils import get_column_letter
 from sqlmodel import Session, select
 
 from engine.plans import target_checkpoints
-from engine.store.cells import as_text
 from engine.store.models import Indicator, Plan, Target
-from engine.workflow.targets import parties_for
+from engine.workflow.targets import Parties, parties_for
 
 HEADERS = ("编号", "类别", "一级指标", "依据", "年度目标", "权重分值", "完成时限", "分管领导", "责任科室", "科室责任人")
 WIDTHS = (9, 12, 30, 30, 50, 8, 10, 10, 10, 10)
-THIN = Side(style="thin", color="999999")
+#: Every cell of the table: wrapped, centred vertically, thin grey borders.
+CELL = {"text_wrap": True, "valign": "vcenter", "border": 1, "border_color": "#999999"}
 
 
 def _number(value: Decimal | None) -> Any:
@@ -48,13 +44,18 @@ def code_key(code: str) -> tuple:
     return parts, code or ""
 
 
-def plan_rows(session: Session, plan: Plan) -> list[tuple[Target, list[Any]]]:
-    """Each target of the plan in code order, with its cells in the table's column order."""
+def plan_rows(session: Session, plan: Plan,
+              known: Sequence[tuple[Target, Parties]] | None = None) -> list[tuple[Target, list[Any]]]:
+    """Each target of the plan in code order, with its cells in the table's column order (``known``: the
+    plan's targets in code order with their parties, already read, e.g. by the score sheet)."""
     out = []
-    found = sorted(session.exec(select(Target).where(Target.plan_id == plan.id, Target.workflow == "target")).all(),
-                   key=lambda t: code_key(t.code))
+    if known is None:
+        found = sorted(session.exec(select(Target).where(Target.plan_id == plan.id, Target.workflow == "target")).all(),
+                       key=lambda t: code_key(t.code))
+        parties = parties_for(session, [t.id for t in found])  # two queries for the whole table, not two per row
+    else:
+        found, parties = [t for t, _ in known], {t.id: p for t, p in known}
     ids = [t.id for t in found]
-    parties = parties_for(session, ids)  # two queries for the whole table, not two per row
     indicators: dict[int, list[Indicator]] = {i: [] for i in ids}
     if ids:
         for row in session.exec(select(Indicator).where(Indicator.target_id.in_(ids)).order_by(Indicator.position)):
@@ -81,60 +82,79 @@ def _checkpoint_cell(target: Target) -> str:
 
 
 def write_xlsx(session: Session, plan_id: int, extra: Sequence[tuple[str, Callable[[Target], Any]]] = (),
-               footer: Sequence[tuple[str, Any, str]] = ()) -> bytes:
+               footer: Sequence[tuple[str, Any, str]] = (),
+               sheets: Sequence[tuple[str, Sequence[str], Sequence[Sequence[Any]]]] = (),
+               known: Sequence[tuple[Target, Parties]] | None = None) -> bytes:
     """The plan as an .xlsx assessment table (category and indicator cells merged down).
 
     ``extra`` adds columns after the table's own; ``footer`` adds total rows (label, weight,
-    note), which an import skips as the real table's 合计 rows.
+    note), which an import skips as the real table's 合计 rows; ``sheets`` adds worksheets after
+    the table (name, header, rows), plain cells; ``known``: the targets and parties already read
+    (:func:`plan_rows`).
     """
+    import xlsxwriter
+
     plan = session.get(Plan, plan_id)
-    rows = plan_rows(session, plan)
+    rows = plan_rows(session, plan, known)
     with_indicators = any(cells[10] for _, cells in rows)
     # The columns of the imported table the engine does not read, in the order first seen: written back.
     kept = list(dict.fromkeys(name for _, cells in rows for name in cells[11]))
     with_checkpoints = any(cells[12] for _, cells in rows)
     headers = list(HEADERS) + (["量化指标"] if with_indicators else []) + (["节点"] if with_checkpoints else []) + kept \
         + [name for name, _ in extra]
-    # Write-only: rows go to a temporary file as they are appended (a large plan neither fills memory
-    # nor pays for a cell object per value); merges, widths and the shared style are set up first.
-    book = Workbook(write_only=True)
-    style = NamedStyle(name="kaoping_cell", alignment=Alignment(wrap_text=True, vertical="center"),
-                       border=Border(left=THIN, right=THIN, top=THIN, bottom=THIN))
-    book.add_named_style(style)  # one shared style: far faster than a style object per cell
-    sheet = book.create_sheet("绩效目标考评表")
-    for index, width in enumerate(list(WIDTHS) + [16] * (len(headers) - len(WIDTHS)), start=1):
-        sheet.column_dimensions[get_column_letter(index)].width = width
-    sheet.merged_cells.add(f"A1:{get_column_letter(len(headers))}1")
-    covered = set()  # (row, column) under a merge, not its first cell: written empty
-    for first_row, column, last_row in _merge_groups(rows):
-        sheet.merged_cells.add(f"{get_column_letter(column)}{first_row}:{get_column_letter(column)}{last_row}")
-        covered.update((r, column) for r in range(first_row + 1, last_row + 1))
-
-    def cell(value, *, styled: bool = True, font: Font | None = None) -> WriteOnlyCell:
-        out = WriteOnlyCell(sheet, value=value)
-        if styled:
-            out.style = "kaoping_cell"
-        if font is not None:
-            out.font = font
-        as_text(out)  # plan text (the title too) is text, never a formula
-        return out
-
-    title = cell(plan.title, styled=False, font=Font(bold=True, size=14))
-    title.alignment = Alignment(horizontal="center")
-    sheet.append([title])
-    bold = Font(bold=True)
-    sheet.append([cell(name, font=bold) for name in headers])
-    for number, (target, cells) in enumerate(rows, start=3):
+    buffer = io.BytesIO()
+    # XlsxWriter writes the sheet's XML straight from the values (no cell objects); text stays text,
+    # never a formula, number or link.
+    book = xlsxwriter.Workbook(buffer, {"in_memory": True, "strings_to_formulas": False, "strings_to_numbers": False,
+                                        "strings_to_urls": False})
+    plain, bold = book.add_format(CELL), book.add_format(CELL | {"bold": True})
+    sheet = book.add_worksheet("绩效目标考评表")
+    for index, width in enumerate(list(WIDTHS) + [16] * (len(headers) - len(WIDTHS))):
+        sheet.set_column(index, index, width)
+    sheet.merge_range(0, 0, 0, len(headers) - 1, plan.title,
+                      book.add_format({"bold": True, "font_size": 14, "align": "center"}))
+    for column, name in enumerate(headers):
+        sheet.write_string(1, column, name, bold)
+    merges = {(first_row - 1, column - 1): last_row - 1 for first_row, column, last_row in _merge_groups(rows)}
+    covered = {(r, column) for (first, column), last in merges.items() for r in range(first + 1, last + 1)}
+    write = _writer(sheet, plain)
+    for number, (target, cells) in enumerate(rows, start=2):
         values = cells[:10] + ([cells[10]] if with_indicators else []) + ([cells[12]] if with_checkpoints else []) \
             + [cells[11].get(name) for name in kept] + [get(target) for _, get in extra]
-        sheet.append([cell(None if (number, column) in covered else value)
-                      for column, value in enumerate(values, start=1)])
-    for label, weight, note in footer:
+        for column, value in enumerate(values):
+            if (number, column) in merges:
+                sheet.merge_range(number, column, merges[number, column], column, "", plain)
+            if (number, column) not in covered:
+                write(number, column, value)
+    for offset, (label, weight, note) in enumerate(footer, start=len(rows) + 2):
         values = [None, label, None, None, note, weight]
-        sheet.append([cell(value) for value in values] + [cell(None) for _ in range(len(headers) - len(values))])
-    buffer = io.BytesIO()
-    book.save(buffer)
+        for column, value in enumerate(values + [None] * (len(headers) - len(values))):
+            write(offset, column, value)
+    for name, header, table in sheets:
+        more = book.add_worksheet(name)
+        more_write = _writer(more, None)
+        for r, values in enumerate([header, *table]):
+            for column, value in enumerate(values):
+                more_write(r, column, value)
+    book.close()
     return buffer.getvalue()
+
+
+def _writer(sheet, style) -> Callable[[int, int, Any], None]:
+    """Writes one value by its type: text as text, numbers as numbers, nothing as an empty (styled) cell."""
+    def write(row: int, column: int, value: Any) -> None:
+        if value is None or value == "":
+            if style is not None:
+                sheet.write_blank(row, column, None, style)
+        elif isinstance(value, str):
+            sheet.write_string(row, column, value, style)
+        elif isinstance(value, bool):
+            sheet.write_boolean(row, column, value, style)
+        elif isinstance(value, int | float | Decimal):
+            sheet.write_number(row, column, float(value) if isinstance(value, Decimal) else value, style)
+        else:
+            sheet.write_string(row, column, str(value), style)
+    return write
 
 
 def _merge_groups(rows) -> list[tuple[int, int, int]]:

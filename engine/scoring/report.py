@@ -186,27 +186,13 @@ def xlsx(*, session: Session, plan_id: int, actor: Actor | None = None) -> bytes
         ("加分", column(lambda line: "；".join(f"{b['points']}分：{b['reason']}" for b in line.bonus) or None)),
         ("指标计分", column(lambda line: num(line.indicator_score))),
     ]
-    data = write_xlsx(session, plan_id, extra=extra, footer=[
+    ranks = ranking.of(session=session, org_id=s.plan.org_id, year=s.plan.year)
+    # A second sheet, 下级单位排名, when the organisation has children (the first stays the table that imports back).
+    ranked = [("下级单位排名", ["名次", "单位", "目标数", "已评分", "得分率(%)", "按期完成率(%)", "逾期数"],
+               [[r.place, r.organisation, r.targets, r.scored,
+                 float(r.score_rate) if r.score_rate is not None else None,
+                 float(r.on_time_rate) if r.on_time_rate is not None else None, r.overdue] for r in ranks])] if ranks else []
+    known = [(line.target, line.parties) for line in s.lines]  # read once, for the sheet and the table
+    return write_xlsx(session, plan_id, extra=extra, sheets=ranked, known=known, footer=[
         ("合计", float(s.total.weight), f"得分 {_n(s.total.score)}；得分率 {_n(s.total.rate) if s.total.rate is not None else '—'}%；"
                                         f"等级 {grade_label(s.total)}；数据时间 {s.taken_at:%Y-%m-%d %H:%M}")])
-    ranks = ranking.of(session=session, org_id=s.plan.org_id, year=s.plan.year)
-    return _with_ranking(data, ranks) if ranks else data
-
-
-def _with_ranking(data: bytes, ranks: list[Rank]) -> bytes:
-    """The workbook with a second sheet, 下级单位排名 (the first stays the assessment table that imports back)."""
-    import io
-
-    from openpyxl import load_workbook
-
-    book = load_workbook(io.BytesIO(data))
-    sheet = book.create_sheet("下级单位排名")
-    sheet.append(["名次", "单位", "目标数", "已评分", "得分率(%)", "按期完成率(%)", "逾期数"])
-    for r in ranks:
-        sheet.append([r.place, r.organisation, r.targets, r.scored,
-                      float(r.score_rate) if r.score_rate is not None else None,
-                      float(r.on_time_rate) if r.on_time_rate is not None else None, r.overdue])
-    buffer = io.BytesIO()
-    book.save(buffer)
-    return buffer.getvalue()
-

@@ -178,27 +178,28 @@ def test_report_pdf_text(session, tmp_path):
 
 
 @needs_pdftotext
-def test_report_pdf_laid_out_in_parts_reads_as_one(session, tmp_path):
+def test_report_pdf_opening_and_tables_read_as_one_numbered_file(session, tmp_path):
+    """The opening (WeasyPrint) and the per-target tables (fpdf2) join into one file: every heading once,
+    pages numbered 1, 2, … across the join, a long table's header repeated on every page it runs onto."""
+    from pypdf import PdfReader
+
     from api import report_render
 
     plan_id = _import(session)
-    _score(session, "1-1", 27, deductions=[(3, "进度滞后一个月")])
+    many = [(0.1, f"第{n}处扣分：台账材料不全") for n in range(1, 121)]
+    _score(session, "1-1", 18, deductions=many)
     _score(session, "1-2", 28, deductions=[(2, "材料不全")])
-    built = report.build(session=session, plan_id=plan_id)
-    pieces = report_render.parts(built, rows=2)
-    assert len(pieces) > 2 and pieces[0]["head"] == (0, 0) and pieces[-1]["end"] == (0, 0)
-    for name, items in report_render._rows_of(built).items():  # every row in exactly one part, in order
-        cut = [span for part in pieces for block, span in part.items() if block == name]
-        assert cut[0][0] == 0 and cut[-1][1] == len(items) and all(a[1] == b[0] for a, b in zip(cut, cut[1:]))
-    whole, parted = report_render.pdf(built), report_render.pdf(built, rows=2)
-    texts = []
-    for data in (whole, parted):
-        path = tmp_path / "report.pdf"
-        path.write_bytes(data)
-        texts.append(subprocess.run(["pdftotext", str(path), "-"], capture_output=True, text=True, check=True).stdout)
-    one, many = texts
-    for heading in ("一、总体情况", "五、扣分与加分明细", "六、未完全达成的目标", "七、逐项评分", "审计链"):
-        assert one.count(heading) == many.count(heading) == 1
-    assert many.count("进度滞后一个月") == one.count("进度滞后一个月") and "材料不全" in many
-    pages = [int(n) for n in re.findall(r"第\s*(\d+)\s*页", many)]
-    assert pages == list(range(1, len(pages) + 1)) and len(pages) >= len(pieces)
+    path = tmp_path / "report.pdf"
+    path.write_bytes(report_render.pdf(report.build(session=session, plan_id=plan_id)))
+    pages = [subprocess.run(["pdftotext", "-f", str(n), "-l", str(n), str(path), "-"], capture_output=True, text=True,
+                            check=True).stdout for n in range(1, len(PdfReader(path).pages) + 1)]
+    text = "".join(pages)
+    for heading in ("一、总体情况", "四、目标推进情况", "五、扣分与加分明细", "六、未完全达成的目标", "七、逐项评分", "审计链"):
+        assert text.count(heading) == 1, heading
+    assert text.index("四、目标推进情况") < text.index("五、扣分与加分明细") < text.index("七、逐项评分")
+    assert all(f"第{n}处扣分：台账材料不全" in text for n in range(1, 121)) and "材料不全" in text
+    numbers = [int(n) for page in pages for n in re.findall(r"第\s*(\d+)\s*页", page)]
+    assert numbers == list(range(1, len(pages) + 1))
+    with_deductions = [page for page in pages if "处扣分：台账材料不全" in page]
+    assert len(with_deductions) >= 2 and all("理由" in page for page in with_deductions)
+    assert "尚无签名检查点" in pages[-1] or "最近的签名检查点" in pages[-1]
