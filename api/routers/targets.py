@@ -29,20 +29,19 @@ from engine.plans import assignment, handdown, service
 from engine.scoring import rollup
 from engine.store import db
 from engine.store.models import Target
-from engine.workflow import commands, evidence, rules, targets
+from engine.workflow import commands, evidence, targets
 
 router = APIRouter(prefix="/targets", tags=["targets"])
 
 
 def _detail(session, target: Target, actor: Actor, parties=None, *, signatures=None, indicators: bool = True,
-            children: bool = True, children_open: bool | None = None) -> TargetPublic:
+            children: bool = True, facts=None) -> TargetPublic:
     """The target as one reads it. What the caller knows already is not read again: ``parties``,
     ``signatures`` ((signer, signed_at) pairs), that it has no ``indicators`` or no ``children`` (no
-    roll-up), that none of its children is open (``children_open`` False)."""
+    roll-up), what the guards read about its children (``facts``)."""
     parties = parties or targets.parties_of(session, target.id)
     if signatures is None:
         signatures = [(s.signer, s.signed_at) for s in targets.signatures(session, target.id)]
-    facts = rules.ListFacts(frozenset({target.id}), frozenset(), {}) if children_open is False else None
     return TargetPublic(
         **summary(target, parties), indicator=target.indicator,
         indicator_points=float(target.indicator_points) if target.indicator_points is not None else None,
@@ -105,7 +104,7 @@ def transition(target_id: Id, body: TransitionIn, session: SessionDep, writer: W
     # the writer, in the request's own session.
     detail = _detail(session, fired.target, actor, fired.parties, signatures=fired.signatures,
                      indicators=fired.indicators is not False, children=fired.children is not False,
-                     children_open=fired.children_open)
+                     facts=fired.facts)
     db.end_read(session)
     response.headers["ETag"] = f'"{detail.version}"'
     return detail

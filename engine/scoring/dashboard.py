@@ -225,23 +225,34 @@ def queue_conditions(session: Session, actor: Actor, key: str) -> list | None:
     spec = QUEUES.get(key)
     if spec is None or spec.role not in actor.roles:
         return None
+    mine = _mine(session, actor, spec.role)
+    return mine + _within(session, actor, key, mine)
+
+
+def _mine(session: Session, actor: Actor, role: str) -> list:
+    """The targets a role's lists are taken from: my sections' (staff) or those I lead (leader), of my organisation."""
     own = scope.acting(scope.of(session, actor), Target.org_id)
+    if role == "leader":
+        return [Target.id.in_(_of("leader", [actor.name])), own]
+    return [Target.id.in_(_of("section", actor.sections)), own]
+
+
+def _within(session: Session, actor: Actor, key: str, mine: list) -> list:
+    """What one list keeps of :func:`_mine`."""
     plan = Target.workflow == "target"
-    if spec.role == "leader":
-        mine = [Target.id.in_(_of("leader", [actor.name])), own]
-        return mine + {
+    if QUEUES[key].role == "leader":
+        return {
             "to-sign": [_states_leaving_by("sign"), not_(_signed_by(actor.name))],
             "notices-to-sign": [_states_leaving_by("countersign"), not_(_signed_by(actor.name))],
             "led": [plan],
             "led-warnings": [plan, Target.risk_level > 0],
         }[key]
-    mine = [Target.id.in_(_of("section", actor.sections)), own]
     today = clock.today()
     soon = today + timedelta(days=DUE_SOON_DAYS)
     going = [plan, Target.state == "in_progress"]
     if key == "supervised":
-        return mine + [plan, Target.id.in_(_supervised_ids(session, actor, mine))]
-    return mine + {
+        return [plan, Target.id.in_(_supervised_ids(session, actor, mine))]
+    return {
         "to-start": [plan, Target.state == "assigned"],
         "going": going + [Target.id.not_in(_returned_ids()), or_(Target.state_due.is_(None), Target.state_due > soon)],
         "to-assess": going + [Target.id.not_in(_returned_ids()), Target.state_due <= soon],
@@ -276,14 +287,13 @@ def _listed(session: Session, conditions: list, order: str = "due") -> list[Targ
 
 
 def _queues(session: Session, actor: Actor, keys: list[str], narrowed: list) -> tuple[dict[str, list[Target]], dict[str, int]]:
-    """The first :data:`LIST_LIMIT` targets of each list, by its own query, and how many each has (one query)."""
-    conditions = {key: queue_conditions(session, actor, key) + narrowed for key in keys}
-    listed = {key: _listed(session, found, QUEUES[key].order) for key, found in conditions.items()}
-    # Every list is the person's targets narrowed: one pass over them counts them all.
-    common = conditions[keys[0]][:2] + narrowed
-    sums = [func.coalesce(func.sum(case((and_(*found[2:len(found) - len(narrowed)]), 1), else_=0)), 0)
-            for found in conditions.values()]
-    totals = session.exec(select(*sums).where(*common)).one()
+    """The first :data:`LIST_LIMIT` targets of each list (all of one role), by its own query, and how many each
+    has: every list is the person's targets narrowed, so one pass over them counts them all."""
+    mine = _mine(session, actor, QUEUES[keys[0]].role) + narrowed
+    within = {key: _within(session, actor, key, mine) for key in keys}
+    listed = {key: _listed(session, mine + found, QUEUES[key].order) for key, found in within.items()}
+    sums = [func.coalesce(func.sum(case((and_(*found), 1), else_=0)), 0) for found in within.values()]
+    totals = session.exec(select(*sums).where(*mine)).one()
     return listed, dict(zip(keys, totals, strict=True))
 
 

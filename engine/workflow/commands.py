@@ -43,11 +43,12 @@ class Fired:
     parties: Parties | None = None
     #: The target's signatures after the fire, (signer, signed_at) in order; ``None``: not known, read them.
     signatures: tuple[tuple[str, datetime], ...] | None = None
-    #: What the transition read about the target: targets handed down from it (and whether one is not yet
-    #: verified), quantitative indicators. ``None``: not known, read them.
+    #: What the transition read about the target: targets handed down from it, quantitative indicators.
+    #: ``None``: not known, read them.
     children: bool | None = None
-    children_open: bool | None = None
     indicators: bool | None = None
+    #: What the payload-free guards read about its children, when the transition knew it (else ``None``).
+    facts: rules.ListFacts | None = None
 
 
 def _transition(definition: Definition, target: Target, trigger: str) -> TransitionSpec:
@@ -229,7 +230,7 @@ def _fire(session, connection, target_id, trigger, actor, payload, comment, expe
         payload=payload, comment=comment, at=now, leaders=list(parties.leaders),
         signers=list(loaded.signers) if spec.countersign or "not_signed_yet" in spec.guards else [],
         # read with the target: whether a child's target is still open (else the guards read it themselves)
-        facts=None if loaded.children_open else rules.ListFacts(frozenset({target.id}), frozenset(), {}),
+        facts=None if loaded.children_open else rules.ListFacts.settled(target.id),
     )
     for name in spec.guards:
         reason = rules.GUARDS[name](ctx)
@@ -303,7 +304,7 @@ def _fire(session, connection, target_id, trigger, actor, payload, comment, expe
     if spec.countersign:
         signed = (*signed, (actor.name, clock.to_db(now)))
     return Fired(target=target, record=record, moved=moved, parties=parties, signatures=signed,
-                 children=loaded.children, children_open=loaded.children_open, indicators=loaded.indicators)
+                 children=loaded.children, indicators=loaded.indicators, facts=ctx.facts)
 
 
 def _write_target(connection, target: Target) -> None:

@@ -67,6 +67,11 @@ class ListFacts:
     def knows(self, target: Target) -> bool:
         return target.id in self.covered
 
+    @classmethod
+    def settled(cls, target_id: int) -> ListFacts:
+        """A target none of whose children is still open (the guards need read nothing more about it)."""
+        return cls(frozenset({target_id}), frozenset(), {})
+
 
 Guard = Callable[[Context], str | None]
 Effect = Callable[[Context], None]

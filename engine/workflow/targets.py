@@ -5,6 +5,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
+from types import SimpleNamespace
 from typing import Any
 
 from pydantic_core import PydanticUndefined
@@ -62,7 +63,8 @@ class Loaded:
 
     target: Target
     parties: Parties
-    signers: list[str]
+    #: The signatures on its current self-assessment: (signer, signed_at), in the order given.
+    signed: tuple[tuple[str, datetime], ...]
     milestones: dict[str, date]
     head: ChainHead
     #: The (trigger, actor) pairs of the target's transitions so far (for the separation of duties).
@@ -71,11 +73,14 @@ class Loaded:
     open_items: bool
     #: Whether a target handed down from it is not yet verified (汇总 incomplete).
     children_open: bool
-    #: The signatures of ``signers``: (signer, signed_at), in the order given.
-    signed: tuple[tuple[str, datetime], ...] = ()
     #: Whether targets were handed down from it (a roll-up), and whether it has quantitative indicators.
     children: bool = True
     indicators: bool = True
+
+    @property
+    def signers(self) -> list[str]:
+        """The leaders who signed, in order."""
+        return [signer for signer, _ in self.signed]
 
 
 _COLUMNS = list(Target.__table__.columns)
@@ -152,9 +157,9 @@ def load_for_fire(session: Session, target_id: int, *, connection: Connection | 
     milestones = {key: date.fromisoformat(str(due)[:10]) for key, due in (values["milestones"] or {}).items()}
     signed = tuple((signer, _timestamp(at)) for signer, at in values["signers"] or ())
     return Loaded(target, Parties(tuple(found["section"]), tuple(found["leader"]), tuple(found["person"])),
-                  [signer for signer, _ in signed], milestones, head,
+                  signed, milestones, head,
                   frozenset((trigger, actor) for trigger, actor in values["done"] or ()),
-                  bool(values["open_items"]), bool(values["children_open"]), signed,
+                  bool(values["open_items"]), bool(values["children_open"]),
                   bool(values["children"]), bool(values["indicators"]))
 
 
@@ -242,16 +247,9 @@ def new_rows(session: Session, *, plan_id: int, org_id: int, workflow: str, item
         values.update(item, plan_id=plan_id, org_id=org_id, workflow=workflow, workflow_version=definition.version,
                       state=definition.initial, weight=Decimal(str(item["weight"])),
                       extra_columns=dict(item.get("extra_columns") or {}), checkpoints=list(item.get("checkpoints") or ()))
-        values["state_due"] = state_due(session, _Values(values), definition, definition.initial, today, milestones)
+        values["state_due"] = state_due(session, SimpleNamespace(**values), definition, definition.initial, today, milestones)
         out.append(values)
     return out
-
-
-class _Values:
-    """A row's values as attributes."""
-
-    def __init__(self, values: dict[str, Any]) -> None:
-        self.__dict__.update(values)
 
 
 def insert_rows(session: Session, values: list[dict[str, Any]]) -> list[int]:
