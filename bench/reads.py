@@ -125,6 +125,23 @@ def _login(client: TestClient, name: str) -> None:
     assert answer.status_code == 303, f"{name} could not log in ({answer.status_code})"
 
 
+def _deep_pages(bind, count: int) -> list[tuple[str, str, str]]:
+    """The target list's second-last page by offset and by keyset (after the row before it), by due date and
+    by weight; by keyset only with code that has it."""
+    from engine.workflow import targets as listing
+    page = max(1, count // 50 - 1)
+    found = []
+    for sort in ("due", "weight"):
+        found.append((f"list {sort} offset", "绩效办", f"/targets?sort={sort}&page={page}"))
+        if page > 1 and hasattr(listing, "cursor"):
+            with Session(bind) as session:
+                (last,), _ = listing.search(session=session, filters=listing.TargetFilter(workflow="target"), limit=1,
+                                            offset=(page - 1) * 50 - 1, sort=None if sort == "due" else sort)
+                place = listing.cursor(last, None if sort == "due" else sort)
+            found.append((f"list {sort} keyset", "绩效办", f"/targets?sort={sort}&page={page}&after={place}"))
+    return found
+
+
 def measure(url: str, repeat: int) -> None:
     bind = make_engine(url)
     with bind.connect() as conn:
@@ -134,7 +151,7 @@ def measure(url: str, repeat: int) -> None:
     print(f"code from {Path(engine.__file__).resolve().parents[1]}; {targets} targets, {records} records")
     pages = [("staff home", "洪玮玮", "/"), ("leader home", "林长华", "/"), ("office home", "绩效办", "/"),
              ("target list", "绩效办", "/targets"),
-             ("target list deep", "绩效办", f"/targets?page={max(1, targets // 50 - 1)}"),
+             *_deep_pages(bind, targets),
              ("search", "绩效办", f"/targets?q=R-{targets // 3}"),
              ("audit first", "审计员", "/audit"), ("audit deep", "审计员", f"/audit?after={max(0, records - 60)}"),
              ("target page", "绩效办", f"/targets/{some}")]
@@ -154,7 +171,7 @@ def measure(url: str, repeat: int) -> None:
                 started = time.perf_counter()
                 answer = client.get(path)
                 times.append(time.perf_counter() - started)
-            print(f"{label:18} {path:32} median {statistics.median(times) * 1000:8.1f} ms  slowest "
+            print(f"{label:18} {path[:48]:48} median {statistics.median(times) * 1000:8.1f} ms  slowest "
                   f"{max(times) * 1000:8.1f} ms  {len(answer.content) / 1024:8.1f} KB")
         del base
     bind.dispose()

@@ -71,7 +71,10 @@ class TargetSummary(BaseModel):
 
 class TargetsPublic(BaseModel):
     data: list[TargetSummary]
-    count: int
+    #: How many match in all; not counted on keyset pages (``after`` given).
+    count: int | None
+    #: The ``after`` of the next page (an opaque place in the list), ``None`` on the last.
+    next_after: str | None = None
 
 
 class ChildPublic(BaseModel):

@@ -77,7 +77,11 @@ def target_list(request: Request, session: SessionDep, viewer: WebViewer,
                 workflow: Annotated[str | None, Query(max_length=60)] = "target",
                 queue: Annotated[str | None, Query(max_length=40)] = None,
                 sort: Annotated[str, Query(pattern="^(due|code|state|weight)$")] = "due",
-                page: Annotated[int, Query(ge=1, le=MAX_ID // PAGE)] = 1):
+                page: Annotated[int, Query(ge=1, le=MAX_ID // PAGE)] = 1,
+                after: Annotated[str | None, Query(max_length=400)] = None,
+                before: Annotated[str | None, Query(max_length=400)] = None):
+    """The first page with the count; the next and the previous by keyset (after or before the place of a
+    row, 往后逐页): the same cost at any depth, no count. ``page`` alone still pages by offset."""
     if workflow and workflow not in definitions.shipped():
         workflow = "target"
     # One of the viewer's home lists in all (查看全部): the same conditions as the home page's.
@@ -86,11 +90,27 @@ def target_list(request: Request, session: SessionDep, viewer: WebViewer,
     filters = targets.TargetFilter(workflow=workflow or None, state=state or None, section=section or None,
                                    leader=leader or None, overdue=overdue or None, supervised=supervised or None,
                                    q=q or None)
-    found, count = targets.search(session=session, filters=filters, limit=PAGE, offset=(page - 1) * PAGE,
-                                  sort=SORTS[sort], actor=viewer.actor, where=where or ())
-    query = {k: v for k, v in request.query_params.items() if k != "page"}
+    listed = {"session": session, "filters": filters, "limit": PAGE, "sort": SORTS[sort], "actor": viewer.actor,
+              "where": where or ()}
+    count = None
+    try:
+        if before is not None:
+            found, previous = targets.page_before(before=before, **listed)
+            next_after = targets.cursor(found[-1], SORTS[sort]) if found else None
+        elif after is not None:
+            found, next_after = targets.page_after(after=after, **listed)
+            previous = targets.cursor(found[0], SORTS[sort]) if found and after else None
+        else:
+            found, count = targets.search(offset=(page - 1) * PAGE, **listed)
+            more = (page - 1) * PAGE + len(found) < count
+            next_after = targets.cursor(found[-1], SORTS[sort]) if found and more else None
+            previous = targets.cursor(found[0], SORTS[sort]) if found and page > 1 else None
+    except DomainError as exc:
+        return _error(request, session, viewer, exc)
+    query = {k: v for k, v in request.query_params.items() if k not in ("page", "after", "before")}
     return _page(request, viewer, session, "targets.html", items=dashboard.items(session, found, viewer.actor),
-                 count=count, page=page, pages=max(1, -(-count // PAGE)), filters=filters, sort=sort, queue=queued,
+                 count=count, page=page, pages=max(1, -(-count // PAGE)) if count is not None else None,
+                 next_after=next_after, previous=previous, filters=filters, sort=sort, queue=queued,
                  query="&".join(f"{k}={quote(v)}" for k, v in query.items()),
                  states=list(definitions.get(workflow or "target").states.values()),
                  sections=targets.section_names(session, viewer.actor),

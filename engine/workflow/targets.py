@@ -1,6 +1,8 @@
 """Targets: creating them at the start of their workflow, and reading who they belong to."""
 from __future__ import annotations
 
+import base64
+import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -9,7 +11,7 @@ from types import SimpleNamespace
 from typing import Any
 
 from pydantic_core import PydanticUndefined
-from sqlalchemy import JSON, Boolean, Connection, Integer, String, column, exists, func, or_, text
+from sqlalchemy import JSON, Boolean, Connection, Integer, String, column, exists, func, literal, or_, text, tuple_
 from sqlmodel import Session, delete, select
 
 from engine.audit import chain, ledger
@@ -21,7 +23,7 @@ from engine.people.roles import SYSTEM_ROLE
 from engine.workflow.duedates import state_due
 from engine.workflow.rules import CHILD_FINISHED
 from engine.store import rows
-from engine.store.errors import NotFound
+from engine.store.errors import InvalidPayload, NotFound
 from engine.store.models import Assignment, ChainHead, Milestone, Plan, Signature, Target
 
 KINDS = ("section", "leader", "person")
@@ -306,6 +308,13 @@ def _has(kind: str, name: str):
 
 
 SORTABLE = ("code", "state", "weight")
+#: The sort key a list is ordered by before its due order (weight downwards: its negative upwards), each
+#: with an index on it and the due order (migration 0022).
+_LEADS = {"code": Target.code, "state": Target.state, "weight": -Target.weight}
+#: The due order (``ix_target_due_order``): the due date of the current state, undated last, then id.
+_UNDATED = Target.state_due.is_(None)
+MAX_ID = 2_147_483_647  # ids stay within what every database's integer holds
+_CURSOR_CHARS = 400
 
 
 def conditions(filters: TargetFilter) -> list:
@@ -334,18 +343,103 @@ def conditions(filters: TargetFilter) -> list:
     return found
 
 
+def _query(session: Session, filters: TargetFilter, actor: Actor | None, where: Sequence):
+    return select(Target).where(scope.targets(scope.of(session, actor)), *conditions(filters), *where)
+
+
+def _order(sort: str | None) -> list:
+    """The list's order, every key upwards: ``sort``'s key if any, then the due order (an index each)."""
+    return [*([_LEADS[sort]] if sort in _LEADS else []), _UNDATED, Target.state_due, Target.id]
+
+
 def search(*, session: Session, filters: TargetFilter, limit: int, offset: int,
            sort: str | None = None, actor: Actor | None = None, where: Sequence = ()) -> tuple[list[Target], int]:
     """A page of the targets ``actor`` reads matching ``filters`` (and the conditions ``where``) and the total;
     by the due date of their current state (none last), or by ``sort`` (one of :data:`SORTABLE`)."""
-    query = select(Target).where(scope.targets(scope.of(session, actor)), *conditions(filters), *where)
+    query = _query(session, filters, actor, where)
     total = session.exec(select(func.count()).select_from(query.subquery())).one()
-    order = [getattr(Target, sort)] if sort in SORTABLE else []
-    if sort == "weight":
-        order = [Target.weight.desc()]
-    page = session.exec(query.order_by(*order, Target.state_due.is_(None), Target.state_due, Target.id)
-                        .limit(limit).offset(offset)).all()
+    page = session.exec(query.order_by(*_order(sort)).limit(limit).offset(offset)).all()
     return list(page), total
+
+
+def cursor(target: Target, sort: str | None = None) -> str:
+    """The opaque place of ``target`` in the list by ``sort``: what :func:`page_after` and :func:`page_before`
+    take (urlsafe base64 of its sort key, due date and id)."""
+    lead = getattr(target, sort) if sort in _LEADS else None  # the weight itself, not its negative
+    values = [sort if sort in _LEADS else "due", str(lead) if lead is not None else None,
+              target.state_due.isoformat() if target.state_due else None, target.id]
+    return base64.urlsafe_b64encode(json.dumps(values, ensure_ascii=False, separators=(",", ":")).encode()).decode().rstrip("=")
+
+
+def _place(text: str, sort: str | None) -> list:
+    """The key values of the row at the place ``text`` (from :func:`cursor`) in the order by ``sort``, as
+    :func:`_order` lists them; :class:`InvalidPayload` for anything else."""
+    wanted = sort if sort in _LEADS else "due"
+    refused = InvalidPayload("翻页位置无效：请从第一页重新翻页", errors=[{"field": "after", "reason": "无效的翻页位置"}])
+    try:
+        if len(text) > _CURSOR_CHARS:
+            raise ValueError
+        kind, lead, due, target_id = json.loads(base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)))
+        if kind not in ("due", *_LEADS):
+            raise ValueError
+        if kind != wanted:
+            raise InvalidPayload("翻页位置属于另一种排序：请从第一页重新翻页",
+                                 errors=[{"field": "after", "reason": "翻页位置与排序不符"}])
+        due = date.fromisoformat(due) if due is not None else None
+        if not (isinstance(target_id, int) and not isinstance(target_id, bool) and 0 < target_id <= MAX_ID):
+            raise ValueError
+        if wanted == "due":
+            if lead is not None:
+                raise ValueError
+        elif not isinstance(lead, str) or len(lead) > 200:
+            raise ValueError
+        elif wanted == "weight":
+            lead = -Decimal(lead)
+            if not lead.is_finite():
+                raise ValueError
+    except (ValueError, TypeError, ArithmeticError):
+        raise refused from None
+    return [*([lead] if wanted != "due" else []), due is None, due, target_id]
+
+
+def _beyond(sort: str | None, values: list, backwards: bool):
+    """The condition "after (or before) the row with these key values" in the order by ``sort``, as one
+    row comparison, ``(state_due IS NULL, state_due, id) > (…)``, from which the order's index starts its
+    range. Undated, the due date is left out (NULL compares as unknown; every undated row has it)."""
+    keys = [(key, value) for key, value in zip(_order(sort), values, strict=True)
+            if not (key is Target.state_due and value is None)]
+    left, right = tuple_(*(k for k, _ in keys)), tuple_(*(literal(v, k.type) for k, v in keys))
+    return left < right if backwards else left > right
+
+
+def _keyset(session: Session, filters: TargetFilter, place: str, limit: int, sort: str | None, actor: Actor | None,
+            where: Sequence, backwards: bool) -> tuple[list[Target], bool]:
+    """Up to ``limit`` targets after (before) ``place``, in the list's order, and whether more follow (precede)."""
+    query = _query(session, filters, actor, where)
+    if place:
+        query = query.where(_beyond(sort, _place(place, sort), backwards))
+    order = [key.desc() for key in _order(sort)] if backwards else _order(sort)
+    found = list(session.exec(query.order_by(*order).limit(limit + 1)))
+    more = len(found) > limit
+    found = found[:limit]
+    return (found[::-1] if backwards else found), more
+
+
+def page_after(*, session: Session, filters: TargetFilter, after: str, limit: int, sort: str | None = None,
+               actor: Actor | None = None, where: Sequence = ()) -> tuple[list[Target], str | None]:
+    """Keyset paging: up to ``limit`` of the targets :func:`search` lists that come after the place ``after``
+    (a :func:`cursor`; ``""`` for the start), and the ``after`` of the next page (``None`` on the last). The
+    same cost at any depth; counts nothing. :class:`InvalidPayload` for a place that is not one."""
+    found, more = _keyset(session, filters, after, limit, sort, actor, where, backwards=False)
+    return found, (cursor(found[-1], sort) if more else None)
+
+
+def page_before(*, session: Session, filters: TargetFilter, before: str, limit: int, sort: str | None = None,
+                actor: Actor | None = None, where: Sequence = ()) -> tuple[list[Target], str | None]:
+    """Keyset paging backwards: up to ``limit`` of the targets before the place ``before``, in the list's
+    order, and the ``before`` of the page before them (``None`` when there is none)."""
+    found, more = _keyset(session, filters, before, limit, sort, actor, where, backwards=True)
+    return found, (cursor(found[0], sort) if more else None)
 
 
 def is_overdue(target: Target) -> bool:
