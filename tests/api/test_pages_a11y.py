@@ -8,7 +8,8 @@ import pytest
 from sqlmodel import Session, select
 
 from engine.store.db import make_engine
-from engine.store.models import User
+from engine.store.models import Target, User
+from engine.workflow import targets
 from tests.api.browsing import log_in
 from tests.api.plan_states import bring
 from tests.api.test_pages_e2e import ARTIFACTS, pytestmark, site  # noqa: F401  (fixtures)
@@ -17,9 +18,9 @@ WIDTHS = (1366, 375)
 OUTSIDE: list[str] = []
 
 
-def _pages(ids, admin_id):
-    """(who, path) for every page a person can reach."""
-    office = ["/", "/targets", "/targets?overdue=true&sort=code", f"/targets/{ids['1-4-1']}", f"/targets/{ids['1-2-1']}",
+def _pages(ids, admin_id, place):
+    """(who, path) for every page a person can reach (``place``: of a target in the list by code)."""
+    office = ["/", "/targets", "/targets?overdue=true&sort=code", f"/targets?sort=code&page=2&after={place}", f"/targets/{ids['1-4-1']}", f"/targets/{ids['1-2-1']}",
               "/workflows", "/workflows/target", "/inbox", "/audit", "/audit?check=true", "/plans/1/scores",
               "/plans/1/report", "/account/password", "/targets/999999"]
     return ([(None, "/login")] + [("绩效办", p) for p in office] + [("林长华", "/"), ("林长华", f"/targets/{ids['1-1-1']}")]
@@ -37,8 +38,9 @@ def prepared(site):
         bring(session, ["1-2-1"], "leader_signed")
         bring(session, ["1-4-1"], "verified")
         admin_id = session.exec(select(User).where(User.login == "洪玮玮")).one().id
+        place = targets.cursor(session.get(Target, ids["1-1-1"]), "code")  # a page by keyset: 第一页, 上一页
     bind.dispose()
-    return base, ids, admin_id
+    return base, ids, admin_id, place
 
 
 def _context(browser, base, who, width):
@@ -49,10 +51,10 @@ def _context(browser, base, who, width):
 def test_axe_finds_nothing_serious_on_any_page(prepared, browser, width):
     from axe_playwright_python.sync_playwright import Axe
 
-    base, ids, admin_id = prepared
+    base, ids, admin_id, place = prepared
     axe, contexts, problems, moderate = Axe(), {}, [], 0
     try:
-        for who, path in _pages(ids, admin_id):
+        for who, path in _pages(ids, admin_id, place):
             if who not in contexts:
                 contexts[who] = _context(browser, base, who, width)
             page = contexts[who][1]
@@ -72,13 +74,13 @@ def test_axe_finds_nothing_serious_on_any_page(prepared, browser, width):
     finally:
         for context, _ in contexts.values():
             context.close()
-    print(f"\naxe at {width}px: {len(_pages(ids, admin_id))} pages, {moderate} moderate findings")
+    print(f"\naxe at {width}px: {len(_pages(ids, admin_id, place))} pages, {moderate} moderate findings")
     assert not problems, "\n".join(problems)
     assert not OUTSIDE, OUTSIDE
 
 
 def test_no_page_nor_the_docs_asks_for_anything_but_the_server(prepared, browser):
-    base, ids, admin_id = prepared
+    base, ids, admin_id, place = prepared
     context, page = _context(browser, base, None, 1366)
     page.goto(f"{base}/docs")
     page.locator(".swagger-ui .info .title").wait_for()
@@ -91,7 +93,7 @@ def test_no_page_nor_the_docs_asks_for_anything_but_the_server(prepared, browser
     seen = []
     for width in WIDTHS:
         contexts = {}
-        for who, path in _pages(ids, admin_id):
+        for who, path in _pages(ids, admin_id, place):
             if who not in contexts:
                 contexts[who] = _context(browser, base, who, width)
             contexts[who][1].goto(f"{base}{path}")
@@ -103,7 +105,7 @@ def test_no_page_nor_the_docs_asks_for_anything_but_the_server(prepared, browser
 
 
 def test_on_a_phone_the_actions_are_on_the_first_screen_and_lists_are_cards(prepared, browser):
-    base, ids, _ = prepared
+    base, ids, _, _ = prepared
     context, page = log_in(browser, base, "绩效办", width=375)
     page.goto(f"{base}/targets/{ids['1-2-1']}")  # leader-signed: the office may verify or send back
     bar = page.locator("nav.mobile-actions")
