@@ -195,6 +195,8 @@ class QueueSpec:
     role: str
     empty: str
     order: str = "due"  # or "risk": the most serious warning first
+    #: Of the plan's own targets only (the workflow ``target``); else of every workflow (审签, reports, 督办单).
+    plan: bool = True
 
 
 QUEUES = {q.key: q for q in (
@@ -206,10 +208,10 @@ QUEUES = {q.key: q for q in (
     QueueSpec("due-soon", f"临近期限（{DUE_SOON_DAYS} 天内）", "staff", "无"),
     QueueSpec("supervised", "督办", "staff", "无"),
     QueueSpec("section-targets", "本科室目标", "staff", "无"),
-    QueueSpec("reports", "定期报告、督办单与整改", "staff", "无"),
+    QueueSpec("reports", "定期报告、督办单与整改", "staff", "无", plan=False),
     QueueSpec("warnings", "预警", "staff", "没有预警的目标。", "risk"),
-    QueueSpec("to-sign", "待我审签", "leader", "没有待审签的目标。"),
-    QueueSpec("notices-to-sign", "待审签的督办回复", "leader", "无"),
+    QueueSpec("to-sign", "待我审签", "leader", "没有待审签的目标。", plan=False),
+    QueueSpec("notices-to-sign", "待审签的督办回复", "leader", "无", plan=False),
     QueueSpec("led", "我分管目标的进展", "leader", "无"),
     QueueSpec("led-warnings", "预警（我分管的目标）", "leader", "没有预警的目标。", "risk"),
 )}
@@ -239,29 +241,29 @@ def _mine(session: Session, actor: Actor, role: str) -> list:
 
 def _within(session: Session, actor: Actor, key: str, mine: list) -> list:
     """What one list keeps of :func:`_mine`."""
-    plan = Target.workflow == "target"
+    plan = [Target.workflow == "target"] if QUEUES[key].plan else []
     if QUEUES[key].role == "leader":
-        return {
+        return plan + {
             "to-sign": [_states_leaving_by("sign"), not_(_signed_by(actor.name))],
             "notices-to-sign": [_states_leaving_by("countersign"), not_(_signed_by(actor.name))],
-            "led": [plan],
-            "led-warnings": [plan, Target.risk_level > 0],
+            "led": [],
+            "led-warnings": [Target.risk_level > 0],
         }[key]
     today = clock.today()
     soon = today + timedelta(days=DUE_SOON_DAYS)
-    going = [plan, Target.state == "in_progress"]
+    going = [Target.state == "in_progress"]
     if key == "supervised":
-        return [plan, Target.id.in_(_supervised_ids(session, actor, mine))]
-    return {
-        "to-start": [plan, Target.state == "assigned"],
+        return plan + [Target.id.in_(_supervised_ids(session, actor, mine))]
+    return plan + {
+        "to-start": [Target.state == "assigned"],
         "going": going + [Target.id.not_in(_returned_ids()), or_(Target.state_due.is_(None), Target.state_due > soon)],
         "to-assess": going + [Target.id.not_in(_returned_ids()), Target.state_due <= soon],
         "returned": going + [Target.id.in_(_returned_ids())],
-        "overdue": [plan, Target.state_due < today],
-        "due-soon": [plan, Target.state_due >= today, Target.state_due <= soon],
-        "section-targets": [plan],
+        "overdue": [Target.state_due < today],
+        "due-soon": [Target.state_due >= today, Target.state_due <= soon],
+        "section-targets": [],
         "reports": [_open_follow_up()],
-        "warnings": [plan, Target.risk_level > 0],
+        "warnings": [Target.risk_level > 0],
     }[key]
 
 
@@ -275,7 +277,7 @@ def _supervised_ids(session: Session, actor: Actor, mine: list) -> list[int]:
 
 def queue_query(key: str, q: str = "", section: str = "", state: str = "") -> dict[str, str]:
     """The target list's parameters that list one home list in all, filtered the same way (查看全部)."""
-    query = {"queue": key, "workflow": "" if key in ("reports", "to-sign", "notices-to-sign") else "target",
+    query = {"queue": key, "workflow": "target" if QUEUES[key].plan else "",
              "q": q, "section": section, "state": state}
     return {k: v for k, v in query.items() if v or k == "workflow"}
 

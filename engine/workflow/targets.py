@@ -210,15 +210,12 @@ def new(
     definition = deployments.newest(session, workflow)
     if org_id is None:
         org_id = session.get(Plan, plan_id).org_id
-    target = Target(
-        plan_id=plan_id, org_id=org_id, parent_id=parent_id, workflow=workflow, workflow_version=definition.version,
-        code=code, text=text, weight=Decimal(str(weight)),
-        category=category, indicator=indicator, indicator_points=indicator_points, basis=basis,
-        deadline_phrase=deadline_phrase, due_date=due_date, state=definition.initial,
-        extra_columns=dict(extra_columns or {}), checkpoints=list(checkpoints), subject_id=subject_id,
-    )
-    target.state_due = state_due(session, target, definition, definition.initial, clock.today())
-    return target
+    item = {"code": code, "text": text, "parent_id": parent_id, "weight": weight, "due_date": due_date,
+            "deadline_phrase": deadline_phrase, "category": category, "indicator": indicator,
+            "indicator_points": indicator_points, "basis": basis, "extra_columns": extra_columns,
+            "checkpoints": checkpoints, "subject_id": subject_id}
+    return Target(**_values(session, definition, item, plan_id=plan_id, org_id=org_id, workflow=workflow,
+                            today=clock.today()))
 
 
 def _column_defaults() -> list[tuple[str, Any]]:
@@ -242,16 +239,21 @@ def new_rows(session: Session, *, plan_id: int, org_id: int, workflow: str, item
     definition = deployments.newest(session, workflow)
     if milestones is None:
         milestones = dict(session.exec(select(Milestone.key, Milestone.due_date).where(Milestone.plan_id == plan_id)).all())
-    defaults, today = _column_defaults(), clock.today()
-    out = []
-    for item in items:
-        values = {name: make() for name, make in defaults}
-        values.update(item, plan_id=plan_id, org_id=org_id, workflow=workflow, workflow_version=definition.version,
-                      state=definition.initial, weight=Decimal(str(item["weight"])),
-                      extra_columns=dict(item.get("extra_columns") or {}), checkpoints=list(item.get("checkpoints") or ()))
-        values["state_due"] = state_due(session, SimpleNamespace(**values), definition, definition.initial, today, milestones)
-        out.append(values)
-    return out
+    today = clock.today()
+    return [_values(session, definition, item, plan_id=plan_id, org_id=org_id, workflow=workflow, today=today,
+                    milestones=milestones) for item in items]
+
+
+def _values(session: Session, definition, item: dict[str, Any], *, plan_id: int, org_id: int, workflow: str,
+            today: date, milestones: dict[str, date] | None = None) -> dict[str, Any]:
+    """Every column of a new target (but its id) from the fields ``item`` gives and the models' defaults, in the
+    initial state of ``definition`` with that state's due date (``milestones``: the plan's, if read already)."""
+    values = {name: make() for name, make in _column_defaults()}
+    values.update(item, plan_id=plan_id, org_id=org_id, workflow=workflow, workflow_version=definition.version,
+                  state=definition.initial, weight=Decimal(str(item["weight"])),
+                  extra_columns=dict(item.get("extra_columns") or {}), checkpoints=list(item.get("checkpoints") or ()))
+    values["state_due"] = state_due(session, SimpleNamespace(**values), definition, definition.initial, today, milestones)
+    return values
 
 
 def insert_rows(session: Session, values: list[dict[str, Any]]) -> list[int]:

@@ -43,3 +43,23 @@ def test_a_leaders_lists_count_what_waits_for_their_signature(session):
     assert home["lists"]["led"].count == 2 and home["progress"] == [("已自评", 2)]
     other = dashboard.leader_home(session, f.OTHER_LEADER)
     assert sorted(i.target.id for i in other["waiting"]) == sorted([waiting, signed])
+
+
+def test_each_lists_link_takes_the_plans_workflow_only_where_the_list_does(session):
+    """The target list a home list links to (查看全部) narrows to the plan's workflow where the list holds the
+    plan's targets only, and to none where it holds other workflows' too: it drops nothing the list holds."""
+    plan_target = f.target(session, code="P-1").id
+    report = f.target(session, code="R-1", workflow="report").id
+    held = {}
+    for key, spec in dashboard.QUEUES.items():
+        actor = f.LEADER if spec.role == "leader" else f.STAFF
+        where = dashboard.queue_conditions(session, actor, key)
+        workflow = dashboard.queue_query(key)["workflow"] or None
+        listed, _ = targets.search(session=session, filters=targets.TargetFilter(), limit=50, offset=0, where=where)
+        linked, _ = targets.search(session=session, filters=targets.TargetFilter(workflow=workflow), limit=50,
+                                   offset=0, where=where)
+        assert [t.id for t in linked] == [t.id for t in listed], key
+        assert (workflow == "target") == spec.plan, key
+        held[key] = {t.id for t in listed}
+    assert report in held["reports"] and plan_target in held["to-start"] and plan_target in held["led"]
+    assert report not in held["section-targets"] | held["led"]

@@ -68,3 +68,12 @@ def test_nothing_to_write_writes_nothing(session):
     assert targets.insert_rows(session, []) == [] and chain.extend_rows(session, []) == []
     targets.insert_assignments(session, [])
     assert chain.heads(session.connection(), [plan.org_id]) == before
+
+
+def test_a_new_target_takes_the_columns_of_a_new_row(session, frozen):
+    plan = f.plan(session)
+    alone = targets.new(session=session, plan_id=plan.id, code="C-1", workflow="target", **FIELDS)
+    (row,) = targets.new_rows(session, plan_id=plan.id, org_id=plan.org_id, workflow="target",
+                              items=[{"code": "C-1", **FIELDS}])
+    assert {c.name: getattr(alone, c.name) for c in Target.__table__.columns if c.name != "id"} == row
+    assert alone.org_id == plan.org_id and alone.state_due == date(2024, 11, 30) and alone.id is None
