@@ -271,17 +271,20 @@ def escalate(session: Session, batch: Batch, target: Row, today: date) -> list[i
                                 "state_label": definition.state_label(target.state), "due": target.state_due.isoformat(),
                                 "working_days_late": late, "supervised": supervised, "against": against,
                                 "fallback": fallback}})
-    records = chain.extend_at(session, batch.heads, entries)
+    notice = None
+    if supervised and not target.supervised and definition.id == "target" and target.id not in batch.open_notice:
+        notice = supervision.draft(session, target, batch.parties[target.id], today,  # 督办: a notice to reply to
+                                   issued=batch.issued.get(target.id, 0), org_id=target.plan_org_id,
+                                   milestones=batch.milestones[target.plan_id])
+    records = chain.extend_at(session, batch.heads, entries + (notice.records if notice else []))
     rows.insert_many(session.connection(), _ESCALATIONS, [
         {"target_id": target.id, "entry": target.entry, "state": target.state, "level": level, "due_date": target.state_due,
          "working_days_late": late, "record_id": record_id, "fired_at": now}
-        for level, record_id in zip(fired, records, strict=True)], keys=False)
-    for event, record_id in zip(events, records, strict=True):
+        for level, record_id in zip(fired, records, strict=False)], keys=False)
+    for event, record_id in zip(events, records, strict=False):
         outbox.emit(session, record_id=record_id, **event)
-    if supervised and not target.supervised and definition.id == "target" and target.id not in batch.open_notice:
-        supervision.issue_at(session, batch.heads, target, batch.parties[target.id], today,  # 督办: a notice to reply to
-                             issued=batch.issued.get(target.id, 0), org_id=target.plan_org_id,
-                             milestones=batch.milestones[target.plan_id])
+    if notice:
+        notice.announce(session, records[len(fired):])
     # System bookkeeping, not an edit of the target: no new version, so nobody's open form goes stale.
     session.connection().execute(update(_TARGETS).where(_TARGETS.c.id == target.id).values(
         escalation_level=max(fired + [target.escalation_level]), supervised=supervised, supervised_against=against))

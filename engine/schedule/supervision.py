@@ -25,7 +25,7 @@ from engine.people.actors import Actor, Parties, may_see_evidence
 from engine.people.roles import SYSTEM_ROLE
 from engine.store import db
 from engine.store.errors import Forbidden, NotFound
-from engine.store.models import ChainHead, Target, TransitionRecord
+from engine.store.models import Target, TransitionRecord
 from engine.workflow import definitions, outbox, payloads, targets
 from engine.workflow.targets import parties_of
 
@@ -68,10 +68,10 @@ def _issue_record(subject: Any, notice_id: int, notice_code: str, *, actor: Acto
             "payload": {"notice_id": notice_id, "notice_code": notice_code, "reply_due": reply_due.isoformat()}}
 
 
-def _issued_event(subject: Any, notice: Any, record_id: int, parties: Parties, *, actor: Actor, reply_due: date,
+def _issued_event(subject: Any, notice: Any, parties: Parties, *, actor: Actor, reply_due: date,
                   requirement: str) -> dict[str, Any]:
-    """The message that a notice was issued (:func:`outbox.emit`'s arguments)."""
-    return {"event_type": "supervision.issued", "target_id": notice.id, "record_id": record_id,
+    """The message that a notice was issued (:func:`outbox.emit`'s arguments but the record's key)."""
+    return {"event_type": "supervision.issued", "target_id": notice.id,
             "notify": ("responsible", "leaders"), "parties": parties,
             "data": {"code": notice.code, "text": notice.text, "subject_code": subject.code, "requirement": requirement,
                      "due": reply_due.isoformat(), "actor": actor.name}}
@@ -88,8 +88,8 @@ def create_notice(session: Session, subject: Target, *, actor: Actor, role: str,
         actor=actor.name, role=role, record={"subject_id": subject.id, "requirement": requirement})
     record = chain.append(session, **_issue_record(subject, notice.id, notice.code, actor=actor, role=role,
                                                    reply_due=reply_due, requirement=requirement))
-    outbox.emit(session, **_issued_event(subject, notice, record.id, parties, actor=actor, reply_due=reply_due,
-                                         requirement=requirement))
+    outbox.emit(session, record_id=record.id, **_issued_event(subject, notice, parties, actor=actor,
+                                                              reply_due=reply_due, requirement=requirement))
     return notice
 
 
@@ -124,12 +124,25 @@ def issue_on_supervision(session: Session, subject: Target, today: date) -> Targ
                          reply_due=add_workdays(today, REPLY_WORKING_DAYS), requirement=ON_SUPERVISION)
 
 
-def issue_at(session: Session, heads: dict[int, ChainHead], subject: Any, parties: Parties, today: date, *,
-             issued: int, org_id: int, milestones: dict[str, date]) -> int:
+@dataclass(frozen=True)
+class Drafted:
+    """A notice the escalation sweep issues, its row and parties written: its records (its creation and
+    the record on its subject, for the chain) and its message, to send once the records have keys."""
+
+    records: list[dict[str, Any]]
+    event: dict[str, Any]
+
+    def announce(self, session: Session, record_ids: Sequence[int]) -> None:
+        """The message that the notice was issued; ``record_ids``: the keys of :attr:`records`, in order."""
+        outbox.emit(session, record_id=record_ids[-1], **self.event)
+
+
+def draft(session: Session, subject: Any, parties: Parties, today: date, *, issued: int, org_id: int,
+          milestones: dict[str, date]) -> Drafted:
     """:func:`issue_on_supervision` in the escalation sweep's batch, for a ``subject`` (a row of its target)
     the caller found without an open notice and with ``issued`` notices so far: the same notice (of
-    organisation ``org_id``, its plan's), parties, records and message, written with Core statements on
-    the chains whose heads the caller locked (:func:`chain.lock_heads`). The notice's key."""
+    organisation ``org_id``, its plan's) and parties, written with Core statements, and the same records
+    and message, for the caller to write with its own (:func:`chain.extend_at`)."""
     actor, reply_due = Actor.system(), add_workdays(today, REPLY_WORKING_DAYS)
     fields = _fields(subject, issued=issued, reply_due=reply_due, requirement=ON_SUPERVISION)
     [notice] = targets.new_rows(session, plan_id=subject.plan_id, org_id=org_id, workflow=WORKFLOW, items=[fields],
@@ -138,12 +151,10 @@ def issue_at(session: Session, heads: dict[int, ChainHead], subject: Any, partie
     targets.insert_assignments(session, targets.assignment_rows(notice["id"], parties))
     created = ledger.creations([notice], actor=actor.name, role=SYSTEM_ROLE,
                                payload={"subject_id": subject.id, "requirement": ON_SUPERVISION})
-    issued_record = _issue_record(subject, notice["id"], notice["code"], actor=actor, role=SYSTEM_ROLE,
-                                  reply_due=reply_due, requirement=ON_SUPERVISION)
-    _, record_id = chain.extend_at(session, heads, created + [issued_record])
-    outbox.emit(session, **_issued_event(subject, SimpleNamespace(**notice), record_id, parties, actor=actor,
-                                         reply_due=reply_due, requirement=ON_SUPERVISION))
-    return notice["id"]
+    on_subject = _issue_record(subject, notice["id"], notice["code"], actor=actor, role=SYSTEM_ROLE,
+                               reply_due=reply_due, requirement=ON_SUPERVISION)
+    return Drafted(created + [on_subject], _issued_event(subject, SimpleNamespace(**notice), parties, actor=actor,
+                                                         reply_due=reply_due, requirement=ON_SUPERVISION))
 
 
 def notices_of(session: Session, target_id: int) -> list[Target]:
