@@ -609,7 +609,7 @@ def extend_at(session: Session, heads: dict[int, ChainHead], entries: list[dict[
         place["count"], place["last_hash"] = row["seq"], row["hash"]
         values.append(row)
     connection = session.connection()
-    ids = rows.insert_many(connection, _RECORDS, values)
+    ids = rows.insert_few(connection, _RECORDS, values)
     moved = {}
     for row in values:
         moved[row["org_id"]] = {**places[row["org_id"]], "last_id": row["id"]}

@@ -277,7 +277,7 @@ def escalate(session: Session, batch: Batch, target: Row, today: date) -> list[i
                                    issued=batch.issued.get(target.id, 0), org_id=target.plan_org_id,
                                    milestones=batch.milestones[target.plan_id])
     records = chain.extend_at(session, batch.heads, entries + (notice.records if notice else []))
-    rows.insert_many(session.connection(), _ESCALATIONS, [
+    rows.insert_few(session.connection(), _ESCALATIONS, [
         {"target_id": target.id, "entry": target.entry, "state": target.state, "level": level, "due_date": target.state_due,
          "working_days_late": late, "record_id": record_id, "fired_at": now}
         for level, record_id in zip(fired, records, strict=False)], keys=False)

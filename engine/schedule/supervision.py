@@ -23,9 +23,9 @@ from engine.calendar.workdays import add_workdays
 from engine.people import scope
 from engine.people.actors import Actor, Parties, may_see_evidence
 from engine.people.roles import SYSTEM_ROLE
-from engine.store import db
+from engine.store import db, rows
 from engine.store.errors import Forbidden, NotFound
-from engine.store.models import Target, TransitionRecord
+from engine.store.models import Assignment, Target, TransitionRecord
 from engine.workflow import definitions, outbox, payloads, targets
 from engine.workflow.targets import parties_of
 
@@ -147,8 +147,8 @@ def draft(session: Session, subject: Any, parties: Parties, today: date, *, issu
     fields = _fields(subject, issued=issued, reply_due=reply_due, requirement=ON_SUPERVISION)
     [notice] = targets.new_rows(session, plan_id=subject.plan_id, org_id=org_id, workflow=WORKFLOW, items=[fields],
                                 milestones=milestones)
-    targets.insert_rows(session, [notice])
-    targets.insert_assignments(session, targets.assignment_rows(notice["id"], parties))
+    rows.insert_few(session.connection(), Target.__table__, [notice])
+    rows.insert_few(session.connection(), Assignment.__table__, targets.assignment_rows(notice["id"], parties), keys=False)
     created = ledger.creations([notice], actor=actor.name, role=SYSTEM_ROLE,
                                payload={"subject_id": subject.id, "requirement": ON_SUPERVISION})
     on_subject = _issue_record(subject, notice["id"], notice["code"], actor=actor, role=SYSTEM_ROLE,
