@@ -15,7 +15,7 @@ from sqlmodel import Session
 from engine.audit import chain
 from engine.audit.offline_verifier import points
 from engine.calendar import clock
-from engine.store.models import Plan, Target, TransitionRecord, User
+from engine.store.models import ChainHead, Plan, Target, TransitionRecord, User
 
 
 def target_after(target: Target, *, signed: Sequence[str] | None = None, creation: bool = False) -> dict[str, Any]:
@@ -45,12 +45,23 @@ def created_rows(session: Session, targets: Iterable[dict[str, Any]], *, actor: 
                  payload: dict[str, Any] | None = None) -> list[int]:
     """:func:`created` for targets inserted as rows (their column values, with ``id``): the same records,
     written in bulk (:func:`chain.extend_rows`); the records' keys."""
+    return chain.extend_rows(session, creations(targets, actor=actor, role=role, comment=comment, payload=payload))
+
+
+def created_at(session: Session, heads: dict[int, ChainHead], targets: Iterable[dict[str, Any]], *, actor: str,
+               role: str, comment: str = "", payload: dict[str, Any] | None = None) -> list[int]:
+    """:func:`created_rows` on chains whose heads the caller locked (:func:`chain.extend_at`)."""
+    return chain.extend_at(session, heads, creations(targets, actor=actor, role=role, comment=comment, payload=payload))
+
+
+def creations(targets: Iterable[dict[str, Any]], *, actor: str, role: str, comment: str = "",
+              payload: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+    """The creation records of targets inserted as rows, as the chain takes them."""
     at = clock.to_db(clock.now())
-    return chain.extend_rows(session, [
-        {"target_id": t["id"], "org_id": t["org_id"], "kind": "creation", "actor": actor, "role": role, "trigger": "create",
-         "from_state": None, "to_state": t["state"], "at": at, "comment": comment,
-         "payload": {**(payload or {}), "after": target_after(SimpleNamespace(**t), creation=True)}}
-        for t in targets])
+    return [{"target_id": t["id"], "org_id": t["org_id"], "kind": "creation", "actor": actor, "role": role, "trigger": "create",
+             "from_state": None, "to_state": t["state"], "at": at, "comment": comment,
+             "payload": {**(payload or {}), "after": target_after(SimpleNamespace(**t), creation=True)}}
+            for t in targets]
 
 
 def user_after(user: User, sections: Iterable[str]) -> dict[str, Any]:

@@ -8,22 +8,24 @@ record on the target it concerns, so that both histories show it.
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
+from types import SimpleNamespace
 from typing import Any
 
 from sqlalchemy import func
 from sqlmodel import Session, select
 
-from engine.audit import chain
+from engine.audit import chain, ledger
 from engine.calendar import clock
 from engine.calendar.workdays import add_workdays
 from engine.people import scope
 from engine.people.actors import Actor, Parties, may_see_evidence
 from engine.people.roles import SYSTEM_ROLE
-from engine.store import db
+from engine.store import db, rows
 from engine.store.errors import Forbidden, NotFound
-from engine.store.models import Target, TransitionRecord
+from engine.store.models import Assignment, Target, TransitionRecord
 from engine.workflow import definitions, outbox, payloads, targets
 from engine.workflow.targets import parties_of
 
@@ -33,30 +35,61 @@ REPLY_WORKING_DAYS = 5
 MAX_REQUIREMENT = 2000
 
 
-def _code(session: Session, subject: Target) -> str:
-    issued = session.exec(select(func.count()).select_from(Target)
-                          .where(Target.subject_id == subject.id, Target.workflow == WORKFLOW)).one()
-    return f"督办-{subject.code}-{issued + 1}"[:120]
+#: What a notice issued at the ladder's 督办 level asks.
+ON_SUPERVISION = "该目标已逾期并列入督办，请说明滞后原因、整改措施和完成时间"
+
+
+def issued_counts(session: Session, subject_ids: Sequence[int]) -> dict[int, int]:
+    """How many notices each of ``subject_ids`` has had (none: left out), in one statement."""
+    return dict(session.exec(select(Target.subject_id, func.count()).where(
+        Target.subject_id.in_(list(subject_ids)), Target.workflow == WORKFLOW).group_by(Target.subject_id)).all())
+
+
+def with_open_notice(session: Session, subject_ids: Sequence[int]) -> set[int]:
+    """Those of ``subject_ids`` with a notice not yet closed, in one statement."""
+    return set(session.exec(select(Target.subject_id).distinct().where(
+        Target.subject_id.in_(list(subject_ids)), Target.workflow == WORKFLOW, Target.state != "closed")))
+
+
+def _fields(subject: Any, *, issued: int, reply_due: date, requirement: str) -> dict[str, Any]:
+    """The fields (as :func:`targets.new` takes them) of the notice for ``subject`` after ``issued`` others."""
+    return {"plan_id": subject.plan_id, "code": f"督办-{subject.code}-{issued + 1}"[:120], "workflow": WORKFLOW,
+            "weight": 0, "text": f"关于目标 {subject.code}“{subject.text[:80]}”的督办：{requirement}",
+            "category": "督办单", "deadline_phrase": f"{reply_due.month}月{reply_due.day}日前", "due_date": reply_due,
+            "subject_id": subject.id}
+
+
+def _issue_record(subject: Any, notice_id: int, notice_code: str, *, actor: Actor, role: str, reply_due: date,
+                  requirement: str) -> dict[str, Any]:
+    """The record on the target a notice concerns, in that target's chain."""
+    return {"target_id": subject.id, "org_id": subject.org_id, "kind": "system" if role == SYSTEM_ROLE else "transition",
+            "actor": actor.name, "role": role, "trigger": "issue_notice", "from_state": subject.state,
+            "to_state": subject.state, "at": clock.to_db(clock.now()), "comment": requirement,
+            "payload": {"notice_id": notice_id, "notice_code": notice_code, "reply_due": reply_due.isoformat()}}
+
+
+def _issued_event(subject: Any, notice: Any, parties: Parties, *, actor: Actor, reply_due: date,
+                  requirement: str) -> dict[str, Any]:
+    """The message that a notice was issued (:func:`outbox.emit`'s arguments but the record's key)."""
+    return {"event_type": "supervision.issued", "target_id": notice.id,
+            "notify": ("responsible", "leaders"), "parties": parties,
+            "data": {"code": notice.code, "text": notice.text, "subject_code": subject.code, "requirement": requirement,
+                     "due": reply_due.isoformat(), "actor": actor.name}}
 
 
 def create_notice(session: Session, subject: Target, *, actor: Actor, role: str, reply_due: date,
                   requirement: str) -> Target:
     """Add a notice for ``subject`` and the records of both; flushes (the caller commits)."""
     parties = parties_of(session, subject.id)
+    fields = _fields(subject, issued=issued_counts(session, [subject.id]).get(subject.id, 0), reply_due=reply_due,
+                     requirement=requirement)
     notice = targets.create(
-        session=session, plan_id=subject.plan_id, code=_code(session, subject), workflow=WORKFLOW, weight=0,
-        text=f"关于目标 {subject.code}“{subject.text[:80]}”的督办：{requirement}", category="督办单",
-        deadline_phrase=f"{reply_due.month}月{reply_due.day}日前", due_date=reply_due, subject_id=subject.id,
-        sections=parties.sections, leaders=parties.leaders, persons=parties.persons, actor=actor.name, role=role,
-        record={"subject_id": subject.id, "requirement": requirement})
-    record = chain.append(session, target_id=subject.id, kind="system" if role == SYSTEM_ROLE else "transition",
-                          actor=actor.name, role=role, trigger="issue_notice", from_state=subject.state,
-                          to_state=subject.state, at=clock.to_db(clock.now()), comment=requirement,
-                          payload={"notice_id": notice.id, "notice_code": notice.code, "reply_due": reply_due.isoformat()})
-    outbox.emit(session, event_type="supervision.issued", target_id=notice.id, record_id=record.id,
-                notify=("responsible", "leaders"), parties=parties,
-                data={"code": notice.code, "text": notice.text, "subject_code": subject.code,
-                      "requirement": requirement, "due": reply_due.isoformat(), "actor": actor.name})
+        session=session, **fields, sections=parties.sections, leaders=parties.leaders, persons=parties.persons,
+        actor=actor.name, role=role, record={"subject_id": subject.id, "requirement": requirement})
+    record = chain.append(session, **_issue_record(subject, notice.id, notice.code, actor=actor, role=role,
+                                                   reply_due=reply_due, requirement=requirement))
+    outbox.emit(session, record_id=record.id, **_issued_event(subject, notice, parties, actor=actor,
+                                                              reply_due=reply_due, requirement=requirement))
     return notice
 
 
@@ -85,13 +118,43 @@ def issue(*, session: Session, target_id: int, actor: Actor, reply_due: date, re
 def issue_on_supervision(session: Session, subject: Target, today: date) -> Target | None:
     """At the ladder's 督办 level: a notice from the system, reply in :data:`REPLY_WORKING_DAYS` working
     days, unless one is still open for the target; flushes."""
-    open_one = session.exec(select(Target.id).where(Target.subject_id == subject.id, Target.workflow == WORKFLOW,
-                                                    Target.state != "closed")).first()
-    if open_one is not None:
+    if with_open_notice(session, [subject.id]):
         return None
     return create_notice(session, subject, actor=Actor.system(), role=SYSTEM_ROLE,
-                         reply_due=add_workdays(today, REPLY_WORKING_DAYS),
-                         requirement="该目标已逾期并列入督办，请说明滞后原因、整改措施和完成时间")
+                         reply_due=add_workdays(today, REPLY_WORKING_DAYS), requirement=ON_SUPERVISION)
+
+
+@dataclass(frozen=True)
+class Drafted:
+    """A notice the escalation sweep issues, its row and parties written: its records (its creation and
+    the record on its subject, for the chain) and its message, to send once the records have keys."""
+
+    records: list[dict[str, Any]]
+    event: dict[str, Any]
+
+    def announce(self, session: Session, record_ids: Sequence[int]) -> None:
+        """The message that the notice was issued; ``record_ids``: the keys of :attr:`records`, in order."""
+        outbox.emit(session, record_id=record_ids[-1], **self.event)
+
+
+def draft(session: Session, subject: Any, parties: Parties, today: date, *, issued: int, org_id: int,
+          milestones: dict[str, date]) -> Drafted:
+    """:func:`issue_on_supervision` in the escalation sweep's batch, for a ``subject`` (a row of its target)
+    the caller found without an open notice and with ``issued`` notices so far: the same notice (of
+    organisation ``org_id``, its plan's) and parties, written with Core statements, and the same records
+    and message, for the caller to write with its own (:func:`chain.extend_at`)."""
+    actor, reply_due = Actor.system(), add_workdays(today, REPLY_WORKING_DAYS)
+    fields = _fields(subject, issued=issued, reply_due=reply_due, requirement=ON_SUPERVISION)
+    [notice] = targets.new_rows(session, plan_id=subject.plan_id, org_id=org_id, workflow=WORKFLOW, items=[fields],
+                                milestones=milestones)
+    rows.insert_few(session.connection(), Target.__table__, [notice])
+    rows.insert_few(session.connection(), Assignment.__table__, targets.assignment_rows(notice["id"], parties), keys=False)
+    created = ledger.creations([notice], actor=actor.name, role=SYSTEM_ROLE,
+                               payload={"subject_id": subject.id, "requirement": ON_SUPERVISION})
+    on_subject = _issue_record(subject, notice["id"], notice["code"], actor=actor, role=SYSTEM_ROLE,
+                               reply_due=reply_due, requirement=ON_SUPERVISION)
+    return Drafted(created + [on_subject], _issued_event(subject, SimpleNamespace(**notice), parties, actor=actor,
+                                                         reply_due=reply_due, requirement=ON_SUPERVISION))
 
 
 def notices_of(session: Session, target_id: int) -> list[Target]:

@@ -92,14 +92,7 @@ def insert_many(connection: Connection, table: Table, values: list[dict[str, Any
     if not values:
         return []
     if connection.dialect.name != "postgresql":
-        statement = insert(table).returning(table.c.id, sort_by_parameter_order=True) if keys else insert(table)
-        result = connection.execute(statement, values)
-        if not keys:
-            return []
-        found = [key for key, in result]
-        for row, key in zip(values, found, strict=True):
-            row["id"] = key
-        return found
+        return _returning(connection, table, values, keys=keys)
     found = []
     if keys:
         found = list(connection.execute(
@@ -116,6 +109,23 @@ def insert_many(connection: Connection, table: Table, values: list[dict[str, Any
     connection.execute(text(f"INSERT INTO {quote(table.name)} ({', '.join(names)}) SELECT {', '.join(names)} "
                             f"FROM json_to_recordset(CAST(:rows AS json)) AS given({', '.join(fields)})"),
                        {"rows": orjson.dumps(values, default=_plain).decode()})
+    return found
+
+
+def insert_few(connection: Connection, table: Table, values: list[dict[str, Any]], *, keys: bool = True) -> list[int]:
+    """:func:`insert_many` for the few rows of one change: one ``INSERT … RETURNING`` (``insertmanyvalues``) on
+    every backend, where PostgreSQL's bulk form costs a query of the sequence and a JSON document to plan."""
+    return _returning(connection, table, values, keys=keys) if values else []
+
+
+def _returning(connection: Connection, table: Table, values: list[dict[str, Any]], *, keys: bool) -> list[int]:
+    statement = insert(table).returning(table.c.id, sort_by_parameter_order=True) if keys else insert(table)
+    result = connection.execute(statement, values)
+    if not keys:
+        return []
+    found = [key for key, in result]
+    for row, key in zip(values, found, strict=True):
+        row["id"] = key
     return found
 
 
