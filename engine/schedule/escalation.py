@@ -281,12 +281,12 @@ def escalate(session: Session, batch: Batch, target: Row, today: date) -> list[i
         {"target_id": target.id, "entry": target.entry, "state": target.state, "level": level, "due_date": target.state_due,
          "working_days_late": late, "record_id": record_id, "fired_at": now}
         for level, record_id in zip(fired, records, strict=False)], keys=False)
-    for event, record_id in zip(events, records, strict=False):
-        outbox.emit(session, record_id=record_id, **event)
+    messages = [{**event, "record_id": record_id} for event, record_id in zip(events, records, strict=False)]
     if notice:
-        notice.announce(session, records[len(fired):])
+        messages.append(notice.announcement(records[len(fired):]))
+    outbox.write_many(session, messages)  # one INSERT, inside the target's savepoint
     # System bookkeeping, not an edit of the target: no new version, so nobody's open form goes stale.
     session.connection().execute(update(_TARGETS).where(_TARGETS.c.id == target.id).values(
         escalation_level=max(fired + [target.escalation_level]), supervised=supervised, supervised_against=against))
-    session.flush()  # the messages, inside the target's savepoint
+    session.flush()  # anything left to the unit of work, inside the target's savepoint
     return fired

@@ -132,9 +132,10 @@ class Drafted:
     records: list[dict[str, Any]]
     event: dict[str, Any]
 
-    def announce(self, session: Session, record_ids: Sequence[int]) -> None:
-        """The message that the notice was issued; ``record_ids``: the keys of :attr:`records`, in order."""
-        outbox.emit(session, record_id=record_ids[-1], **self.event)
+    def announcement(self, record_ids: Sequence[int]) -> dict[str, Any]:
+        """The message that the notice was issued (:func:`outbox.write`'s arguments); ``record_ids``: the keys
+        of :attr:`records`, in order."""
+        return {**self.event, "record_id": record_ids[-1]}
 
 
 def draft(session: Session, subject: Any, parties: Parties, today: date, *, issued: int, org_id: int,

@@ -12,6 +12,7 @@ from sqlmodel import Session
 
 from engine.calendar import clock
 from engine.people.actors import Parties
+from engine.store import rows
 from engine.store.models import OutboxEvent
 
 _INSERT = insert(OutboxEvent.__table__)
@@ -52,16 +53,30 @@ def emit(
     return event
 
 
+def _row(event: dict[str, Any], now) -> dict[str, Any] | None:
+    """The outbox row of ``event`` (:func:`emit`'s keyword arguments), pending from ``now``; ``None``: nobody to tell."""
+    to = recipients(event["notify"], event["parties"])
+    if not to:
+        return None
+    return {"event_type": event["event_type"], "target_id": event["target_id"], "record_id": event["record_id"],
+            "recipients": to, "data": event["data"], "status": "pending", "attempts": 0, "available_at": now,
+            "last_error": "", "created_at": now}
+
+
 def write(session: Session, *, connection=None, **event: Any) -> bool:
     """:func:`emit` (the same keyword arguments) as one INSERT, now, without the unit of work — the
     one door's way; ``False`` when nobody is to be told."""
-    to = recipients(event["notify"], event["parties"])
-    if not to:
+    row = _row(event, clock.to_db(clock.now()))
+    if row is None:
         return False
-    now = clock.to_db(clock.now())
-    (connection or session.connection()).execute(_INSERT, {
-        "event_type": event["event_type"], "target_id": event["target_id"], "record_id": event["record_id"],
-        "recipients": to, "data": event["data"], "status": "pending", "attempts": 0, "available_at": now,
-        "last_error": "", "created_at": now,
-    })
+    (connection or session.connection()).execute(_INSERT, row)
     return True
+
+
+def write_many(session: Session, events: list[dict[str, Any]], *, connection=None) -> int:
+    """:func:`write` for the several events of one change (each given by :func:`emit`'s keyword arguments):
+    one INSERT for all; how many were written (an event telling nobody is left out)."""
+    now = clock.to_db(clock.now())
+    found = [row for event in events if (row := _row(event, now)) is not None]
+    rows.insert_few(connection or session.connection(), OutboxEvent.__table__, found, keys=False)
+    return len(found)

@@ -54,14 +54,9 @@ def test_batches_escalate_every_target_once(session, engine_db, frozen):
 def test_a_failing_target_in_a_batch_leaves_nothing_and_the_others_stay(session, engine_db, frozen, monkeypatch):
     ids = _overdue(session, 3)
     records_before = session.exec(select(func.count()).select_from(TransitionRecord)).one()
-    real_emit = outbox.emit
-
-    def emit(session, **kwargs):
-        if kwargs["target_id"] == ids[1] and kwargs["data"]["level"] == 3:  # after two levels of its own were written
-            raise IntegrityError("INSERT …", {}, Exception("another sweeper recorded this level first"))
-        return real_emit(session, **kwargs)
-
-    monkeypatch.setattr(outbox, "emit", emit)
+    # its messages, after its records and escalations were written
+    _write_failing(monkeypatch, lambda m: m["target_id"] == ids[1] and m["data"].get("level") == 3,
+                   IntegrityError("INSERT …", {}, Exception("another sweeper recorded this level first")))
     with clock.frozen(datetime(2024, 10, 12, 9)):
         result = escalation.sweep(engine_db, today=DAY, batch=10)
     assert sorted(result.fired) == sorted((i, level) for i in (ids[0], ids[2]) for level in (1, 2, 3))
@@ -76,10 +71,12 @@ def test_a_failing_target_in_a_batch_leaves_nothing_and_the_others_stay(session,
     assert chain.verify(session).ok
 
 
-def _emit_failing(monkeypatch, when, error: Exception):
-    """``outbox.emit`` raising ``error`` for the messages ``when`` picks (from emit's arguments); the real one."""
-    real = outbox.emit
-    monkeypatch.setattr(outbox, "emit", lambda session, **message: _raise(error) if when(message) else real(session, **message))
+def _write_failing(monkeypatch, when, error: Exception):
+    """``outbox.write_many`` raising ``error`` when one of its messages is one ``when`` picks (from
+    :func:`outbox.emit`'s arguments); the real one."""
+    real = outbox.write_many
+    monkeypatch.setattr(outbox, "write_many", lambda session, messages, **kw:
+                        _raise(error) if any(when(m) for m in messages) else real(session, messages, **kw))
     return real
 
 
@@ -109,7 +106,7 @@ def test_a_target_failing_after_the_head_moved_sets_the_head_back_and_the_next_c
     before = {i: _records_of(session, i) for i in ids}
     code = session.get(Target, ids[1]).code
     # the middle target's last message: its records, escalations and notice are written, its chain's head moved
-    real_emit = _emit_failing(monkeypatch, lambda m: m["event_type"] == "supervision.issued" and m["data"]["subject_code"] == code,
+    real_write = _write_failing(monkeypatch, lambda m: m["event_type"] == "supervision.issued" and m["data"]["subject_code"] == code,
                               IntegrityError("INSERT …", {}, Exception("another sweeper issued this notice first")))
     with clock.frozen(datetime(2024, 10, 12, 9)):
         result = escalation.sweep(engine_db, today=DAY, batch=10)
@@ -124,7 +121,7 @@ def test_a_target_failing_after_the_head_moved_sets_the_head_back_and_the_next_c
     assert _records_of(session, ids[2]) == before[ids[2]] + trail  # written on the head as it was set back
     assert _heads(session) == _chain_as_read(session)
     assert chain.verify(session).ok
-    monkeypatch.setattr(outbox, "emit", real_emit)
+    monkeypatch.setattr(outbox, "write_many", real_write)
     with clock.frozen(datetime(2024, 10, 12, 10)):  # the failed target escalates on the next sweep
         assert sorted(escalation.sweep(engine_db, today=DAY, batch=10).fired) == [(ids[1], 1), (ids[1], 2), (ids[1], 3)]
     session.rollback()
@@ -133,8 +130,8 @@ def test_a_target_failing_after_the_head_moved_sets_the_head_back_and_the_next_c
 
 def test_an_error_in_a_batch_keeps_the_targets_before_it_and_the_chain(session, engine_db, frozen, monkeypatch):
     ids = _overdue(session, 3)
-    _emit_failing(monkeypatch, lambda m: m["target_id"] == ids[1] and m["data"].get("level") == 2,
-                  RuntimeError("the outbox is gone"))
+    _write_failing(monkeypatch, lambda m: m["target_id"] == ids[1] and m["data"].get("level") == 2,
+                   RuntimeError("the outbox is gone"))
     with clock.frozen(datetime(2024, 10, 12, 9)), pytest.raises(RuntimeError):
         escalation.sweep(engine_db, today=DAY, batch=10)
     session.rollback()
