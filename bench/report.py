@@ -97,7 +97,11 @@ LONG_TEXT = ("围绕全市教育高质量发展总体部署，统筹推进学前
              "完善教师队伍建设长效机制，深化教育评价改革，健全学校安全风险防控体系，推动数字化赋能教育教学，"
              "确保各项民生实事按时保质完成，群众满意度持续提升，形成可复制可推广的经验做法并按要求报送总结材料")
 REASON = "年度重点任务推进滞后，第{n}项未按期完成阶段性节点，相关佐证材料不完整，经绩效办复核确认扣分"
-INDICATORS = (("≥560个", "320个"), ("≥95%", "81.5%"), ("≤5次", "9次"))
+
+
+def _indicators(n: int) -> list[tuple[str, str]]:
+    """Target n's three indicators (指标值, 实际值), none met, each value its own (nothing to cache)."""
+    return [(f"≥{500 + n}个", f"{300 + n // 2}个"), (f"≥{90 + n % 9}.5%", f"{80 + n % 9}.5%"), (f"≤{n % 5 + 1}次", f"{n % 5 + 7}次")]
 
 
 def _worst(session: Session) -> None:
@@ -112,7 +116,7 @@ def _worst(session: Session) -> None:
                          "VALUES (:target_id, :position, :name, :raw, :actual)"),
                     [{"target_id": i, "position": k, "raw": raw, "actual": actual,
                       "name": f"一级指标{n % 10 + 1}/二级指标{k + 1}：重点任务完成情况/三级指标{n}-{k + 1}：年度任务完成量"}
-                     for n, (i, _, _) in enumerate(rows, start=1) for k, (raw, actual) in enumerate(INDICATORS)])
+                     for n, (i, _, _) in enumerate(rows, start=1) for k, (raw, actual) in enumerate(_indicators(n))])
     # One rectification item per target, as the office gives it (engine.scoring.rectification.open_item).
     session.execute(text(
         "INSERT INTO target (plan_id, org_id, rollup, workflow, workflow_version, code, category, indicator, basis, text, "
@@ -154,7 +158,7 @@ def _check(pdf: Path, bind) -> None:
         "整改情况": lambda n, code: [f"目标{code}整改：第{n}项"],
         "七、逐项评分": lambda n, code: [f"{code}第{n}项：围绕"],
         "八、量化指标": lambda n, code: [f"三级指标{n}-{k}：年度任务完成量{raw}{actual}未达成"
-                                    for k, (raw, actual) in enumerate(INDICATORS, start=1)],
+                                    for k, (raw, actual) in enumerate(_indicators(n), start=1)],
     }
     problems = []
     for title, words in expected.items():

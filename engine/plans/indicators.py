@@ -49,6 +49,9 @@ _PREFIXES: tuple[tuple[str, str], ...] = tuple(sorted(
     }.items(),
     key=lambda item: -len(item[0]),
 ))
+#: The prefixes as one pattern, tried in the same order (the longest that matches wins).
+_PREFIX = re.compile("|".join(re.escape(word) for word, _ in _PREFIXES))
+_PREFIX_OF = dict(_PREFIXES)
 _REACH = frozenset({"=", "==", "达到"})  # a level to reach, labelled 达到 like a bare number
 _SUFFIXES: tuple[tuple[str, str], ...] = (("及以上", "ge"), ("以上", "ge"), ("及以下", "le"), ("以下", "le"), ("以内", "le"))
 
@@ -172,10 +175,10 @@ def _strip_comparator(text: str) -> tuple[str, str | None, bool]:
     whether it only says "reach" (a bare number, "=", "达到"); ValueError if they contradict."""
     found: list[str] = []
     reach = True
-    for word, comparator in _PREFIXES:
-        if text.startswith(word):
-            text, found, reach = text[len(word):], [comparator], word in _REACH
-            break
+    prefix = _PREFIX.match(text)
+    if prefix:
+        word = prefix.group()
+        text, found, reach = text[len(word):], [_PREFIX_OF[word]], word in _REACH
     for word, comparator in _SUFFIXES:
         if text.endswith(word):
             text, reach = text[: -len(word)], False
