@@ -140,6 +140,10 @@ _PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
 )
 
 
+#: Every form above names a month, a year, a quarter or 长期: a phrase without one of these matches none.
+_TIME_WORD = re.compile(r"[月年季期]")
+
+
 def _month(phrase: str, value: str) -> int:
     month = int(value)
     if not 1 <= month <= 12:
@@ -178,6 +182,8 @@ def parse_deadline(phrase: str, plan_year: int, *, rolls_over: bool = False) -> 
     if not isinstance(phrase, str):
         raise TypeError(f"expected a str phrase, got {type(phrase).__name__}")
     text = _normalise(phrase)
+    if not _TIME_WORD.search(text):  # no form can match: refused without trying each (an indicator's ≥560个)
+        raise DeadlinePhraseError(phrase, suggestion=lambda: suggest(text, plan_year))
     parts = [p for p in _JOINERS.split(text) if p]
     if len(parts) > 1:
         return _several(phrase, parts, plan_year, rolls_over)

@@ -31,7 +31,7 @@ from decimal import Decimal
 from engine.calendar.deadlines import DeadlinePhraseError, parse_deadline
 from engine.workflow import rules
 
-__all__ = ["COMPARATORS", "IndicatorError", "IndicatorSpec", "UnitMismatch", "in_target_unit", "is_met",
+__all__ = ["COMPARATORS", "IndicatorError", "IndicatorSpec", "UnitMismatch", "in_target_unit", "is_met", "judge",
            "parse_indicator", "parse_indicator_lines", "split_unit"]
 
 COMPARATORS = ("ge", "le", "gt", "lt", "eq", "between", "by", "ongoing", "words")
@@ -338,7 +338,20 @@ def is_met(spec: IndicatorSpec, actual: object) -> bool | None:
     if spec.comparator == "by":
         assert spec.due is not None
         return _actual_date(actual, spec.due.year) <= spec.due
-    number, target = in_target_unit(spec, actual), spec.value
+    return _meets(spec, in_target_unit(spec, actual))
+
+
+def judge(spec: IndicatorSpec, actual: object) -> tuple[bool | None, Decimal | None]:
+    """:func:`is_met`, and for a numeric ``spec`` with a reported number that number in the target's
+    unit (else ``None``): read once for those that need both (the score sheet's 指标计分)."""
+    if spec.comparator in _NUMERIC and not (actual is None or (isinstance(actual, str) and not actual.strip())):
+        number = in_target_unit(spec, actual)
+        return _meets(spec, number), number
+    return is_met(spec, actual), None
+
+
+def _meets(spec: IndicatorSpec, number: Decimal) -> bool:
+    target = spec.value
     assert target is not None
     if spec.comparator == "between":
         assert spec.value_to is not None

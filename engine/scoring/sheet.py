@@ -34,7 +34,7 @@ from engine.workflow import definitions
 from engine.people import scope
 from engine.people.actors import Actor, Parties
 from engine.store.errors import InvalidPayload, NotFound
-from engine.plans.indicators import IndicatorError, in_target_unit, is_met, parse_indicator
+from engine.plans.indicators import IndicatorError, judge, parse_indicator
 from engine.store.models import Indicator, Plan, Target, TransitionRecord
 from engine.workflow.targets import parties_for
 
@@ -147,10 +147,10 @@ def _indicator_score(target: Target, rows: list[IndicatorRow], year: int, rules:
     for row in rows:
         spec = parse_indicator(row.raw, year)
         try:
-            met = is_met(spec, row.actual)
+            met, value = judge(spec, row.actual)
         except IndicatorError:  # an actual that cannot be read counts as not met; the report says 未报告
             judged.append((row, None))
-            met = False
+            met, value = False, None
         else:
             judged.append((row, met))
         if met:
@@ -160,15 +160,14 @@ def _indicator_score(target: Target, rows: list[IndicatorRow], year: int, rules:
         if rules["indicator_rule"] == "fixed":
             earned += max(Decimal(0), share - Decimal(str(rules["fixed_deduction"])))
         elif met is False and spec.value and spec.comparator in ("ge", "gt", "le", "lt", "between"):
-            earned += share * _closeness(spec, row.actual)
+            earned += share * _closeness(spec, value)
     return _d(earned), unmet, judged
 
 
-def _closeness(spec, actual: Any) -> Decimal:
-    """How close an unmet numeric actual came to its target, 0–1, compared in the target's unit."""
-    try:
-        value = in_target_unit(spec, actual)
-    except IndicatorError:  # another unit, or no number: nothing to measure
+def _closeness(spec, value: Decimal | None) -> Decimal:
+    """How close an unmet numeric actual (``value``, in the target's unit) came to its target, 0–1
+    (``None``: another unit, or no number: nothing to measure)."""
+    if value is None:
         return Decimal(0)
     target = spec.value
     if spec.comparator in ("ge", "gt", "between"):
