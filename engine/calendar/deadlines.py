@@ -61,6 +61,10 @@ class DeadlinePhraseError(ValueError):
             self._suggestion = self._suggestion()
         return self._suggestion
 
+    def __reduce__(self):
+        """Pickled (to another process) with its suggestion found."""
+        return type(self), (self.phrase, self.reason, self.suggestion)
+
     def __str__(self) -> str:
         # Recognised but impossible phrases (2月30日) say why; unknown ones name the nearest accepted form.
         if self.reason:

@@ -12,7 +12,6 @@ from openpyxl import load_workbook
 from sqlmodel import select
 
 from engine.calendar import clock
-from engine.calendar.deadlines import DeadlinePhraseError, parse_deadline
 from engine.people.actors import Actor
 from engine.scoring import rectification, report
 from engine.store.models import Target
@@ -115,18 +114,6 @@ def test_the_xlsx_holds_every_target_with_its_reason_and_indicators(session, wor
         assert row["扣分理由"] == f"1分：第{n}项进度滞后，佐证材料不完整"
         assert row["量化指标"] == f"学位保障/新增学位/第{n}项新增学位数：≥{500 + n}个\n第{n}项满意度：≥95%"
         assert row["得分"] == (2 if n <= 20 else 3) and row["指标计分"] is not None
-
-
-def test_a_refused_phrase_still_names_the_nearest_accepted_form():
-    """The suggestion is looked for when the error is shown, also for a phrase with no time word at all."""
-    with pytest.raises(DeadlinePhraseError) as no_time_word:
-        parse_deadline("≥560个", 2024)
-    assert no_time_word.value.reason is None and no_time_word.value.suggestion
-    assert str(no_time_word.value) == f"无法识别的完成时限：“≥560个”（可写作“{no_time_word.value.suggestion}”）"
-    with pytest.raises(DeadlinePhraseError) as one_part:
-        parse_deadline("3月25日、某时", 2024)
-    assert one_part.value.suggestion.startswith("3月25日、")
-    assert str(one_part.value).endswith(f"（可写作“{one_part.value.suggestion}”）")
 
 
 def test_cjk_text_wraps_into_lines_that_fit_and_lose_nothing():
