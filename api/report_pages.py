@@ -7,10 +7,12 @@ to set. Here every row is a few text runs placed at fixed column offsets, wrappe
 from __future__ import annotations
 
 import subprocess
+from bisect import bisect_right
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from functools import cache
+from itertools import accumulate
 from pathlib import Path
 from typing import Any
 
@@ -76,8 +78,39 @@ def _cut(text: str, length: int) -> str:
     return text[:length - 1] + "…"
 
 
+class _Glyphs(dict):
+    """Character (its code point) → its code in a font's subset, as ``str.translate`` reads it; a
+    character is picked into the subset the first time it is asked for (``None``: the font lacks it,
+    and it is left out, as fpdf2 leaves it out)."""
+
+    def __init__(self, subset):
+        super().__init__()
+        self.subset = subset
+
+    def __missing__(self, code: int) -> str | None:
+        picked = self.subset.pick(code)
+        value = self[code] = None if picked is None else chr(picked)
+        return value
+
+
+def _cut_lines(text: str, sums: list[int], room: float) -> list[str]:
+    """``text`` cut into lines whose widths (``sums``: the running widths of its characters) fit in ``room``;
+    a character wider than the room alone on its line."""
+    out, start, base = [], 0, 0
+    while True:
+        end = bisect_right(sums, base + room, lo=start)
+        if end >= len(text):
+            out.append(text[start:])
+            return out
+        end = max(end, start + 1)
+        out.append(text[start:end])
+        start, base = end, sums[end - 1]
+
+
 def _pages_class():
     from fpdf import FPDF
+
+    from fpdf.util import escape_parens
 
     class Pages(FPDF):
         def __init__(self, first_page: int):
@@ -90,6 +123,7 @@ def _pages_class():
             self.set_font("cjk", size=SIZE)
             self.widths = self.current_font.cw
             self.heading_open: tuple | None = None  # the table whose header repeats on a new page
+            self.glyphs: dict[str, _Glyphs] = {}
 
         def runs(self, runs: list[tuple[float, float, str]], color: tuple[int, int, int]) -> None:
             """Text runs (x, baseline y, text) in one text object, in ``color``: a table row costs one
@@ -101,12 +135,27 @@ def _pages_class():
                 runs = runs[1:]
                 if not runs:
                     return
-            k, h, encode = self.k, self.h, self.current_font.encode_text
+            k, h, encode = self.k, self.h, self.encoder()
             r, g, b = color
             ops = [f"q {r / 255:.3f} {g / 255:.3f} {b / 255:.3f} rg BT"]
             ops.extend(f"1 0 0 1 {x * k:.2f} {(h - y) * k:.2f} Tm {encode(text)}" for x, y, text in runs)
             ops.append("ET Q")
             self._out(" ".join(ops))
+
+        def encoder(self):
+            """The current font's ``encode_text``, or for the table font the same text operator made with
+            one ``str.translate`` per run: each character's code in the font's subset is picked the first
+            time it is drawn and then remembered (fpdf2 looks every character up again on every call)."""
+            font = self.current_font
+            if font.is_symbol or getattr(font, "color_font", None):
+                return font.encode_text
+            glyphs = self.glyphs.get(font.fontkey)
+            if glyphs is None:
+                glyphs = self.glyphs[font.fontkey] = _Glyphs(font.subset)
+
+            def encode(text: str) -> str:
+                return f"({escape_parens(text.translate(glyphs).encode('utf-16-be').decode('latin-1'))}) Tj"
+            return encode
 
         def footer(self) -> None:
             self.set_font("cjk", size=9)
@@ -131,7 +180,7 @@ class Writer:
     # -- measuring and wrapping ---------------------------------------------------------------------------
     def width_of(self, text: str, size: float = SIZE) -> float:
         cw = self.pdf.widths
-        return sum(cw[ord(c)] for c in text) * size * 0.001 * 25.4 / 72
+        return sum(map(cw.__getitem__, map(ord, text))) * size * 0.001 * 25.4 / 72
 
     def wrap(self, text: str, width: float, size: float = SIZE) -> list[str]:
         """``text`` in lines no wider than ``width`` (mm): cut between any two characters (CJK), but
@@ -142,6 +191,9 @@ class Writer:
         if len(text) * 1000 <= room and "\n" not in text:  # no glyph is wider than 1 em: it fits
             return [text]
         for paragraph in text.split("\n"):
+            if " " not in paragraph:  # CJK text: cut wherever the running width passes the room
+                out.extend(_cut_lines(paragraph, list(accumulate(map(cw.__getitem__, map(ord, paragraph)))), room))
+                continue
             if sum(cw[ord(c)] for c in paragraph) <= room:
                 out.append(paragraph)
                 continue

@@ -1,6 +1,7 @@
 """Drawing the evaluation report: charts (matplotlib, SVG, offline), the HTML page and the PDF (WeasyPrint)."""
 from __future__ import annotations
 
+import gc
 import io
 from functools import cache, lru_cache
 
@@ -140,6 +141,9 @@ def pdf(report: Report) -> bytes:
     from api.report_pages import appendix
 
     opening = PdfReader(io.BytesIO(HTML(string=html(report, part=OPENING)).write_pdf()))
+    # WeasyPrint's boxes refer to each other: freed only by the cycle collector, which with the report's
+    # many long-lived objects would wait long. Collected here, their memory serves the tables next.
+    gc.collect()
     rest = PdfReader(io.BytesIO(appendix(report, first_page=len(opening.pages) + 1)))
     writer = PdfWriter()
     writer.append(opening)

@@ -29,6 +29,7 @@ import calendar
 import difflib
 import re
 import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 
@@ -41,18 +42,35 @@ _ROLLOVER_MONTHS = frozenset({1, 2})
 
 
 class DeadlinePhraseError(ValueError):
-    """A 完成时限 phrase that cannot be turned into a date; ``phrase`` is the text as written."""
+    """A 完成时限 phrase that cannot be turned into a date; ``phrase`` is the text as written.
 
-    def __init__(self, phrase: str, reason: str | None = None, suggestion: str | None = None) -> None:
+    ``suggestion`` may be given as a function: the nearest accepted form is then looked for only when
+    the error is shown (a phrase tried as a date and then read otherwise, e.g. an indicator's ``≥560个``,
+    costs no search)."""
+
+    def __init__(self, phrase: str, reason: str | None = None,
+                 suggestion: str | Callable[[], str | None] | None = None) -> None:
         self.phrase = phrase
         self.reason = reason
-        self.suggestion = suggestion
+        self._suggestion = suggestion
+        super().__init__(phrase)
+
+    @property
+    def suggestion(self) -> str | None:
+        if callable(self._suggestion):
+            self._suggestion = self._suggestion()
+        return self._suggestion
+
+    def __reduce__(self):
+        """Pickled (to another process) with its suggestion found."""
+        return type(self), (self.phrase, self.reason, self.suggestion)
+
+    def __str__(self) -> str:
         # Recognised but impossible phrases (2月30日) say why; unknown ones name the nearest accepted form.
-        if reason:
-            message = f"完成时限无效：“{phrase}”（{reason}）"
-        else:
-            message = f"无法识别的完成时限：“{phrase}”" + (f"（可写作“{suggestion}”）" if suggestion else "")
-        super().__init__(message)
+        if self.reason:
+            return f"完成时限无效：“{self.phrase}”（{self.reason}）"
+        suggestion = self.suggestion
+        return f"无法识别的完成时限：“{self.phrase}”" + (f"（可写作“{suggestion}”）" if suggestion else "")
 
 
 @dataclass(frozen=True)
@@ -126,6 +144,10 @@ _PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
 )
 
 
+#: Every form above names a month, a year, a quarter or 长期: a phrase without one of these matches none.
+_TIME_WORD = re.compile(r"[月年季期]")
+
+
 def _month(phrase: str, value: str) -> int:
     month = int(value)
     if not 1 <= month <= 12:
@@ -164,6 +186,8 @@ def parse_deadline(phrase: str, plan_year: int, *, rolls_over: bool = False) -> 
     if not isinstance(phrase, str):
         raise TypeError(f"expected a str phrase, got {type(phrase).__name__}")
     text = _normalise(phrase)
+    if not _TIME_WORD.search(text):  # no form can match: refused without trying each (an indicator's ≥560个)
+        raise DeadlinePhraseError(phrase, suggestion=lambda: suggest(text, plan_year))
     parts = [p for p in _JOINERS.split(text) if p]
     if len(parts) > 1:
         return _several(phrase, parts, plan_year, rolls_over)
@@ -171,7 +195,7 @@ def parse_deadline(phrase: str, plan_year: int, *, rolls_over: bool = False) -> 
         match = pattern.fullmatch(text)
         if match:
             return _build(phrase, kind, match.groupdict(), plan_year, rolls_over)
-    raise DeadlinePhraseError(phrase, suggestion=suggest(text, plan_year))
+    raise DeadlinePhraseError(phrase, suggestion=lambda: suggest(text, plan_year))
 
 
 _JOINERS = re.compile(r"[、，,;；和及]+")
@@ -186,12 +210,16 @@ def _several(phrase: str, parts: list[str], plan_year: int, rolls_over: bool) ->
         except DeadlinePhraseError as exc:
             if exc.reason:
                 raise DeadlinePhraseError(phrase, f"“{part}”：{exc.reason}") from None
-            fixed = [exc.suggestion if p == part else p for p in parts]
-            raise DeadlinePhraseError(phrase, suggestion="、".join(fixed)) from None
+            raise DeadlinePhraseError(phrase, suggestion=_fixed(parts, part, exc)) from None
     if not dates:
         raise DeadlinePhraseError(phrase, "“长期”不能与具体日期并列")
     due = max(dates)
     return Deadline(phrase, due, "date", checkpoints=tuple(sorted(dates - {due})))
+
+
+def _fixed(parts: list[str], part: str, exc: DeadlinePhraseError) -> Callable[[], str]:
+    """The phrase with its refused ``part`` replaced by that part's suggestion, when it is asked for."""
+    return lambda: "、".join(exc.suggestion if p == part else p for p in parts)
 
 
 #: Accepted forms, nearest first by spelling, to suggest for a phrase that is refused ({m}: its month).

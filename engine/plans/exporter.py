@@ -44,22 +44,24 @@ def code_key(code: str) -> tuple:
     return parts, code or ""
 
 
-def plan_rows(session: Session, plan: Plan,
-              known: Sequence[tuple[Target, Parties]] | None = None) -> list[tuple[Target, list[Any]]]:
+def plan_rows(session: Session, plan: Plan, known: Sequence[tuple[Target, Parties, Sequence[Any]]] | None = None
+              ) -> list[tuple[Target, list[Any]]]:
     """Each target of the plan in code order, with its cells in the table's column order (``known``: the
-    plan's targets in code order with their parties, already read, e.g. by the score sheet)."""
+    plan's targets in code order with their parties and indicators in order, already read, e.g. by the
+    score sheet; an indicator is anything with its ``name`` and ``raw``)."""
     out = []
     if known is None:
         found = sorted(session.exec(select(Target).where(Target.plan_id == plan.id, Target.workflow == "target")).all(),
                        key=lambda t: code_key(t.code))
         parties = parties_for(session, [t.id for t in found])  # two queries for the whole table, not two per row
+        indicators: dict[int, list[Any]] = {t.id: [] for t in found}
+        if found:
+            for row in session.exec(select(Indicator).where(Indicator.target_id.in_(list(indicators)))
+                                    .order_by(Indicator.position)):
+                indicators[row.target_id].append(row)
     else:
-        found, parties = [t for t, _ in known], {t.id: p for t, p in known}
-    ids = [t.id for t in found]
-    indicators: dict[int, list[Indicator]] = {i: [] for i in ids}
-    if ids:
-        for row in session.exec(select(Indicator).where(Indicator.target_id.in_(ids)).order_by(Indicator.position)):
-            indicators[row.target_id].append(row)
+        found = [t for t, _, _ in known]
+        parties, indicators = {t.id: p for t, p, _ in known}, {t.id: rows for t, _, rows in known}
     for t in found:
         p = parties[t.id]
         points = plan.categories.get(t.category)
@@ -84,12 +86,12 @@ def _checkpoint_cell(target: Target) -> str:
 def write_xlsx(session: Session, plan_id: int, extra: Sequence[tuple[str, Callable[[Target], Any]]] = (),
                footer: Sequence[tuple[str, Any, str]] = (),
                sheets: Sequence[tuple[str, Sequence[str], Sequence[Sequence[Any]]]] = (),
-               known: Sequence[tuple[Target, Parties]] | None = None) -> bytes:
+               known: Sequence[tuple[Target, Parties, Sequence[Any]]] | None = None) -> bytes:
     """The plan as an .xlsx assessment table (category and indicator cells merged down).
 
     ``extra`` adds columns after the table's own; ``footer`` adds total rows (label, weight,
     note), which an import skips as the real table's 合计 rows; ``sheets`` adds worksheets after
-    the table (name, header, rows), plain cells; ``known``: the targets and parties already read
+    the table (name, header, rows), plain cells; ``known``: the targets, parties and indicators already read
     (:func:`plan_rows`).
     """
     import xlsxwriter

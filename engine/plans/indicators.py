@@ -31,7 +31,7 @@ from decimal import Decimal
 from engine.calendar.deadlines import DeadlinePhraseError, parse_deadline
 from engine.workflow import rules
 
-__all__ = ["COMPARATORS", "IndicatorError", "IndicatorSpec", "UnitMismatch", "in_target_unit", "is_met",
+__all__ = ["COMPARATORS", "IndicatorError", "IndicatorSpec", "UnitMismatch", "in_target_unit", "is_met", "judge",
            "parse_indicator", "parse_indicator_lines", "split_unit"]
 
 COMPARATORS = ("ge", "le", "gt", "lt", "eq", "between", "by", "ongoing", "words")
@@ -49,6 +49,9 @@ _PREFIXES: tuple[tuple[str, str], ...] = tuple(sorted(
     }.items(),
     key=lambda item: -len(item[0]),
 ))
+#: The prefixes as one pattern, tried in the same order (the longest that matches wins).
+_PREFIX = re.compile("|".join(re.escape(word) for word, _ in _PREFIXES))
+_PREFIX_OF = dict(_PREFIXES)
 _REACH = frozenset({"=", "==", "达到"})  # a level to reach, labelled 达到 like a bare number
 _SUFFIXES: tuple[tuple[str, str], ...] = (("及以上", "ge"), ("以上", "ge"), ("及以下", "le"), ("以下", "le"), ("以内", "le"))
 
@@ -172,10 +175,10 @@ def _strip_comparator(text: str) -> tuple[str, str | None, bool]:
     whether it only says "reach" (a bare number, "=", "达到"); ValueError if they contradict."""
     found: list[str] = []
     reach = True
-    for word, comparator in _PREFIXES:
-        if text.startswith(word):
-            text, found, reach = text[len(word):], [comparator], word in _REACH
-            break
+    prefix = _PREFIX.match(text)
+    if prefix:
+        word = prefix.group()
+        text, found, reach = text[len(word):], [_PREFIX_OF[word]], word in _REACH
     for word, comparator in _SUFFIXES:
         if text.endswith(word):
             text, reach = text[: -len(word)], False
@@ -335,7 +338,20 @@ def is_met(spec: IndicatorSpec, actual: object) -> bool | None:
     if spec.comparator == "by":
         assert spec.due is not None
         return _actual_date(actual, spec.due.year) <= spec.due
-    number, target = in_target_unit(spec, actual), spec.value
+    return _meets(spec, in_target_unit(spec, actual))
+
+
+def judge(spec: IndicatorSpec, actual: object) -> tuple[bool | None, Decimal | None]:
+    """:func:`is_met`, and for a numeric ``spec`` with a reported number that number in the target's
+    unit (else ``None``): read once for those that need both (the score sheet's 指标计分)."""
+    if spec.comparator in _NUMERIC and not (actual is None or (isinstance(actual, str) and not actual.strip())):
+        number = in_target_unit(spec, actual)
+        return _meets(spec, number), number
+    return is_met(spec, actual), None
+
+
+def _meets(spec: IndicatorSpec, number: Decimal) -> bool:
+    target = spec.value
     assert target is not None
     if spec.comparator == "between":
         assert spec.value_to is not None

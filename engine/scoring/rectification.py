@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
+from typing import NamedTuple
 
 from sqlalchemy import func
 from sqlmodel import Session, select
@@ -83,9 +84,20 @@ def open_item(*, session: Session, target_id: int, actor: Actor, due: date, requ
     return item
 
 
+class Item(NamedTuple):
+    """What the report shows of a rectification item (read as plain columns: one per target at worst)."""
+
+    id: int
+    code: str
+    text: str
+    due_date: date | None
+    state: str
+    subject_id: int | None
+
+
 @dataclass(frozen=True)
 class Listed:
-    item: Target
+    item: Item
     subject_code: str
     state_label: str
 
@@ -99,7 +111,7 @@ def of_plan(session: Session, plan_id: int) -> list[Listed]:
     label = definitions.get(WORKFLOW).state_label
     codes = dict(session.exec(select(Target.id, Target.code).where(Target.plan_id == plan_id,
                                                                   Target.workflow == "target")).all())
-    items = session.exec(select(Target).where(Target.plan_id == plan_id, Target.workflow == WORKFLOW)
-                         .order_by(Target.id)).all()
-    listed = [Listed(i, codes.get(i.subject_id, ""), label(i.state)) for i in items]
+    items = session.exec(select(Target.id, Target.code, Target.text, Target.due_date, Target.state, Target.subject_id)
+                         .where(Target.plan_id == plan_id, Target.workflow == WORKFLOW).order_by(Target.id)).all()
+    listed = [Listed(i, codes.get(i.subject_id, ""), label(i.state)) for i in map(Item._make, items)]
     return sorted(listed, key=lambda x: x.closed)

@@ -130,28 +130,19 @@ def build(*, session: Session, plan_id: int, actor: Actor | None = None) -> Repo
         not_met=[line for line in s.lines if (line.scored and line.score < Decimal(str(line.target.weight))) or line.unmet],
         unscored=[line for line in s.lines if not line.scored],
         overdue_now=sum(1 for line in s.lines if is_overdue(line.target)),
-        indicators=_indicators(session, s), rectifications=rectification.of_plan(session, plan_id),
+        indicators=_indicators(s), rectifications=rectification.of_plan(session, plan_id),
         audit_key=checkpoints.public_key_info(), checkpoint=checkpoints.latest(session),
         ranking=ranking.of(session=session, org_id=s.plan.org_id, year=s.plan.year),
     )
 
 
-def _indicators(session: Session, s: Sheet) -> list[dict[str, Any]]:
+def _indicators(s: Sheet) -> list[dict[str, Any]]:
+    """Every target's quantitative indicators as the sheet read and judged them, in the order of the
+    targets' rows (as entered), each target's in its own order."""
     from engine.plans.indicator_table import levels_of
-    from engine.plans.indicators import IndicatorError, is_met, parse_indicator
-    from engine.store.models import Indicator
 
-    codes = {line.target.id: line.target.code for line in s.lines}
-    out = []
-    for row in session.exec(select(Indicator).where(Indicator.target_id.in_(list(codes)))
-                            .order_by(Indicator.target_id, Indicator.position)) if codes else []:
-        try:
-            met = is_met(parse_indicator(row.raw, s.plan.year), row.actual)
-        except IndicatorError:
-            met = None
-        out.append({"code": codes[row.target_id], "levels": levels_of(row.name), "raw": row.raw, "actual": row.actual,
-                    "met": met})
-    return out
+    return [{"code": line.target.code, "levels": levels_of(row.name), "raw": row.raw, "actual": row.actual, "met": met}
+            for line in sorted(s.lines, key=lambda line: line.target.id) for row, met in line.indicators]
 
 
 def _top(level: int) -> bool:
@@ -192,7 +183,7 @@ def xlsx(*, session: Session, plan_id: int, actor: Actor | None = None) -> bytes
                [[r.place, r.organisation, r.targets, r.scored,
                  float(r.score_rate) if r.score_rate is not None else None,
                  float(r.on_time_rate) if r.on_time_rate is not None else None, r.overdue] for r in ranks])] if ranks else []
-    known = [(line.target, line.parties) for line in s.lines]  # read once, for the sheet and the table
+    known = [(line.target, line.parties, [row for row, _ in line.indicators]) for line in s.lines]  # read once
     return write_xlsx(session, plan_id, extra=extra, sheets=ranked, known=known, footer=[
         ("合计", float(s.total.weight), f"得分 {_n(s.total.score)}；得分率 {_n(s.total.rate) if s.total.rate is not None else '—'}%；"
                                         f"等级 {grade_label(s.total)}；数据时间 {s.taken_at:%Y-%m-%d %H:%M}")])

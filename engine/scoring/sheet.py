@@ -25,7 +25,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlmodel import Session, select
 
@@ -34,7 +34,7 @@ from engine.workflow import definitions
 from engine.people import scope
 from engine.people.actors import Actor, Parties
 from engine.store.errors import InvalidPayload, NotFound
-from engine.plans.indicators import IndicatorError, in_target_unit, is_met, parse_indicator
+from engine.plans.indicators import IndicatorError, judge, parse_indicator
 from engine.store.models import Indicator, Plan, Target, TransitionRecord
 from engine.workflow.targets import parties_for
 
@@ -65,6 +65,14 @@ def grade(rate: Decimal | None, bands: list[list[Any]]) -> str:
     return bands[-1][1]
 
 
+class IndicatorRow(NamedTuple):
+    """What the sheet reads of an indicator (a tuple, not a table object: a plan has tens of thousands)."""
+
+    name: str
+    raw: str
+    actual: str | None
+
+
 @dataclass
 class Line:
     """One target on the sheet."""
@@ -80,6 +88,9 @@ class Line:
     indicator_score: Decimal | None = None
     unmet: list[str] = field(default_factory=list)
     score_reason: str = ""  # why the office's score is not 权重 − Σ扣分
+    #: The target's quantitative indicators in order, each with whether its actual meets it (``None``: not
+    #: reported, or not readable), as read and judged once for the sheet (the report lists them).
+    indicators: list[tuple[IndicatorRow, bool | None]] = field(default_factory=list)
 
     @property
     def shared(self) -> bool:
@@ -127,16 +138,21 @@ class Sheet:
     taken_at: datetime
 
 
-def _indicator_score(target: Target, rows: list[Indicator], year: int, rules: dict[str, Any]) -> tuple[Decimal | None, list[str]]:
+def _indicator_score(target: Target, rows: list[IndicatorRow], year: int, rules: dict[str, Any]
+                     ) -> tuple[Decimal | None, list[str], list[tuple[IndicatorRow, bool | None]]]:
+    """The score the indicators suggest, the names of those not met, and each row with whether it is met."""
     if not rows:
-        return None, []
-    share, earned, unmet = Decimal(str(target.weight)) / len(rows), Decimal(0), []
+        return None, [], []
+    share, earned, unmet, judged = Decimal(str(target.weight)) / len(rows), Decimal(0), [], []
     for row in rows:
         spec = parse_indicator(row.raw, year)
         try:
-            met = is_met(spec, row.actual)
-        except IndicatorError:
-            met = False
+            met, value = judge(spec, row.actual)
+        except IndicatorError:  # an actual that cannot be read counts as not met; the report says 未报告
+            judged.append((row, None))
+            met, value = False, None
+        else:
+            judged.append((row, met))
         if met:
             earned += share
             continue
@@ -144,15 +160,14 @@ def _indicator_score(target: Target, rows: list[Indicator], year: int, rules: di
         if rules["indicator_rule"] == "fixed":
             earned += max(Decimal(0), share - Decimal(str(rules["fixed_deduction"])))
         elif met is False and spec.value and spec.comparator in ("ge", "gt", "le", "lt", "between"):
-            earned += share * _closeness(spec, row.actual)
-    return _d(earned), unmet
+            earned += share * _closeness(spec, value)
+    return _d(earned), unmet, judged
 
 
-def _closeness(spec, actual: Any) -> Decimal:
-    """How close an unmet numeric actual came to its target, 0–1, compared in the target's unit."""
-    try:
-        value = in_target_unit(spec, actual)
-    except IndicatorError:  # another unit, or no number: nothing to measure
+def _closeness(spec, value: Decimal | None) -> Decimal:
+    """How close an unmet numeric actual (``value``, in the target's unit) came to its target, 0–1
+    (``None``: another unit, or no number: nothing to measure)."""
+    if value is None:
         return Decimal(0)
     target = spec.value
     if spec.comparator in ("ge", "gt", "between"):
@@ -206,19 +221,20 @@ def sheet(*, session: Session, plan_id: int, actor: Actor | None = None) -> Shee
     found.sort(key=lambda t: code_key(t.code))
     ids = [t.id for t in found]
     parties, scores = parties_for(session, ids), _last_scores(session, ids)
-    indicators: dict[int, list[Indicator]] = defaultdict(list)
-    for row in session.exec(select(Indicator).where(Indicator.target_id.in_(ids)).order_by(Indicator.position)) if ids else []:
-        indicators[row.target_id].append(row)
+    indicators: dict[int, list[IndicatorRow]] = defaultdict(list)
+    for target_id, *row in session.exec(select(Indicator.target_id, Indicator.name, Indicator.raw, Indicator.actual)
+                                        .where(Indicator.target_id.in_(ids)).order_by(Indicator.position)) if ids else []:
+        indicators[target_id].append(IndicatorRow(*row))
     d = definitions.get("target")
     lines = []
     for t in found:
         scored = t.state == "scored" and t.score is not None
         payload = scores.get(t.id, {}) if scored else {}
-        suggestion, unmet = _indicator_score(t, indicators[t.id], plan.year, rules)
+        suggestion, unmet, judged = _indicator_score(t, indicators[t.id], plan.year, rules)
         lines.append(Line(t, parties[t.id], d.state_label(t.state), scored, _d(t.score) if scored else None,
                           _d(t.self_score) if t.self_score is not None else None,
                           list(payload.get("deductions") or []), list(payload.get("bonus") or []), suggestion, unmet,
-                          str(payload.get("score_reason") or "")))
+                          str(payload.get("score_reason") or ""), judged))
     categories: dict[str, Total] = {}
     groups: dict[str, Total] = {}
     sections: dict[str, Total] = {}

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import calendar
+import pickle
 from datetime import date
 
 import pytest
@@ -286,3 +287,17 @@ def test_anything_else_is_a_phrase_error(text: str) -> None:
         assert err.phrase == text
     else:
         assert deadline.phrase == text and deadline.kind in ("date", "range", "ongoing", "monthly", "quarterly")
+
+
+def test_a_refused_phrase_still_names_the_nearest_accepted_form():
+    """The suggestion is looked for when the error is shown, also for a phrase with no time word at all."""
+    with pytest.raises(DeadlinePhraseError) as no_time_word:
+        parse_deadline("≥560个", 2024)
+    assert no_time_word.value.reason is None and no_time_word.value.suggestion
+    assert str(no_time_word.value) == f"无法识别的完成时限：“≥560个”（可写作“{no_time_word.value.suggestion}”）"
+    again = pickle.loads(pickle.dumps(no_time_word.value))  # as a child process hands it back
+    assert (str(again), again.suggestion) == (str(no_time_word.value), no_time_word.value.suggestion)
+    with pytest.raises(DeadlinePhraseError) as one_part:
+        parse_deadline("3月25日、某时", 2024)
+    assert one_part.value.suggestion.startswith("3月25日、")
+    assert str(one_part.value).endswith(f"（可写作“{one_part.value.suggestion}”）")
