@@ -1,6 +1,6 @@
 """Escalation sweep benchmark: how long the sweep takes for so many overdue targets, and how it scales.
 
-    python bench/sweep.py --overdue 10000 [--backends sqlite,postgres] [--pg postgresql://postgres@127.0.0.1:5432/test]
+    python bench/sweep.py --overdue 10000 [--memory] [--backends sqlite,postgres] [--pg postgresql://postgres@127.0.0.1:5432/test]
     python bench/sweep.py [--pg …] [--sizes 100000,1000000]
 
 ``--overdue N``: N targets, every one overdue, on each backend: the first sweep (each climbs three
@@ -16,6 +16,7 @@ import argparse
 import os
 import sys
 import time
+import tracemalloc
 from datetime import date, datetime
 from pathlib import Path
 
@@ -84,18 +85,26 @@ def plan_of_candidate_query(url: str) -> str:
     return rows[0][-1]
 
 
-def timed_sweeps(url: str) -> tuple[float, int, float]:
+def timed_sweeps(url: str, *, memory: bool = False) -> tuple[float, int, float, float | None]:
+    """The first sweep's time and levels fired, the second's time, and with ``memory`` the peak of what
+    Python allocated during the first (MiB, traced: the sweep then runs slower)."""
     bind = make_engine(url)
+    peak = None
     with clock.frozen(datetime(2024, 10, 12, 9)):
+        if memory:
+            tracemalloc.start()
         started = time.perf_counter()
         first = escalation.sweep(bind, today=TODAY)
         first_s = time.perf_counter() - started
+        if memory:
+            peak = tracemalloc.get_traced_memory()[1] / 2**20
+            tracemalloc.stop()
         started = time.perf_counter()
         second = escalation.sweep(bind, today=TODAY)
         second_s = time.perf_counter() - started
     bind.dispose()
     assert not second.fired
-    return first_s, len(first.fired), second_s
+    return first_s, len(first.fired), second_s, peak
 
 
 def main() -> None:
@@ -104,6 +113,8 @@ def main() -> None:
     parser.add_argument("--sizes", default="100000,1000000")
     parser.add_argument("--overdue", type=int, help="this many targets, all overdue, on each of --backends")
     parser.add_argument("--backends", default="sqlite,postgres")
+    parser.add_argument("--memory", action="store_true",
+                        help="with --overdue: the peak of what the first sweep allocates (traced, so not timed)")
     args = parser.parse_args()
     if args.overdue:
         for kind in args.backends.split(","):
@@ -111,7 +122,11 @@ def main() -> None:
             started = time.perf_counter()
             overdue = load(url, args.overdue, 1)
             loaded = time.perf_counter() - started
-            first_s, fired, second_s = timed_sweeps(url)
+            first_s, fired, second_s, peak = timed_sweeps(url, memory=args.memory)
+            if peak is not None:
+                print(f"{kind:8} {overdue:,} overdue targets: the first sweep allocated at most {peak:.1f} MiB "
+                      f"({fired:,} levels fired; traced, so its time is not shown)")
+                continue
             print(f"{kind:8} {overdue:,} overdue targets (loaded in {loaded:.1f} s): first sweep {first_s:.1f} s, "
                   f"{first_s * 1000 / overdue:.1f} ms per target ({fired:,} levels fired, {fired / first_s:,.0f}/s, "
                   f"{escalation.BATCH} targets per transaction); second sweep {second_s * 1000:.0f} ms")
@@ -123,7 +138,7 @@ def main() -> None:
         started = time.perf_counter()
         overdue = load(url, total, every)
         loaded = time.perf_counter() - started
-        first_s, fired, second_s = timed_sweeps(url)
+        first_s, fired, second_s, _ = timed_sweeps(url)
         results.append((total, overdue, first_s, second_s))
         print(f"{total:>9,} targets, {overdue:>6,} overdue (loaded in {loaded:.0f} s): first sweep {first_s:.2f} s "
               f"({fired:,} levels fired, {fired / first_s:,.0f}/s); second sweep {second_s * 1000:.0f} ms")
