@@ -48,7 +48,6 @@ def get_writer(request: Request) -> GroupWriter:
     return state.writer
 
 
-
 class Callers:
     """Who a token's user is, kept for ``caller_seconds``: the user's row and their sections, read once.
 

@@ -174,10 +174,11 @@ def count_requests(url: str, ids: list[int]) -> dict[str, float]:
     return out
 
 
-def serve(url: str, workers: int) -> tuple[subprocess.Popen, str]:
+def serve(url: str, workers: int, access_log: bool = True) -> tuple[subprocess.Popen, str]:
     port = _free_port()
     env = {**os.environ, "KAOPING_DATABASE_URL": url, "KAOPING_SECRET_KEY": "bench-secret", "KAOPING_SCHEDULER": "false"}
-    proc = subprocess.Popen([sys.executable, "-m", "api.cli", "serve", "--port", str(port), "--workers", str(workers)],
+    proc = subprocess.Popen([sys.executable, "-m", "api.cli", "serve", "--port", str(port), "--workers", str(workers),
+                             "--access-log" if access_log else "--no-access-log"],
                             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                             cwd=str(Path(__file__).resolve().parents[1]))
     base = f"http://127.0.0.1:{port}"
@@ -219,6 +220,7 @@ def main() -> None:
     parser.add_argument("--workers", default="1,2", help="numbers of server processes, one server each")
     parser.add_argument("--pg", default=os.environ.get("KAOPING_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test"))
     parser.add_argument("--backends", default="sqlite,postgres")
+    parser.add_argument("--no-access-log", action="store_true", help="serve without the access log")
     parser.add_argument("--counted", type=int, default=40, help="targets whose lifecycles are counted in process")
     args = parser.parse_args()
     counts = [int(n) for n in args.clients.split(",")]
@@ -242,7 +244,7 @@ def main() -> None:
                 if number == 0 or processes != runs[number - 1][0]:
                     if proc is not None:
                         stop(proc)
-                    proc, base = serve(url, processes)
+                    proc, base = serve(url, processes, access_log=not args.no_access_log)
                 chunk = ids[number * args.targets:(number + 1) * args.targets]
                 elapsed, latencies, cpu, own = asyncio.run(drive(base, chunk, clients, proc.pid))
                 rate = len(latencies) / elapsed
