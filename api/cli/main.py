@@ -94,7 +94,7 @@ def serve(
 
     ensure_free(host, port, "kaoping serve")
     schema.upgrade()
-    uvicorn.run("api.app:create_app", factory=True, host=host, port=port, workers=workers, log_level="info",
+    uvicorn.run("api.app:served", factory=True, host=host, port=port, workers=workers, log_level="info",
                 access_log=access_log)
 
 
