@@ -16,7 +16,7 @@ from sqlmodel import Session
 from api import security
 from engine.people.accounts import signing_key, still_valid
 from engine.people.actors import Actor, actor_of
-from engine.store import rows
+from engine.store import db, rows
 from engine.store.config import settings
 from engine.store.models import Organisation, Section, User, UserSection
 from engine.workflow.rules import ROLES
@@ -180,7 +180,9 @@ async def kept_actor(request: Request, token: Annotated[str | None, Depends(bear
 
 def _read_actor(request: Request, token: str | None) -> Actor:
     with Session(request.app.state.engine, expire_on_commit=False) as session:
-        return current_actor(request, session, current_user(request, session, token))
+        actor = current_actor(request, session, current_user(request, session, token))
+        db.end_read(session)
+    return actor
 
 
 KeptActor = Annotated[Actor, Depends(kept_actor)]

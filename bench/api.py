@@ -4,7 +4,8 @@
 
 Prints transitions per second, p50, p95 and p99 latency for SQLite and PostgreSQL at each
 number of clients and of server processes (``--workers``), and the ratio to the in-process engine rate (fire() without HTTP)
-measured in the same run, and the server's CPU (its processes', from /proc) per transition; first, what the database sees per HTTP transition (statements,
+measured in the same run, the server's CPU (its processes', from /proc) and the load generator's own CPU per
+transition (each client keeps one HTTP/1.1 connection alive); first, what the database sees per HTTP transition (statements,
 round trips, pings, BEGIN, COMMIT) and the server's CPU per transition, counted in process.
 """
 from __future__ import annotations
@@ -178,7 +179,7 @@ def serve(url: str, workers: int, access_log: bool = True) -> tuple[subprocess.P
     port = _free_port()
     env = {**os.environ, "KAOPING_DATABASE_URL": url, "KAOPING_SECRET_KEY": "bench-secret", "KAOPING_SCHEDULER": "false"}
     proc = subprocess.Popen([sys.executable, "-m", "api.cli", "serve", "--port", str(port), "--workers", str(workers),
-                             "--access-log" if access_log else "--no-access-log"],
+                             *([] if access_log else ["--no-access-log"])],
                             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                             cwd=str(Path(__file__).resolve().parents[1]))
     base = f"http://127.0.0.1:{port}"
