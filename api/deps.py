@@ -4,9 +4,11 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator
+from datetime import datetime
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Path, Query, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.security import OAuth2PasswordBearer
 from sqlalchemy import event
 from sqlmodel import Session
@@ -14,7 +16,7 @@ from sqlmodel import Session
 from api import security
 from engine.people.accounts import signing_key, still_valid
 from engine.people.actors import Actor, actor_of
-from engine.store import rows
+from engine.store import db, rows
 from engine.store.config import settings
 from engine.store.models import Organisation, Section, User, UserSection
 from engine.workflow.rules import ROLES
@@ -44,9 +46,6 @@ def get_writer(request: Request) -> GroupWriter:
     if getattr(state, "writer", None) is None:
         state.writer = GroupWriter(state.engine)
     return state.writer
-
-
-WriterDep = Annotated[GroupWriter, Depends(get_writer)]
 
 
 class Callers:
@@ -122,13 +121,22 @@ def key_of(request: Request, session: Session) -> str:
     return state.signing_key
 
 
+def _unauthorised() -> HTTPException:
+    return HTTPException(401, "请先登录（Authorization: Bearer <token>）", headers={"WWW-Authenticate": "Bearer"})
+
+
+def _check(user: User | None, claims: tuple[int, datetime]) -> None:
+    """Refuse a token whose user is gone, inactive, or logged out since it was issued."""
+    if user is None or not user.active or not still_valid(user, claims[1]):
+        raise _unauthorised()
+
+
 def current_user(request: Request, session: SessionDep, token: Annotated[str | None, Depends(bearer)]) -> User:
-    unauthorised = HTTPException(401, "请先登录（Authorization: Bearer <token>）", headers={"WWW-Authenticate": "Bearer"})
     if not token:
-        raise unauthorised
+        raise _unauthorised()
     claims = security.claims_of(token, key_of(request, session))
     if claims is None:
-        raise unauthorised
+        raise _unauthorised()
     request.state.generation = callers.generation
     known = callers.get(claims[0])
     if known is not None:  # the session's own copy of the row, as if just read
@@ -136,8 +144,7 @@ def current_user(request: Request, session: SessionDep, token: Annotated[str | N
         request.state.actor = known[1]
     else:
         user = session.get(User, claims[0])
-    if user is None or not user.active or not still_valid(user, claims[1]):
-        raise unauthorised
+    _check(user, claims)
     return user
 
 
@@ -153,6 +160,32 @@ def current_actor(request: Request, session: SessionDep, user: CurrentUser) -> A
 
 
 CurrentActor = Annotated[Actor, Depends(current_actor)]
+
+
+async def kept_actor(request: Request, token: Annotated[str | None, Depends(bearer)]) -> Actor:
+    """The caller, as :func:`current_actor` finds them, for an ``async`` route: when the signing key is known and
+    the caller kept (:class:`Callers`), on the event loop without a thread, a session or a statement; else read
+    by :func:`current_actor` in a worker thread."""
+    key = getattr(request.app.state, "signing_key", None)
+    if token and key is not None:
+        claims = security.claims_of(token, key)
+        if claims is None:
+            raise _unauthorised()
+        known = callers.get(claims[0])
+        if known is not None:
+            _check(rows.detached(User, dict(known[0])), claims)
+            return known[1]
+    return await run_in_threadpool(_read_actor, request, token)
+
+
+def _read_actor(request: Request, token: str | None) -> Actor:
+    with Session(request.app.state.engine, expire_on_commit=False) as session:
+        actor = current_actor(request, session, current_user(request, session, token))
+        db.end_read(session)
+    return actor
+
+
+KeptActor = Annotated[Actor, Depends(kept_actor)]
 
 
 def require(*roles: str):

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta, timezone
 from functools import partial
@@ -29,8 +30,17 @@ def issue(user_id: int, name: str, key: str) -> tuple[str, int]:
     return jwt.encode(claims, key, algorithm=ALGORITHM), lifetime
 
 
+#: Tokens found valid, with their claims and expiry: a caller's next request is neither parsed nor its signature
+#: computed again, only its expiry checked. Forgotten all at once when full.
+_checked: dict[tuple[str, str], tuple[tuple[int, datetime], int]] = {}
+CHECKED_MAX = 4096
+
+
 def claims_of(token: str, key: str) -> tuple[int, datetime] | None:
     """(user id, issued at) of a valid, unexpired access token; ``None`` for anything else."""
+    known = _checked.get((token, key))
+    if known is not None:
+        return known[0] if known[1] > time.time() else None  # as jwt.decode: valid while exp lies ahead
     try:
         claims = jwt.decode(token, key, algorithms=[ALGORITHM], options={"require": ["exp", "sub"]})
     except jwt.PyJWTError:
@@ -38,9 +48,13 @@ def claims_of(token: str, key: str) -> tuple[int, datetime] | None:
     if claims.get("typ") != "access":
         return None
     try:
-        return int(claims["sub"]), datetime.fromtimestamp(float(claims.get("at", claims.get("iat", 0))), timezone.utc)
+        found = int(claims["sub"]), datetime.fromtimestamp(float(claims.get("at", claims.get("iat", 0))), timezone.utc)
     except (TypeError, ValueError, OverflowError):
         return None
+    if len(_checked) >= CHECKED_MAX:
+        _checked.clear()
+    _checked[(token, key)] = found, int(claims["exp"])
+    return found
 
 
 #: Argon2 runs here, off the event loop, a few at a time: a flood of logins cannot starve other requests.

@@ -4,13 +4,15 @@
 
 Prints transitions per second, p50, p95 and p99 latency for SQLite and PostgreSQL at each
 number of clients and of server processes (``--workers``), and the ratio to the in-process engine rate (fire() without HTTP)
-measured in the same run, and the server's CPU (its processes', from /proc) per transition; first, what the database sees per HTTP transition (statements,
+measured in the same run, the server's CPU (its processes', from /proc) and the load generator's own CPU per
+transition (each client keeps one HTTP/1.1 connection alive); first, what the database sees per HTTP transition (statements,
 round trips, pings, BEGIN, COMMIT) and the server's CPU per transition, counted in process.
 """
 from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import socket
 import statistics
@@ -48,34 +50,76 @@ def add_people(url: str) -> None:
     bind.dispose()
 
 
-async def drive(base: str, ids: list[int], clients: int, pid: int) -> tuple[float, list[float], float]:
-    """Elapsed seconds, each transition's latency and the server's CPU seconds (logins not counted)."""
-    async with httpx.AsyncClient(base_url=base, timeout=120, limits=httpx.Limits(max_connections=clients)) as http:
+class Connection:
+    """One kept-alive HTTP/1.1 connection, the least a client needs (a request, its status and JSON body), so the
+    load generator costs the machine little beside the server it measures (httpx costs several ms a request)."""
+
+    def __init__(self, host: str, port: int) -> None:
+        self.host, self.port = host, port
+        self.reader: asyncio.StreamReader | None = None
+        self.writer: asyncio.StreamWriter | None = None
+
+    async def post_json(self, path: str, headers: dict[str, str], body: dict) -> tuple[int, bytes]:
+        if self.writer is None:
+            self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
+        content = json.dumps(body, ensure_ascii=False).encode()
+        head = "".join(f"{name}: {value}\r\n" for name, value in headers.items())
+        self.writer.write(f"POST {path} HTTP/1.1\r\nHost: {self.host}\r\nContent-Type: application/json\r\n"
+                          f"Content-Length: {len(content)}\r\n{head}\r\n".encode() + content)
+        lines = (await self.reader.readuntil(b"\r\n\r\n")).split(b"\r\n")
+        status, length, close = int(lines[0].split()[1]), 0, False
+        for line in lines[1:]:
+            name, _, value = line.partition(b":")
+            name = name.strip().lower()
+            if name == b"content-length":
+                length = int(value)
+            elif name == b"connection" and value.strip().lower() == b"close":
+                close = True
+        answer = await self.reader.readexactly(length)
+        if close:
+            await self.close()
+        return status, answer
+
+    async def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+            self.reader = self.writer = None
+
+
+async def drive(base: str, ids: list[int], clients: int, pid: int) -> tuple[float, list[float], float, float]:
+    """Elapsed seconds, each transition's latency, the server's and the load generator's CPU seconds (logins not
+    counted). Each client keeps one connection alive."""
+    async with httpx.AsyncClient(base_url=base, timeout=120) as http:
         tokens = {}
         for name in PEOPLE:
             r = await http.post("/api/v1/auth/token", data={"username": name, "password": PASSWORD})
             tokens[name] = {"Authorization": f"Bearer {r.json()['access_token']}"}
-        latencies: list[float] = []
-        queue: asyncio.Queue[int] = asyncio.Queue()
-        for target_id in ids:
-            queue.put_nowait(target_id)
+    address = httpx.URL(base)
+    latencies: list[float] = []
+    queue: asyncio.Queue[int] = asyncio.Queue()
+    for target_id in ids:
+        queue.put_nowait(target_id)
 
-        async def client():
+    async def client():
+        connection = Connection(address.host, address.port)
+        try:
             while not queue.empty():
                 target_id, version = queue.get_nowait(), 1
                 for trigger, _, payload in LIFECYCLE:
                     started = time.perf_counter()
-                    r = await http.post(f"/api/v1/targets/{target_id}/transitions",
-                                        headers={**tokens[WHO[trigger]], "If-Match": f'"{version}"'},
-                                        json={"trigger": trigger, "payload": payload})
+                    status, answer = await connection.post_json(
+                        f"/api/v1/targets/{target_id}/transitions", {**tokens[WHO[trigger]], "If-Match": f'"{version}"'},
+                        {"trigger": trigger, "payload": payload})
                     latencies.append(time.perf_counter() - started)
-                    if r.status_code != 200:
-                        raise SystemExit(f"{trigger} on {target_id}: {r.status_code} {r.text}")
-                    version = r.json()["version"]
+                    if status != 200:
+                        raise SystemExit(f"{trigger} on {target_id}: {status} {answer.decode()}")
+                    version = json.loads(answer)["version"]
+        finally:
+            await connection.close()
 
-        cpu, started = server_cpu(pid), time.perf_counter()
-        await asyncio.gather(*(client() for _ in range(clients)))
-        return time.perf_counter() - started, latencies, server_cpu(pid) - cpu
+    cpu, own, started = server_cpu(pid), time.process_time(), time.perf_counter()
+    await asyncio.gather(*(client() for _ in range(clients)))
+    return time.perf_counter() - started, latencies, server_cpu(pid) - cpu, time.process_time() - own
 
 
 def count_requests(url: str, ids: list[int]) -> dict[str, float]:
@@ -131,10 +175,11 @@ def count_requests(url: str, ids: list[int]) -> dict[str, float]:
     return out
 
 
-def serve(url: str, workers: int) -> tuple[subprocess.Popen, str]:
+def serve(url: str, workers: int, access_log: bool = True) -> tuple[subprocess.Popen, str]:
     port = _free_port()
     env = {**os.environ, "KAOPING_DATABASE_URL": url, "KAOPING_SECRET_KEY": "bench-secret", "KAOPING_SCHEDULER": "false"}
-    proc = subprocess.Popen([sys.executable, "-m", "api.cli", "serve", "--port", str(port), "--workers", str(workers)],
+    proc = subprocess.Popen([sys.executable, "-m", "api.cli", "serve", "--port", str(port), "--workers", str(workers),
+                             *([] if access_log else ["--no-access-log"])],
                             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                             cwd=str(Path(__file__).resolve().parents[1]))
     base = f"http://127.0.0.1:{port}"
@@ -176,6 +221,7 @@ def main() -> None:
     parser.add_argument("--workers", default="1,2", help="numbers of server processes, one server each")
     parser.add_argument("--pg", default=os.environ.get("KAOPING_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test"))
     parser.add_argument("--backends", default="sqlite,postgres")
+    parser.add_argument("--no-access-log", action="store_true", help="serve without the access log")
     parser.add_argument("--counted", type=int, default=40, help="targets whose lifecycles are counted in process")
     args = parser.parse_args()
     counts = [int(n) for n in args.clients.split(",")]
@@ -199,14 +245,15 @@ def main() -> None:
                 if number == 0 or processes != runs[number - 1][0]:
                     if proc is not None:
                         stop(proc)
-                    proc, base = serve(url, processes)
+                    proc, base = serve(url, processes, access_log=not args.no_access_log)
                 chunk = ids[number * args.targets:(number + 1) * args.targets]
-                elapsed, latencies, cpu = asyncio.run(drive(base, chunk, clients, proc.pid))
+                elapsed, latencies, cpu, own = asyncio.run(drive(base, chunk, clients, proc.pid))
                 rate = len(latencies) / elapsed
                 cuts = statistics.quantiles(latencies, n=100)
                 print(f"{kind}: {clients:>2} clients: {rate:,.0f} transitions/s over HTTP ({processes} workers, "
                       f"{len(latencies):,} transitions); p50 {cuts[49] * 1000:.1f} ms, p95 {cuts[94] * 1000:.1f} ms, "
-                      f"p99 {cuts[98] * 1000:.1f} ms; server CPU {cpu * 1000 / len(latencies):.1f} ms per transition; "
+                      f"p99 {cuts[98] * 1000:.1f} ms; server CPU {cpu * 1000 / len(latencies):.1f} ms, "
+                      f"load generator CPU {own * 1000 / len(latencies):.1f} ms per transition; "
                       f"in-process engine {engine_rate:,.0f}/s; HTTP/engine = {rate / engine_rate:.2f}", flush=True)
         finally:
             if proc is not None:

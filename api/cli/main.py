@@ -85,6 +85,7 @@ def serve(
     host: Annotated[str, typer.Option(help="监听地址")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="端口")] = 8000,
     workers: Annotated[int, typer.Option(help="进程数")] = 1,
+    access_log: Annotated[bool, typer.Option(help="每个请求记一行访问日志（关闭可省每个请求的日志开销）")] = True,
 ) -> None:
     """启动 API 服务（uvicorn）。"""
     import uvicorn
@@ -93,7 +94,8 @@ def serve(
 
     ensure_free(host, port, "kaoping serve")
     schema.upgrade()
-    uvicorn.run("api.app:create_app", factory=True, host=host, port=port, workers=workers, log_level="info")
+    uvicorn.run("api.app:served", factory=True, host=host, port=port, workers=workers, log_level="info",
+                access_log=access_log)
 
 
 jobs_app = typer.Typer(help="定时任务", no_args_is_help=True)

@@ -1,12 +1,15 @@
 """Targets: lists, one target with what the caller may do now, transitions through the one door, history."""
 from __future__ import annotations
 
+import asyncio
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Header, Query, Response
+from fastapi import APIRouter, Header, Query, Request, Response
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse
+from sqlmodel import Session
 
-from api.deps import CurrentActor, Id, IdQuery, Limit, Offset, SessionDep, WriterDep
+from api.deps import CurrentActor, Id, IdQuery, KeptActor, Limit, Offset, SessionDep, get_writer
 from api.problems import responses
 from api.schemas.audit import RecordsPublic, record_public
 from api.schemas.targets import (
@@ -101,24 +104,30 @@ IF_MATCH = r'^\s*(W/)?"?[0-9]{1,9}"?\s*$'
 
 
 @router.post("/{target_id}/transitions", response_model=TargetPublic, responses=responses(403, 404, 409))
-def transition(target_id: Id, body: TransitionIn, session: SessionDep, writer: WriterDep, actor: CurrentActor,
-               response: Response,
-               if_match: Annotated[str, Header(pattern=IF_MATCH, description="目标的版本号：GET 返回的 ETag")]) -> TargetPublic:
+async def transition(target_id: Id, body: TransitionIn, request: Request, actor: KeptActor,
+                     response: Response,
+                     if_match: Annotated[str, Header(pattern=IF_MATCH, description="目标的版本号：GET 返回的 ETag")]) -> TargetPublic:
     """Fire a trigger on the target (the engine's one door), at the version given in If-Match.
 
     Handed to the group writer: transitions arriving together share one commit (each all or nothing)."""
     version = int(if_match.strip().removeprefix("W/").strip('"'))
-    db.end_read(session)
-    fired = writer.fire(target_id=target_id, trigger=body.trigger, actor=actor, payload=body.payload,
-                        comment=body.comment, expected_version=version,
-                        override_separation=body.override_separation, remove_evidence=body.remove_evidence)
-    # The response from what the transition read; what it did not (indicators, a roll-up) is read now, outside
-    # the writer, in the request's own session.
-    detail = _detail(session, fired.target, actor, fired.parties, signatures=fired.signatures,
-                     indicators=fired.indicators is not False, children=fired.children is not False,
-                     facts=fired.facts)
-    db.end_read(session)
+    # Awaited on the event loop: no thread waits for the writer. A caller kept by the process reads nothing first.
+    fired = await asyncio.wrap_future(get_writer(request).submit(
+        target_id=target_id, trigger=body.trigger, actor=actor, payload=body.payload, comment=body.comment,
+        expected_version=version, override_separation=body.override_separation, remove_evidence=body.remove_evidence))
+    detail = await run_in_threadpool(_fired_detail, request.app.state.engine, fired, actor)
     response.headers["ETag"] = f'"{detail.version}"'
+    return detail
+
+
+def _fired_detail(engine, fired: commands.Fired, actor: Actor) -> TargetPublic:
+    """The response from what the transition read; what it did not (indicators, a roll-up) is read now, outside
+    the writer, in a session of the request's own."""
+    with Session(engine, expire_on_commit=False) as session:
+        detail = _detail(session, fired.target, actor, fired.parties, signatures=fired.signatures,
+                         indicators=fired.indicators is not False, children=fired.children is not False,
+                         facts=fired.facts)
+        db.end_read(session)
     return detail
 
 

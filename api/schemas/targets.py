@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from functools import lru_cache
 from typing import Annotated, Any
 
 from pydantic import BaseModel, Field
@@ -144,7 +145,9 @@ class TransitionIn(BaseModel):
     remove_evidence: list[int] = Field(default_factory=list, max_length=50)
 
 
+@lru_cache(maxsize=1024)
 def field_public(spec: definitions.FieldSpec) -> FieldPublic:
+    """The API's shape of a payload field, made once per field of a definition (shared: never changed after)."""
     return FieldPublic(name=spec.name, type=spec.type, required=spec.required, label=spec.label or spec.name,
                        min=spec.min, max=spec.max, max_length=spec.max_length)
 

@@ -95,6 +95,13 @@ class GroupWriter:
         the same connection; what it writes is undone) and its result is returned instead; should it
         fail, the fire is still committed and its caller gets the error.
         """
+        return self.submit(then=then, **kwargs).result()
+
+    def submit(self, *, then: Callable[[Session, commands.Fired], Any] | None = None, **kwargs: Any) -> Future:
+        """Hand a fire to the group without waiting: :meth:`fire`'s arguments; the future holds what
+        :meth:`fire` returns or raises once the batch holding it committed (an event loop awaits it with
+        ``asyncio.wrap_future`` instead of holding a thread). Raises :class:`WriterClosed` at once when
+        the writer stopped."""
         request = _Request(kwargs, then)
         with self._changed:
             if self._closed:
@@ -104,7 +111,7 @@ class GroupWriter:
                 self._thread = threading.Thread(target=self._run, name="kaoping-writer", daemon=True)
                 self._thread.start()
             self._changed.notify_all()
-        return request.future.result()
+        return request.future
 
     def close(self) -> None:
         """Stop taking fires; those already handed in are still written (or refused with their error)."""

@@ -318,3 +318,22 @@ def test_a_batch_runs_together_without_savepoints_and_a_refusal_in_it_changes_no
     session.expire_all()
     assert [_history_matches(session, t.id)[0].state for t in (a, b, c)] == ["in_progress", "assigned", "in_progress"]
     assert audit.verify(session).ok
+
+
+def test_a_fire_handed_in_without_waiting_is_answered_through_its_future(session, writer, batches):
+    t = f.target(session)
+    drive(session, t.id, "in_progress", staff=f.STAFF, leaders=[f.LEADER], office=f.OFFICE)
+    payload, comment = PAYLOADS["report_progress"]
+    with writer.held():
+        future = writer.submit(target_id=t.id, trigger="report_progress", actor=f.STAFF, payload=payload,
+                               comment=comment, expected_version=2)
+        assert writer.wait_queued(1) and not future.done()  # handed in, the caller not held
+        refused = writer.submit(target_id=t.id, trigger="report_progress", actor=f.STAFF, payload=payload,
+                                comment=comment, expected_version=2)
+    fired = future.result(timeout=60)
+    assert fired.target.version == 3 and fired.record.trigger == "report_progress"
+    assert getattr(refused.exception(timeout=60), "code", None) == "stale_version"  # its error, through its future
+    assert batches.sizes == [1]
+    writer.close()
+    with pytest.raises(WriterClosed):
+        writer.submit(target_id=t.id, trigger="report_progress", actor=f.STAFF, payload=payload, comment=comment)

@@ -1,0 +1,73 @@
+"""The transitions route awaits the group writer on the event loop: a caller the process keeps is known
+without a statement before the writer takes the fire, and is still refused as any route refuses them."""
+from __future__ import annotations
+
+import threading
+
+import pytest
+from sqlalchemy import event
+from sqlmodel import Session, select
+
+from engine.people.accounts import end_sessions
+from engine.store.config import settings
+from engine.store.models import User
+from tests.api.conftest import token
+
+
+@pytest.fixture
+def kept_long(monkeypatch):
+    """Callers kept for an hour, so that what the test reads as kept stays kept however slow the machine."""
+    monkeypatch.setenv("KAOPING_CALLER_SECONDS", "3600")
+    settings.cache_clear()
+    yield
+    settings.cache_clear()
+
+
+def _start(api, target_id: int, headers: dict[str, str]):
+    return api.post(f"/api/v1/targets/{target_id}/transitions", headers={**headers, "If-Match": '"1"'},
+                    json={"trigger": "start", "payload": {}})
+
+
+def test_a_kept_caller_is_handed_to_the_writer_before_any_statement(api, engine_db, two_targets, kept_long):
+    mine, _ = two_targets
+    staff = token(api, "洪玮玮")
+    assert api.get(f"/api/v1/targets/{mine}", headers=staff).status_code == 200  # the caller is now kept
+    statements: list[str] = []
+
+    def seen(_conn, _cursor, statement, *_args):
+        statements.append(statement)
+
+    event.listen(engine_db, "before_cursor_execute", seen)
+    writer, answers = api.app.state.writer, []
+    try:
+        with writer.held():
+            thread = threading.Thread(target=lambda: answers.append(_start(api, mine, staff)))
+            thread.start()
+            assert writer.wait_queued(1), "the transition never reached the writer"
+            before_writer = list(statements)
+        thread.join(timeout=60)
+    finally:
+        event.remove(engine_db, "before_cursor_execute", seen)
+    assert before_writer == []
+    assert answers[0].status_code == 200 and answers[0].json()["state"] == "in_progress"
+    assert answers[0].headers["ETag"] == '"2"'
+
+
+def test_a_token_voided_by_a_logout_is_refused_though_the_caller_is_kept(api, two_targets, kept_long):
+    mine, _ = two_targets
+    before = token(api, "洪玮玮")
+    with Session(api.app.state.engine) as session:
+        end_sessions(session=session, user_id=session.exec(select(User.id).where(User.login == "洪玮玮")).one())
+    after = token(api, "洪玮玮")
+    assert api.get(f"/api/v1/targets/{mine}", headers=after).status_code == 200  # kept: the row after the logout
+    refused = _start(api, mine, before)
+    assert refused.status_code == 401 and refused.headers["WWW-Authenticate"] == "Bearer"
+    assert _start(api, mine, after).status_code == 200
+
+
+@pytest.mark.parametrize("headers", [{}, {"Authorization": "Bearer not-a-token"}], ids=["no token", "bad token"])
+def test_a_transition_without_a_valid_token_is_refused_whether_or_not_callers_are_kept(api, two_targets, headers):
+    mine, _ = two_targets
+    assert _start(api, mine, headers).status_code == 401  # the signing key not read yet: the reading path
+    assert api.get(f"/api/v1/targets/{mine}", headers=token(api, "洪玮玮")).status_code == 200  # key and caller known
+    assert _start(api, mine, headers).status_code == 401  # the kept path
