@@ -119,13 +119,26 @@ def append_at(session: Session, head: ChainHead, *, connection=None, **fields: A
     """Append a record to the chain whose head the caller read under the chain lock (see
     :func:`engine.workflow.targets.load_for_fire`): one INSERT, one UPDATE of the head, no
     unit of work. ``head`` moves on with it. Does not commit."""
-    values = {"org_id": head.id, "seq": head.count + 1, "prev_hash": head.last_hash or GENESIS, **fields}
-    values["hash"] = digest(_Fields(values))
+    values = next_record(head, **fields)
     connection = connection or session.connection()
     values["id"] = connection.execute(_INSERT_RECORD, values).inserted_primary_key[0]
-    moved = {"count": values["seq"], "last_id": values["id"], "last_hash": values["hash"]}
-    connection.execute(_MOVE_HEAD, {**moved, "_chain": head.id})
-    rows.committed(head, moved)
+    connection.execute(_MOVE_HEAD, {"count": values["seq"], "last_id": values["id"], "last_hash": values["hash"],
+                                    "_chain": head.id})
+    return appended(session, head, values)
+
+
+def next_record(head: ChainHead, **fields: Any) -> dict[str, Any]:
+    """The values of the record with ``fields`` that follows ``head`` in its chain: its place and hash (the
+    hash does not take the record's key). Not written: see :func:`append_at`, :func:`appended`."""
+    values = {"org_id": head.id, "seq": head.count + 1, "prev_hash": head.last_hash or GENESIS, **fields}
+    values["hash"] = digest(_Fields(values))
+    return values
+
+
+def appended(session: Session, head: ChainHead, values: dict[str, Any]) -> TransitionRecord:
+    """The record ``values`` (:func:`next_record`'s, with the key the database gave), written with the head moved
+    on to it by the caller's statement: ``head`` takes the new place, and the record is handed out as an object."""
+    rows.committed(head, {"count": values["seq"], "last_id": values["id"], "last_hash": values["hash"]})
     return rows.known_or_detached(session, TransitionRecord, values)
 
 

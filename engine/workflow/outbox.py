@@ -66,10 +66,10 @@ def _row(event: dict[str, Any], now) -> dict[str, Any] | None:
 def write(session: Session, *, connection=None, **event: Any) -> bool:
     """:func:`emit` (the same keyword arguments) as one INSERT, now, without the unit of work — the
     one door's way; ``False`` when nobody is to be told."""
-    row = _row(event, clock.to_db(clock.now()))
-    if row is None:
+    values = _row(event, clock.to_db(clock.now()))
+    if values is None:
         return False
-    (connection or session.connection()).execute(_INSERT, row)
+    (connection or session.connection()).execute(_INSERT, values)
     return True
 
 
@@ -77,6 +77,6 @@ def write_many(session: Session, events: list[dict[str, Any]], *, connection=Non
     """:func:`write` for the several events of one change (each given by :func:`emit`'s keyword arguments):
     one INSERT for all; how many were written (an event telling nobody is left out)."""
     now = clock.to_db(clock.now())
-    found = [row for event in events if (row := _row(event, now)) is not None]
+    found = [values for event in events if (values := _row(event, now)) is not None]
     rows.insert_few(connection or session.connection(), OutboxEvent.__table__, found, keys=False)
     return len(found)

@@ -241,3 +241,36 @@ def test_text_with_a_nul_is_refused(session):
     target_id = _at(session, "in_progress")
     with pytest.raises(InvalidPayload):
         step(session, target_id, "report_progress", f.STAFF, payload={"note": "a\x00b", "percent": 5})
+
+
+def test_a_target_changed_under_the_fire_is_stale_and_nothing_of_the_fire_is_written(session, monkeypatch):
+    """The write itself checks the version read (``UPDATE … WHERE version = :v``): a target that changed after
+    it was read leaves no record, no moved chain head, no message and no new state."""
+    from sqlalchemy.orm import attributes
+
+    from engine.workflow import commands, targets
+
+    target_id = f.target(session).id
+    fire(session=session, target_id=target_id, trigger="start", actor=f.STAFF)
+    records = session.exec(select(func.count()).select_from(TransitionRecord)).one()
+    messages = session.exec(select(func.count()).select_from(OutboxEvent)).one()
+    head = chain.heads(session.connection())
+    session.rollback()
+    real = targets.load_for_fire
+
+    def read_before_another_change(*args, **kwargs):
+        loaded = real(*args, **kwargs)
+        # as if read before another transition committed (the value as loaded, not a change of the object's)
+        attributes.set_committed_value(loaded.target, "version", loaded.target.version - 1)
+        return loaded
+
+    monkeypatch.setattr(commands, "load_for_fire", read_before_another_change)
+    with pytest.raises(StaleVersion):
+        fire(session=session, target_id=target_id, trigger="self_assess", actor=f.STAFF,
+             payload={"self_score": 1.0, "summary": "全年目标基本完成"})
+    session.expire_all()
+    assert session.get(Target, target_id).state == "in_progress"
+    assert session.exec(select(func.count()).select_from(TransitionRecord)).one() == records
+    assert session.exec(select(func.count()).select_from(OutboxEvent)).one() == messages
+    assert chain.heads(session.connection()) == head
+    assert chain.verify(session).ok
