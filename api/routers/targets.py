@@ -86,7 +86,7 @@ def list_targets(
         count = None
     else:
         page, count = targets.search(session=session, filters=filters, limit=limit, offset=offset, sort=order, actor=actor)
-        next_after = targets.cursor(page[-1], order) if page and offset + len(page) < count else None
+        next_after = targets.place_after(page, offset, count, order)
     parties = targets.parties_for(session, [t.id for t in page])
     return TargetsPublic(data=[TargetSummary(**summary(t, parties[t.id])) for t in page], count=count,
                          next_after=next_after)

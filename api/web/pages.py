@@ -102,8 +102,7 @@ def target_list(request: Request, session: SessionDep, viewer: WebViewer,
             previous = targets.cursor(found[0], SORTS[sort]) if found and after else None
         else:
             found, count = targets.search(offset=(page - 1) * PAGE, **listed)
-            more = (page - 1) * PAGE + len(found) < count
-            next_after = targets.cursor(found[-1], SORTS[sort]) if found and more else None
+            next_after = targets.place_after(found, (page - 1) * PAGE, count, SORTS[sort])
             previous = targets.cursor(found[0], SORTS[sort]) if found and page > 1 else None
     except DomainError as exc:
         return _error(request, session, viewer, exc)

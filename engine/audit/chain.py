@@ -93,7 +93,7 @@ def extend(session: Session, entries: list[dict[str, Any]]) -> list[TransitionRe
     """Append many records (each given by its fields) under one lock of each chain's head; flushes."""
     entries = [dict(e) for e in entries]
     chains = chains_of(session, entries)
-    heads = {org: lock_head(session, org) for org in sorted(set(chains))}  # always in one order: no deadlock
+    heads = lock_heads(session, chains)
     records = []
     for fields, org in zip(entries, chains, strict=True):
         fields.pop("org_id", None)
@@ -149,24 +149,57 @@ def extend_rows(session: Session, entries: list[dict[str, Any]]) -> list[int]:
     if not entries:
         return []
     chains = chains_of(session, entries)
-    heads = {org: lock_head(session, org) for org in sorted(set(chains))}  # always in one order: no deadlock
-    moving = {org: {"count": head.count, "last_hash": head.last_hash} for org, head in heads.items()}
-    values = []
     for fields, org in zip(entries, chains, strict=True):
-        fields.pop("org_id", None)
-        head = moving[org]
-        row = {"org_id": org, "seq": head["count"] + 1, "prev_hash": head["last_hash"] or GENESIS, **fields}
+        fields["org_id"] = org
+    return _append_rows(session, lock_heads(session, chains), entries, rows.insert_many)
+
+
+def lock_heads(session: Session, org_ids: Iterable[int]) -> dict[int, ChainHead]:
+    """The heads of the chains of ``org_ids``, each locked for this transaction (in one order: no deadlock),
+    for a transaction that appends to them many times (:func:`extend_at`) and reads each head once."""
+    return {org: lock_head(session, org) for org in sorted(set(org_ids))}
+
+
+def extend_at(session: Session, heads: dict[int, ChainHead], entries: list[dict[str, Any]]) -> list[int]:
+    """As :func:`extend_rows` (the same records, hashes and heads) on chains whose heads the caller locked
+    (:func:`lock_heads`), each entry naming its chain (``org_id``): one insert of the few rows of one change
+    (:func:`rows.insert_few`), one UPDATE per chain it moves, no read. Does not commit."""
+    return _append_rows(session, heads, entries, rows.insert_few)
+
+
+def _append_rows(session: Session, heads: dict[int, ChainHead], entries: list[dict[str, Any]], insert_rows) -> list[int]:
+    """The records ``entries`` (each naming its chain, ``org_id``) appended at the locked ``heads``: hashed in
+    order, written by ``insert_rows`` (:func:`rows.insert_many` or :func:`rows.insert_few`), each chain's head
+    moved once; ``heads`` move on with the records. The records' keys in order."""
+    places = {org: {"count": head.count, "last_hash": head.last_hash} for org, head in heads.items()}
+    values = []
+    for fields in entries:
+        place = places[fields["org_id"]]
+        row = {**fields, "seq": place["count"] + 1, "prev_hash": place["last_hash"] or GENESIS}
         row["hash"] = digest(_Fields(row))
-        head["count"], head["last_hash"] = row["seq"], row["hash"]
+        place["count"], place["last_hash"] = row["seq"], row["hash"]
         values.append(row)
     connection = session.connection()
-    ids = rows.insert_many(connection, _RECORDS, values)
-    for row, key in zip(values, ids, strict=True):
-        moving[row["org_id"]]["last_id"] = key
-    for org, moved in moving.items():
-        connection.execute(_MOVE_HEAD, {**moved, "_chain": org})
-        rows.committed(heads[org], moved)
+    ids = insert_rows(connection, _RECORDS, values)
+    moved = {row["org_id"]: {**places[row["org_id"]], "last_id": row["id"]} for row in values}
+    for org, place in moved.items():
+        connection.execute(_MOVE_HEAD, {**place, "_chain": org})
+        rows.committed(heads[org], place)
     return ids
+
+
+@contextlib.contextmanager
+def set_back_on_failure(heads: dict[int, ChainHead]) -> Iterator[dict[int, ChainHead]]:
+    """A block that appends at ``heads`` (:func:`extend_at`) inside a savepoint: if it fails, the heads
+    are set back where they stood, as rolling back the savepoint sets back their rows."""
+    stood = {org: {"count": head.count, "last_id": head.last_id, "last_hash": head.last_hash}
+             for org, head in heads.items()}
+    try:
+        yield heads
+    except BaseException:
+        for org, place in stood.items():
+            rows.committed(heads[org], place)
+        raise
 
 
 class _Fields:
@@ -601,46 +634,3 @@ def target_codes(session: Session, records: list[TransitionRecord]) -> dict[int,
     if not ids:
         return {}
     return dict(session.exec(select(Target.id, Target.code).where(Target.id.in_(ids))).all())
-
-
-def lock_heads(session: Session, org_ids: Iterable[int]) -> dict[int, ChainHead]:
-    """The heads of the chains of ``org_ids``, each locked for this transaction (in one order: no deadlock),
-    for a transaction that appends to them many times (:func:`extend_at`) and reads each head once."""
-    return {org: lock_head(session, org) for org in sorted(set(org_ids))}
-
-
-def extend_at(session: Session, heads: dict[int, ChainHead], entries: list[dict[str, Any]]) -> list[int]:
-    """As :func:`extend_rows` (the same records, hashes and heads) on chains whose heads the caller locked
-    (:func:`lock_heads`), each entry naming its chain (``org_id``): one bulk insert, one UPDATE per chain
-    it moves, no read. ``heads`` move on with the records; the records' keys in order. Does not commit."""
-    places = {org: {"count": head.count, "last_hash": head.last_hash} for org, head in heads.items()}
-    values = []
-    for fields in entries:
-        place = places[fields["org_id"]]
-        row = {**fields, "seq": place["count"] + 1, "prev_hash": place["last_hash"] or GENESIS}
-        row["hash"] = digest(_Fields(row))
-        place["count"], place["last_hash"] = row["seq"], row["hash"]
-        values.append(row)
-    connection = session.connection()
-    ids = rows.insert_few(connection, _RECORDS, values)
-    moved = {}
-    for row in values:
-        moved[row["org_id"]] = {**places[row["org_id"]], "last_id": row["id"]}
-    for org, place in moved.items():
-        connection.execute(_MOVE_HEAD, {**place, "_chain": org})
-        rows.committed(heads[org], place)
-    return ids
-
-
-@contextlib.contextmanager
-def set_back_on_failure(heads: dict[int, ChainHead]) -> Iterator[dict[int, ChainHead]]:
-    """A block that appends at ``heads`` (:func:`extend_at`) inside a savepoint: if it fails, the heads
-    are set back where they stood, as rolling back the savepoint sets back their rows."""
-    stood = {org: {"count": head.count, "last_id": head.last_id, "last_hash": head.last_hash}
-             for org, head in heads.items()}
-    try:
-        yield heads
-    except BaseException:
-        for org, place in stood.items():
-            rows.committed(heads[org], place)
-        raise

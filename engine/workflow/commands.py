@@ -284,15 +284,6 @@ def _fire(session, connection, target_id, trigger, actor, payload, comment, expe
     fields = dict(target_id=target.id, org_id=target.org_id, kind="transition", actor=actor.name, role=role,
                   trigger=trigger, from_state=from_state, to_state=target.state, at=clock.to_db(now), comment=comment,
                   payload=record_payload)
-    message = None
-    if spec.notify and (moved or not spec.countersign):
-        message = dict(
-            event_type=f"{definition.id}.{trigger}", target_id=target.id, record_id=None, notify=spec.notify,
-            parties=parties,
-            data={"code": target.code, "text": target.text, "trigger": trigger, "label": spec.label,
-                  "actor": actor.name, "role": role, "from": from_state, "to": target.state,
-                  "from_label": definition.state_label(from_state), "to_label": definition.state_label(target.state),
-                  "comment": comment, "payload": payload})
     if together:
         record = _write_together(session, connection, update_values, loaded.head, fields)
     else:
@@ -306,8 +297,16 @@ def _fire(session, connection, target_id, trigger, actor, payload, comment, expe
                     parties=Parties(leaders=tuple(n for n in ctx.voided if n != actor.name)),
                     data={"code": target.code, "text": target.text, "actor": actor.name, "comment": comment,
                           "label": spec.label, "to_label": definition.state_label(target.state)})
-    if message:
-        outbox.write(session, connection=connection, **{**message, "record_id": record.id})
+    if spec.notify and (moved or not spec.countersign):
+        outbox.write(
+            session, event_type=f"{definition.id}.{trigger}", target_id=target.id, record_id=record.id,
+            notify=spec.notify, parties=parties,
+            data={"code": target.code, "text": target.text, "trigger": trigger, "label": spec.label,
+                  "actor": actor.name, "role": role, "from": from_state, "to": target.state,
+                  "from_label": definition.state_label(from_state), "to_label": definition.state_label(target.state),
+                  "comment": comment, "payload": payload},
+            connection=connection,
+        )
     if session.new or session.deleted or session.dirty:  # what an effect or the evidence left to the unit of work
         session.flush()
     signed = () if "clear_signatures" in spec.effects else loaded.signed

@@ -373,6 +373,12 @@ def cursor(target: Target, sort: str | None = None) -> str:
     return base64.urlsafe_b64encode(json.dumps(values, ensure_ascii=False, separators=(",", ":")).encode()).decode().rstrip("=")
 
 
+def place_after(found: Sequence[Target], offset: int, total: int, sort: str | None = None) -> str | None:
+    """The place after the page ``found`` of :func:`search` at ``offset`` of ``total`` (what :func:`page_after`
+    takes), ``None`` on the last page."""
+    return cursor(found[-1], sort) if found and offset + len(found) < total else None
+
+
 def _place(text: str, sort: str | None) -> list:
     """The key values of the row at the place ``text`` (from :func:`cursor`) in the order by ``sort``, as
     :func:`_order` lists them; :class:`InvalidPayload` for anything else."""

@@ -51,17 +51,22 @@ def test_batches_escalate_every_target_once(session, engine_db, frozen):
         assert escalation.sweep(engine_db, today=DAY, batch=2).fired == []
 
 
+def _swept_but_the_middle(session, engine_db, ids: list[int]) -> None:
+    """A sweep in which the middle of three overdue targets fails: the other two climb all three levels."""
+    with clock.frozen(datetime(2024, 10, 12, 9)):
+        result = escalation.sweep(engine_db, today=DAY, batch=10)
+    assert sorted(result.fired) == sorted((i, level) for i in (ids[0], ids[2]) for level in (1, 2, 3))
+    session.rollback()
+    session.expire_all()
+
+
 def test_a_failing_target_in_a_batch_leaves_nothing_and_the_others_stay(session, engine_db, frozen, monkeypatch):
     ids = _overdue(session, 3)
     records_before = session.exec(select(func.count()).select_from(TransitionRecord)).one()
     # its messages, after its records and escalations were written
     _write_failing(monkeypatch, lambda m: m["target_id"] == ids[1] and m["data"].get("level") == 3,
                    IntegrityError("INSERT …", {}, Exception("another sweeper recorded this level first")))
-    with clock.frozen(datetime(2024, 10, 12, 9)):
-        result = escalation.sweep(engine_db, today=DAY, batch=10)
-    assert sorted(result.fired) == sorted((i, level) for i in (ids[0], ids[2]) for level in (1, 2, 3))
-    session.rollback()
-    session.expire_all()
+    _swept_but_the_middle(session, engine_db, ids)
     assert _escalations(session, ids[1]) == [] and not session.get(Target, ids[1]).supervised
     assert session.exec(select(func.count()).select_from(OutboxEvent)
                         .where(OutboxEvent.target_id == ids[1], OutboxEvent.event_type == "target.escalated")).one() == 0
@@ -107,12 +112,8 @@ def test_a_target_failing_after_the_head_moved_sets_the_head_back_and_the_next_c
     code = session.get(Target, ids[1]).code
     # the middle target's last message: its records, escalations and notice are written, its chain's head moved
     real_write = _write_failing(monkeypatch, lambda m: m["event_type"] == "supervision.issued" and m["data"]["subject_code"] == code,
-                              IntegrityError("INSERT …", {}, Exception("another sweeper issued this notice first")))
-    with clock.frozen(datetime(2024, 10, 12, 9)):
-        result = escalation.sweep(engine_db, today=DAY, batch=10)
-    assert sorted(result.fired) == sorted((i, level) for i in (ids[0], ids[2]) for level in (1, 2, 3))
-    session.rollback()
-    session.expire_all()
+                                IntegrityError("INSERT …", {}, Exception("another sweeper issued this notice first")))
+    _swept_but_the_middle(session, engine_db, ids)
     assert _records_of(session, ids[1]) == before[ids[1]]  # nothing of the failing target
     assert supervision.notices_of(session, ids[1]) == []
     assert not session.get(Target, ids[1]).supervised and _escalations(session, ids[1]) == []

@@ -34,6 +34,17 @@ def _revision(bind) -> str | None:
         return MigrationContext.configure(connection).get_current_revision()
 
 
+#: The target list's orders, each an index (0014, 0022); expression indexes, which reflection does not show.
+ORDER_INDEXES = {"ix_target_due_order", "ix_target_code_order", "ix_target_state_order", "ix_target_weight_order"}
+
+
+def _target_indexes(bind) -> set[str]:
+    query = ("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'target'"
+             if bind.dialect.name == "sqlite" else "SELECT indexname FROM pg_indexes WHERE tablename = 'target'")
+    with bind.connect() as connection:
+        return set(connection.execute(sa.text(query)).scalars())
+
+
 def test_every_revision_is_tested():
     assert REVISIONS[0] == "0001" and REVISIONS[-1] == HEAD and len(REVISIONS) == len(set(REVISIONS))
 
@@ -54,6 +65,8 @@ def test_upgrading_a_filled_database_keeps_every_row(blank_url, revision, tmp_pa
         schema.upgrade(blank_url)
 
         assert _revision(bind) == HEAD
+        # every order of the target list has its index, whatever copies of the table the upgrade made
+        assert ORDER_INDEXES <= _target_indexes(bind), f"after the upgrade from {revision}"
         with bind.connect() as connection:
             after = rows.snapshot(connection, tables=list(before))
         for table, old_rows in before.items():
