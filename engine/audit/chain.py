@@ -29,6 +29,7 @@ from sqlmodel import Session, select
 
 from engine.audit import offline_verifier
 from engine.store import cells, db, rows
+from engine.store.direct import Direct
 from engine.store.models import ChainHead, Plan, Target, TransitionRecord
 
 GENESIS = offline_verifier.GENESIS
@@ -111,8 +112,9 @@ def extend(session: Session, entries: list[dict[str, Any]]) -> list[TransitionRe
 
 
 _RECORDS = TransitionRecord.__table__
-_INSERT_RECORD = insert(_RECORDS)
+_INSERT_RECORD = Direct(insert(_RECORDS).returning(_RECORDS.c.id))
 _MOVE_HEAD = update(_HEADS).where(_HEADS.c.id == bindparam("_chain"))
+_MOVE_HEAD_DIRECT = Direct(_MOVE_HEAD)
 
 
 def append_at(session: Session, head: ChainHead, *, connection=None, **fields: Any) -> TransitionRecord:
@@ -121,9 +123,9 @@ def append_at(session: Session, head: ChainHead, *, connection=None, **fields: A
     unit of work. ``head`` moves on with it. Does not commit."""
     values = next_record(head, **fields)
     connection = connection or session.connection()
-    values["id"] = connection.execute(_INSERT_RECORD, values).inserted_primary_key[0]
-    connection.execute(_MOVE_HEAD, {"count": values["seq"], "last_id": values["id"], "last_hash": values["hash"],
-                                    "_chain": head.id})
+    values["id"] = _INSERT_RECORD.first(connection, values)[0]
+    _MOVE_HEAD_DIRECT.count(connection, {"count": values["seq"], "last_id": values["id"], "last_hash": values["hash"],
+                                         "_chain": head.id})
     return appended(session, head, values)
 
 

@@ -11,6 +11,7 @@ from sqlmodel import Session, select
 from engine.audit import chain, ledger
 from engine.calendar import clock
 from engine.store import db
+from engine.store.direct import Direct
 from engine.workflow import deployments, duties, evidence, expressions, outbox, payloads, rules
 from engine.people import inbox, scope
 from engine.people.actors import Actor, Parties, in_scope, lead_section
@@ -185,7 +186,7 @@ _MOVING = ("state", "state_entered_at", "state_due", "entry", "escalation_level"
            "progress", "self_score", "score", "updated_at")
 _UPDATE_TARGET = (update(_TARGETS).where(_TARGETS.c.id == bindparam("_id"), _TARGETS.c.version == bindparam("_version"))
                   .values({name: bindparam(name) for name in (*_MOVING, "version")}))
-_INSERT_SIGNATURE = insert(Signature.__table__)
+_INSERT_SIGNATURE = Direct(insert(Signature.__table__))
 
 
 def _fire(session, connection, target_id, trigger, actor, payload, comment, expected_version, uploads, kept,
@@ -289,8 +290,8 @@ def _fire(session, connection, target_id, trigger, actor, payload, comment, expe
     else:
         record = chain.append_at(session, loaded.head, connection=connection, **fields)
     if spec.countersign:
-        connection.execute(_INSERT_SIGNATURE, {"target_id": target.id, "signer": actor.name, "record_id": record.id,
-                                               "signed_at": clock.to_db(now)})
+        _INSERT_SIGNATURE.count(connection, {"target_id": target.id, "signer": actor.name, "record_id": record.id,
+                                             "signed_at": clock.to_db(now)})
     if ctx.voided and "leaders" not in spec.notify:  # a return voids the others' signatures: they must sign again
         outbox.emit(session, event_type=f"{definition.id}.signatures_voided", target_id=target.id,
                     record_id=record.id, notify=["leaders"],
@@ -332,13 +333,17 @@ def _stale(version: int) -> StaleVersion:
                         expected_version=version, version=None)
 
 
+#: The target's UPDATE per set of other columns an effect changed (none: the usual).
+_UPDATES: dict[frozenset[str], Direct] = {frozenset(): Direct(_UPDATE_TARGET)}
+
+
 def _write_target(connection, target: Target) -> None:
     """The target's new values and version: one UPDATE … WHERE version = the version read."""
     changed, other = rows.changes(target), _other_changes(target)
-    statement = _UPDATE_TARGET if not other else _UPDATE_TARGET.values(
-        {name: bindparam(name) for name in other})
-    result = connection.execute(statement, _target_values(target, other))
-    if result.rowcount != 1:
+    columns = frozenset(other)
+    if columns not in _UPDATES:
+        _UPDATES[columns] = Direct(_UPDATE_TARGET.values({name: bindparam(name) for name in sorted(columns)}))
+    if _UPDATES[columns].count(connection, _target_values(target, other)) != 1:
         raise _stale(target.version)
     rows.committed(target, {**changed, "version": target.version + 1})
 
@@ -364,7 +369,7 @@ def _together(other: frozenset[str]):
     return select(record.c.id).add_cte(moved, head)
 
 
-_TOGETHER: dict[frozenset[str], Any] = {}  # one statement per set of other columns: its compiled form is cached by it
+_TOGETHER: dict[frozenset[str], Direct] = {}  # one statement per set of other columns
 
 
 def _write_together(session, connection, update_values: dict[str, Any], head, fields: dict[str, Any]):
@@ -373,9 +378,10 @@ def _write_together(session, connection, update_values: dict[str, Any], head, fi
     values = chain.next_record(head, **fields)
     other = frozenset(update_values) - _UPDATED
     if other not in _TOGETHER:
-        _TOGETHER[other] = _together(other)
+        _TOGETHER[other] = Direct(_together(other))
     params = {**update_values, **{f"r_{name}": values[name] for name in _RECORD_COLUMNS}, "h_chain": head.id}
-    key = connection.execute(_TOGETHER[other], params).scalar()
+    row = _TOGETHER[other].first(connection, params)
+    key = row[0] if row is not None else None
     if key is None:
         raise _stale(update_values["_version"])
     return chain.appended(session, head, {**values, "id": key})

@@ -13,9 +13,10 @@ from sqlmodel import Session
 from engine.calendar import clock
 from engine.people.actors import Parties
 from engine.store import rows
+from engine.store.direct import Direct
 from engine.store.models import OutboxEvent
 
-_INSERT = insert(OutboxEvent.__table__)
+_INSERT = Direct(insert(OutboxEvent.__table__))
 
 
 def recipients(notify: tuple[str, ...] | list[str], parties: Parties) -> list[dict[str, str]]:
@@ -69,7 +70,7 @@ def write(session: Session, *, connection=None, **event: Any) -> bool:
     values = _row(event, clock.to_db(clock.now()))
     if values is None:
         return False
-    (connection or session.connection()).execute(_INSERT, values)
+    _INSERT.count(connection or session.connection(), values)
     return True
 
 

@@ -23,6 +23,7 @@ from engine.people.roles import SYSTEM_ROLE
 from engine.workflow.duedates import state_due
 from engine.workflow.rules import CHILD_FINISHED
 from engine.store import rows
+from engine.store.direct import Direct
 from engine.store.errors import InvalidPayload, NotFound
 from engine.store.models import Assignment, ChainHead, Milestone, Plan, Signature, Target
 
@@ -103,7 +104,7 @@ _AGGREGATES = {
                    # rows are locked in the order of FROM: the target first, then the head, as every writer does
                    " FOR UPDATE OF t, h"),
 }
-_LOADS: dict[str, object] = {}
+_LOADS: dict[str, Direct] = {}
 
 
 def _load_statement(dialect: str):
@@ -111,7 +112,7 @@ def _load_statement(dialect: str):
         parties, signers, milestones, done, lock = _AGGREGATES[dialect]
         names = ", ".join(f't."{c.name}"' for c in _COLUMNS)
         finished = ", ".join(f"'{state}'" for state in CHILD_FINISHED)
-        _LOADS[dialect] = text(
+        _LOADS[dialect] = Direct(text(
             f"SELECT {names}, h.count AS head_count, h.last_id AS head_last_id, h.last_hash AS head_last_hash, "
             f"{parties} AS parties, {signers} AS signers, {milestones} AS milestones, {done} AS done, "
             f"EXISTS (SELECT 1 FROM inboxitem WHERE target_id = t.id AND done_at IS NULL) AS open_items, "
@@ -124,7 +125,7 @@ def _load_statement(dialect: str):
                   column("head_last_hash", String), column("parties", JSON), column("signers", JSON),
                   column("milestones", JSON), column("done", JSON), column("open_items", Boolean),
                   column("children_open", Boolean), column("children", Boolean), column("indicators", Boolean),
-                  column("seen_version", Integer))  # all by position: the result's description is cached
+                  column("seen_version", Integer)))
     return _LOADS[dialect]
 
 
@@ -137,19 +138,18 @@ def load_for_fire(session: Session, target_id: int, *, connection: Connection | 
     """
     connection = connection or session.connection()
     statement = _load_statement(connection.dialect.name)
-    row = connection.execute(statement, {"target_id": target_id}).first()
-    if row is not None and row.seen_version != row.version:
+    values = statement.mapping(connection, {"target_id": target_id})
+    if values is not None and values["seen_version"] != values["version"]:
         # PostgreSQL waited for the lock while another transition committed: the locked row is
         # the new one, but the subqueries saw the database as it was when the statement began.
         # Read again, under the locks now held (a fresh snapshot, no wait).
-        row = connection.execute(statement, {"target_id": target_id}).first()
-    if row is None:
+        values = statement.mapping(connection, {"target_id": target_id})
+    if values is None:
         org_id = connection.execute(text("SELECT org_id FROM target WHERE id = :t"), {"t": target_id}).scalar()
         if org_id is None:
             raise NotFound(f"目标 {target_id} 不存在", target_id=target_id)
         chain.ensure_head(connection, org_id)  # the organisation's first record: its chain begins
-        row = connection.execute(statement, {"target_id": target_id}).one()
-    values = row._mapping
+        values = statement.mapping(connection, {"target_id": target_id})
     target = rows.persistent(session, Target, {c.name: values[c.name] for c in _COLUMNS})
     found: dict[str, list[str]] = {kind: [] for kind in KINDS}
     for kind, name in values["parties"] or ():
