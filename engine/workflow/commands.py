@@ -27,7 +27,7 @@ from engine.store.errors import (
 )
 from engine.workflow.machines import machine_for
 from engine.store import rows
-from engine.store.models import ChainHead, Signature, Target, TransitionRecord
+from engine.store.models import ChainHead, OutboxEvent, Signature, Target, TransitionRecord
 from engine.workflow.targets import load_for_fire, parties_of
 
 
@@ -285,8 +285,16 @@ def _fire(session, connection, target_id, trigger, actor, payload, comment, expe
     fields = dict(target_id=target.id, org_id=target.org_id, kind="transition", actor=actor.name, role=role,
                   trigger=trigger, from_state=from_state, to_state=target.state, at=clock.to_db(now), comment=comment,
                   payload=record_payload)
+    told = None  # the message to the parties the definition names, if it tells anyone
+    if spec.notify and (moved or not spec.countersign):
+        told = dict(event_type=f"{definition.id}.{trigger}", target_id=target.id, notify=spec.notify, parties=parties,
+                    data={"code": target.code, "text": target.text, "trigger": trigger, "label": spec.label,
+                          "actor": actor.name, "role": role, "from": from_state, "to": target.state,
+                          "from_label": definition.state_label(from_state),
+                          "to_label": definition.state_label(target.state), "comment": comment, "payload": payload})
     if together:
-        record = _write_together(session, connection, update_values, loaded.head, fields)
+        record = _write_together(session, connection, update_values, loaded.head, fields,
+                                 told=outbox.row({**told, "record_id": None}) if told is not None else None)
     else:
         record = chain.append_at(session, loaded.head, connection=connection, **fields)
     if spec.countersign:
@@ -298,16 +306,8 @@ def _fire(session, connection, target_id, trigger, actor, payload, comment, expe
                     parties=Parties(leaders=tuple(n for n in ctx.voided if n != actor.name)),
                     data={"code": target.code, "text": target.text, "actor": actor.name, "comment": comment,
                           "label": spec.label, "to_label": definition.state_label(target.state)})
-    if spec.notify and (moved or not spec.countersign):
-        outbox.write(
-            session, event_type=f"{definition.id}.{trigger}", target_id=target.id, record_id=record.id,
-            notify=spec.notify, parties=parties,
-            data={"code": target.code, "text": target.text, "trigger": trigger, "label": spec.label,
-                  "actor": actor.name, "role": role, "from": from_state, "to": target.state,
-                  "from_label": definition.state_label(from_state), "to_label": definition.state_label(target.state),
-                  "comment": comment, "payload": payload},
-            connection=connection,
-        )
+    if told is not None and not together:
+        outbox.write(session, **told, record_id=record.id, connection=connection)
     if session.new or session.deleted or session.dirty:  # what an effect or the evidence left to the unit of work
         session.flush()
     signed = () if "clear_signatures" in spec.effects else loaded.signed
@@ -349,15 +349,18 @@ def _write_target(connection, target: Target) -> None:
 
 
 _UPDATED = frozenset((*_MOVING, "version", "_id", "_version"))  # what every target UPDATE binds
-_RECORDS, _HEADS = TransitionRecord.__table__, ChainHead.__table__
+_RECORDS, _HEADS, _OUTBOX = TransitionRecord.__table__, ChainHead.__table__, OutboxEvent.__table__
 _RECORD_COLUMNS = ("org_id", "seq", "prev_hash", "hash", "target_id", "kind", "actor", "role", "trigger", "from_state",
                    "to_state", "at", "comment", "payload")
+_MESSAGE_COLUMNS = ("event_type", "target_id", "recipients", "data", "status", "attempts", "available_at", "last_error",
+                    "created_at")
 
 
-def _together(other: frozenset[str]):
+def _together(other: frozenset[str], told: bool):
     """One statement writing a fire's target and record (PostgreSQL): the target's UPDATE … WHERE version = :v
-    (with the columns ``other`` an effect changed), then, only if it matched, the chained record and the
-    head moved on to it; the record's key, or none when the version did not match."""
+    (with the columns ``other`` an effect changed), then, only if it matched, the chained record, the head
+    moved on to it and, with ``told``, the outbox row of its message (which names the record); the record's key,
+    or none when the version did not match."""
     moved = (_UPDATE_TARGET.values({name: bindparam(name) for name in sorted(other)}) if other else _UPDATE_TARGET
              ).returning(_TARGETS.c.id).cte("moved")
     record = insert(_RECORDS).from_select(_RECORD_COLUMNS, select(
@@ -366,21 +369,31 @@ def _together(other: frozenset[str]):
     head = update(_HEADS).where(_HEADS.c.id == bindparam("h_chain"), exists(select(record.c.id))).values(
         count=bindparam("r_seq"), last_id=select(record.c.id).scalar_subquery(), last_hash=bindparam("r_hash")
     ).cte("head")
-    return select(record.c.id).add_cte(moved, head)
+    written = [moved, head]
+    if told:
+        written.append(insert(_OUTBOX).from_select((*_MESSAGE_COLUMNS, "record_id"), select(
+            *(bindparam(f"o_{name}", type_=_OUTBOX.c[name].type) for name in _MESSAGE_COLUMNS), record.c.id)
+        ).cte("told"))
+    return select(record.c.id).add_cte(*written)
 
 
-_TOGETHER: dict[frozenset[str], Direct] = {}  # one statement per set of other columns
+#: One statement per set of other columns and whether it writes a message.
+_TOGETHER: dict[tuple[frozenset[str], bool], Direct] = {}
 
 
-def _write_together(session, connection, update_values: dict[str, Any], head, fields: dict[str, Any]):
-    """The target (``update_values``: :func:`_target_values`), its chained record and the chain's head in one
-    round trip; :class:`StaleVersion` (none of them written) if the target is no longer at the version read."""
+def _write_together(session, connection, update_values: dict[str, Any], head, fields: dict[str, Any], *,
+                    told: dict[str, Any] | None = None):
+    """The target (``update_values``: :func:`_target_values`), its chained record, the chain's head and the
+    outbox row ``told`` (:func:`outbox.row`, if any; it takes the record's key) in one round trip;
+    :class:`StaleVersion` (none of them written) if the target is no longer at the version read."""
     values = chain.next_record(head, **fields)
-    other = frozenset(update_values) - _UPDATED
-    if other not in _TOGETHER:
-        _TOGETHER[other] = Direct(_together(other))
+    shape = (frozenset(update_values) - _UPDATED, told is not None)
+    if shape not in _TOGETHER:
+        _TOGETHER[shape] = Direct(_together(*shape))
     params = {**update_values, **{f"r_{name}": values[name] for name in _RECORD_COLUMNS}, "h_chain": head.id}
-    row = _TOGETHER[other].first(connection, params)
+    if told is not None:
+        params.update({f"o_{name}": told[name] for name in _MESSAGE_COLUMNS})
+    row = _TOGETHER[shape].first(connection, params)
     key = row[0] if row is not None else None
     if key is None:
         raise _stale(update_values["_version"])

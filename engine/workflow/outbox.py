@@ -54,8 +54,10 @@ def emit(
     return event
 
 
-def _row(event: dict[str, Any], now) -> dict[str, Any] | None:
-    """The outbox row of ``event`` (:func:`emit`'s keyword arguments), pending from ``now``; ``None``: nobody to tell."""
+def row(event: dict[str, Any], now=None) -> dict[str, Any] | None:
+    """The outbox row of ``event`` (:func:`emit`'s keyword arguments), pending from ``now`` (default: now);
+    ``None``: nobody to tell. For a statement that writes it along with the change it reports."""
+    now = now if now is not None else clock.to_db(clock.now())
     to = recipients(event["notify"], event["parties"])
     if not to:
         return None
@@ -67,7 +69,7 @@ def _row(event: dict[str, Any], now) -> dict[str, Any] | None:
 def write(session: Session, *, connection=None, **event: Any) -> bool:
     """:func:`emit` (the same keyword arguments) as one INSERT, now, without the unit of work — the
     one door's way; ``False`` when nobody is to be told."""
-    values = _row(event, clock.to_db(clock.now()))
+    values = row(event)
     if values is None:
         return False
     _INSERT.count(connection or session.connection(), values)
@@ -78,6 +80,6 @@ def write_many(session: Session, events: list[dict[str, Any]], *, connection=Non
     """:func:`write` for the several events of one change (each given by :func:`emit`'s keyword arguments):
     one INSERT for all; how many were written (an event telling nobody is left out)."""
     now = clock.to_db(clock.now())
-    found = [values for event in events if (values := _row(event, now)) is not None]
+    found = [values for event in events if (values := row(event, now)) is not None]
     rows.insert_few(connection or session.connection(), OutboxEvent.__table__, found, keys=False)
     return len(found)

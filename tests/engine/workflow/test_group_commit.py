@@ -16,7 +16,7 @@ from engine.audit import chain as audit
 from engine.people.actors import Actor
 from engine.store.config import settings
 from engine.store.models import Evidence, OutboxEvent, Target, TransitionRecord
-from engine.workflow import commands, evidence, outbox
+from engine.workflow import commands, evidence
 from engine.workflow.writer import GroupWriter, WriterClosed
 from tests import factories as f
 from tests.engine.audit import trail
@@ -139,19 +139,19 @@ def test_a_fire_failing_in_the_middle_of_a_batch_leaves_the_others_and_nothing_o
     a, b, c = (f.target(session) for _ in range(3))
     for t in (a, b, c):
         drive(session, t.id, "in_progress", staff=f.STAFF, leaders=[f.LEADER], office=f.OFFICE)
-    write = outbox.write
+    appended = audit.appended
 
-    def failing_for_b(session, **kwargs):
+    def failing_for_b(session, head, values):
         # Late in b's fire: its target, record, chain head and evidence are written by now.
-        if kwargs["target_id"] == b.id:
-            raise RuntimeError("the outbox is full")
-        return write(session, **kwargs)
+        if values["target_id"] == b.id:
+            raise RuntimeError("the disk is full")
+        return appended(session, head, values)
 
-    monkeypatch.setattr(outbox, "write", failing_for_b)
+    monkeypatch.setattr(audit, "appended", failing_for_b)
     calls = [_fire(writer, t.id, "self_assess", f.STAFF, uploads=[evidence.Upload(f"{t.code}.pdf", b"%PDF-1.4 x")])
              for t in (a, b, c)]
     outcomes = _together(writer, calls)
-    assert outcomes == ["ok", "error: RuntimeError: the outbox is full", "ok"]
+    assert outcomes == ["ok", "error: RuntimeError: the disk is full", "ok"]
     assert batches.sizes == [2]  # a and c committed together
     session.expire_all()
     for t in (a, c):
@@ -165,7 +165,7 @@ def test_a_fire_failing_in_the_middle_of_a_batch_leaves_the_others_and_nothing_o
     assert sorted(e.target_id for e in kept) == sorted([a.id, c.id])
     assert [p.name for p in _files()] == sorted(e.stored_as for e in kept)  # b's bytes are gone too
     assert audit.verify(session).ok
-    monkeypatch.setattr(outbox, "write", write)
+    monkeypatch.setattr(audit, "appended", appended)
     assert step(session, b.id, "self_assess", f.STAFF).target.state == "self_assessed"  # b may go again
 
 
