@@ -87,20 +87,26 @@ class Direct:
         """The first row a SELECT returns, by column name, its values converted as SQLAlchemy converts them
         (JSON, times, decimals, booleans: the processors of the first result, run through ``connection.execute``);
         ``None`` if none."""
+        found = self.mappings(connection, params, first=True)
+        return found[0] if found else None
+
+    def mappings(self, connection: Connection, params: dict[str, Any], *, first: bool = False) -> list[dict[str, Any]]:
+        """Every row a SELECT returns (with ``first``, at most the first), as :meth:`mapping` gives one."""
         known = self._results.get(connection.dialect.name)
         if known is None or connection._echo:
             result = connection.execute(self.statement, params)
             if known is None:
                 self._results[connection.dialect.name] = (tuple(result.keys()), result._metadata._effective_processors)
-            row = result.first()
-            return None if row is None else dict(row._mapping)
+            found = [result.first()] if first else list(result)
+            return [dict(row._mapping) for row in found if row is not None]
         names, processors = known
-        row = self.first(connection, params)
-        if row is None:
-            return None
-        if processors is not None:
-            row = [value if process is None else process(value) for value, process in zip(row, processors)]
-        return dict(zip(names, row))
+        cursor = self.run(connection, params)
+        found = [cursor.fetchone()] if first else cursor.fetchall()
+        cursor.close()
+        if processors is None:
+            return [dict(zip(names, row)) for row in found if row is not None]
+        return [dict(zip(names, [value if process is None else process(value)
+                                 for value, process in zip(row, processors)])) for row in found if row is not None]
 
     def first(self, connection: Connection, params: dict[str, Any]) -> tuple | None:
         """The first row the statement returns (a RETURNING, a SELECT), as a tuple; ``None`` if none."""

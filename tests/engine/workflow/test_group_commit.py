@@ -337,3 +337,61 @@ def test_a_fire_handed_in_without_waiting_is_answered_through_its_future(session
     writer.close()
     with pytest.raises(WriterClosed):
         writer.submit(target_id=t.id, trigger="report_progress", actor=f.STAFF, payload=payload, comment=comment)
+
+
+def _loads(statements: list[str]) -> int:
+    """How many of ``statements`` read targets for fires (the one door's load, alone or for a batch)."""
+    return sum(1 for s in statements if "FROM target AS t, chainhead AS h" in s)
+
+
+def test_a_batch_reads_all_its_targets_in_one_statement_and_chains_in_the_order_run(
+        session, engine_db, writer, batches):
+    many = [f.target(session) for _ in range(5)]
+    f.organisation(session, "厦门市教育局")
+    other = f.target_of(session, "厦门市教育局", code="X-1")  # another organisation: its own chain
+    session.commit()
+    sent = []
+    listen = lambda _c, _cursor, statement, *_a: sent.append(statement)  # noqa: E731
+    event.listen(engine_db, "before_cursor_execute", listen)
+    try:
+        order = [many[3], other, many[0], many[4], many[1], many[2]]
+        outcomes = _together(writer, [_fire(writer, t.id, "start", f.STAFF, expected_version=1) for t in order])
+    finally:
+        event.remove(engine_db, "before_cursor_execute", listen)
+    assert outcomes == ["ok"] * 6 and batches.sizes == [6]
+    assert _loads(sent) == 1  # not one per fire
+    session.expire_all()
+    records = session.exec(select(TransitionRecord).where(TransitionRecord.trigger == "start")
+                           .order_by(TransitionRecord.id)).all()
+    assert [r.target_id for r in records] == [t.id for t in order]  # appended in the order the fires ran
+    mine = [r for r in records if r.org_id == many[0].org_id]
+    assert [r.seq for r in mine] == list(range(mine[0].seq, mine[0].seq + 5))  # one chain, no gap, no repeat
+    assert all(_history_matches(session, t.id)[0].state == "in_progress" for t in (*many, other))
+    assert audit.verify(session).ok
+
+
+def test_a_target_fired_twice_in_a_batch_is_read_again_for_its_second_fire(session, writer, batches):
+    a, b = f.target(session), f.target(session)
+    outcomes = _together(writer, [_fire(writer, a.id, "start", f.STAFF, expected_version=1),
+                                  _fire(writer, b.id, "start", f.STAFF, expected_version=1),
+                                  _fire(writer, a.id, "report_progress", f.STAFF, expected_version=2),
+                                  _fire(writer, a.id, "report_progress", f.STAFF, expected_version=2)])
+    assert outcomes == ["ok", "ok", "ok", "stale_version"] and batches.sizes == [3]
+    session.expire_all()
+    target, records = _history_matches(session, a.id)
+    assert target.version == 3 and [r.trigger for r in records] == ["start", "report_progress"]
+    assert audit.verify(session).ok
+
+
+def test_a_batch_leaves_a_target_with_targets_handed_down_from_it_to_be_read_when_fired(session):
+    """A fire on a child target changes what its parent's fire reads (whether its children are still open):
+    the parent is not read ahead of the batch."""
+    from engine.workflow import targets
+
+    parent = f.target(session)
+    child = f.target(session, parent_id=parent.id)
+    session.commit()
+    with session.begin():
+        found = targets.preload(session, [child.id, parent.id, 2_000_000_000])
+    assert set(found) == {child.id}
+    assert found[child.id]["version"] == child.version and found[child.id]["parent_id"] == parent.id
