@@ -7,6 +7,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Header, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse
+from sqlalchemy.exc import UnboundExecutionError
 from sqlmodel import Session
 
 from api.deps import CurrentActor, Id, IdQuery, KeptActor, Limit, Offset, SessionDep, get_writer
@@ -115,20 +116,35 @@ async def transition(target_id: Id, body: TransitionIn, request: Request, actor:
     fired = await asyncio.wrap_future(get_writer(request).submit(
         target_id=target_id, trigger=body.trigger, actor=actor, payload=body.payload, comment=body.comment,
         expected_version=version, override_separation=body.override_separation, remove_evidence=body.remove_evidence))
-    detail = await run_in_threadpool(_fired_detail, request.app.state.engine, fired, actor)
+    detail = _known_detail(fired, actor)
+    if detail is None:
+        detail = await run_in_threadpool(_fired_detail, request.app.state.engine, fired, actor)
     response.headers["ETag"] = f'"{detail.version}"'
     return detail
+
+
+def _known_detail(fired: commands.Fired, actor: Actor) -> TargetPublic | None:
+    """The response from what the transition read alone, on the event loop; ``None`` if it needs a read (a session
+    without a database refuses any statement before it is sent)."""
+    try:
+        with Session() as session:
+            return _fired_detail_in(session, fired, actor)
+    except UnboundExecutionError:
+        return None
 
 
 def _fired_detail(engine, fired: commands.Fired, actor: Actor) -> TargetPublic:
     """The response from what the transition read; what it did not (indicators, a roll-up) is read now, outside
     the writer, in a session of the request's own."""
     with Session(engine, expire_on_commit=False) as session:
-        detail = _detail(session, fired.target, actor, fired.parties, signatures=fired.signatures,
-                         indicators=fired.indicators is not False, children=fired.children is not False,
-                         facts=fired.facts)
+        detail = _fired_detail_in(session, fired, actor)
         db.end_read(session)
     return detail
+
+
+def _fired_detail_in(session: Session, fired: commands.Fired, actor: Actor) -> TargetPublic:
+    return _detail(session, fired.target, actor, fired.parties, signatures=fired.signatures,
+                   indicators=fired.indicators is not False, children=fired.children is not False, facts=fired.facts)
 
 
 @router.post("/{target_id}/handdown", response_model=TargetsPublic, responses=responses(403, 404))
