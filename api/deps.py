@@ -1,9 +1,11 @@
 """Dependencies shared by the routers: the database session, the caller, role checks."""
 from __future__ import annotations
 
+import asyncio
+import logging
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import datetime
 from typing import Annotated
 
@@ -22,6 +24,7 @@ from engine.store.models import Organisation, Section, User, UserSection
 from engine.workflow.rules import ROLES
 from engine.workflow.writer import GroupWriter
 
+log = logging.getLogger(__name__)
 bearer = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False)
 MAX_LIMIT = 200
 MAX_ID = 2_147_483_647  # ids and offsets stay within what every database's integer holds
@@ -53,20 +56,40 @@ class Callers:
 
     Forgotten at once when this process writes a user, a section, a membership or an organisation;
     another process's change of rights counts here after ``caller_seconds`` at most (0: not kept).
+    A caller asked for in the last quarter of that time is read again in the background
+    (:meth:`due`), so that a busy caller is never found expired and read again by every request
+    arriving at that moment.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self.clock = clock
         self._lock = threading.Lock()
         self._known: dict[int, tuple[float, dict, Actor]] = {}
+        self._reading: set[int] = set()
         #: Moves on at each forgetting: what was read before it is not kept after it.
         self.generation = 0
 
     def get(self, user_id: int) -> tuple[dict, Actor] | None:
         with self._lock:
             found = self._known.get(user_id)
-        if found is None or found[0] < time.monotonic():
+        if found is None or found[0] < self.clock():
             return None
         return found[1], found[2]
+
+    def due(self, user_id: int) -> bool:
+        """Whether the kept caller is in the last quarter of their time with nobody reading them again yet; if so,
+        the caller of this method reads them (:meth:`keep`, then :meth:`read`)."""
+        with self._lock:
+            found = self._known.get(user_id)
+            if found is None or user_id in self._reading or found[0] - self.clock() > settings().caller_seconds / 4:
+                return False
+            self._reading.add(user_id)
+            return True
+
+    def read(self, user_id: int) -> None:
+        """The reading :meth:`due` gave is over (kept or not)."""
+        with self._lock:
+            self._reading.discard(user_id)
 
     def keep(self, user: User, actor: Actor, generation: int) -> None:
         """Keep what was read since ``generation`` (:attr:`generation` when the reading began)."""
@@ -75,7 +98,7 @@ class Callers:
             values = {column.key: getattr(user, column.key) for column in User.__table__.columns}
             with self._lock:
                 if generation == self.generation:
-                    self._known[user.id] = (time.monotonic() + seconds, values, actor)
+                    self._known[user.id] = (self.clock() + seconds, values, actor)
 
     def forget(self) -> None:
         with self._lock:
@@ -174,8 +197,33 @@ async def kept_actor(request: Request, token: Annotated[str | None, Depends(bear
         known = callers.get(claims[0])
         if known is not None:
             _check(rows.detached(User, dict(known[0])), claims)
+            if callers.due(claims[0]):
+                _read_again_soon(request.app.state.engine, claims[0])
             return known[1]
     return await run_in_threadpool(_read_actor, request, token)
+
+
+_reading: set[asyncio.Task] = set()  # the background readings under way (a task is kept until it ends)
+
+
+def _read_again_soon(engine, user_id: int) -> None:
+    """Read a kept caller again in a worker thread, without holding up the request that found them due."""
+    task = asyncio.get_running_loop().create_task(run_in_threadpool(_read_again, engine, user_id, callers.generation))
+    _reading.add(task)
+    task.add_done_callback(_reading.discard)
+
+
+def _read_again(engine, user_id: int, generation: int) -> None:
+    try:
+        with Session(engine, expire_on_commit=False) as session:
+            user = session.get(User, user_id)
+            if user is not None:  # else (gone) the kept caller expires and the next request is refused
+                callers.keep(user, actor_of(session, user), generation)
+            db.end_read(session)
+    except Exception:  # noqa: BLE001 - the caller stays kept until their time ends; then a request reads them
+        log.warning("could not read caller %s again", user_id, exc_info=True)
+    finally:
+        callers.read(user_id)
 
 
 def _read_actor(request: Request, token: str | None) -> Actor:

@@ -12,6 +12,7 @@ from engine.people.accounts import end_sessions
 from engine.store.config import settings
 from engine.store.models import User
 from tests.api.conftest import token
+from tests.engine.lifecycle import PAYLOADS
 
 
 @pytest.fixture
@@ -71,3 +72,51 @@ def test_a_transition_without_a_valid_token_is_refused_whether_or_not_callers_ar
     assert _start(api, mine, headers).status_code == 401  # the signing key not read yet: the reading path
     assert api.get(f"/api/v1/targets/{mine}", headers=token(api, "洪玮玮")).status_code == 200  # key and caller known
     assert _start(api, mine, headers).status_code == 401  # the kept path
+
+
+def test_a_caller_due_to_expire_is_read_again_in_the_background_and_stays_kept(
+        api, engine_db, two_targets, kept_long, monkeypatch):
+    """Asked for in the last quarter of their time, a kept caller is read again behind the request; after the
+    first time ends, the caller is still known without a statement."""
+    from api import deps
+
+    mine, _ = two_targets
+    now = [1_000.0]
+    monkeypatch.setattr(deps.callers, "clock", lambda: now[0])
+    staff = token(api, "洪玮玮")
+    assert api.get(f"/api/v1/targets/{mine}", headers=staff).status_code == 200  # kept until 1,000 + 3,600 s
+    user_id = next(iter(deps.callers._known))
+    first_end = deps.callers._known[user_id][0]
+    now[0] += 3_600 * 0.8  # in its last quarter
+    assert _start(api, mine, staff).status_code == 200  # answered from what is kept; the reading goes on behind it
+    done = threading.Event()
+
+    def read_again() -> None:
+        while deps.callers._known.get(user_id, (0,))[0] <= first_end or user_id in deps.callers._reading:
+            threading.Event().wait(0.01)
+        done.set()
+
+    threading.Thread(target=read_again, daemon=True).start()
+    assert done.wait(60), "the caller was never read again"
+    now[0] = first_end + 1  # the first time is over: the caller read in the background is the one kept
+    statements: list[str] = []
+
+    def seen(_conn, _cursor, statement, *_args):
+        statements.append(statement)
+
+    event.listen(engine_db, "before_cursor_execute", seen)
+    writer = api.app.state.writer
+    body = {"trigger": "report_progress", "payload": PAYLOADS["report_progress"][0]}
+    answers = []
+    try:
+        with writer.held():
+            thread = threading.Thread(target=lambda: answers.append(api.post(
+                f"/api/v1/targets/{mine}/transitions", headers={**staff, "If-Match": '"2"'}, json=body)))
+            thread.start()
+            assert writer.wait_queued(1), "the transition never reached the writer"
+            before_writer = list(statements)
+        thread.join(timeout=60)
+    finally:
+        event.remove(engine_db, "before_cursor_execute", seen)
+    assert before_writer == []
+    assert answers[0].status_code == 200, answers[0].text
