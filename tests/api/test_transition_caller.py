@@ -29,10 +29,9 @@ def _start(api, target_id: int, headers: dict[str, str]):
                     json={"trigger": "start", "payload": {}})
 
 
-def test_a_kept_caller_is_handed_to_the_writer_before_any_statement(api, engine_db, two_targets, kept_long):
-    mine, _ = two_targets
-    staff = token(api, "洪玮玮")
-    assert api.get(f"/api/v1/targets/{mine}", headers=staff).status_code == 200  # the caller is now kept
+def _before_the_writer(api, engine_db, request):
+    """The statements sent from ``request`` (made in a thread of its own) until the writer has its fire, and its
+    answer once the writer let it through."""
     statements: list[str] = []
 
     def seen(_conn, _cursor, statement, *_args):
@@ -42,16 +41,24 @@ def test_a_kept_caller_is_handed_to_the_writer_before_any_statement(api, engine_
     writer, answers = api.app.state.writer, []
     try:
         with writer.held():
-            thread = threading.Thread(target=lambda: answers.append(_start(api, mine, staff)))
+            thread = threading.Thread(target=lambda: answers.append(request()))
             thread.start()
             assert writer.wait_queued(1), "the transition never reached the writer"
             before_writer = list(statements)
         thread.join(timeout=60)
     finally:
         event.remove(engine_db, "before_cursor_execute", seen)
+    return before_writer, answers[0]
+
+
+def test_a_kept_caller_is_handed_to_the_writer_before_any_statement(api, engine_db, two_targets, kept_long):
+    mine, _ = two_targets
+    staff = token(api, "洪玮玮")
+    assert api.get(f"/api/v1/targets/{mine}", headers=staff).status_code == 200  # the caller is now kept
+    before_writer, answer = _before_the_writer(api, engine_db, lambda: _start(api, mine, staff))
     assert before_writer == []
-    assert answers[0].status_code == 200 and answers[0].json()["state"] == "in_progress"
-    assert answers[0].headers["ETag"] == '"2"'
+    assert answer.status_code == 200 and answer.json()["state"] == "in_progress"
+    assert answer.headers["ETag"] == '"2"'
 
 
 def test_a_token_voided_by_a_logout_is_refused_though_the_caller_is_kept(api, two_targets, kept_long):
@@ -99,24 +106,8 @@ def test_a_caller_due_to_expire_is_read_again_in_the_background_and_stays_kept(
     threading.Thread(target=read_again, daemon=True).start()
     assert done.wait(60), "the caller was never read again"
     now[0] = first_end + 1  # the first time is over: the caller read in the background is the one kept
-    statements: list[str] = []
-
-    def seen(_conn, _cursor, statement, *_args):
-        statements.append(statement)
-
-    event.listen(engine_db, "before_cursor_execute", seen)
-    writer = api.app.state.writer
     body = {"trigger": "report_progress", "payload": PAYLOADS["report_progress"][0]}
-    answers = []
-    try:
-        with writer.held():
-            thread = threading.Thread(target=lambda: answers.append(api.post(
-                f"/api/v1/targets/{mine}/transitions", headers={**staff, "If-Match": '"2"'}, json=body)))
-            thread.start()
-            assert writer.wait_queued(1), "the transition never reached the writer"
-            before_writer = list(statements)
-        thread.join(timeout=60)
-    finally:
-        event.remove(engine_db, "before_cursor_execute", seen)
+    before_writer, answer = _before_the_writer(api, engine_db, lambda: api.post(
+        f"/api/v1/targets/{mine}/transitions", headers={**staff, "If-Match": '"2"'}, json=body))
     assert before_writer == []
-    assert answers[0].status_code == 200, answers[0].text
+    assert answer.status_code == 200, answer.text
