@@ -127,7 +127,7 @@ class IndicatorSpec:
 
 _BLANKS = re.compile(r"\s+")
 #: How many texts each reading remembers: a plan's indicators repeat their values (100%, 长期, 12月底前).
-_REMEMBERED = 8192
+_REMEMBERED = 2048
 
 
 def _normalise(text: str) -> str:
