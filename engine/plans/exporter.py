@@ -86,6 +86,35 @@ def _checkpoint_cell(target: Target) -> str:
     return "\n".join(lines)
 
 
+#: How many files are being made with the cycle collector held off (:func:`collector_paused`), and whether it
+#: ran when the first of them began.
+_pauses = 0
+_resume = False
+_pausing = threading.Lock()
+
+
+@contextmanager
+def collector_paused() -> Iterator[None]:
+    """The cycle collector held off while a file is made. What the file is made of (rows, cells, strings) lives
+    until it is written, so a full collection frees none of it, only walks it — ever more of it, again and
+    again as it grows (a second of a 10,000-target table's). Reference counting frees everything else as ever;
+    the collector runs again, as it was, once the last file being made is done."""
+    global _pauses, _resume
+    with _pausing:
+        if _pauses == 0:
+            _resume = gc.isenabled()
+            gc.disable()
+        _pauses += 1
+    try:
+        yield
+    finally:
+        with _pausing:
+            _pauses -= 1
+            if _pauses == 0 and _resume:
+                gc.enable()
+
+
+@collector_paused()
 def write_xlsx(session: Session, plan_id: int, extra: Sequence[tuple[str, Callable[[Target], Any]]] = (),
                footer: Sequence[tuple[str, Any, str]] = (),
                sheets: Sequence[tuple[str, Sequence[str], Sequence[Sequence[Any]]]] = (),
@@ -97,11 +126,6 @@ def write_xlsx(session: Session, plan_id: int, extra: Sequence[tuple[str, Callab
     the table (name, header, rows), plain cells; ``known``: the targets, parties and indicators already read
     (:func:`plan_rows`).
     """
-    with collector_paused():
-        return _write_xlsx(session, plan_id, extra, footer, sheets, known)
-
-
-def _write_xlsx(session, plan_id, extra, footer, sheets, known) -> bytes:
     import xlsxwriter
 
     plan = session.get(Plan, plan_id)
@@ -137,7 +161,7 @@ def _write_xlsx(session, plan_id, extra, footer, sheets, known) -> bytes:
             + [_plain(cells[11].get(name)) for name in kept] + [_plain(get(target)) for _, get in extra]
         for column, last in merges.get(number, ()):
             sheet.merge_range(number, column, last, column, "", plain)
-        for column in covered.get(number, ()):  # left the merge's empty styled cell
+        for column in covered.get(number, ()):  # under a merge: its empty styled cell
             values[column] = None
         sheet.write_row(number, 0, values, plain)
     for offset, (label, weight, note) in enumerate(footer, start=len(rows) + 2):
@@ -152,38 +176,11 @@ def _write_xlsx(session, plan_id, extra, footer, sheets, known) -> bytes:
 
 
 def _plain(value: Any) -> Any:
-    """A value as a cell holds it, written by its type (text as text, numbers as numbers, nothing or "" as an
-    empty styled cell): a Decimal as a float, anything but text, a number or a truth value as its text."""
+    """A value as its cell is written by type: text, numbers and truth values as they are, a Decimal as a float,
+    anything else as its text (``None`` and "" make an empty styled cell)."""
     if value is None or isinstance(value, str | int | float):  # bool is an int
         return value
     return float(value) if isinstance(value, Decimal) else str(value)
-
-
-#: How many files are being made with the cycle collector held off (:func:`collector_paused`).
-_pauses = 0
-_resume = False
-_pausing = threading.Lock()
-
-
-@contextmanager
-def collector_paused() -> Iterator[None]:
-    """The cycle collector held off while a file is made. What the file is made of (rows, cells, strings) lives
-    until it is written, so a full collection frees none of it, only walks it — ever more of it, again and
-    again as it grows (a second of a 10,000-target table's). Reference counting frees everything else as ever;
-    the collector runs again, as it was, once the last file being made is done."""
-    global _pauses, _resume
-    with _pausing:
-        if _pauses == 0:
-            _resume = gc.isenabled()
-            gc.disable()
-        _pauses += 1
-    try:
-        yield
-    finally:
-        with _pausing:
-            _pauses -= 1
-            if _pauses == 0 and _resume:
-                gc.enable()
 
 
 def _merge_groups(rows) -> list[tuple[int, int, int]]:

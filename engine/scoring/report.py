@@ -156,13 +156,9 @@ def _local_month(moment) -> tuple[int, int]:
     return value.year, value.month
 
 
+@collector_paused()  # the sheet's lines too live until the file is written
 def xlsx(*, session: Session, plan_id: int, actor: Actor | None = None) -> bytes:
     """The assessment table as the seed writes it, plus the score columns (re-imports as the same plan)."""
-    with collector_paused():  # the sheet's lines too live until the file is written
-        return _xlsx(session, plan_id, actor)
-
-
-def _xlsx(session: Session, plan_id: int, actor: Actor | None) -> bytes:
     s = sheet(session=session, plan_id=plan_id, actor=actor)
     by_id = {line.target.id: line for line in s.lines}
 
