@@ -5,10 +5,13 @@ after them. What this writes, :mod:`engine.plans.table` reads back as the same p
 """
 from __future__ import annotations
 
+import gc
 import io
 import re
+import threading
+from contextlib import contextmanager
 from datetime import date
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from decimal import Decimal
 from typing import Any
 
@@ -83,6 +86,35 @@ def _checkpoint_cell(target: Target) -> str:
     return "\n".join(lines)
 
 
+#: How many files are being made with the cycle collector held off (:func:`collector_paused`), and whether it
+#: ran when the first of them began.
+_pauses = 0
+_resume = False
+_pausing = threading.Lock()
+
+
+@contextmanager
+def collector_paused() -> Iterator[None]:
+    """The cycle collector held off while a file is made. What the file is made of (rows, cells, strings) lives
+    until it is written, so a full collection frees none of it, only walks it — ever more of it, again and
+    again as it grows (a second of a 10,000-target table's). Reference counting frees everything else as ever;
+    the collector runs again, as it was, once the last file being made is done."""
+    global _pauses, _resume
+    with _pausing:
+        if _pauses == 0:
+            _resume = gc.isenabled()
+            gc.disable()
+        _pauses += 1
+    try:
+        yield
+    finally:
+        with _pausing:
+            _pauses -= 1
+            if _pauses == 0 and _resume:
+                gc.enable()
+
+
+@collector_paused()
 def write_xlsx(session: Session, plan_id: int, extra: Sequence[tuple[str, Callable[[Target], Any]]] = (),
                footer: Sequence[tuple[str, Any, str]] = (),
                sheets: Sequence[tuple[str, Sequence[str], Sequence[Sequence[Any]]]] = (),
@@ -117,46 +149,38 @@ def write_xlsx(session: Session, plan_id: int, extra: Sequence[tuple[str, Callab
                       book.add_format({"bold": True, "font_size": 14, "align": "center"}))
     for column, name in enumerate(headers):
         sheet.write_string(1, column, name, bold)
-    merges = {(first_row - 1, column - 1): last_row - 1 for first_row, column, last_row in _merge_groups(rows)}
-    covered = {(r, column) for (first, column), last in merges.items() for r in range(first + 1, last + 1)}
-    write = _writer(sheet, plain)
+    # Each merge where it starts (row: [(column, last row)]) and the rows it covers below (row: [column]).
+    merges: dict[int, list[tuple[int, int]]] = {}
+    covered: dict[int, list[int]] = {}
+    for first_row, column, last_row in _merge_groups(rows):
+        merges.setdefault(first_row - 1, []).append((column - 1, last_row - 1))
+        for r in range(first_row, last_row):
+            covered.setdefault(r, []).append(column - 1)
     for number, (target, cells) in enumerate(rows, start=2):
         values = cells[:10] + ([cells[10]] if with_indicators else []) + ([cells[12]] if with_checkpoints else []) \
-            + [cells[11].get(name) for name in kept] + [get(target) for _, get in extra]
-        for column, value in enumerate(values):
-            if (number, column) in merges:
-                sheet.merge_range(number, column, merges[number, column], column, "", plain)
-            if (number, column) not in covered:
-                write(number, column, value)
+            + [_plain(cells[11].get(name)) for name in kept] + [_plain(get(target)) for _, get in extra]
+        for column, last in merges.get(number, ()):
+            sheet.merge_range(number, column, last, column, "", plain)
+        for column in covered.get(number, ()):  # under a merge: its empty styled cell
+            values[column] = None
+        sheet.write_row(number, 0, values, plain)
     for offset, (label, weight, note) in enumerate(footer, start=len(rows) + 2):
         values = [None, label, None, None, note, weight]
-        for column, value in enumerate(values + [None] * (len(headers) - len(values))):
-            write(offset, column, value)
+        sheet.write_row(offset, 0, [_plain(v) for v in values + [None] * (len(headers) - len(values))], plain)
     for name, header, table in sheets:
         more = book.add_worksheet(name)
-        more_write = _writer(more, None)
         for r, values in enumerate([header, *table]):
-            for column, value in enumerate(values):
-                more_write(r, column, value)
+            more.write_row(r, 0, [_plain(v) for v in values])
     book.close()
     return buffer.getvalue()
 
 
-def _writer(sheet, style) -> Callable[[int, int, Any], None]:
-    """Writes one value by its type: text as text, numbers as numbers, nothing as an empty (styled) cell."""
-    def write(row: int, column: int, value: Any) -> None:
-        if value is None or value == "":
-            if style is not None:
-                sheet.write_blank(row, column, None, style)
-        elif isinstance(value, str):
-            sheet.write_string(row, column, value, style)
-        elif isinstance(value, bool):
-            sheet.write_boolean(row, column, value, style)
-        elif isinstance(value, int | float | Decimal):
-            sheet.write_number(row, column, float(value) if isinstance(value, Decimal) else value, style)
-        else:
-            sheet.write_string(row, column, str(value), style)
-    return write
+def _plain(value: Any) -> Any:
+    """A value as its cell is written by type: text, numbers and truth values as they are, a Decimal as a float,
+    anything else as its text (``None`` and "" make an empty styled cell)."""
+    if value is None or isinstance(value, str | int | float):  # bool is an int
+        return value
+    return float(value) if isinstance(value, Decimal) else str(value)
 
 
 def _merge_groups(rows) -> list[tuple[int, int, int]]:

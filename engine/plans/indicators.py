@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from datetime import date, datetime
 from decimal import Decimal
 
@@ -124,11 +125,17 @@ class IndicatorSpec:
             object.__setattr__(self, "label", label)
 
 
+_BLANKS = re.compile(r"\s+")
+#: How many texts each reading remembers: a plan's indicators repeat their values (100%, 长期, 12月底前).
+_REMEMBERED = 2048
+
+
 def _normalise(text: str) -> str:
     """Half-width digits and symbols, no blanks at all (people type "≥ 560 个"); 百分之90 → 90%."""
-    return _PER_CENT.sub(r"\1%", re.sub(r"\s+", "", text.translate(_WIDTH)))
+    return _PER_CENT.sub(r"\1%", _BLANKS.sub("", text.translate(_WIDTH)))
 
 
+@lru_cache(maxsize=1024)
 def split_unit(unit: str) -> tuple[str, Decimal]:
     """A unit as written → (the unit proper, the factor of its multiplier): 万个 → (个, 10000),
     亿元 → (元, 100000000), ‰ → (%, 0.1), 人次 → (人次, 1), 万 → ("", 10000)."""
@@ -228,6 +235,12 @@ def parse_indicator(raw: str, plan_year: int) -> IndicatorSpec:
     """
     if not isinstance(raw, str):
         raise TypeError(f"expected a str target value, got {type(raw).__name__}")
+    return _parse(raw, plan_year)
+
+
+@lru_cache(maxsize=_REMEMBERED)
+def _parse(raw: str, plan_year: int) -> IndicatorSpec:
+    """:func:`parse_indicator` of a text, read once per text and year (a spec is immutable)."""
     raw = raw.strip()
     text = _normalise(raw)
     if not text:
@@ -254,19 +267,25 @@ def _actual_number(actual: object) -> tuple[Decimal, str]:
     elif isinstance(actual, float):
         number = Decimal(str(actual))  # 92.5, not 92.5000000000000071…
     elif isinstance(actual, str):
-        try:
-            body = _strip_comparator(_normalise(actual))[0]
-        except ValueError:
-            body = ""
-        match = _SINGLE.fullmatch(body)
-        if match is None or _NOT_UNIT.search(match["unit"]):
-            raise IndicatorError(actual, "应为数字，如“580”“580个”或“92.5%”", subject="实际完成值")
-        number, unit = _number(match["a"]), match["unit"]
+        number, unit = _reported_number(actual)
     else:
         raise IndicatorError(str(actual), "应为数字", subject="实际完成值")
     if not number.is_finite():
         raise IndicatorError(str(actual), "应为数字", subject="实际完成值")
     return number, unit if isinstance(actual, str) else ""
+
+
+@lru_cache(maxsize=_REMEMBERED)
+def _reported_number(actual: str) -> tuple[Decimal, str]:
+    """A reported text's number and unit as written, read once per text."""
+    try:
+        body = _strip_comparator(_normalise(actual))[0]
+    except ValueError:
+        body = ""
+    match = _SINGLE.fullmatch(body)
+    if match is None or _NOT_UNIT.search(match["unit"]):
+        raise IndicatorError(actual, "应为数字，如“580”“580个”或“92.5%”", subject="实际完成值")
+    return _number(match["a"]), match["unit"]
 
 
 def in_target_unit(spec: IndicatorSpec, actual: object) -> Decimal:

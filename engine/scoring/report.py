@@ -12,7 +12,7 @@ from engine.audit import checkpoints
 from engine.people.actors import Actor
 from engine.workflow import definitions
 from engine.store.models import Escalation, Target
-from engine.plans.exporter import write_xlsx
+from engine.plans.exporter import collector_paused, write_xlsx
 from engine.scoring import rectification
 from engine.scoring import ranking
 from engine.scoring.ranking import Rank
@@ -156,6 +156,7 @@ def _local_month(moment) -> tuple[int, int]:
     return value.year, value.month
 
 
+@collector_paused()  # the sheet's lines too live until the file is written
 def xlsx(*, session: Session, plan_id: int, actor: Actor | None = None) -> bytes:
     """The assessment table as the seed writes it, plus the score columns (re-imports as the same plan)."""
     s = sheet(session=session, plan_id=plan_id, actor=actor)

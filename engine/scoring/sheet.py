@@ -189,14 +189,15 @@ def _last_scores(session: Session, ids: list[int]) -> dict[int, dict[str, Any]]:
     return found
 
 
-def _add(total: Total, line: Line) -> None:
-    total.weight += Decimal(str(line.target.weight))
+def _add(total: Total, line: Line, weight: Decimal, bonus: Decimal) -> None:
+    """Counts ``line`` (its ``weight`` and ``bonus`` points, read once for all its totals) in ``total``."""
+    total.weight += weight
     total.targets += 1
     if line.scored:
         total.scored += 1
-        total.scored_weight += Decimal(str(line.target.weight))
+        total.scored_weight += weight
         total.score += line.score
-        total.bonus += line.bonus_points
+        total.bonus += bonus
 
 
 def _finish(total: Total, bands, *, cap: Decimal | None = None) -> Total:
@@ -241,12 +242,17 @@ def sheet(*, session: Session, plan_id: int, actor: Actor | None = None) -> Shee
     total = Total(name=plan.title, points=PLAN_MAX)
     for line in lines:
         t = line.target
-        category = categories.setdefault(t.category, Total(t.category, points=_maybe(plan.categories.get(t.category))))
-        group = groups.setdefault(t.indicator, Total(t.indicator, points=_maybe(t.indicator_points)))
-        for bucket in (category, group, total):
-            _add(bucket, line)
+        weight, bonus = Decimal(str(t.weight)), line.bonus_points if line.scored else Decimal(0)
+        if t.category not in categories:
+            categories[t.category] = Total(t.category, points=_maybe(plan.categories.get(t.category)))
+        if t.indicator not in groups:  # its points as its first target gives them
+            groups[t.indicator] = Total(t.indicator, points=_maybe(t.indicator_points))
+        for bucket in (categories[t.category], groups[t.indicator], total):
+            _add(bucket, line, weight, bonus)
         for name in line.parties.sections:  # shared targets count in full for every section
-            _add(sections.setdefault(name, Total(name)), line)
+            if name not in sections:
+                sections[name] = Total(name)
+            _add(sections[name], line, weight, bonus)
     bands = rules["bands"]
     return Sheet(plan, lines, [_finish(c, bands) for c in categories.values()],
                  [_finish(g, bands) for g in groups.values()],

@@ -420,3 +420,24 @@ def test_by_met_iff_on_or_before_due(done: date, raw: str) -> None:
     assert is_met(spec, f"{done.month}月{done.day}日") is (done <= spec.due)
     assert is_met(spec, spec.due) is True
     assert is_met(spec, spec.due + timedelta(days=1)) is False
+
+
+def test_a_text_read_again_reads_as_it_did_first() -> None:
+    """Each text is read once per plan year and remembered: read again (in any order, with other years between)
+    it is what reading it afresh gives; the year stays part of what it reads as; an unreadable one raises each time."""
+    from engine.plans.indicators import _parse, _reported_number
+
+    texts = [raw for raw, _ in SEED_002] + [" ≥560个 ", "1月上旬", "12月底前", "90%-95%", "达到省定标准", "=100%"]
+    for year in (2024, 2025, 2024):
+        for raw in texts:
+            assert parse_indicator(raw, year) == _parse.__wrapped__(raw, year)
+    assert parse_indicator("12月底前", 2024).due == date(2024, 12, 31)
+    assert parse_indicator("12月底前", 2025).due == date(2025, 12, 31)
+    for _ in range(2):
+        with pytest.raises(IndicatorError, match="2月30日"):
+            parse_indicator("2月30日前", Y)
+        with pytest.raises(IndicatorError, match="实际完成值"):
+            is_met(parse_indicator("≥560个", Y), "约580个")
+    for actual in ("580个", "1.2万人", " ≥600 ", "92.5%", "580个"):
+        assert _reported_number(actual) == _reported_number.__wrapped__(actual)
+    assert [is_met(parse_indicator("≥11800人", Y), "1.2万人") for _ in range(2)] == [True, True]
