@@ -27,7 +27,8 @@ def _try(engine_db, name: str, password: str, client: str = "10.0.0.1"):
             return exc
 
 
-def test_parallel_guesses_are_counted_before_any_password_is_checked(engine_db, person):
+def test_parallel_guesses_are_counted_before_any_password_is_checked(engine_db, person, frozen):
+    # The clock stands still: the wait after the budget (1 s) does not run out while the guesses queue up.
     admitted, refused, lock = [], [], threading.Lock()
     barrier = threading.Barrier(16)
 

@@ -44,12 +44,15 @@ def fire_and_hang(url, target_id, trigger, actor: Actor, flushed) -> None:
         step(session, target_id, trigger, actor)
 
 
-def fire_forever(url, target_ids, actor: Actor, committed) -> None:
-    """Report progress on the targets round and round until killed; release ``committed`` after each commit."""
+def fire_forever(url, target_ids, actor: Actor, committed, allowed=None) -> None:
+    """Report progress on the targets round and round until killed; release ``committed`` after each commit.
+    ``allowed``: a semaphore to take before each fire (the parent's bound on how many it may start)."""
     bind = make_engine(url)
     with Session(bind, expire_on_commit=False) as session:
         while True:
             for target_id in target_ids:
+                if allowed is not None:
+                    allowed.acquire()
                 step(session, target_id, "report_progress", actor)
                 committed.release()
 
@@ -75,13 +78,15 @@ def group_fire_and_hang(url, target_ids, trigger, actor: Actor, reached) -> None
     _until_killed()
 
 
-def group_fire_forever(url, target_ids, actor: Actor, committed) -> None:
-    """One thread per target reports progress through a group writer until killed; ``committed`` after each."""
+def group_fire_forever(url, target_ids, actor: Actor, committed, allowed) -> None:
+    """One thread per target reports progress through a group writer until killed; ``committed`` after each,
+    ``allowed`` taken before each (as :func:`fire_forever`)."""
     writer = GroupWriter(make_engine(url))
     payload, comment = PAYLOADS["report_progress"]
 
     def loop(target_id):
         while True:
+            allowed.acquire()
             writer.fire(target_id=target_id, trigger="report_progress", actor=actor, payload=payload, comment=comment)
             committed.release()
 
@@ -90,16 +95,19 @@ def group_fire_forever(url, target_ids, actor: Actor, committed) -> None:
     _until_killed()
 
 
-def kill_after_commits(worker, args, *, rounds: int, fewest: int, most: int, seed: int = 20241231) -> int:
-    """``rounds`` times: start ``worker(*args, committed)`` in a fresh process and kill -9 it after a random
+def kill_after_commits(worker, args, *, rounds: int, fewest: int, most: int, beyond: int = 1,
+                       seed: int = 20241231) -> int:
+    """``rounds`` times: start ``worker(*args, committed, allowed)`` in a fresh process and kill -9 it after a random
     number (``fewest`` to ``most``) of the commits it announced, whatever the machine's speed: the kill lands
-    somewhere in the transaction that follows (reading, flushing, committing). Returns the commits announced."""
+    somewhere in what follows (reading, flushing, committing). The worker may start only ``beyond`` fires more
+    than those (it takes ``allowed`` before each), so that however late the kill lands, at most ``beyond`` fires
+    per round are committed without being announced. Returns the commits announced."""
     spawn, rng, commits = multiprocessing.get_context("spawn"), random.Random(seed), 0
     for _ in range(rounds):
-        committed = spawn.Semaphore(0)
-        proc = spawn.Process(target=worker, args=(*args, committed))
-        proc.start()
         wanted = rng.randint(fewest, most)
+        committed, allowed = spawn.Semaphore(0), spawn.Semaphore(wanted + beyond)
+        proc = spawn.Process(target=worker, args=(*args, committed, allowed))
+        proc.start()
         for _ in range(wanted):
             assert committed.acquire(timeout=300), "the child never committed"
         os.kill(proc.pid, signal.SIGKILL)
