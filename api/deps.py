@@ -203,14 +203,14 @@ async def kept_actor(request: Request, token: Annotated[str | None, Depends(bear
     return await run_in_threadpool(_read_actor, request, token)
 
 
-_reading: set[asyncio.Task] = set()  # the background readings under way (a task is kept until it ends)
+_background: set[asyncio.Task] = set()  # the readings under way behind requests (a task is kept until it ends)
 
 
 def _read_again_soon(engine, user_id: int) -> None:
     """Read a kept caller again in a worker thread, without holding up the request that found them due."""
     task = asyncio.get_running_loop().create_task(run_in_threadpool(_read_again, engine, user_id, callers.generation))
-    _reading.add(task)
-    task.add_done_callback(_reading.discard)
+    _background.add(task)
+    task.add_done_callback(_background.discard)
 
 
 def _read_again(engine, user_id: int, generation: int) -> None:
