@@ -2,22 +2,27 @@
 from __future__ import annotations
 
 import gc
+import logging
 import re
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from sqlalchemy import Engine, text
+from sqlalchemy.exc import SQLAlchemyError
+from starlette.concurrency import run_in_threadpool
 
 from api import problems, web
 from api.headers import SecurityHeaders
 from api.routers import admin, audit, auth, deployments, inbox, organisations, plans, targets, workflows
 from engine.store.config import settings
 from engine.store.db import make_engine
+from engine.workflow import commands
 from engine.workflow.evidence import MAX_FILES
 from engine.workflow.writer import GroupWriter
 
 API = "/api/v1"
 UPLOAD_PATHS = (f"{API}/plans/import",)
+_log = logging.getLogger("kaoping.api")
 EVIDENCE_FORM = re.compile(r"^/targets/[0-9]+/fire$")
 
 
@@ -96,7 +101,8 @@ def settle_memory() -> None:
 
 
 def served() -> FastAPI:
-    """The application as ``kaoping serve`` runs it: the configured database, memory settled once started."""
+    """The application as ``kaoping serve`` runs it: the configured database, warmed up and its memory settled
+    once started."""
     return create_app(settle=True)
 
 
@@ -105,6 +111,7 @@ def create_app(engine: Engine | None = None, *, scheduler: bool | None = None, s
 
     The scheduler runs inside it when ``scheduler`` is true (default: ``KAOPING_SCHEDULER``
     for the configured database, off for an engine handed in, as tests do). ``settle``: once started,
+    :func:`commands.warm` (what the first fire would make, made before the first request) and then
     :func:`settle_memory` (a process of its own that serves only this application).
     """
     run_scheduler = scheduler if scheduler is not None else (engine is None and settings().scheduler)
@@ -119,7 +126,11 @@ def create_app(engine: Engine | None = None, *, scheduler: bool | None = None, s
 
             jobs = background(app.state.engine)
         if settle:
-            settle_memory()
+            try:  # before the first request, not during it
+                await run_in_threadpool(commands.warm, app.state.engine)
+            except SQLAlchemyError as exc:  # a database not reachable yet: /healthz says so, the first fire warms itself
+                _log.warning("启动预热未完成（数据库暂不可用）：%s", exc)
+            settle_memory()  # what start-up and the warm-up made, out of the collector's sight
         yield
         app.state.writer.close()  # what was handed to it is written (or refused with its error) before the end
         if jobs is not None:

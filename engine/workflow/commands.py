@@ -1,11 +1,13 @@
 """The one door through which a target's state changes: :func:`fire`."""
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, exists, insert, update
+from sqlalchemy import Engine, bindparam, exists, insert, update
+from sqlalchemy.orm import configure_mappers
 from sqlmodel import Session, select
 
 from engine.audit import chain, ledger
@@ -28,6 +30,7 @@ from engine.store.errors import (
 from engine.workflow.machines import machine_for
 from engine.store import rows
 from engine.store.models import ChainHead, OutboxEvent, Signature, Target, TransitionRecord
+from engine.workflow import targets
 from engine.workflow.targets import load_for_fire, parties_of
 
 
@@ -130,6 +133,20 @@ def available(*, session: Session, target: Target, actor: Actor, parties: Partie
                 continue
         actions.append(Action(spec, role, definition.state_label(spec.dest)))
     return actions
+
+
+def warm(engine: Engine) -> None:
+    """Make ready what the first fire of a process would otherwise make while its caller waits (a server
+    calls this before it takes requests): the mappers configured, every definition targets run on parsed
+    (its conditions compiled) with its machine built, the statement reading a target compiled, and a
+    connection to the database open in the pool. Writes nothing."""
+    configure_mappers()
+    with Session(engine) as session:
+        for definition in deployments.running(session):
+            machine_for(deployments.resolve(session, definition.id, definition.version))
+    with contextlib.ExitStack() as opened:  # the pool's connections, each with the statement planned
+        for _ in range(getattr(engine.pool, "size", lambda: 1)()):
+            targets.warm(opened.enter_context(engine.connect()))
 
 
 def fire(

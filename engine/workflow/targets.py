@@ -134,6 +134,16 @@ def _load_statement(dialect: str, many: bool = False):
     return _LOADS[dialect, many]
 
 
+def warm(connection: Connection) -> None:
+    """Run the load statements for no target, twice (the first run through SQLAlchemy, which finds how the
+    results convert; the second on the driver's cursor): compiled for the database and, on PostgreSQL,
+    planned on this connection before a fire needs them. Reads nothing, locks nothing."""
+    dialect = connection.dialect.name
+    for _ in range(2):
+        _load_statement(dialect).mapping(connection, {"target_id": 0})
+        _load_statement(dialect, many=True).mappings(connection, {"ids": "[]" if dialect == "sqlite" else []})
+
+
 def load_for_fire(session: Session, target_id: int, *, connection: Connection | None = None,
                   preloaded: dict[str, Any] | None = None) -> Loaded:
     """The target and all a transition reads about it, in one round trip; :class:`NotFound` if there is none.

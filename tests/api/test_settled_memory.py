@@ -30,3 +30,31 @@ def test_an_application_made_for_tests_leaves_the_collector_alone(engine_db, col
     with TestClient(create_app(engine_db)) as http:
         assert http.get("/healthz").status_code == 200
     assert gc.get_freeze_count() == 0 and gc.get_threshold() == threshold
+
+
+def test_a_served_application_warms_up_before_its_first_request(engine_db, collector, monkeypatch):
+    from api import app as served
+
+    warmed = []
+    monkeypatch.setattr(served.commands, "warm", warmed.append)
+    with TestClient(create_app(engine_db, settle=True)) as http:
+        assert warmed == [engine_db]  # once started, before any request
+        assert http.get("/healthz").json() == {"status": "ok"}
+    assert warmed == [engine_db]
+    with TestClient(create_app(engine_db)) as http:  # made for tests: no warming up
+        assert http.get("/healthz").status_code == 200
+    assert warmed == [engine_db]
+
+
+def test_a_database_not_reachable_at_start_does_not_stop_the_server(engine_db, collector, monkeypatch, caplog):
+    from sqlalchemy.exc import OperationalError
+
+    from api import app as served
+
+    def unreachable(_engine):
+        raise OperationalError("SELECT 1", {}, ConnectionRefusedError("connection refused"))
+
+    monkeypatch.setattr(served.commands, "warm", unreachable)
+    with TestClient(create_app(engine_db, settle=True)) as http:
+        assert http.get("/healthz").json() == {"status": "ok"}  # reachable again by now: it serves
+    assert any("启动预热未完成" in r.getMessage() for r in caplog.records)
