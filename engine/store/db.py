@@ -13,11 +13,12 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
-from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlmodel import Session
 
 from engine.store.config import settings
+from engine.store.direct import Direct
 
 WRITE = "kaoping_write"
 
@@ -67,8 +68,12 @@ def _set_up_sqlite(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection):
-        immediate = connection.get_execution_options().get(WRITE, False)
-        connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+        _BEGIN[connection.get_execution_options().get(WRITE, False)].count(connection, {})
+
+
+#: SQLite's BEGIN of a write transaction (which takes the write lock at once) and of a read, run on the driver's
+#: cursor (:class:`Direct`: once per transaction, ``exec_driver_sql`` would cost as much as a statement of a fire).
+_BEGIN = {True: Direct(text("BEGIN IMMEDIATE")), False: Direct(text("BEGIN"))}
 
 
 def is_sqlite(session_or_engine) -> bool:
