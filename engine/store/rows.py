@@ -37,10 +37,17 @@ def persistent(session: Session, cls: type[T], values: dict[str, Any]) -> T:
         for name, value in values.items():
             attributes.set_committed_value(known, name, value)
         return known
-    obj = mapper.class_manager.new_instance()
-    attributes.instance_state(obj).dict.update(values)
-    make_transient_to_detached(obj)
-    session.add(obj)
+    if not _columns(mapper) <= values.keys():  # some column not given: expired, loaded when read
+        obj = detached(cls, values)
+        session.add(obj)
+        return obj
+    obj = _loaded(mapper, values, key)
+    # attached as the ORM attaches an object it loads (``loading._instance``), without add()'s cascades
+    state = attributes.instance_state(obj)
+    state.session_id = session.hash_key
+    session.identity_map._add_unpresent(state, key)
+    if session.dispatch.loaded_as_persistent:
+        session.dispatch.loaded_as_persistent(session, state)
     return obj
 
 
@@ -56,11 +63,35 @@ def known_or_detached(session: Session, cls: type[T], values: dict[str, Any]) ->
 
 
 def detached(cls: type[T], values: dict[str, Any]) -> T:
-    """An object of ``cls`` for the row ``values``, as loaded, in no session."""
-    obj = _mapper(cls).class_manager.new_instance()
+    """An object of ``cls`` for the row ``values``, as loaded, in no session (a column not given is expired)."""
+    mapper = _mapper(cls)
+    if _columns(mapper) <= values.keys():
+        return _loaded(mapper, values, mapper.identity_key_from_primary_key([values[c.key] for c in mapper.primary_key]))
+    obj = mapper.class_manager.new_instance()
     attributes.instance_state(obj).dict.update(values)
     make_transient_to_detached(obj)
     return obj
+
+
+def _loaded(mapper: Mapper, values: dict[str, Any], key: tuple) -> Any:
+    """A new object of ``mapper`` holding every column's value, with its identity: as the ORM makes an object it
+    loads (what ``make_transient_to_detached`` does, less the search for attributes to expire: none is missing)."""
+    obj = mapper.class_manager.new_instance()
+    state = attributes.instance_state(obj)
+    state.dict.update(values)
+    state.key, state.identity_token = key, key[2]
+    return obj
+
+
+_COLUMNS: dict[Mapper, frozenset[str]] = {}
+
+
+def _columns(mapper: Mapper) -> frozenset[str]:
+    """The names of ``mapper``'s column attributes."""
+    found = _COLUMNS.get(mapper)
+    if found is None:
+        found = _COLUMNS[mapper] = frozenset(mapper.column_attrs.keys())
+    return found
 
 
 def committed(obj: Any, values: dict[str, Any]) -> None:
