@@ -16,10 +16,16 @@ from sqlalchemy.orm import Mapper, Session, attributes, configure_mappers, make_
 T = TypeVar("T")
 
 
+_MAPPERS: dict[type, Mapper] = {}
+
+
 def _mapper(cls: type) -> Mapper:
-    mapper = inspect(cls)
-    if not mapper.configured:  # a fresh process that has not queried yet
-        configure_mappers()
+    mapper = _MAPPERS.get(cls)
+    if mapper is None:
+        mapper = inspect(cls)
+        if not mapper.configured:  # a fresh process that has not queried yet
+            configure_mappers()
+        _MAPPERS[cls] = mapper
     return mapper
 
 
@@ -103,6 +109,14 @@ def committed(obj: Any, values: dict[str, Any]) -> None:
     # again (and find nothing to write).
     session = state.session
     state._commit_all(state.dict, session.identity_map if session is not None else None)
+
+
+def assign(obj: Any, **values: Any) -> None:
+    """Set attributes of the mapped ``obj`` as its unit of work tracks a change (history kept, the object marked
+    changed, undone by a rollback), without the model's own ``__setattr__`` (SQLModel's also hands each value to
+    pydantic, which a table model does not validate)."""
+    for name, value in values.items():
+        attributes.set_attribute(obj, name, value)
 
 
 def changes(obj: Any) -> dict[str, Any]:

@@ -275,13 +275,10 @@ def _fire(session, connection, target_id, trigger, actor, payload, comment, expe
     for name in spec.effects:
         rules.EFFECTS[name](ctx)
     if moved:  # a new stay in a state: its own deadline, reminders and escalation ladder
-        target.state_entered_at = clock.to_db(now)
-        target.state_due = state_due(session, target, definition, target.state, now.date(), loaded.milestones)
-        target.entry += 1
-        target.escalation_level = 0
-        target.supervised = False
-        target.supervised_against = []
-    target.updated_at = clock.to_db(now)
+        rows.assign(target, state_entered_at=clock.to_db(now), entry=target.entry + 1, escalation_level=0,
+                    state_due=state_due(session, target, definition, target.state, now.date(), loaded.milestones),
+                    supervised=False, supervised_against=[])
+    rows.assign(target, updated_at=clock.to_db(now))
     # On PostgreSQL the target, its record and the chain's head are written by one statement (a round trip
     # each would be most of a fire's time); on SQLite (no round trips) one each.
     together = connection.dialect.name == "postgresql"

@@ -87,6 +87,7 @@ class Loaded:
 
 
 _COLUMNS = list(Target.__table__.columns)
+_COLUMN_NAMES = tuple(c.name for c in _COLUMNS)
 _AGGREGATES = {
     "sqlite": ("(SELECT json_group_array(json_array(kind, name)) FROM (SELECT kind, name FROM assignment "
                "WHERE target_id = t.id ORDER BY kind, position))",
@@ -192,7 +193,7 @@ def preload(session: Session, target_ids: Iterable[int], *, connection: Connecti
 
 def _loaded(session: Session, values: dict[str, Any]) -> Loaded:
     """A :class:`Loaded` from the load statement's row ``values`` (the target becomes the session's object)."""
-    target = rows.persistent(session, Target, {c.name: values[c.name] for c in _COLUMNS})
+    target = rows.persistent(session, Target, {name: values[name] for name in _COLUMN_NAMES})
     found: dict[str, list[str]] = {kind: [] for kind in KINDS}
     for kind, name in values["parties"] or ():
         found[kind].append(name)
