@@ -11,7 +11,7 @@ from sqlalchemy import Engine, text
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.concurrency import run_in_threadpool
 
-from api import problems, web
+from api import deps, problems, web
 from api.headers import SecurityHeaders
 from api.routers import admin, audit, auth, deployments, inbox, organisations, plans, targets, workflows
 from engine.store.config import settings
@@ -128,6 +128,7 @@ def create_app(engine: Engine | None = None, *, scheduler: bool | None = None, s
         if settle:
             try:  # before the first request, not during it
                 await run_in_threadpool(commands.warm, app.state.engine)
+                await run_in_threadpool(deps.warm, app.state)
             except SQLAlchemyError as exc:  # a database not reachable yet: /healthz says so, the first fire warms itself
                 _log.warning("启动预热未完成（数据库暂不可用）：%s", exc)
             settle_memory()  # what start-up and the warm-up made, out of the collector's sight

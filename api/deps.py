@@ -144,6 +144,13 @@ def key_of(request: Request, session: Session) -> str:
     return state.signing_key
 
 
+def warm(state) -> None:
+    """Read the token signing key into the application's ``state`` before the first request, so that the
+    first requests check their tokens on the event loop (:func:`kept_actor`) rather than each in a thread."""
+    with db.session_scope(state.engine) as session:
+        state.signing_key = signing_key(session)
+
+
 def _unauthorised() -> HTTPException:
     return HTTPException(401, "请先登录（Authorization: Bearer <token>）", headers={"WWW-Authenticate": "Bearer"})
 
@@ -195,12 +202,31 @@ async def kept_actor(request: Request, token: Annotated[str | None, Depends(bear
         if claims is None:
             raise _unauthorised()
         known = callers.get(claims[0])
+        if known is None and settings().caller_seconds > 0:
+            known = await _read_once(request, claims[0])
         if known is not None:
             _check(rows.detached(User, dict(known[0])), claims)
             if callers.due(claims[0]):
                 _read_again_soon(request.app.state.engine, claims[0])
             return known[1]
     return await run_in_threadpool(_read_actor, request, token)
+
+
+async def _read_once(request: Request, user_id: int) -> tuple[dict, Actor] | None:
+    """The caller ``user_id`` read and kept by one reading for every request that asks for them while it runs
+    (a burst of a user's requests finding them not kept would each read them: a connection each); ``None`` when
+    not kept after it (the user is gone, rights changed meanwhile, the reading failed): the request reads them itself."""
+    state = request.app.state
+    readings = getattr(state, "caller_readings", None)
+    if readings is None:
+        readings = state.caller_readings = {}
+    reading = readings.get(user_id)
+    if reading is None:
+        reading = readings[user_id] = asyncio.ensure_future(
+            run_in_threadpool(_read_caller, state.engine, user_id, callers.generation))
+        reading.add_done_callback(lambda _done: readings.pop(user_id, None))
+    await asyncio.shield(reading)  # _read_caller logs its own failure; a cancelled request leaves it running
+    return callers.get(user_id)
 
 
 _background: set[asyncio.Task] = set()  # the readings under way behind requests (a task is kept until it ends)
@@ -215,15 +241,21 @@ def _read_again_soon(engine, user_id: int) -> None:
 
 def _read_again(engine, user_id: int, generation: int) -> None:
     try:
+        _read_caller(engine, user_id, generation)
+    finally:
+        callers.read(user_id)
+
+
+def _read_caller(engine, user_id: int, generation: int) -> None:
+    """Read the caller ``user_id`` and keep them (read since ``generation``)."""
+    try:
         with Session(engine, expire_on_commit=False) as session:
             user = session.get(User, user_id)
             if user is not None:  # else (gone) the kept caller expires and the next request is refused
                 callers.keep(user, actor_of(session, user), generation)
             db.end_read(session)
-    except Exception:  # noqa: BLE001 - the caller stays kept until their time ends; then a request reads them
-        log.warning("could not read caller %s again", user_id, exc_info=True)
-    finally:
-        callers.read(user_id)
+    except Exception:  # noqa: BLE001 - not kept: a request that needs them reads them itself, and is told why
+        log.warning("could not read caller %s", user_id, exc_info=True)
 
 
 def _read_actor(request: Request, token: str | None) -> Actor:

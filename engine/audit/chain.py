@@ -112,9 +112,19 @@ def extend(session: Session, entries: list[dict[str, Any]]) -> list[TransitionRe
 
 
 _RECORDS = TransitionRecord.__table__
+#: The columns of a record :func:`next_record` gives (all but its key).
+RECORD_COLUMNS = ("org_id", "seq", "prev_hash", "hash", "target_id", "kind", "actor", "role", "trigger", "from_state",
+                  "to_state", "at", "comment", "payload")
 _INSERT_RECORD = Direct(insert(_RECORDS).returning(_RECORDS.c.id))
 _MOVE_HEAD = update(_HEADS).where(_HEADS.c.id == bindparam("_chain"))
 _MOVE_HEAD_DIRECT = Direct(_MOVE_HEAD)
+_HEAD_MOVES = ("count", "last_id", "last_hash", "_chain")
+
+
+def prepare(connection: Connection) -> None:
+    """Compile :func:`append_at`'s statements for ``connection``'s database before a first record needs them."""
+    _INSERT_RECORD.prepare(connection, RECORD_COLUMNS)
+    _MOVE_HEAD_DIRECT.prepare(connection, _HEAD_MOVES)
 
 
 def append_at(session: Session, head: ChainHead, *, connection=None, **fields: Any) -> TransitionRecord:

@@ -76,6 +76,13 @@ def _set_up_sqlite(engine: Engine) -> None:
 _BEGIN = {True: Direct(text("BEGIN IMMEDIATE")), False: Direct(text("BEGIN"))}
 
 
+def prepare(connection: Connection) -> None:
+    """Compile the BEGIN of SQLite's transactions (a write's too) before a first transaction needs it."""
+    if connection.dialect.name == "sqlite":
+        for begin in _BEGIN.values():
+            begin.prepare(connection)
+
+
 def is_sqlite(session_or_engine) -> bool:
     bind = session_or_engine.get_bind() if isinstance(session_or_engine, Session) else session_or_engine
     return bind.dialect.name == "sqlite"

@@ -4,7 +4,7 @@
 (on PostgreSQL the driver makes a column description for it) for every statement: for the small
 statements a fire sends, that costs as much Python time as the database takes to run them.
 A :class:`Direct` statement is compiled once per dialect (and, for an INSERT or UPDATE, per set
-of columns given); each run converts the parameters with the columns' own bind processors (JSON, times) and
+of columns given, whatever their order); each run converts the parameters with the columns' own bind processors (JSON, times) and
 hands the SQL to the driver's cursor of the connection's transaction. The connection's cursor
 events (``before_cursor_execute``, ``after_cursor_execute``) still see every statement, and a
 driver's error is raised as SQLAlchemy raises it (``sqlalchemy.exc.DBAPIError`` and its kinds, the
@@ -13,6 +13,7 @@ connection invalidated on a disconnect). With SQL echo on, the statement goes th
 """
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any, NamedTuple
 
 from sqlalchemy import Connection
@@ -46,7 +47,7 @@ class Direct:
 
     def _form(self, connection: Connection, params: dict[str, Any]) -> _Form:
         dialect = connection.dialect
-        key = (dialect.name, tuple(params)) if self._columns else (dialect.name,)
+        key = (dialect.name, frozenset(params)) if self._columns else (dialect.name,)
         form = self._forms.get(key)
         if form is None:
             compiled = self.statement.compile(dialect=dialect, column_keys=list(params) if self._columns else None)
@@ -60,6 +61,11 @@ class Direct:
                          tuple(processors.get(n) for n in names), bool(compiled.positional))
             self._forms[key] = form
         return form
+
+    def prepare(self, connection: Connection, names: Iterable[str] = ()) -> None:
+        """Compile the statement for ``connection``'s database (an INSERT or UPDATE: for the columns ``names``, in
+        any order) before it first runs, as :meth:`run` would compile it then."""
+        self._form(connection, dict.fromkeys(names))
 
     def run(self, connection: Connection, params: dict[str, Any]):
         """Run with ``params`` in ``connection``'s transaction; the driver's cursor (its rows not yet fetched)."""

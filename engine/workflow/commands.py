@@ -138,8 +138,8 @@ def available(*, session: Session, target: Target, actor: Actor, parties: Partie
 def warm(engine: Engine) -> None:
     """Make ready what the first fire of a process would otherwise make while its caller waits (a server
     calls this before it takes requests): the mappers configured, every definition targets run on parsed
-    (its conditions compiled) with its machine built, the statement reading a target compiled, and a
-    connection to the database open in the pool. Writes nothing."""
+    (its conditions compiled) with its machine built, the statements reading and writing a target compiled,
+    and the pool's connections open. Writes nothing."""
     configure_mappers()
     with Session(engine) as session:
         for definition in deployments.running(session):
@@ -147,6 +147,14 @@ def warm(engine: Engine) -> None:
     with contextlib.ExitStack() as opened:  # the pool's connections, each with the statement planned
         for _ in range(getattr(engine.pool, "size", lambda: 1)()):
             targets.warm(opened.enter_context(engine.connect()))
+    with engine.connect() as connection:  # the writes of a usual fire, compiled (for either way of writing)
+        for told in (False, True):
+            _together_for(frozenset(), told).prepare(connection)
+        _UPDATES[frozenset()].prepare(connection, _UPDATED)
+        _INSERT_SIGNATURE.prepare(connection, _SIGNATURE_COLUMNS)
+        chain.prepare(connection)
+        outbox.prepare(connection)
+        db.prepare(connection)
 
 
 def fire(
@@ -210,6 +218,7 @@ _MOVING = ("state", "state_entered_at", "state_due", "entry", "escalation_level"
 _UPDATE_TARGET = (update(_TARGETS).where(_TARGETS.c.id == bindparam("_id"), _TARGETS.c.version == bindparam("_version"))
                   .values({name: bindparam(name) for name in (*_MOVING, "version")}))
 _INSERT_SIGNATURE = Direct(insert(Signature.__table__))
+_SIGNATURE_COLUMNS = ("target_id", "signer", "record_id", "signed_at")  # what a countersignature writes
 
 
 def _fire(session, connection, target_id, trigger, actor, payload, comment, expected_version, uploads, kept,
@@ -283,9 +292,9 @@ def _fire(session, connection, target_id, trigger, actor, payload, comment, expe
     # each would be most of a fire's time); on SQLite (no round trips) one each.
     together = connection.dialect.name == "postgresql"
     if together:  # the UPDATE's values; the object takes its new version now, as the record tells it
-        other = _other_changes(target)
-        update_values = _target_values(target, other)
-        rows.committed(target, {**rows.changes(target), "version": target.version + 1})
+        changed = rows.changes(target)
+        update_values = _target_values(target, _other_changes(changed))
+        rows.committed(target, {**changed, "version": target.version + 1})
     else:
         _write_target(connection, target)
     # (only where a message about the target is open: most fires have none to close)
@@ -341,9 +350,10 @@ def _fire(session, connection, target_id, trigger, actor, payload, comment, expe
                  children=loaded.children, indicators=loaded.indicators, facts=ctx.facts)
 
 
-def _other_changes(target: Target) -> dict[str, Any]:
-    """What an effect changed on the target beyond what a transition changes (:data:`_MOVING`)."""
-    return {name: value for name, value in rows.changes(target).items() if name not in _MOVING}
+def _other_changes(changed: dict[str, Any]) -> dict[str, Any]:
+    """Of the target's ``changed`` attributes (:func:`rows.changes`), those an effect changed beyond what a
+    transition changes (:data:`_MOVING`)."""
+    return {name: value for name, value in changed.items() if name not in _MOVING}
 
 
 def _target_values(target: Target, other: dict[str, Any]) -> dict[str, Any]:
@@ -363,7 +373,8 @@ _UPDATES: dict[frozenset[str], Direct] = {frozenset(): Direct(_UPDATE_TARGET)}
 
 def _write_target(connection, target: Target) -> None:
     """The target's new values and version: one UPDATE … WHERE version = the version read."""
-    changed, other = rows.changes(target), _other_changes(target)
+    changed = rows.changes(target)
+    other = _other_changes(changed)
     columns = frozenset(other)
     if columns not in _UPDATES:
         _UPDATES[columns] = Direct(_UPDATE_TARGET.values({name: bindparam(name) for name in sorted(columns)}))
@@ -374,10 +385,6 @@ def _write_target(connection, target: Target) -> None:
 
 _UPDATED = frozenset((*_MOVING, "version", "_id", "_version"))  # what every target UPDATE binds
 _RECORDS, _HEADS, _OUTBOX = TransitionRecord.__table__, ChainHead.__table__, OutboxEvent.__table__
-_RECORD_COLUMNS = ("org_id", "seq", "prev_hash", "hash", "target_id", "kind", "actor", "role", "trigger", "from_state",
-                   "to_state", "at", "comment", "payload")
-_MESSAGE_COLUMNS = ("event_type", "target_id", "recipients", "data", "status", "attempts", "available_at", "last_error",
-                    "created_at")
 
 
 def _together(other: frozenset[str], told: bool):
@@ -387,16 +394,16 @@ def _together(other: frozenset[str], told: bool):
     or none when the version did not match."""
     moved = (_UPDATE_TARGET.values({name: bindparam(name) for name in sorted(other)}) if other else _UPDATE_TARGET
              ).returning(_TARGETS.c.id).cte("moved")
-    record = insert(_RECORDS).from_select(_RECORD_COLUMNS, select(
-        *(bindparam(f"r_{name}", type_=_RECORDS.c[name].type) for name in _RECORD_COLUMNS)).select_from(moved)
+    record = insert(_RECORDS).from_select(chain.RECORD_COLUMNS, select(
+        *(bindparam(f"r_{name}", type_=_RECORDS.c[name].type) for name in chain.RECORD_COLUMNS)).select_from(moved)
     ).returning(_RECORDS.c.id).cte("record")
     head = update(_HEADS).where(_HEADS.c.id == bindparam("h_chain"), exists(select(record.c.id))).values(
         count=bindparam("r_seq"), last_id=select(record.c.id).scalar_subquery(), last_hash=bindparam("r_hash")
     ).cte("head")
     written = [moved, head]
     if told:
-        written.append(insert(_OUTBOX).from_select((*_MESSAGE_COLUMNS, "record_id"), select(
-            *(bindparam(f"o_{name}", type_=_OUTBOX.c[name].type) for name in _MESSAGE_COLUMNS), record.c.id)
+        written.append(insert(_OUTBOX).from_select((*outbox.COLUMNS, "record_id"), select(
+            *(bindparam(f"o_{name}", type_=_OUTBOX.c[name].type) for name in outbox.COLUMNS), record.c.id)
         ).cte("told"))
     return select(record.c.id).add_cte(*written)
 
@@ -405,19 +412,23 @@ def _together(other: frozenset[str], told: bool):
 _TOGETHER: dict[tuple[frozenset[str], bool], Direct] = {}
 
 
+def _together_for(other: frozenset[str], told: bool) -> Direct:
+    if (other, told) not in _TOGETHER:
+        _TOGETHER[other, told] = Direct(_together(other, told))
+    return _TOGETHER[other, told]
+
+
 def _write_together(session, connection, update_values: dict[str, Any], head, fields: dict[str, Any], *,
                     told: dict[str, Any] | None = None):
     """The target (``update_values``: :func:`_target_values`), its chained record, the chain's head and the
     outbox row ``told`` (:func:`outbox.row`, if any; it takes the record's key) in one round trip;
     :class:`StaleVersion` (none of them written) if the target is no longer at the version read."""
     values = chain.next_record(head, **fields)
-    shape = (frozenset(update_values) - _UPDATED, told is not None)
-    if shape not in _TOGETHER:
-        _TOGETHER[shape] = Direct(_together(*shape))
-    params = {**update_values, **{f"r_{name}": values[name] for name in _RECORD_COLUMNS}, "h_chain": head.id}
+    statement = _together_for(frozenset(update_values) - _UPDATED, told is not None)
+    params = {**update_values, **{f"r_{name}": values[name] for name in chain.RECORD_COLUMNS}, "h_chain": head.id}
     if told is not None:
-        params.update({f"o_{name}": told[name] for name in _MESSAGE_COLUMNS})
-    row = _TOGETHER[shape].first(connection, params)
+        params.update({f"o_{name}": told[name] for name in outbox.COLUMNS})
+    row = statement.first(connection, params)
     key = row[0] if row is not None else None
     if key is None:
         raise _stale(update_values["_version"])

@@ -17,6 +17,14 @@ from engine.store.direct import Direct
 from engine.store.models import OutboxEvent
 
 _INSERT = Direct(insert(OutboxEvent.__table__))
+#: The columns of a message :func:`row` gives, but the record it reports (``record_id``).
+COLUMNS = ("event_type", "target_id", "recipients", "data", "status", "attempts", "available_at", "last_error",
+           "created_at")
+
+
+def prepare(connection) -> None:
+    """Compile :func:`write`'s statement for ``connection``'s database before a first message needs it."""
+    _INSERT.prepare(connection, (*COLUMNS, "record_id"))
 
 
 def recipients(notify: tuple[str, ...] | list[str], parties: Parties) -> list[dict[str, str]]:

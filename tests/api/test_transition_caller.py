@@ -111,3 +111,84 @@ def test_a_caller_due_to_expire_is_read_again_in_the_background_and_stays_kept(
         f"/api/v1/targets/{mine}/transitions", headers={**staff, "If-Match": '"2"'}, json=body))
     assert before_writer == []
     assert answer.status_code == 200, answer.text
+
+
+def _kept_actor_at_once(api, headers: dict[str, str], times: int, gate: threading.Event | None = None):
+    """``kept_actor`` asked ``times`` at once, on one event loop, as a burst of one user's requests asks; ``gate``
+    (if given) is opened once every one of them has begun and is waiting."""
+    import asyncio
+
+    from starlette.requests import Request
+
+    from api import deps
+
+    request = Request({"type": "http", "app": api.app, "headers": []})
+    raw = headers["Authorization"].removeprefix("Bearer ")
+
+    async def burst():
+        asked = [asyncio.ensure_future(deps.kept_actor(request, raw)) for _ in range(times)]
+        await asyncio.sleep(0)  # each has run up to its first wait
+        if gate is not None:
+            gate.set()
+        return await asyncio.gather(*asked, return_exceptions=True)
+
+    return asyncio.run(burst())
+
+
+def test_a_burst_of_one_callers_requests_reads_them_once(api, two_targets, kept_long, monkeypatch):
+    from api import deps
+
+    staff = token(api, "洪玮玮")
+    assert api.get("/api/v1/targets", headers=staff).status_code == 200  # the signing key known
+    deps.callers.forget()  # and the caller no longer kept
+    reads, gate = [], threading.Event()
+    real = deps.actor_of
+
+    def reading(session, user):  # held until all sixteen asked: none can find the caller kept by another
+        assert gate.wait(timeout=60)
+        reads.append(user.name)
+        return real(session, user)
+
+    monkeypatch.setattr(deps, "actor_of", reading)
+    found = _kept_actor_at_once(api, staff, 16, gate)
+    assert reads == ["洪玮玮"]  # one reading for the sixteen
+    assert [a.name for a in found] == ["洪玮玮"] * 16
+
+
+def test_a_burst_whose_reading_fails_reads_the_caller_per_request(api, two_targets, kept_long, monkeypatch, caplog):
+    from sqlalchemy.exc import OperationalError
+
+    from api import deps
+
+    staff = token(api, "洪玮玮")
+    assert api.get("/api/v1/targets", headers=staff).status_code == 200
+    deps.callers.forget()
+    reads = []
+    real = deps.actor_of
+
+    def failing_once(session, user):
+        reads.append(user.name)
+        if len(reads) == 1:
+            raise OperationalError("SELECT", {}, ConnectionResetError("server closed the connection"))
+        return real(session, user)
+
+    monkeypatch.setattr(deps, "actor_of", failing_once)
+    found = _kept_actor_at_once(api, staff, 4)
+    assert [a.name for a in found] == ["洪玮玮"] * 4  # each read them again, as without the shared reading
+    assert len(reads) >= 2 and any("could not read caller" in r.getMessage() for r in caplog.records)
+
+
+def test_a_burst_of_a_user_gone_inactive_is_refused_every_time(api, engine_db, two_targets, kept_long):
+    from fastapi import HTTPException
+
+    from api import deps
+
+    staff = token(api, "洪玮玮")
+    assert api.get("/api/v1/targets", headers=staff).status_code == 200
+    with Session(engine_db) as session:
+        user = session.exec(select(User).where(User.login == "洪玮玮")).one()
+        user.active = False
+        session.commit()
+    deps.callers.forget()
+    found = _kept_actor_at_once(api, staff, 4)
+    assert all(isinstance(e, HTTPException) and e.status_code == 401 for e in found)

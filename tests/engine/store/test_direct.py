@@ -10,7 +10,7 @@ from sqlalchemy import bindparam, event, insert, select, text, update
 from sqlalchemy.exc import IntegrityError
 
 from engine.store.direct import Direct
-from engine.store.models import OutboxEvent, Signature, Target
+from engine.store.models import OutboxEvent, Setting, Signature, Target
 from tests import factories as f
 
 _OUTBOX = OutboxEvent.__table__
@@ -101,3 +101,19 @@ def test_with_echo_on_the_statement_is_logged(db_url, caplog):
     finally:
         bind.dispose()
     assert any("INSERT INTO outboxevent" in r.getMessage() for r in caplog.records)
+
+
+def test_a_prepared_statement_runs_without_compiling_again(engine_db, monkeypatch):
+    """Compiled before it first runs, for its columns in any order: the run finds it compiled."""
+    from sqlalchemy.sql.elements import CompilerElement
+
+    statement = Direct(insert(Setting.__table__))
+    with engine_db.begin() as connection:
+        statement.prepare(connection, ("value", "key"))
+
+        def compiled_again(*_args, **_kwargs):
+            raise AssertionError("compiled again")
+
+        monkeypatch.setattr(CompilerElement, "compile", compiled_again)
+        assert statement.count(connection, {"key": "prepared", "value": "是"}) == 1
+        assert connection.execute(select(Setting.value).where(Setting.key == "prepared")).scalar() == "是"

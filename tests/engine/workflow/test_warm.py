@@ -2,10 +2,14 @@
 already (:func:`commands.warm`), and making it writes nothing."""
 from __future__ import annotations
 
+from sqlalchemy.sql.elements import CompilerElement
 from sqlmodel import Session, func, select
 
+from engine.audit import chain
+from engine.store import db
+from engine.store.direct import Direct
 from engine.store.models import ChainHead, Target, TransitionRecord
-from engine.workflow import commands, definitions, machines, targets
+from engine.workflow import commands, definitions, machines, outbox, targets
 from tests import factories as f
 from tests.engine.lifecycle import drive
 
@@ -22,10 +26,16 @@ def _refuse(what: str):
     return refused
 
 
-def test_after_warming_up_a_fire_parses_no_definition_and_builds_no_machine(engine_db, session, monkeypatch):
+def test_after_warming_up_a_fire_parses_no_definition_builds_no_machine_compiles_no_statement(engine_db, session, monkeypatch):
     target = f.target(session)
     dialect = engine_db.dialect.name
-    monkeypatch.setattr(targets, "_LOADS", {})  # as in a new process: no statement compiled yet
+    # as in a new process: no statement of a fire compiled yet
+    monkeypatch.setattr(targets, "_LOADS", {})
+    monkeypatch.setattr(commands, "_TOGETHER", {})
+    monkeypatch.setattr(commands, "_UPDATES", {frozenset(): Direct(commands._UPDATE_TARGET)})
+    for statement in (commands._INSERT_SIGNATURE, chain._INSERT_RECORD, chain._MOVE_HEAD_DIRECT, outbox._INSERT,
+                      *db._BEGIN.values()):
+        monkeypatch.setattr(statement, "_forms", {})
     before = _written(session)
     session.commit()
 
@@ -37,6 +47,7 @@ def test_after_warming_up_a_fire_parses_no_definition_and_builds_no_machine(engi
     assert (dialect,) in load._forms and dialect in load._results  # compiled for the cursor, its results known
     monkeypatch.setattr(definitions, "parse", _refuse("a definition parsed"))
     monkeypatch.setattr(machines, "build", _refuse("a machine built"))
+    monkeypatch.setattr(CompilerElement, "compile", _refuse("a statement of the one door compiled"))
     session.expunge_all()
     drive(session, target.id, "scored", staff=f.STAFF, leaders=[f.LEADER], office=f.OFFICE)
     assert session.get(Target, target.id).state == "scored"
