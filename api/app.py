@@ -8,7 +8,6 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from sqlalchemy import Engine, text
-from sqlalchemy.exc import SQLAlchemyError
 from starlette.concurrency import run_in_threadpool
 
 from api import deps, problems, web
@@ -129,8 +128,8 @@ def create_app(engine: Engine | None = None, *, scheduler: bool | None = None, s
             try:  # before the first request, not during it
                 await run_in_threadpool(commands.warm, app.state.engine)
                 await run_in_threadpool(deps.warm, app.state)
-            except SQLAlchemyError as exc:  # a database not reachable yet: /healthz says so, the first fire warms itself
-                _log.warning("启动预热未完成（数据库暂不可用）：%s", exc)
+            except Exception:  # noqa: BLE001 - served all the same: what failed here fails (and says why) where it is used
+                _log.warning("启动预热未完成，首次请求时再读取", exc_info=True)
             settle_memory()  # what start-up and the warm-up made, out of the collector's sight
         yield
         app.state.writer.close()  # what was handed to it is written (or refused with its error) before the end

@@ -146,7 +146,8 @@ def key_of(request: Request, session: Session) -> str:
 
 def warm(state) -> None:
     """Read the token signing key into the application's ``state`` before the first request, so that the
-    first requests check their tokens on the event loop (:func:`kept_actor`) rather than each in a thread."""
+    first requests check their tokens on the event loop (:func:`kept_actor`) rather than each in a thread
+    (on a new installation this makes the key, as the first request would)."""
     with db.session_scope(state.engine) as session:
         state.signing_key = signing_key(session)
 
@@ -220,11 +221,12 @@ async def _read_once(request: Request, user_id: int) -> tuple[dict, Actor] | Non
     readings = getattr(state, "caller_readings", None)
     if readings is None:
         readings = state.caller_readings = {}
-    reading = readings.get(user_id)
+    key = (id(asyncio.get_running_loop()), user_id)  # a reading is awaited on the loop it runs on only
+    reading = readings.get(key)
     if reading is None:
-        reading = readings[user_id] = asyncio.ensure_future(
+        reading = readings[key] = asyncio.ensure_future(
             run_in_threadpool(_read_caller, state.engine, user_id, callers.generation))
-        reading.add_done_callback(lambda _done: readings.pop(user_id, None))
+        reading.add_done_callback(lambda _done: readings.pop(key, None))
     await asyncio.shield(reading)  # _read_caller logs its own failure; a cancelled request leaves it running
     return callers.get(user_id)
 

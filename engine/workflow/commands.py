@@ -6,7 +6,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine, bindparam, exists, insert, update
+from sqlalchemy import Engine, QueuePool, bindparam, exists, insert, update
 from sqlalchemy.orm import configure_mappers
 from sqlmodel import Session, select
 
@@ -145,7 +145,7 @@ def warm(engine: Engine) -> None:
         for definition in deployments.running(session):
             machine_for(deployments.resolve(session, definition.id, definition.version))
     with contextlib.ExitStack() as opened:  # the pool's connections, each with the statement planned
-        for _ in range(getattr(engine.pool, "size", lambda: 1)()):
+        for _ in range(engine.pool.size() if isinstance(engine.pool, QueuePool) else 1):
             targets.warm(opened.enter_context(engine.connect()))
     with engine.connect() as connection:  # the writes of a usual fire, compiled (for either way of writing)
         for told in (False, True):

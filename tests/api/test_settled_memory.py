@@ -46,7 +46,8 @@ def test_a_served_application_warms_up_before_its_first_request(engine_db, colle
     assert warmed == [engine_db]
 
 
-def test_a_database_not_reachable_at_start_does_not_stop_the_server(engine_db, collector, monkeypatch, caplog):
+@pytest.mark.parametrize("failure", ["database", "key file"])
+def test_a_warm_up_that_fails_does_not_stop_the_server(engine_db, collector, monkeypatch, caplog, failure):
     from sqlalchemy.exc import OperationalError
 
     from api import app as served
@@ -54,7 +55,13 @@ def test_a_database_not_reachable_at_start_does_not_stop_the_server(engine_db, c
     def unreachable(_engine):
         raise OperationalError("SELECT 1", {}, ConnectionRefusedError("connection refused"))
 
-    monkeypatch.setattr(served.commands, "warm", unreachable)
+    def empty_key(_state):
+        raise RuntimeError("签名密钥文件 kaoping.key 是空的")
+
+    if failure == "database":
+        monkeypatch.setattr(served.commands, "warm", unreachable)
+    else:
+        monkeypatch.setattr(served.deps, "warm", empty_key)
     with TestClient(create_app(engine_db, settle=True)) as http:
         assert http.get("/healthz").json() == {"status": "ok"}  # reachable again by now: it serves
     assert any("启动预热未完成" in r.getMessage() for r in caplog.records)

@@ -132,7 +132,12 @@ def _kept_actor_at_once(api, headers: dict[str, str], times: int, gate: threadin
             gate.set()
         return await asyncio.gather(*asked, return_exceptions=True)
 
-    return asyncio.run(burst())
+    found: list = []  # on a loop of its own, in a thread of its own (the test's thread may be running one)
+    thread = threading.Thread(target=lambda: found.extend(asyncio.run(burst())))
+    thread.start()
+    thread.join(timeout=120)
+    assert not thread.is_alive(), "the burst did not end"
+    return found
 
 
 def test_a_burst_of_one_callers_requests_reads_them_once(api, two_targets, kept_long, monkeypatch):
@@ -192,3 +197,43 @@ def test_a_burst_of_a_user_gone_inactive_is_refused_every_time(api, engine_db, t
     deps.callers.forget()
     found = _kept_actor_at_once(api, staff, 4)
     assert all(isinstance(e, HTTPException) and e.status_code == 401 for e in found)
+
+
+def test_a_reading_begun_on_one_event_loop_is_not_awaited_on_another(api, two_targets, kept_long, monkeypatch):
+    """Two loops serving one application (a test's clients, say): a request on the second reads the caller
+    itself rather than awaiting the first loop's reading."""
+    import asyncio
+
+    from starlette.requests import Request
+
+    from api import deps
+
+    staff = token(api, "洪玮玮")
+    assert api.get("/api/v1/targets", headers=staff).status_code == 200
+    deps.callers.forget()
+    raw = staff["Authorization"].removeprefix("Bearer ")
+    request = Request({"type": "http", "app": api.app, "headers": []})
+    gate, started, results, real = threading.Event(), threading.Event(), {}, deps.actor_of
+
+    def held(session, user):  # the first loop's reading waits until the second loop has its answer
+        started.set()
+        assert gate.wait(timeout=60)
+        return real(session, user)
+
+    monkeypatch.setattr(deps, "actor_of", held)
+    first = threading.Thread(target=lambda: results.update(first=asyncio.run(deps.kept_actor(request, raw))))
+    first.start()
+    assert started.wait(timeout=60)
+    monkeypatch.setattr(deps, "actor_of", real)
+
+    async def on_another_loop():
+        try:
+            return await deps.kept_actor(request, raw)
+        finally:
+            gate.set()
+
+    second = threading.Thread(target=lambda: results.update(second=asyncio.run(on_another_loop())))
+    second.start()
+    second.join(timeout=60)
+    first.join(timeout=60)
+    assert results["first"].name == results["second"].name == "洪玮玮"

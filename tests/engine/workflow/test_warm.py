@@ -60,3 +60,14 @@ def test_warming_up_leaves_the_database_free_to_write(engine_db, session):
     assert engine_db.pool.checkedout() == 0
     drive(session, target.id, "in_progress", staff=f.STAFF, leaders=[f.LEADER], office=f.OFFICE)
     assert session.get(Target, target.id).state == "in_progress"
+
+
+def test_warming_up_a_database_in_memory():
+    """One connection in all (SQLite in memory keeps one per thread): warmed as any other."""
+    from sqlmodel import SQLModel
+
+    bind = db.make_engine("sqlite://")
+    SQLModel.metadata.create_all(bind)
+    commands.warm(bind)
+    assert ("sqlite",) in targets._load_statement("sqlite")._forms
+    bind.dispose()
