@@ -240,31 +240,31 @@ def _mine(session: Session, actor: Actor, role: str) -> list:
 
 
 def _within(session: Session, actor: Actor, key: str, mine: list) -> list:
-    """What one list keeps of :func:`_mine`."""
+    """What one list keeps of :func:`_mine` (only that list's conditions are built: some are subqueries)."""
     plan = [Target.workflow == "target"] if QUEUES[key].plan else []
     if QUEUES[key].role == "leader":
         return plan + {
-            "to-sign": [_states_leaving_by("sign"), not_(_signed_by(actor.name))],
-            "notices-to-sign": [_states_leaving_by("countersign"), not_(_signed_by(actor.name))],
-            "led": [],
-            "led-warnings": [Target.risk_level > 0],
-        }[key]
+            "to-sign": lambda: [_states_leaving_by("sign"), not_(_signed_by(actor.name))],
+            "notices-to-sign": lambda: [_states_leaving_by("countersign"), not_(_signed_by(actor.name))],
+            "led": lambda: [],
+            "led-warnings": lambda: [Target.risk_level > 0],
+        }[key]()
     today = clock.today()
     soon = today + timedelta(days=DUE_SOON_DAYS)
     going = [Target.state == "in_progress"]
-    if key == "supervised":
-        return plan + [Target.id.in_(_supervised_ids(session, actor, mine))]
     return plan + {
-        "to-start": [Target.state == "assigned"],
-        "going": going + [Target.id.not_in(_returned_ids()), or_(Target.state_due.is_(None), Target.state_due > soon)],
-        "to-assess": going + [Target.id.not_in(_returned_ids()), Target.state_due <= soon],
-        "returned": going + [Target.id.in_(_returned_ids())],
-        "overdue": [Target.state_due < today],
-        "due-soon": [Target.state_due >= today, Target.state_due <= soon],
-        "section-targets": [],
-        "reports": [_open_follow_up()],
-        "warnings": [Target.risk_level > 0],
-    }[key]
+        "to-start": lambda: [Target.state == "assigned"],
+        "going": lambda: going + [Target.id.not_in(_returned_ids()),
+                                  or_(Target.state_due.is_(None), Target.state_due > soon)],
+        "to-assess": lambda: going + [Target.id.not_in(_returned_ids()), Target.state_due <= soon],
+        "returned": lambda: going + [Target.id.in_(_returned_ids())],
+        "overdue": lambda: [Target.state_due < today],
+        "due-soon": lambda: [Target.state_due >= today, Target.state_due <= soon],
+        "supervised": lambda: [Target.id.in_(_supervised_ids(session, actor, mine))],
+        "section-targets": lambda: [],
+        "reports": lambda: [_open_follow_up()],
+        "warnings": lambda: [Target.risk_level > 0],
+    }[key]()
 
 
 def _supervised_ids(session: Session, actor: Actor, mine: list) -> list[int]:
