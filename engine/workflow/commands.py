@@ -14,7 +14,7 @@ from engine.audit import chain, ledger
 from engine.calendar import clock
 from engine.store import db
 from engine.store.direct import Direct
-from engine.workflow import deployments, duties, evidence, expressions, outbox, payloads, rules
+from engine.workflow import deployments, duties, evidence, expressions, outbox, payloads, rules, targets
 from engine.people import inbox, scope
 from engine.people.actors import Actor, Parties, in_scope, lead_section
 from engine.workflow.definitions import Definition, TransitionSpec
@@ -30,7 +30,6 @@ from engine.store.errors import (
 from engine.workflow.machines import machine_for
 from engine.store import rows
 from engine.store.models import ChainHead, OutboxEvent, Signature, Target, TransitionRecord
-from engine.workflow import targets
 from engine.workflow.targets import load_for_fire, parties_of
 
 
