@@ -5,6 +5,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import timedelta
 from decimal import Decimal
+from functools import cache
 from typing import Any
 
 from sqlalchemy import and_, case, exists, false, func, not_, or_
@@ -157,9 +158,11 @@ def _by_due(query):
     return query.order_by(Target.state_due.is_(None), Target.state_due, Target.id)
 
 
+@cache
 def _returned_ids():
     """The targets whose latest transition sent them back (退回 by a leader or the office), as a subquery:
-    the records of those triggers (by their index; returns are few) that no later transition follows."""
+    the records of those triggers (by their index; returns are few) that no later transition follows.
+    Built once (it takes nothing, and a statement is never changed once made)."""
     record, later = aliased(TransitionRecord), aliased(TransitionRecord)
     return select(record.target_id).where(
         record.trigger.in_(("return", "send_back")), record.kind == "transition", record.target_id.is_not(None),

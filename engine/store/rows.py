@@ -7,6 +7,7 @@ same object if the session already holds that row), so that later reads see the 
 from __future__ import annotations
 
 from decimal import Decimal
+from functools import cache
 from typing import Any, TypeVar
 
 import orjson
@@ -16,17 +17,23 @@ from sqlalchemy.orm import Mapper, Session, attributes, configure_mappers, make_
 T = TypeVar("T")
 
 
-_MAPPERS: dict[type, Mapper] = {}
-
-
+@cache
 def _mapper(cls: type) -> Mapper:
-    mapper = _MAPPERS.get(cls)
-    if mapper is None:
-        mapper = inspect(cls)
-        if not mapper.configured:  # a fresh process that has not queried yet
-            configure_mappers()
-        _MAPPERS[cls] = mapper
+    mapper = inspect(cls)
+    if not mapper.configured:  # a fresh process that has not queried yet
+        configure_mappers()
     return mapper
+
+
+@cache
+def _columns(mapper: Mapper) -> frozenset[str]:
+    """The names of ``mapper``'s column attributes."""
+    return frozenset(mapper.column_attrs.keys())
+
+
+def _key(mapper: Mapper, values: dict[str, Any]) -> tuple:
+    """The identity of the row ``values`` in a session."""
+    return mapper.identity_key_from_primary_key([values[c.key] for c in mapper.primary_key])
 
 
 def persistent(session: Session, cls: type[T], values: dict[str, Any]) -> T:
@@ -37,7 +44,7 @@ def persistent(session: Session, cls: type[T], values: dict[str, Any]) -> T:
     ORM makes the objects it loads.
     """
     mapper = _mapper(cls)
-    key = mapper.identity_key_from_primary_key([values[c.key] for c in mapper.primary_key])
+    key = _key(mapper, values)
     known = session.identity_map.get(key)
     if known is not None:
         for name, value in values.items():
@@ -60,7 +67,7 @@ def persistent(session: Session, cls: type[T], values: dict[str, Any]) -> T:
 def known_or_detached(session: Session, cls: type[T], values: dict[str, Any]) -> T:
     """The session's object for the row ``values`` if it holds one (taking the values), else a detached one."""
     mapper = _mapper(cls)
-    known = session.identity_map.get(mapper.identity_key_from_primary_key([values[c.key] for c in mapper.primary_key]))
+    known = session.identity_map.get(_key(mapper, values))
     if known is None:
         return detached(cls, values)
     for name, value in values.items():
@@ -72,7 +79,7 @@ def detached(cls: type[T], values: dict[str, Any]) -> T:
     """An object of ``cls`` for the row ``values``, as loaded, in no session (a column not given is expired)."""
     mapper = _mapper(cls)
     if _columns(mapper) <= values.keys():
-        return _loaded(mapper, values, mapper.identity_key_from_primary_key([values[c.key] for c in mapper.primary_key]))
+        return _loaded(mapper, values, _key(mapper, values))
     obj = mapper.class_manager.new_instance()
     attributes.instance_state(obj).dict.update(values)
     make_transient_to_detached(obj)
@@ -87,17 +94,6 @@ def _loaded(mapper: Mapper, values: dict[str, Any], key: tuple) -> Any:
     state.dict.update(values)
     state.key, state.identity_token = key, key[2]
     return obj
-
-
-_COLUMNS: dict[Mapper, frozenset[str]] = {}
-
-
-def _columns(mapper: Mapper) -> frozenset[str]:
-    """The names of ``mapper``'s column attributes."""
-    found = _COLUMNS.get(mapper)
-    if found is None:
-        found = _COLUMNS[mapper] = frozenset(mapper.column_attrs.keys())
-    return found
 
 
 def committed(obj: Any, values: dict[str, Any]) -> None:
